@@ -1,0 +1,95 @@
+//! ozg-site: a static site generator for the OZG information site of Sachsen-Anhalt.
+//!
+//! The pipeline shows in the modules: [`config`] → [`load`] → [`parse`] → [`site`] (assemble the
+//! model) → [`render`] → [`write`]. This file is the front door: [`build`], [`check`], [`schedule`].
+//! [`diagnostics`] is the one error type every stage reports in.
+
+pub mod config;
+pub mod diagnostics;
+pub mod load;
+pub mod parse;
+pub mod render;
+pub mod scaffold;
+pub mod site;
+pub mod slug;
+pub mod theme;
+pub mod time;
+pub mod write;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use config::Config;
+use diagnostics::{Diagnostic, Diagnostics};
+use site::{BuildOptions, Site};
+use theme::Theme;
+
+/// What `build` and `check` need to know besides the site folder.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub root: PathBuf,
+    pub now: jiff::Timestamp,
+    pub drafts: bool,
+    pub base_url: Option<String>,
+}
+
+/// The outcome of a successful build.
+#[derive(Debug)]
+pub struct BuildReport {
+    pub pages: usize,
+    pub files: usize,
+    pub output: PathBuf,
+    /// The next moment the output would change (scheduled content, a session ending).
+    pub next_change: Option<site::Moment>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads, parses and assembles the site: everything up to rendering.
+pub fn load_site(opts: &Options) -> Result<Site, Diagnostics> {
+    let config = Config::load(&opts.root, opts.base_url.as_deref())?;
+    let sources = load::load_sources(&opts.root)?;
+    site::assemble(
+        config,
+        sources,
+        &BuildOptions {
+            now: opts.now,
+            drafts: opts.drafts,
+        },
+    )
+}
+
+/// Builds the site into `output`; on any error the previous output stays untouched.
+pub fn build(opts: &Options, output: &Path) -> Result<BuildReport, Diagnostics> {
+    write::check_output_dir(&opts.root, output)?;
+    let site = load_site(opts)?;
+    let theme = Theme::load(&opts.root, &site.config.site.theme)?;
+    let staging = write::Staging::new(output)?;
+    let written = render::render_site(&site, &theme, &staging)?;
+    staging.commit()?;
+    Ok(BuildReport {
+        pages: written.pages,
+        files: written.files,
+        output: output.to_path_buf(),
+        next_change: site.next_change().cloned(),
+        warnings: site.warnings,
+    })
+}
+
+/// Everything `build` validates, including rendering every template, without touching the output.
+pub fn check(opts: &Options) -> Result<Vec<Diagnostic>, Diagnostics> {
+    let site = load_site(opts)?;
+    let theme = Theme::load(&opts.root, &site.config.site.theme)?;
+    let scratch = std::env::temp_dir().join(format!("ozg-site-check-{}", std::process::id()));
+    let staging = write::Staging::new(&scratch)?;
+    render::render_site(&site, &theme, &staging)?;
+    // Dropping the staging folder deletes it: check writes nothing that stays.
+    drop(staging);
+    Ok(site.warnings)
+}
+
+/// Upcoming moments at which the output changes, earliest first.
+pub fn schedule(opts: &Options) -> Result<Vec<site::Moment>, Diagnostics> {
+    Ok(load_site(opts)?.schedule)
+}
+
+pub use site::format_moment;

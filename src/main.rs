@@ -1,0 +1,164 @@
+//! The `ozg-site` command line: parse flags, call the library, print diagnostics, set the exit code.
+//!
+//! Exit codes: 0 success, 1 content error (the editor must fix something), 2 usage error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+
+use ozg_site::diagnostics::{Diagnostic, Diagnostics};
+use ozg_site::{Options, time::rfc3339};
+
+#[derive(Parser)]
+#[command(name = "ozg-site", version, about = "Static site generator for the OZG information site of Sachsen-Anhalt")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the site into the output folder (atomically: a failed build leaves the old output).
+    Build {
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Output folder [default: public/ under the root]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Base URL to use instead of site.yaml's base_url (e.g. for a preview server)
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Validate everything `build` validates, rendering every page, but write nothing.
+    Check {
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Print the upcoming moments at which the build output changes, one per line:
+    /// RFC 3339 time, TAB, file, TAB, what happens (publish | ends).
+    Schedule {
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Create a minimal new site in DIR that builds with the built-in theme.
+    Init {
+        /// Folder for the new site (created if missing; must not contain a site)
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct SiteArgs {
+    /// The site folder, which holds site.yaml
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Fix "now" for every time-dependent decision (scheduled publication, upcoming sessions,
+    /// advent doors), as RFC 3339, e.g. 2025-12-05T13:00:00+01:00 [default: the current time]
+    #[arg(long, env = "OZG_SITE_NOW", value_parser = parse_now)]
+    now: Option<jiff::Timestamp>,
+    /// Include drafts (`draft: true`); content scheduled for later stays out
+    #[arg(long)]
+    drafts: bool,
+}
+
+fn parse_now(s: &str) -> Result<jiff::Timestamp, String> {
+    ozg_site::time::parse_now(s)
+}
+
+impl SiteArgs {
+    fn options(&self, base_url: Option<String>) -> Options {
+        Options {
+            root: self.root.clone(),
+            now: self.now.unwrap_or_else(jiff::Timestamp::now),
+            drafts: self.drafts,
+            base_url,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(diagnostics) => {
+            report(&diagnostics);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Diagnostics> {
+    match command {
+        Command::Build {
+            site,
+            output,
+            base_url,
+        } => {
+            let started = Instant::now();
+            let opts = site.options(base_url);
+            let output = output.unwrap_or_else(|| opts.root.join("public"));
+            let report = ozg_site::build(&opts, &output)?;
+            print_warnings(&report.warnings);
+            println!(
+                "Built {} pages ({} files) into {} in {} ms.",
+                report.pages,
+                report.files,
+                report.output.display(),
+                started.elapsed().as_millis()
+            );
+            match &report.next_change {
+                Some(m) => println!(
+                    "Next change: {} ({} {}); rebuild then. `ozg-site schedule` lists all.",
+                    rfc3339(&m.at),
+                    m.file.display(),
+                    m.what.name()
+                ),
+                None => println!("Next change: none scheduled."),
+            }
+            Ok(())
+        }
+        Command::Check { site } => {
+            let warnings = ozg_site::check(&site.options(None))?;
+            print_warnings(&warnings);
+            println!("No errors found.");
+            Ok(())
+        }
+        Command::Schedule { site } => {
+            for m in ozg_site::schedule(&site.options(None))? {
+                println!("{}", ozg_site::format_moment(&m));
+            }
+            Ok(())
+        }
+        Command::Init { dir } => {
+            let files = ozg_site::scaffold::init(&dir)?;
+            for f in files {
+                println!("created {}", dir.join(f).display());
+            }
+            println!(
+                "Next: cd {} && ozg-site build, then edit site.yaml and content/.",
+                dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_warnings(warnings: &[Diagnostic]) {
+    for w in warnings {
+        eprint!("{}", w.render());
+    }
+}
+
+fn report(diagnostics: &Diagnostics) {
+    for d in diagnostics.iter() {
+        eprintln!("{}", d.render());
+    }
+    let n = diagnostics.error_count();
+    eprintln!(
+        "{} error{} found; nothing was written (the previous output is unchanged).",
+        n,
+        if n == 1 { "" } else { "s" }
+    );
+}

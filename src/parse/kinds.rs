@@ -1,0 +1,468 @@
+//! The typed front matter of each kind of page, and of sections.
+//!
+//! Each kind is a serde struct that rejects unknown keys, so a typo (`titel:`) is an error with a
+//! suggestion instead of a silently ignored value. The keys every page has are declared once, in
+//! [`kind_front_matter!`], and split off into [`CommonFront`] after parsing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{DateTimeInput, LocalDate, LocalTime};
+
+/// What kind of pages a section holds; decides the schema and the default template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Page,
+    News,
+    Sprechstunde,
+    Event,
+    Project,
+    AdventDoor,
+    Newsletter,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Page => "page",
+            Kind::News => "news",
+            Kind::Sprechstunde => "sprechstunde",
+            Kind::Event => "event",
+            Kind::Project => "project",
+            Kind::AdventDoor => "advent_door",
+            Kind::Newsletter => "newsletter",
+        }
+    }
+
+    pub fn default_sort(self) -> SortBy {
+        match self {
+            Kind::Page | Kind::Project => SortBy::Weight,
+            Kind::News => SortBy::Date,
+            Kind::Event => SortBy::DateAsc,
+            Kind::Sprechstunde | Kind::Newsletter => SortBy::Number,
+            Kind::AdventDoor => SortBy::Day,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortBy {
+    /// Newest first.
+    Date,
+    /// Oldest first (upcoming events).
+    DateAsc,
+    Weight,
+    Title,
+    /// Highest number first (latest Sprechstunde, latest edition).
+    Number,
+    Day,
+}
+
+/// A file offered for download, as written in front matter.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    /// Relative to the page bundle's folder, or `/…` from `static/`.
+    pub file: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    pub name: String,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub organisation: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPerson {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub organisation: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A link with its text; `url` may be `@/path.md`, `/path/`, or absolute.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRef {
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Venue {
+    pub name: String,
+    #[serde(default)]
+    pub street: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figure {
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Greeting {
+    pub text: String,
+    pub author: String,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub photo: Option<String>,
+}
+
+/// The keys every page has, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct CommonFront {
+    pub title: String,
+    pub description: Option<String>,
+    pub publish: Option<DateTimeInput>,
+    pub draft: bool,
+    pub slug: Option<String>,
+    pub template: Option<String>,
+    pub weight: i64,
+    pub updated: Option<LocalDate>,
+    pub downloads: Vec<FileRef>,
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Declares a kind: its own keys plus the common ones, in one flat, strict YAML mapping.
+macro_rules! kind_front_matter {
+    ($(#[$doc:meta])* $raw:ident => $kind:ident { $( $(#[$attr:meta])* $field:ident : $ty:ty ),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Serialize)]
+        pub struct $kind { $( pub $field: $ty, )* }
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $raw {
+            title: String,
+            #[serde(default)]
+            description: Option<String>,
+            #[serde(default)]
+            publish: Option<DateTimeInput>,
+            #[serde(default)]
+            draft: bool,
+            #[serde(default)]
+            slug: Option<String>,
+            #[serde(default)]
+            template: Option<String>,
+            #[serde(default)]
+            weight: i64,
+            #[serde(default)]
+            updated: Option<LocalDate>,
+            #[serde(default)]
+            downloads: Vec<FileRef>,
+            #[serde(default)]
+            extra: serde_json::Map<String, serde_json::Value>,
+            $( $(#[$attr])* $field: $ty, )*
+        }
+
+        impl $raw {
+            fn split(self) -> (CommonFront, $kind) {
+                (
+                    CommonFront {
+                        title: self.title,
+                        description: self.description,
+                        publish: self.publish,
+                        draft: self.draft,
+                        slug: self.slug,
+                        template: self.template,
+                        weight: self.weight,
+                        updated: self.updated,
+                        downloads: self.downloads,
+                        extra: self.extra,
+                    },
+                    $kind { $( $field: self.$field, )* },
+                )
+            }
+        }
+    };
+}
+
+kind_front_matter!(
+    /// A plain page (Impressum, Kontakt, …): only the common keys.
+    RawPage => PageFields {}
+);
+
+kind_front_matter!(
+    /// A news item ("Aktuelles").
+    RawNews => NewsFields {
+        date: LocalDate,
+        #[serde(default)]
+        author: Option<String>,
+    }
+);
+
+kind_front_matter!(
+    /// One OZG-Sprechstunde (online consultation).
+    RawSprechstunde => SprechstundeFields {
+        number: u32,
+        date: LocalDate,
+        start: LocalTime,
+        end: LocalTime,
+        #[serde(default)]
+        location: Option<String>,
+        #[serde(default)]
+        speakers: Vec<Person>,
+        #[serde(default)]
+        agenda: Vec<String>,
+        #[serde(default)]
+        slides: Vec<FileRef>,
+        #[serde(default)]
+        registration: Option<String>,
+        #[serde(default)]
+        contact: Option<ContactPerson>,
+    }
+);
+
+kind_front_matter!(
+    /// An event with a venue (roadshow, workshop).
+    RawEvent => EventFields {
+        date: LocalDate,
+        start: LocalTime,
+        end: LocalTime,
+        venue: Venue,
+        #[serde(default)]
+        target_group: Option<String>,
+        #[serde(default)]
+        max_participants: Option<u32>,
+        #[serde(default)]
+        registration: Option<String>,
+        #[serde(default)]
+        registration_deadline: Option<LocalDate>,
+        #[serde(default)]
+        organiser: Option<String>,
+    }
+);
+
+kind_front_matter!(
+    /// A project page (GDST, ZSA, Digital-Lotsen).
+    RawProject => ProjectFields {
+        #[serde(default)]
+        short_name: Option<String>,
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        figures: Vec<Figure>,
+        #[serde(default)]
+        contact: Option<ContactPerson>,
+        #[serde(default)]
+        links: Vec<LinkRef>,
+    }
+);
+
+kind_front_matter!(
+    /// A door of an advent calendar; it opens at its section's `advent.opens_at` on its day.
+    RawAdventDoor => AdventDoorFields {
+        day: u8,
+        #[serde(default)]
+        category: Option<String>,
+        #[serde(default)]
+        link: Option<LinkRef>,
+    }
+);
+
+kind_front_matter!(
+    /// A newsletter edition; its `##` sections are the articles.
+    RawNewsletter => NewsletterFields {
+        number: u32,
+        date: LocalDate,
+        subject: String,
+        preheader: String,
+        #[serde(default)]
+        greeting: Option<Greeting>,
+        #[serde(default)]
+        next_issue: Vec<String>,
+    }
+);
+
+/// The kind-specific part of a page.
+#[derive(Debug, Clone)]
+pub enum KindFields {
+    Page(PageFields),
+    News(NewsFields),
+    Sprechstunde(SprechstundeFields),
+    Event(EventFields),
+    Project(ProjectFields),
+    AdventDoor(AdventDoorFields),
+    Newsletter(NewsletterFields),
+}
+
+impl KindFields {
+    pub fn kind(&self) -> Kind {
+        match self {
+            KindFields::Page(_) => Kind::Page,
+            KindFields::News(_) => Kind::News,
+            KindFields::Sprechstunde(_) => Kind::Sprechstunde,
+            KindFields::Event(_) => Kind::Event,
+            KindFields::Project(_) => Kind::Project,
+            KindFields::AdventDoor(_) => Kind::AdventDoor,
+            KindFields::Newsletter(_) => Kind::Newsletter,
+        }
+    }
+
+    /// The date lists and feeds sort by, if the kind has one.
+    pub fn date(&self) -> Option<LocalDate> {
+        match self {
+            KindFields::News(f) => Some(f.date),
+            KindFields::Sprechstunde(f) => Some(f.date),
+            KindFields::Event(f) => Some(f.date),
+            KindFields::Newsletter(f) => Some(f.date),
+            _ => None,
+        }
+    }
+
+    pub fn number(&self) -> Option<u32> {
+        match self {
+            KindFields::Sprechstunde(f) => Some(f.number),
+            KindFields::Newsletter(f) => Some(f.number),
+            KindFields::AdventDoor(f) => Some(f.day.into()),
+            _ => None,
+        }
+    }
+
+    /// Every front matter field that holds a link, for resolution of `@/` paths.
+    pub fn links_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        match self {
+            KindFields::Sprechstunde(f) => f
+                .registration
+                .iter_mut()
+                .map(|u| ("registration", u))
+                .collect(),
+            KindFields::Event(f) => f
+                .registration
+                .iter_mut()
+                .map(|u| ("registration", u))
+                .collect(),
+            KindFields::Project(f) => f.links.iter_mut().map(|l| ("links", &mut l.url)).collect(),
+            KindFields::AdventDoor(f) => f.link.iter_mut().map(|l| ("link", &mut l.url)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Kind-specific files to offer (Sprechstunde slides), besides the common `downloads`.
+    pub fn files(&self) -> &[FileRef] {
+        match self {
+            KindFields::Sprechstunde(f) => &f.slides,
+            _ => &[],
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let v = match self {
+            KindFields::Page(f) => serde_json::to_value(f),
+            KindFields::News(f) => serde_json::to_value(f),
+            KindFields::Sprechstunde(f) => serde_json::to_value(f),
+            KindFields::Event(f) => serde_json::to_value(f),
+            KindFields::Project(f) => serde_json::to_value(f),
+            KindFields::AdventDoor(f) => serde_json::to_value(f),
+            KindFields::Newsletter(f) => serde_json::to_value(f),
+        };
+        // Plain data structs always serialise; an empty object is the honest fallback.
+        v.unwrap_or_default()
+    }
+}
+
+/// Parses the front matter of a page of `kind`.
+pub fn parse_page_front(
+    source: &crate::yaml::YamlSource<'_>,
+    kind: Kind,
+) -> Result<(CommonFront, KindFields), crate::diagnostics::Diagnostic> {
+    let what = &format!("the front matter of a {} page", kind.name());
+    Ok(match kind {
+        Kind::Page => {
+            let (c, f) = source.parse::<RawPage>(what)?.split();
+            (c, KindFields::Page(f))
+        }
+        Kind::News => {
+            let (c, f) = source.parse::<RawNews>(what)?.split();
+            (c, KindFields::News(f))
+        }
+        Kind::Sprechstunde => {
+            let (c, f) = source.parse::<RawSprechstunde>(what)?.split();
+            (c, KindFields::Sprechstunde(f))
+        }
+        Kind::Event => {
+            let (c, f) = source.parse::<RawEvent>(what)?.split();
+            (c, KindFields::Event(f))
+        }
+        Kind::Project => {
+            let (c, f) = source.parse::<RawProject>(what)?.split();
+            (c, KindFields::Project(f))
+        }
+        Kind::AdventDoor => {
+            let (c, f) = source.parse::<RawAdventDoor>(what)?.split();
+            (c, KindFields::AdventDoor(f))
+        }
+        Kind::Newsletter => {
+            let (c, f) = source.parse::<RawNewsletter>(what)?.split();
+            (c, KindFields::Newsletter(f))
+        }
+    })
+}
+
+/// Settings of an advent calendar section.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdventSettings {
+    pub year: i16,
+    #[serde(default = "noon")]
+    pub opens_at: LocalTime,
+    #[serde(default = "twenty_four")]
+    pub days: u8,
+}
+
+fn noon() -> LocalTime {
+    LocalTime(jiff::civil::Time::new(12, 0, 0, 0).unwrap_or_default())
+}
+
+fn twenty_four() -> u8 {
+    24
+}
+
+/// The front matter of a section's `_index.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionFront {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Kind of the pages in this section; inherited from the parent when absent.
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    #[serde(default)]
+    pub sort_by: Option<SortBy>,
+    #[serde(default)]
+    pub paginate_by: Option<usize>,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub page_template: Option<String>,
+    #[serde(default)]
+    pub feed: bool,
+    #[serde(default)]
+    pub weight: i64,
+    #[serde(default)]
+    pub advent: Option<AdventSettings>,
+    #[serde(default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}

@@ -1,0 +1,499 @@
+//! Markdown body → HTML, in one pass over pulldown-cmark's events.
+//!
+//! Besides HTML the pass yields what later stages need without parsing again: the table of contents
+//! (heading ids are what `#anchor` links are checked against), the teaser, the `@/` links to check,
+//! and the word count.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use serde::Serialize;
+use syntect::html::{ClassStyle, ClassedHTMLGenerator};
+use syntect::parsing::SyntaxSet;
+use syntect::util::LinesWithEndings;
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::slug::slugify;
+
+/// Class prefix of highlighted code spans; the theme's `syntax.css` styles `hl-*` classes.
+pub const HIGHLIGHT_PREFIX: &str = "hl-";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Heading {
+    pub level: u8,
+    pub id: String,
+    pub title: String,
+}
+
+/// An `@/page.md#anchor` link whose anchor can only be checked once every page is rendered.
+#[derive(Debug, Clone)]
+pub struct AnchorRef {
+    pub target: String,
+    pub anchor: String,
+    pub location: Location,
+}
+
+/// What a link target in `@/` form turned out to be.
+pub enum Resolved {
+    Url(String),
+    /// The page exists but is not published yet (scheduled or draft): render the text only.
+    Unpublished,
+    Missing { suggestion: Option<String> },
+}
+
+pub struct MarkdownOptions<'a> {
+    pub heading_anchors: bool,
+    pub task_done_label: &'a str,
+    pub task_open_label: &'a str,
+}
+
+/// The file a body belongs to, for positions in diagnostics.
+pub struct BodySource<'a> {
+    pub path: &'a Path,
+    pub file_text: &'a str,
+    /// Where the body starts in the file, in bytes.
+    pub offset: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub html: String,
+    /// The teaser: content before `<!-- more -->`, else the first paragraph.
+    pub summary: Option<String>,
+    pub toc: Vec<Heading>,
+    pub anchors_to_check: Vec<AnchorRef>,
+    pub word_count: usize,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+const MORE_MARKER: &str = "<!-- more -->";
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES
+}
+
+/// Renders `body` (the part of `source` after the front matter) to HTML.
+pub fn render(
+    body: &str,
+    source: &BodySource<'_>,
+    resolve: &dyn Fn(&str) -> Resolved,
+    opts: &MarkdownOptions<'_>,
+) -> Rendered {
+    let mut out = Rendered::default();
+    let mut events: Vec<Event<'_>> = Vec::new();
+    let mut summary_cut: Option<usize> = None;
+    let mut first_paragraph: (Option<usize>, Option<usize>) = (None, None);
+    let mut depth = 0usize;
+    let mut used_ids: Vec<String> = Vec::new();
+
+    let mut heading: Option<(HeadingLevel, Option<CowStr<'_>>, Vec<CowStr<'_>>, Vec<Event<'_>>)> =
+        None;
+    let mut code: Option<(Option<String>, String)> = None;
+    let mut dropping_link = false;
+
+    let locate = |range: &std::ops::Range<usize>| {
+        Location::at_offset(
+            source.path,
+            source.file_text,
+            source.offset + range.start,
+            range.end - range.start,
+        )
+    };
+
+    for (event, range) in Parser::new_ext(body, options()).into_offset_iter() {
+        if let Event::Text(t) = &event {
+            out.word_count += t.split_whitespace().count();
+        }
+        // Code blocks are collected whole so syntect sees complete lines.
+        if let Some((lang, text)) = &mut code {
+            match event {
+                Event::Text(t) => text.push_str(&t),
+                Event::End(TagEnd::CodeBlock) => {
+                    let html = highlight(lang.as_deref(), text);
+                    events.push(Event::Html(html.into()));
+                    code = None;
+                    depth -= 1;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        let event = match event {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) if dest_url.starts_with("@/") => {
+                let (target, anchor) = match dest_url.split_once('#') {
+                    Some((t, a)) => (t[2..].to_string(), Some(a.to_string())),
+                    None => (dest_url[2..].to_string(), None),
+                };
+                match resolve(&target) {
+                    Resolved::Url(url) => {
+                        if let Some(anchor) = &anchor {
+                            out.anchors_to_check.push(AnchorRef {
+                                target: target.clone(),
+                                anchor: anchor.clone(),
+                                location: locate(&range),
+                            });
+                        }
+                        let dest = match anchor {
+                            Some(a) => format!("{url}#{a}"),
+                            None => url,
+                        };
+                        Event::Start(Tag::Link {
+                            link_type,
+                            dest_url: dest.into(),
+                            title,
+                            id,
+                        })
+                    }
+                    Resolved::Unpublished => {
+                        dropping_link = true;
+                        continue;
+                    }
+                    Resolved::Missing { suggestion } => {
+                        let hint = match suggestion {
+                            Some(s) => format!("did you mean `@/{s}`?"),
+                            None => "write the path of an existing file relative to `content/`, e.g. `@/aktuelles/beitrag.md`".into(),
+                        };
+                        out.diagnostics.push(
+                            Diagnostic::error(format!("link to a missing page `{dest_url}`"))
+                                .at(locate(&range))
+                                .hint(hint),
+                        );
+                        Event::Start(Tag::Link {
+                            link_type,
+                            dest_url,
+                            title,
+                            id,
+                        })
+                    }
+                }
+            }
+            Event::End(TagEnd::Link) if dropping_link => {
+                dropping_link = false;
+                continue;
+            }
+            Event::TaskListMarker(done) => {
+                let (checked, label) = if done {
+                    (" checked", opts.task_done_label)
+                } else {
+                    ("", opts.task_open_label)
+                };
+                Event::Html(
+                    format!(
+                        "<input type=\"checkbox\" disabled{checked} aria-label=\"{}\"> ",
+                        escape(label)
+                    )
+                    .into(),
+                )
+            }
+            Event::Html(ref h) | Event::InlineHtml(ref h) if h.trim() == MORE_MARKER => {
+                summary_cut.get_or_insert(events.len());
+                continue;
+            }
+            other => other,
+        };
+
+        if let Some((_, _, _, inner)) = &mut heading {
+            match event {
+                Event::End(TagEnd::Heading(_)) => {
+                    let Some((level, id, classes, inner)) = heading.take() else {
+                        continue;
+                    };
+                    events.push(finish_heading(
+                        level,
+                        id,
+                        &classes,
+                        inner,
+                        &mut used_ids,
+                        &mut out.toc,
+                        opts.heading_anchors,
+                    ));
+                    depth -= 1;
+                }
+                e => inner.push(e),
+            }
+            continue;
+        }
+
+        match event {
+            Event::Start(Tag::Heading {
+                level, id, classes, ..
+            }) => {
+                depth += 1;
+                heading = Some((level, id, classes, Vec::new()));
+            }
+            Event::Start(Tag::CodeBlock(kind)) => {
+                depth += 1;
+                let lang = match kind {
+                    CodeBlockKind::Fenced(info) => info
+                        .split([' ', ',', '{'])
+                        .next()
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string),
+                    CodeBlockKind::Indented => None,
+                };
+                code = Some((lang, String::new()));
+            }
+            Event::Start(t) => {
+                if depth == 0 && t == Tag::Paragraph && first_paragraph.0.is_none() {
+                    first_paragraph.0 = Some(events.len());
+                }
+                depth += 1;
+                events.push(Event::Start(t));
+            }
+            Event::End(t) => {
+                depth = depth.saturating_sub(1);
+                let closes_first = depth == 0
+                    && t == TagEnd::Paragraph
+                    && first_paragraph.0.is_some()
+                    && first_paragraph.1.is_none();
+                events.push(Event::End(t));
+                if closes_first {
+                    first_paragraph.1 = Some(events.len());
+                }
+            }
+            e => events.push(e),
+        }
+    }
+
+    let teaser_range = match (summary_cut, first_paragraph) {
+        (Some(cut), _) => Some(0..cut),
+        (None, (Some(start), Some(end))) => Some(start..end),
+        _ => None,
+    };
+    if let Some(range) = teaser_range {
+        let teaser = events[range]
+            .iter()
+            .filter(|e| !matches!(e, Event::FootnoteReference(_)))
+            .cloned();
+        let mut summary = String::new();
+        pulldown_cmark::html::push_html(&mut summary, teaser);
+        if !summary.trim().is_empty() {
+            out.summary = Some(summary);
+        }
+    }
+    out.html.reserve(body.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut out.html, events.into_iter());
+    out
+}
+
+fn finish_heading<'a>(
+    level: HeadingLevel,
+    explicit_id: Option<CowStr<'a>>,
+    classes: &[CowStr<'a>],
+    inner: Vec<Event<'a>>,
+    used_ids: &mut Vec<String>,
+    toc: &mut Vec<Heading>,
+    anchors: bool,
+) -> Event<'a> {
+    let mut title = String::new();
+    for e in &inner {
+        if let Event::Text(t) | Event::Code(t) = e {
+            title.push_str(t);
+        }
+    }
+    let base = match &explicit_id {
+        Some(id) => id.to_string(),
+        None => {
+            let s = slugify(&title);
+            if s.is_empty() { "abschnitt".to_string() } else { s }
+        }
+    };
+    let mut id = base.clone();
+    let mut n = 1;
+    while used_ids.contains(&id) {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    used_ids.push(id.clone());
+    let level_n = level as u8;
+    let has_link = inner
+        .iter()
+        .any(|e| matches!(e, Event::Start(Tag::Link { .. })));
+    let mut inner_html = String::new();
+    pulldown_cmark::html::push_html(&mut inner_html, inner.into_iter());
+    let class_attr = if classes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " class=\"{}\"",
+            escape(&classes.iter().map(|c| c.as_ref()).collect::<Vec<_>>().join(" "))
+        )
+    };
+    // The heading text itself is the anchor link (as on MDN): screen readers hear the heading
+    // once, and the link is as large as the heading. Headings that contain a link stay plain.
+    let html = if anchors && !has_link {
+        format!(
+            "<h{level_n} id=\"{id}\"{class_attr}><a class=\"heading-anchor\" href=\"#{id}\">{inner_html}</a></h{level_n}>\n",
+            id = escape(&id)
+        )
+    } else {
+        format!(
+            "<h{level_n} id=\"{id}\"{class_attr}>{inner_html}</h{level_n}>\n",
+            id = escape(&id)
+        )
+    };
+    toc.push(Heading {
+        level: level_n,
+        id,
+        title,
+    });
+    Event::Html(html.into())
+}
+
+fn syntax_set() -> &'static SyntaxSet {
+    // Loading syntect's definitions takes milliseconds: only pay for it when a page has code.
+    static SET: OnceLock<SyntaxSet> = OnceLock::new();
+    SET.get_or_init(SyntaxSet::load_defaults_newlines)
+}
+
+/// Highlights code with CSS classes (no inline styles, so the theme controls colours and contrast).
+pub fn highlight(lang: Option<&str>, code: &str) -> String {
+    let lang_attr = lang
+        .map(|l| format!(" data-lang=\"{}\"", escape(l)))
+        .unwrap_or_default();
+    let highlighted = lang.and_then(|l| {
+        let ss = syntax_set();
+        let syntax = ss.find_syntax_by_token(l)?;
+        let mut generator = ClassedHTMLGenerator::new_with_class_style(
+            syntax,
+            ss,
+            ClassStyle::SpacedPrefixed {
+                prefix: HIGHLIGHT_PREFIX,
+            },
+        );
+        for line in LinesWithEndings::from(code) {
+            generator
+                .parse_html_for_line_which_includes_newline(line)
+                .ok()?;
+        }
+        Some(generator.finalize())
+    });
+    let body = highlighted.unwrap_or_else(|| escape(code));
+    format!("<pre class=\"code\"{lang_attr}><code>{body}</code></pre>\n")
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTS: MarkdownOptions<'static> = MarkdownOptions {
+        heading_anchors: true,
+        task_done_label: "erledigt",
+        task_open_label: "offen",
+    };
+
+    fn md(body: &str) -> Rendered {
+        md_with(body, &|k| {
+            if k == "projekte/gdst.md" {
+                Resolved::Url("/projekte/gdst/".into())
+            } else if k == "later.md" {
+                Resolved::Unpublished
+            } else {
+                Resolved::Missing {
+                    suggestion: Some("projekte/gdst.md".into()),
+                }
+            }
+        })
+    }
+
+    fn md_with(body: &str, resolve: &dyn Fn(&str) -> Resolved) -> Rendered {
+        let file = format!("---\ntitle: x\n---\n{body}");
+        let src = BodySource {
+            path: Path::new("content/a.md"),
+            file_text: &file,
+            offset: 17,
+        };
+        render(body, &src, resolve, &OPTS)
+    }
+
+    #[test]
+    fn german_heading_ids_are_unique_and_linked() {
+        let r = md("## Größe\n\n## Größe\n\n### Über uns {#ueber}\n");
+        let ids: Vec<_> = r.toc.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["groesse", "groesse-1", "ueber"]);
+        assert!(r.html.contains("<h2 id=\"groesse\"><a class=\"heading-anchor\" href=\"#groesse\">Größe</a></h2>"), "{}", r.html);
+    }
+
+    #[test]
+    fn internal_links_resolve_and_keep_anchor() {
+        let r = md("Siehe [GDST](@/projekte/gdst.md#ziele).\n");
+        assert!(r.html.contains("href=\"/projekte/gdst/#ziele\""), "{}", r.html);
+        assert_eq!(r.anchors_to_check.len(), 1);
+        assert_eq!(r.anchors_to_check[0].anchor, "ziele");
+    }
+
+    #[test]
+    fn missing_link_reports_line_and_column() {
+        let r = md("Text\n\nSiehe [X](@/projekte/gdts.md).\n");
+        let d = &r.diagnostics[0];
+        let loc = d.location.as_ref().unwrap();
+        assert_eq!((loc.line, loc.column), (6, 7));
+        assert!(d.hint.as_ref().unwrap().contains("@/projekte/gdst.md"));
+    }
+
+    #[test]
+    fn unpublished_link_becomes_plain_text() {
+        let r = md("Bald: [Tür 6](@/later.md).\n");
+        assert!(r.html.contains("Bald: Tür 6."), "{}", r.html);
+        assert!(!r.html.contains("href"));
+    }
+
+    #[test]
+    fn summary_from_more_marker_or_first_paragraph() {
+        let r = md("Eins.\n\nZwei.\n\n<!-- more -->\n\nDrei.\n");
+        assert_eq!(r.summary.as_deref(), Some("<p>Eins.</p>\n<p>Zwei.</p>\n"));
+        let r = md("## Titel\n\nErster Absatz.\n\nZweiter.\n");
+        assert_eq!(r.summary.as_deref(), Some("<p>Erster Absatz.</p>\n"));
+        let r = md("- a\n- b\n\nAbsatz.\n");
+        assert_eq!(r.summary.as_deref(), Some("<p>Absatz.</p>\n"));
+    }
+
+    #[test]
+    fn gfm_extensions() {
+        let r = md("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~alt~~\n\n- [x] fertig\n- [ ] offen\n\nText[^1]\n\n[^1]: Fußnote\n");
+        assert!(r.html.contains("<table>") && r.html.contains("<th>a</th>"));
+        assert!(r.html.contains("<del>alt</del>"));
+        assert!(r.html.contains("checked aria-label=\"erledigt\""));
+        assert!(r.html.contains("footnote"));
+    }
+
+    #[test]
+    fn code_is_highlighted_with_classes_only() {
+        let r = md("```rust\nfn main() {}\n```\n");
+        assert!(r.html.contains("<pre class=\"code\" data-lang=\"rust\">"), "{}", r.html);
+        assert!(r.html.contains("class=\"hl-"), "{}", r.html);
+        assert!(!r.html.contains("style="));
+        let plain = md("```unbekannt\n<b>\n```\n");
+        assert!(plain.html.contains("&lt;b&gt;"));
+    }
+
+    #[test]
+    fn counts_words() {
+        assert_eq!(md("Eins zwei drei.\n\n## Vier\n").word_count, 4);
+    }
+}

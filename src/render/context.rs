@@ -1,0 +1,187 @@
+//! The site model as template values: what `page`, `section` and friends contain.
+//!
+//! Summaries are built once per page and shared (tera values are reference-counted), so a section
+//! listing ten thousand pages holds references, never copies of page bodies.
+
+use jiff::civil::Time;
+use serde_json::json;
+use tera::Value;
+
+use crate::parse::kinds::KindFields;
+use crate::site::{Page, PageId, Section, SectionId, Site};
+use crate::time::{local_to_zoned, rfc3339};
+
+/// Builds a tera map from pairs.
+pub fn obj(pairs: Vec<(&'static str, Value)>) -> Value {
+    let mut map = tera::Map::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        map.insert(k.into(), v);
+    }
+    Value::from(map)
+}
+
+fn opt_string(s: Option<String>) -> Value {
+    s.map_or_else(Value::none, Value::from)
+}
+
+/// Everything about a page except its body and table of contents.
+pub fn page_summary(site: &Site, page: &Page) -> Value {
+    let config = &site.config;
+    let date = page.fields.date();
+    let date_rfc3339 = date.and_then(|d| {
+        local_to_zoned(d.0.to_datetime(Time::midnight()), &config.tz)
+            .ok()
+            .map(|z| rfc3339(&z))
+    });
+    let mut fields = page.fields.to_json();
+    if let (KindFields::Sprechstunde(_), Some(map)) = (&page.fields, fields.as_object_mut()) {
+        map.insert("slides".into(), json!(page.slides));
+    }
+    let reading_time = page.body.word_count.div_ceil(200).max(1);
+    obj(vec![
+        ("title", Value::from(page.common.title.as_str())),
+        ("description", opt_string(page.common.description.clone())),
+        ("url", Value::from(config.url(&page.path))),
+        ("permalink", Value::from(config.permalink(&page.path))),
+        ("slug", Value::from(page.slug.as_str())),
+        ("kind", Value::from(page.kind().name())),
+        (
+            "summary",
+            page.body
+                .summary
+                .as_deref()
+                .map_or_else(Value::none, Value::safe_string),
+        ),
+        ("date", opt_string(date.map(|d| d.to_string()))),
+        ("date_rfc3339", opt_string(date_rfc3339)),
+        ("updated", opt_string(page.common.updated.map(|d| d.to_string()))),
+        ("weight", Value::from(page.common.weight)),
+        ("extra", Value::from_serializable(&page.common.extra)),
+        ("downloads", Value::from_serializable(&page.downloads)),
+        ("fields", Value::from_serializable(&fields)),
+        ("starts_at", opt_string(page.starts_at.as_ref().map(rfc3339))),
+        ("ends_at", opt_string(page.ends_at.as_ref().map(rfc3339))),
+        ("upcoming", Value::from(page.is_upcoming(&site.now))),
+        ("word_count", Value::from(page.body.word_count)),
+        ("reading_time", Value::from(reading_time)),
+        ("source", Value::from(page.file.shown.to_string_lossy().replace('\\', "/"))),
+    ])
+}
+
+fn link(site: &Site, page: Option<PageId>) -> Value {
+    match page {
+        Some(id) => {
+            let p = &site.pages[id];
+            obj(vec![
+                ("title", Value::from(p.common.title.as_str())),
+                ("url", Value::from(site.config.url(&p.path))),
+            ])
+        }
+        None => Value::none(),
+    }
+}
+
+/// The full page: its summary plus body, table of contents and neighbours.
+pub fn page_full(site: &Site, id: PageId, summary: &Value) -> Value {
+    let page = &site.pages[id];
+    let mut map = summary.as_map().cloned().unwrap_or_default();
+    map.insert("content".into(), Value::safe_string(&page.body.html));
+    map.insert("toc".into(), Value::from_serializable(&page.body.toc));
+    map.insert("earlier".into(), link(site, page.earlier));
+    map.insert("later".into(), link(site, page.later));
+    Value::from(map)
+}
+
+/// A section with its pages as shared summaries.
+pub fn section_value(site: &Site, id: SectionId, summaries: &[Value]) -> Value {
+    let s: &Section = &site.sections[id];
+    let config = &site.config;
+    let pages: Vec<Value> = s.pages.iter().map(|p| summaries[*p].clone()).collect();
+    let subsections: Vec<Value> = s
+        .subsections
+        .iter()
+        .map(|c| {
+            let c = &site.sections[*c];
+            obj(vec![
+                ("title", Value::from(c.front.title.as_str())),
+                ("url", Value::from(config.url(&c.path))),
+                ("description", opt_string(c.front.description.clone())),
+            ])
+        })
+        .collect();
+    let mut pairs = vec![
+        ("title", Value::from(s.front.title.as_str())),
+        ("description", opt_string(s.front.description.clone())),
+        ("url", Value::from(config.url(&s.path))),
+        ("permalink", Value::from(config.permalink(&s.path))),
+        ("kind", Value::from(s.kind.name())),
+        ("content", Value::safe_string(&s.body.html)),
+        ("toc", Value::from_serializable(&s.body.toc)),
+        ("extra", Value::from_serializable(&s.front.extra)),
+        ("pages", Value::from(pages)),
+        ("subsections", Value::from(subsections)),
+        ("source", Value::from(s.file.shown.to_string_lossy().replace('\\', "/"))),
+    ];
+    if let Some(adv) = &s.front.advent {
+        pairs.push(("advent", advent_value(site, s, adv, summaries)));
+    }
+    obj(pairs)
+}
+
+/// Every day of the calendar; a door's page is present only once it has opened.
+fn advent_value(
+    site: &Site,
+    s: &Section,
+    adv: &crate::parse::kinds::AdventSettings,
+    summaries: &[Value],
+) -> Value {
+    let days: Vec<Value> = (1..=adv.days)
+        .map(|day| {
+            let date = jiff::civil::Date::new(adv.year, 12, day as i8).ok();
+            let opens = date.and_then(|d| {
+                local_to_zoned(d.to_datetime(adv.opens_at.0), &site.config.tz).ok()
+            });
+            let page = s
+                .pages
+                .iter()
+                .find(|p| site.pages[**p].fields.number() == Some(day.into()))
+                .map_or_else(Value::none, |p| summaries[*p].clone());
+            obj(vec![
+                ("day", Value::from(day)),
+                ("date", opt_string(date.map(|d| d.to_string()))),
+                ("opens_at", opt_string(opens.as_ref().map(rfc3339))),
+                ("page", page),
+            ])
+        })
+        .collect();
+    obj(vec![
+        ("year", Value::from(adv.year)),
+        ("opens_at", Value::from(adv.opens_at.0.strftime("%H:%M").to_string())),
+        ("days", Value::from(days)),
+    ])
+}
+
+/// `{title, url}` of each section from the home page down to `id`, for breadcrumbs.
+pub fn ancestors(site: &Site, id: SectionId) -> Value {
+    let list: Vec<Value> = site
+        .ancestry(id)
+        .into_iter()
+        .map(|s| {
+            let s = &site.sections[s];
+            obj(vec![
+                ("title", Value::from(s.front.title.as_str())),
+                ("url", Value::from(site.config.url(&s.path))),
+            ])
+        })
+        .collect();
+    Value::from(list)
+}
+
+pub fn section_link(site: &Site, id: SectionId) -> Value {
+    let s = &site.sections[id];
+    obj(vec![
+        ("title", Value::from(s.front.title.as_str())),
+        ("url", Value::from(site.config.url(&s.path))),
+        ("kind", Value::from(s.kind.name())),
+    ])
+}

@@ -1,0 +1,248 @@
+//! Rendering: the site model through the theme's templates into files in the staging folder.
+
+pub mod context;
+mod outputs;
+pub mod templates;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use tera::{Context, Value};
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::site::{Site, Target};
+use crate::theme::{StaticSource, Theme};
+use crate::write::Staging;
+use context::{ancestors, obj, page_full, page_summary, section_link, section_value};
+use templates::{Lookup, Templates};
+
+/// What a build wrote, for the summary line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Written {
+    pub pages: usize,
+    pub files: usize,
+}
+
+/// Renders every page, section, feed and static file of `site` into `staging`.
+pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Written, Diagnostics> {
+    let config = &site.config;
+    let summaries: Vec<Value> = site.pages.par_iter().map(|p| page_summary(site, p)).collect();
+    let section_values: Vec<Value> = (0..site.sections.len())
+        .map(|id| section_value(site, id, &summaries))
+        .collect();
+
+    let mut lookup = Lookup {
+        base_url: config.base_url.clone(),
+        base_path: config.base_path.clone(),
+        ..Lookup::default()
+    };
+    for (key, target) in &site.by_key {
+        match target {
+            Target::Page(id) => {
+                lookup
+                    .pages
+                    .insert(key.clone(), page_full(site, *id, &summaries[*id]));
+                lookup.urls.insert(key.clone(), config.url(&site.pages[*id].path));
+            }
+            Target::Section(id) => {
+                lookup.sections.insert(key.clone(), section_values[*id].clone());
+                lookup.urls.insert(key.clone(), config.url(&site.sections[*id].path));
+            }
+        }
+    }
+    let mut templates =
+        Templates::new(theme, config.tz.clone(), Arc::new(lookup)).map_err(Diagnostics::from)?;
+    let globals = templates.tera.global_context();
+    globals.insert("site", &config.site);
+    globals.insert("now", &crate::time::rfc3339(&site.now));
+    globals.insert_value("build", obj(vec![("drafts", Value::from(site.drafts))]));
+    globals.insert("base_url", &config.base_url);
+
+    let jobs = plan(site, &templates)?;
+    let results: Vec<Result<usize, Diagnostic>> = jobs
+        .par_iter()
+        .map(|job| render_job(site, &templates, job, &summaries, &section_values, staging))
+        .collect();
+    let mut errors = Diagnostics::new();
+    let mut written = Written::default();
+    for r in results {
+        match r {
+            Ok(n) => {
+                written.pages += n;
+                written.files += n;
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    match outputs::write_extras(site, &templates, &summaries, staging) {
+        Ok(n) => written.files += n,
+        Err(ds) => errors.extend(ds),
+    }
+    match copy_static(site, theme, staging) {
+        Ok(n) => written.files += n,
+        Err(d) => errors.push(d),
+    }
+    if errors.has_errors() {
+        errors.sort();
+        return Err(errors);
+    }
+    Ok(written)
+}
+
+enum Job {
+    Page { id: usize, template: String },
+    Section { id: usize, template: String },
+}
+
+/// Picks each page's and section's template, reporting missing ones at their `template:` line.
+fn plan(site: &Site, templates: &Templates) -> Result<Vec<Job>, Diagnostics> {
+    let mut errors = Diagnostics::new();
+    let mut jobs = Vec::with_capacity(site.pages.len() + site.sections.len());
+    for (id, page) in site.pages.iter().enumerate() {
+        let section = &site.sections[page.section];
+        let (template, key) = match (&page.common.template, &section.front.page_template) {
+            (Some(t), _) => (t.clone(), Some((&page.file, &page.split, "template"))),
+            (None, Some(t)) => (t.clone(), Some((&section.file, &section.split, "page_template"))),
+            (None, None) => {
+                let own = format!("{}.html", page.kind().name());
+                if templates.has(&own) { (own, None) } else { ("page.html".to_string(), None) }
+            }
+        };
+        if !templates.has(&template) {
+            errors.push(missing_template(&template, key, &page.file.shown));
+            continue;
+        }
+        jobs.push(Job::Page { id, template });
+    }
+    for (id, section) in site.sections.iter().enumerate() {
+        let template = match &section.front.template {
+            Some(t) => t.clone(),
+            None if id == Site::ROOT => "index.html".to_string(),
+            None => {
+                let own = format!("{}_section.html", section.kind.name());
+                if templates.has(&own) { own } else { "section.html".to_string() }
+            }
+        };
+        if !templates.has(&template) {
+            let key = section.front.template.as_ref().map(|_| (&section.file, &section.split, "template"));
+            errors.push(missing_template(&template, key, &section.file.shown));
+            continue;
+        }
+        jobs.push(Job::Section { id, template });
+    }
+    if errors.has_errors() { Err(errors) } else { Ok(jobs) }
+}
+
+fn missing_template(
+    name: &str,
+    key: Option<(&crate::load::SourceFile, &crate::parse::front_matter::Split, &str)>,
+    content: &std::path::Path,
+) -> Diagnostic {
+    let d = Diagnostic::error(format!("template `{name}` not found"))
+        .hint(format!("create `templates/{name}` in the theme, or name an existing template"));
+    match key {
+        Some((file, split, key)) => d.at(split.yaml_source(file).key_location(key)),
+        None => d
+            .in_file(content)
+            .note("the theme must provide a template for this kind of content"),
+    }
+}
+
+fn render_job(
+    site: &Site,
+    templates: &Templates,
+    job: &Job,
+    summaries: &[Value],
+    section_values: &[Value],
+    staging: &Staging,
+) -> Result<usize, Diagnostic> {
+    match job {
+        Job::Page { id, template } => {
+            let page = &site.pages[*id];
+            let mut ctx = Context::new();
+            ctx.insert_value("page", page_full(site, *id, &summaries[*id]));
+            ctx.insert_value("section", section_link(site, page.section));
+            ctx.insert_value("ancestors", ancestors(site, page.section));
+            let html = templates.render(template, &ctx, Some(&page.file.shown))?;
+            staging.write(&format!("{}index.html", page.path), html.as_bytes())?;
+            Ok(1)
+        }
+        Job::Section { id, template } => {
+            let section = &site.sections[*id];
+            let value = &section_values[*id];
+            let crumbs = match section.parent {
+                Some(p) => ancestors(site, p),
+                None => Value::from(Vec::<Value>::new()),
+            };
+            let per_page = section.front.paginate_by.unwrap_or(usize::MAX).max(1);
+            let chunks: Vec<&[usize]> = if section.front.paginate_by.is_some() && !section.pages.is_empty() {
+                section.pages.chunks(per_page).collect()
+            } else {
+                vec![&section.pages[..]]
+            };
+            let total = chunks.len();
+            let page_url = |n: usize| {
+                if n <= 1 {
+                    site.config.url(&section.path)
+                } else {
+                    site.config.url(&format!("{}seite/{n}/", section.path))
+                }
+            };
+            for (i, chunk) in chunks.iter().enumerate() {
+                let n = i + 1;
+                let mut ctx = Context::new();
+                ctx.insert_value("section", value.clone());
+                ctx.insert_value("ancestors", crumbs.clone());
+                if section.front.paginate_by.is_some() {
+                    let pages: Vec<Value> = chunk.iter().map(|p| summaries[*p].clone()).collect();
+                    let url_or_none = |cond: bool, k: usize| {
+                        if cond { Value::from(page_url(k)) } else { Value::none() }
+                    };
+                    ctx.insert_value(
+                        "paginator",
+                        obj(vec![
+                            ("pages", Value::from(pages)),
+                            ("current", Value::from(n)),
+                            ("total", Value::from(total)),
+                            ("previous_url", url_or_none(n > 1, n.saturating_sub(1))),
+                            ("next_url", url_or_none(n < total, n + 1)),
+                            ("first_url", Value::from(page_url(1))),
+                            ("last_url", Value::from(page_url(total))),
+                        ]),
+                    );
+                }
+                let html = templates.render(template, &ctx, Some(&section.file.shown))?;
+                let out = if n == 1 {
+                    format!("{}index.html", section.path)
+                } else {
+                    format!("{}seite/{n}/index.html", section.path)
+                };
+                staging.write(&out, html.as_bytes())?;
+            }
+            Ok(total)
+        }
+    }
+}
+
+/// Theme static files, then the site's `static/` (which wins on equal paths), then content assets.
+fn copy_static(site: &Site, theme: &Theme, staging: &Staging) -> Result<usize, Diagnostic> {
+    let site_static = crate::theme::list_static(&site.config.root.join(crate::load::STATIC_DIR));
+    let mut by_output: HashMap<&str, &StaticSource> = HashMap::new();
+    for f in theme.static_files.iter().chain(site_static.iter()) {
+        by_output.insert(f.output.as_str(), &f.source);
+    }
+    let mut list: Vec<(&str, &StaticSource)> = by_output.into_iter().collect();
+    list.sort_by_key(|(o, _)| *o);
+    list.par_iter()
+        .map(|(out, source)| match source {
+            StaticSource::Embedded(bytes) => staging.write(out, bytes),
+            StaticSource::Disk(path) => staging.copy(out, path),
+        })
+        .collect::<Result<Vec<()>, Diagnostic>>()?;
+    site.assets
+        .par_iter()
+        .map(|a| staging.copy(&a.output, &a.source))
+        .collect::<Result<Vec<()>, Diagnostic>>()?;
+    Ok(list.len() + site.assets.len())
+}

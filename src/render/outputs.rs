@@ -1,0 +1,153 @@
+//! Files besides pages: `404.html`, Atom feeds, `sitemap.xml`, `robots.txt`.
+
+use std::fmt::Write as _;
+
+use tera::{Context, Value};
+
+use super::context::obj;
+use super::templates::Templates;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::parse::markdown::escape;
+use crate::site::{PageId, Site};
+use crate::time::rfc3339;
+use crate::write::Staging;
+
+pub const FEED_FILE: &str = "atom.xml";
+
+pub fn write_extras(
+    site: &Site,
+    templates: &Templates,
+    summaries: &[Value],
+    staging: &Staging,
+) -> Result<usize, Diagnostics> {
+    let mut results: Vec<Result<(), Diagnostic>> = Vec::new();
+    let mut record = |r: Result<(), Diagnostic>| results.push(r);
+
+    if templates.has("404.html") {
+        record(
+            templates
+                .render("404.html", &Context::new(), None)
+                .and_then(|html| staging.write("404.html", html.as_bytes())),
+        );
+    } else {
+        record(Err(Diagnostic::error("the theme has no `404.html` template").hint(
+            "add `templates/404.html` to the theme: every site needs a page for addresses that do not exist",
+        )));
+    }
+
+    // Feeds: one per section with `feed: true`, and the site-wide one combining them.
+    let feed_sections: Vec<usize> = (0..site.sections.len())
+        .filter(|s| site.sections[*s].front.feed)
+        .collect();
+    if !feed_sections.is_empty() {
+        if templates.has(FEED_FILE) {
+            let mut all: Vec<PageId> = feed_sections
+                .iter()
+                .flat_map(|s| site.sections[*s].pages.iter().copied())
+                .collect();
+            sort_newest_first(site, &mut all);
+            record(write_feed(site, templates, summaries, staging, "/", &site.config.site.title, &all));
+            for s in &feed_sections {
+                let section = &site.sections[*s];
+                let mut list = section.pages.clone();
+                sort_newest_first(site, &mut list);
+                let title = format!("{} – {}", section.front.title, site.config.site.title);
+                record(write_feed(site, templates, summaries, staging, &section.path, &title, &list));
+            }
+        } else {
+            record(Err(Diagnostic::error(format!(
+                "sections ask for a feed but the theme has no `{FEED_FILE}` template"
+            ))
+            .in_file(&site.sections[feed_sections[0]].file.shown)
+            .hint("add `templates/atom.xml` to the theme, or remove `feed: true`")));
+        }
+    }
+
+    record(staging.write("sitemap.xml", sitemap(site).as_bytes()));
+    let robots = format!(
+        "User-agent: *\nAllow: /\n\nSitemap: {}\n",
+        site.config.permalink("/sitemap.xml")
+    );
+    record(staging.write("robots.txt", robots.as_bytes()));
+
+    let mut errors = Diagnostics::new();
+    let mut files = 0;
+    for r in results {
+        match r {
+            Ok(()) => files += 1,
+            Err(d) => errors.push(d),
+        }
+    }
+    if errors.has_errors() { Err(errors) } else { Ok(files) }
+}
+
+fn sort_newest_first(site: &Site, list: &mut [PageId]) {
+    list.sort_by(|a, b| {
+        let (pa, pb) = (&site.pages[*a], &site.pages[*b]);
+        pb.fields
+            .date()
+            .cmp(&pa.fields.date())
+            .then_with(|| pa.file.key.cmp(&pb.file.key))
+    });
+}
+
+fn write_feed(
+    site: &Site,
+    templates: &Templates,
+    summaries: &[Value],
+    staging: &Staging,
+    path: &str,
+    title: &str,
+    pages: &[PageId],
+) -> Result<(), Diagnostic> {
+    let config = &site.config;
+    let entries: Vec<Value> = pages
+        .iter()
+        .take(config.site.feed.limit)
+        .map(|p| summaries[*p].clone())
+        .collect();
+    // The newest entry's date, so an unchanged site produces a byte-identical feed.
+    let updated = pages
+        .first()
+        .and_then(|p| summaries[*p].as_map()?.get(&"date_rfc3339".into())?.as_str().map(str::to_string))
+        .unwrap_or_else(|| rfc3339(&site.now));
+    let mut ctx = Context::new();
+    ctx.insert_value(
+        "feed",
+        obj(vec![
+            ("title", Value::from(title)),
+            ("url", Value::from(config.permalink(&format!("{path}{FEED_FILE}")))),
+            ("alternate", Value::from(config.permalink(path))),
+            ("updated", Value::from(updated)),
+            ("entries", Value::from(entries)),
+        ]),
+    );
+    let xml = templates.render(FEED_FILE, &ctx, None)?;
+    staging.write(&format!("{path}{FEED_FILE}"), xml.as_bytes())
+}
+
+/// The sitemap protocol is fixed, so it is written here rather than left to themes.
+fn sitemap(site: &Site) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    let mut entries: Vec<(String, Option<String>)> = site
+        .sections
+        .iter()
+        .map(|s| (site.config.permalink(&s.path), None))
+        .chain(site.pages.iter().map(|p| {
+            let lastmod = p.common.updated.or(p.fields.date()).map(|d| d.to_string());
+            (site.config.permalink(&p.path), lastmod)
+        }))
+        .collect();
+    entries.sort();
+    for (loc, lastmod) in entries {
+        let _ = write!(out, "  <url><loc>{}</loc>", escape(&loc));
+        if let Some(m) = lastmod {
+            let _ = write!(out, "<lastmod>{m}</lastmod>");
+        }
+        out.push_str("</url>\n");
+    }
+    out.push_str("</urlset>\n");
+    out
+}

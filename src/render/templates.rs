@@ -1,0 +1,211 @@
+//! Tera set-up: the theme's templates, our filters and functions, and template errors as diagnostics.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use tera::{Kwargs, State, Tera, Value};
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::theme::Theme;
+use crate::time::{GermanFormat, format_german, parse_template_value};
+
+/// Values templates can look up by `@/` key through `get_page` / `get_section` / `url`.
+#[derive(Default)]
+pub struct Lookup {
+    pub pages: HashMap<String, Value>,
+    pub sections: HashMap<String, Value>,
+    /// `@/` key → URL (with base path).
+    pub urls: HashMap<String, String>,
+    pub base_url: String,
+    pub base_path: String,
+}
+
+/// The compiled templates, plus where each came from for error messages.
+pub struct Templates {
+    pub tera: Tera,
+    sources: HashMap<String, (PathBuf, String)>,
+}
+
+impl Templates {
+    pub fn new(theme: &Theme, tz: TimeZone, lookup: Arc<Lookup>) -> Result<Templates, Diagnostic> {
+        let sources: HashMap<String, (PathBuf, String)> = theme
+            .templates
+            .iter()
+            .map(|t| (t.name.clone(), (t.shown.clone(), t.text.clone())))
+            .collect();
+        let mut tera = Tera::new();
+        // `.xml` feeds and `.html` pages are escaped; plain-text templates are not.
+        tera.autoescape_on(vec![".html", ".xml"]);
+        register_filters(&mut tera, tz);
+        register_functions(&mut tera, lookup);
+        let result = tera.add_raw_templates(
+            theme
+                .templates
+                .iter()
+                .map(|t| (t.name.as_str(), t.text.as_str())),
+        );
+        let templates = Templates { tera, sources };
+        match result {
+            Ok(()) => Ok(templates),
+            Err(e) => Err(templates.diagnostic(&e, None)),
+        }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.tera.contains_template(name)
+    }
+
+    pub fn render(
+        &self,
+        name: &str,
+        context: &tera::Context,
+        content_file: Option<&std::path::Path>,
+    ) -> Result<String, Diagnostic> {
+        self.tera
+            .render(name, context)
+            .map_err(|e| self.diagnostic(&e, content_file))
+    }
+
+    /// Turns a tera error into a diagnostic pointing at the template line, naming the content file.
+    fn diagnostic(&self, e: &tera::Error, content_file: Option<&std::path::Path>) -> Diagnostic {
+        use tera::ErrorKind;
+        let rendering = content_file
+            .map(|f| format!(" while rendering {}", f.display()))
+            .unwrap_or_default();
+        let d = match e.kind() {
+            ErrorKind::SyntaxError(r) | ErrorKind::RenderingError(r) => {
+                let kind = if matches!(e.kind(), ErrorKind::SyntaxError(_)) {
+                    "syntax error in template"
+                } else {
+                    "template error"
+                };
+                let mut d = Diagnostic::error(format!(
+                    "{kind} `{}`{rendering}: {}",
+                    r.filename(),
+                    r.message()
+                ));
+                if let Some((shown, text)) = self.sources.get(r.filename()) {
+                    let span = r.span();
+                    let mut loc = Location::at_line_column(
+                        shown.clone(),
+                        text,
+                        span.start_line,
+                        span.start_col + 1,
+                    );
+                    if span.end_line == span.start_line && span.end_col > span.start_col {
+                        loc.width = span.end_col - span.start_col;
+                    }
+                    d = d.at(loc);
+                }
+                d.hint(if kind.starts_with("syntax") {
+                    "fix the template syntax at the marked place (Tera 2: {{ … }}, {% … %})"
+                } else {
+                    "check the variable or filter at the marked place; the template context is described in docs/content-model.md"
+                })
+            }
+            ErrorKind::TemplateNotFound(name) => {
+                Diagnostic::error(format!("template `{name}` not found{rendering}")).hint(format!(
+                    "create `templates/{name}` in the theme, or fix the name in `extends`/`include`/`template:`"
+                ))
+            }
+            ErrorKind::MissingParent { current, parent } => {
+                let d = Diagnostic::error(format!(
+                    "template `{current}` extends `{parent}`, which does not exist"
+                ))
+                .hint(format!("create `templates/{parent}` or fix the `extends` line"));
+                match self.sources.get(current) {
+                    Some((shown, text)) => {
+                        let off = text.find(parent.as_str()).unwrap_or(0);
+                        d.at(Location::at_offset(shown.clone(), text, off, parent.len()))
+                    }
+                    None => d,
+                }
+            }
+            other => Diagnostic::error(format!("template error{rendering}: {other}")),
+        };
+        let mut source = std::error::Error::source(e);
+        let mut d = d;
+        while let Some(s) = source {
+            d = d.note(s.to_string());
+            source = s.source();
+        }
+        d
+    }
+}
+
+fn register_filters(tera: &mut Tera, tz: TimeZone) {
+    tera.register_filter(
+        "date_de",
+        move |value: &str, kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let format = kwargs.get::<&str>("format")?.unwrap_or("short");
+            let format = GermanFormat::parse(format).ok_or_else(|| {
+                tera::Error::message(format!(
+                    "date_de: unknown format `{format}`; use one of {}",
+                    GermanFormat::NAMES
+                ))
+            })?;
+            let dt = parse_template_value(value, &tz).ok_or_else(|| {
+                tera::Error::message(format!("date_de: `{value}` is not a date"))
+            })?;
+            Ok(format_german(dt, format))
+        },
+    );
+    tera.register_filter("filesize", |bytes: u64, _: Kwargs, _: &State| {
+        crate::site::human_size(bytes)
+    });
+}
+
+fn register_functions(tera: &mut Tera, lookup: Arc<Lookup>) {
+    let l = lookup.clone();
+    tera.register_function("url", move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+        let path: &str = kwargs.must_get("path")?;
+        let absolute = kwargs.get::<bool>("absolute")?.unwrap_or(false);
+        let url = if let Some(key) = path.strip_prefix("@/") {
+            let (key, anchor) = match key.split_once('#') {
+                Some((k, a)) => (k, format!("#{a}")),
+                None => (key, String::new()),
+            };
+            let url = l.urls.get(key).ok_or_else(|| {
+                tera::Error::message(format!("url: no published page `@/{key}`"))
+            })?;
+            format!("{url}{anchor}")
+        } else if path.starts_with("http://") || path.starts_with("https://") {
+            return Ok(path.to_string());
+        } else {
+            let p = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+            format!("{}{p}", l.base_path)
+        };
+        Ok(if absolute {
+            format!("{}{}", l.base_url, url.strip_prefix(&l.base_path).unwrap_or(&url))
+        } else {
+            url
+        })
+    });
+    let l = lookup.clone();
+    tera.register_function("get_page", move |kwargs: Kwargs, _: &State| {
+        lookup_value(&l.pages, &kwargs, "get_page")
+    });
+    let l = lookup;
+    tera.register_function("get_section", move |kwargs: Kwargs, _: &State| {
+        lookup_value(&l.sections, &kwargs, "get_section")
+    });
+}
+
+fn lookup_value(
+    map: &HashMap<String, Value>,
+    kwargs: &Kwargs,
+    function: &str,
+) -> tera::TeraResult<Value> {
+    let path: &str = kwargs.must_get("path")?;
+    let missing_ok = kwargs.get::<bool>("missing_ok")?.unwrap_or(false);
+    let key = path.strip_prefix("@/").unwrap_or(path);
+    match map.get(key) {
+        Some(v) => Ok(v.clone()),
+        None if missing_ok => Ok(Value::none()),
+        None => Err(tera::Error::message(format!(
+            "{function}: no published content at `@/{key}` (pass missing_ok=true to allow that)"
+        ))),
+    }
+}

@@ -1,0 +1,755 @@
+//! Loaded files → the site model: sections, pages, URLs, publication, links.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use jiff::Zoned;
+use rayon::prelude::*;
+
+use super::links::{check_anchors, resolve_link_fields, resolve_navigation};
+use super::{Asset, Download, Moment, MomentKind, Page, PageId, Section, Site, Target, human_size};
+use crate::config::Config;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::load::{Origin, STATIC_DIR, SourceFile, Sources};
+use crate::parse::front_matter::{self, Split};
+use crate::parse::kinds::{
+    AdventSettings, FileRef, Kind, KindFields, SectionFront, SortBy, parse_page_front,
+};
+use crate::parse::markdown::{self, BodySource, MarkdownOptions, Rendered};
+use crate::slug::Slug;
+use crate::time::{local_to_zoned, rfc3339};
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub now: jiff::Timestamp,
+    pub drafts: bool,
+}
+
+/// Builds the site model from the loaded sources; every problem found is returned, not just the first.
+pub fn assemble(config: Config, sources: Sources, opts: &BuildOptions) -> Result<Site, Diagnostics> {
+    let now = opts.now.to_zoned(config.tz.clone());
+    let mut errors = Diagnostics::new();
+
+    let (index_files, page_files): (Vec<SourceFile>, Vec<SourceFile>) = sources
+        .markdown
+        .into_iter()
+        .partition(|f| f.origin == Origin::Content && is_section_index(&f.key));
+
+    let mut sections = build_sections(index_files, &mut errors);
+    if sections.is_empty() {
+        errors.push(
+            Diagnostic::error("the site has no home page")
+                .in_file("content/_index.md")
+                .hint("create `content/_index.md` with a front matter `title:`"),
+        );
+        return Err(errors);
+    }
+    let section_by_dir: HashMap<String, usize> = sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (section_dir(&s.file.key).to_string(), i))
+        .collect();
+
+    // Parse every page in parallel; each knows its section (and so its kind) from its folder.
+    let newsletter_section = sections.iter().position(|s| s.kind == Kind::Newsletter);
+    let parsed: Vec<Result<ParsedPage, Diagnostic>> = page_files
+        .into_par_iter()
+        .map(|file| parse_page(file, &sections, &section_by_dir, newsletter_section))
+        .collect();
+    let mut parsed_pages = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        match p {
+            Ok(p) => parsed_pages.push(p),
+            Err(d) => errors.push(d),
+        }
+    }
+
+    // Publication: drafts and content scheduled after `now` leave the site entirely here.
+    let mut schedule = Vec::new();
+    let mut unpublished = HashSet::new();
+    let mut pages: Vec<Page> = Vec::with_capacity(parsed_pages.len());
+    for p in parsed_pages {
+        match finish_page(p, &sections, &config, &now, opts.drafts) {
+            Ok(Placed::Published(page, moments)) => {
+                schedule.extend(moments);
+                pages.push(*page);
+            }
+            Ok(Placed::Unpublished { key, moment }) => {
+                unpublished.insert(key);
+                schedule.extend(moment);
+            }
+            Err(ds) => errors.extend(ds),
+        }
+    }
+    schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.file.cmp(&b.file)));
+
+    check_collisions(&sections, &pages, &mut errors);
+    let assets = place_assets(&config, sources.assets, &pages, &mut errors);
+    for page in &mut pages {
+        resolve_downloads(page, &config, &mut errors);
+    }
+    if errors.has_errors() {
+        return Err(errors);
+    }
+
+    // Section membership and order.
+    for (id, page) in pages.iter().enumerate() {
+        sections[page.section].pages.push(id);
+    }
+    for s in 0..sections.len() {
+        let mut list = std::mem::take(&mut sections[s].pages);
+        sort_pages(&mut list, &pages, sections[s].sort);
+        for w in list.windows(2) {
+            pages[w[0]].later = Some(w[1]);
+            pages[w[1]].earlier = Some(w[0]);
+        }
+        sections[s].pages = list;
+    }
+
+    let mut by_key = HashMap::with_capacity(pages.len() + sections.len());
+    for (i, s) in sections.iter().enumerate() {
+        by_key.insert(s.file.key.clone(), Target::Section(i));
+    }
+    for (i, p) in pages.iter().enumerate() {
+        by_key.insert(p.file.key.clone(), Target::Page(i));
+    }
+
+    let index = index_keys(&by_key, unpublished, &sections, &pages, &config);
+    let mut config = config;
+    errors.extend(resolve_navigation(&mut config, &index));
+    let mut field_anchors = Vec::new();
+    for page in &mut pages {
+        let (errs, anchors) = resolve_link_fields(page, &index, &config);
+        errors.extend(errs);
+        field_anchors.extend(anchors);
+    }
+    render_bodies(&mut sections, &mut pages, &index, &config, &mut errors);
+    errors.extend(check_anchors(&sections, &pages, &by_key, &field_anchors));
+    if errors.has_errors() {
+        return Err(errors);
+    }
+    errors.sort();
+
+    Ok(Site {
+        config,
+        now,
+        drafts: opts.drafts,
+        sections,
+        pages,
+        by_key,
+        schedule,
+        assets,
+        warnings: errors.into_vec(),
+    })
+}
+
+/// Link targets as plain data, so resolution can run while pages are mutably borrowed.
+pub(super) struct KeyIndex {
+    pub urls: HashMap<String, String>,
+    pub unpublished: HashSet<String>,
+}
+
+fn index_keys(
+    by_key: &HashMap<String, Target>,
+    unpublished: HashSet<String>,
+    sections: &[Section],
+    pages: &[Page],
+    config: &Config,
+) -> KeyIndex {
+    let urls = by_key
+        .iter()
+        .map(|(k, t)| {
+            let path = match t {
+                Target::Page(p) => &pages[*p].path,
+                Target::Section(s) => &sections[*s].path,
+            };
+            (k.clone(), config.url(path))
+        })
+        .collect();
+    KeyIndex {
+        urls,
+        unpublished,
+    }
+}
+
+fn is_section_index(key: &str) -> bool {
+    key == "_index.md" || key.ends_with("/_index.md")
+}
+
+/// `aktuelles/_index.md` → `aktuelles`; `_index.md` → ``.
+fn section_dir(key: &str) -> &str {
+    key.strip_suffix("_index.md")
+        .unwrap_or(key)
+        .trim_end_matches('/')
+}
+
+fn build_sections(mut files: Vec<SourceFile>, errors: &mut Diagnostics) -> Vec<Section> {
+    // Parents before children, root first: sort by depth then path.
+    files.sort_by(|a, b| {
+        let depth = |k: &str| section_dir(k).split('/').filter(|s| !s.is_empty()).count();
+        (depth(&a.key), &a.key).cmp(&(depth(&b.key), &b.key))
+    });
+    if files.first().map(|f| f.key.as_str()) != Some("_index.md") {
+        return Vec::new();
+    }
+    let mut sections: Vec<Section> = Vec::with_capacity(files.len());
+    let mut by_dir: HashMap<String, usize> = HashMap::new();
+    for file in files {
+        let split = match front_matter::split(&file.text, &file.shown) {
+            Ok(s) => s,
+            Err(d) => {
+                errors.push(d);
+                continue;
+            }
+        };
+        let yaml = split.yaml_source(&file);
+        let front: SectionFront = match yaml.parse("the front matter of a section (_index.md)") {
+            Ok(f) => f,
+            Err(d) => {
+                errors.push(d);
+                continue;
+            }
+        };
+        let dir = section_dir(&file.key).to_string();
+        let parent = parent_section(&dir, &by_dir);
+        if dir.is_empty() == false && parent.is_none() {
+            // The root failed to parse; its error is already reported.
+            continue;
+        }
+        for segment in dir.split('/').filter(|s| !s.is_empty()) {
+            if let Err(e) = Slug::parse(segment) {
+                errors.push(
+                    Diagnostic::error(format!("folder name {e}"))
+                        .in_file(&file.shown)
+                        .hint("rename the folder: its name is the section's URL"),
+                );
+            }
+        }
+        let kind = front
+            .kind
+            .or_else(|| parent.map(|p| sections[p].kind))
+            .unwrap_or(Kind::Page);
+        if kind == Kind::AdventDoor && front.advent.is_none() && front.kind.is_some() {
+            errors.push(
+                Diagnostic::error("an advent calendar section needs its `advent` settings")
+                    .at(yaml.key_location("kind"))
+                    .hint("add `advent: {year: 2025, opens_at: \"12:00\", days: 24}`"),
+            );
+        }
+        if front.paginate_by == Some(0) {
+            errors.push(
+                Diagnostic::error("`paginate_by` must be at least 1")
+                    .at(yaml.key_location("paginate_by"))
+                    .hint("remove the key to list all pages on one page"),
+            );
+        }
+        let sort = front.sort_by.unwrap_or(kind.default_sort());
+        let path = if dir.is_empty() {
+            "/".to_string()
+        } else {
+            format!("/{dir}/")
+        };
+        let id = sections.len();
+        if let Some(p) = parent {
+            sections[p].subsections.push(id);
+        }
+        by_dir.insert(dir, id);
+        sections.push(Section {
+            file,
+            split,
+            front,
+            kind,
+            sort,
+            path,
+            parent,
+            subsections: Vec::new(),
+            pages: Vec::new(),
+            body: Rendered::default(),
+        });
+    }
+    sections
+}
+
+/// The nearest section above folder `dir` (not `dir` itself).
+fn parent_section(dir: &str, by_dir: &HashMap<String, usize>) -> Option<usize> {
+    if dir.is_empty() {
+        return None;
+    }
+    let mut cur = dir;
+    loop {
+        cur = match cur.rfind('/') {
+            Some(i) => &cur[..i],
+            None => "",
+        };
+        if let Some(&id) = by_dir.get(cur) {
+            return Some(id);
+        }
+        if cur.is_empty() {
+            return None;
+        }
+    }
+}
+
+/// The nearest section at or above folder `dir`.
+fn section_of_dir(dir: &str, by_dir: &HashMap<String, usize>) -> Option<usize> {
+    by_dir
+        .get(dir)
+        .copied()
+        .or_else(|| parent_section(dir, by_dir))
+}
+
+struct ParsedPage {
+    file: SourceFile,
+    split: Split,
+    section: usize,
+    bundle: Option<String>,
+    common: crate::parse::kinds::CommonFront,
+    fields: KindFields,
+}
+
+fn parse_page(
+    file: SourceFile,
+    sections: &[Section],
+    section_by_dir: &HashMap<String, usize>,
+    newsletter_section: Option<usize>,
+) -> Result<ParsedPage, Diagnostic> {
+    let split = front_matter::split(&file.text, &file.shown)?;
+    let (section, bundle) = match file.origin {
+        Origin::Newsletter => {
+            let s = newsletter_section.ok_or_else(|| {
+                Diagnostic::error("this newsletter edition has no section to appear in")
+                    .in_file(&file.shown)
+                    .hint("create `content/newsletter/_index.md` with `kind: newsletter` in its front matter")
+            })?;
+            (s, None)
+        }
+        Origin::Content => {
+            let dir = match file.key.rfind('/') {
+                Some(i) => &file.key[..i],
+                None => "",
+            };
+            let is_bundle = file.key.ends_with("/index.md");
+            let home = if is_bundle {
+                parent_section(dir, section_by_dir)
+            } else {
+                section_of_dir(dir, section_by_dir)
+            };
+            let Some(home) = home else {
+                return Err(Diagnostic::error("this page belongs to no section")
+                    .in_file(&file.shown)
+                    .hint("create `content/_index.md` (the home page) first"));
+            };
+            (home, is_bundle.then(|| dir.to_string()))
+        }
+    };
+    let kind = sections[section].kind;
+    let (common, fields) = parse_page_front(&split.yaml_source(&file), kind)?;
+    Ok(ParsedPage {
+        file,
+        split,
+        section,
+        bundle,
+        common,
+        fields,
+    })
+}
+
+enum Placed {
+    Published(Box<Page>, Vec<Moment>),
+    Unpublished { key: String, moment: Option<Moment> },
+}
+
+fn finish_page(
+    p: ParsedPage,
+    sections: &[Section],
+    config: &Config,
+    now: &Zoned,
+    drafts: bool,
+) -> Result<Placed, Vec<Diagnostic>> {
+    let yaml = p.split.yaml_source(&p.file);
+    let section = &sections[p.section];
+    let mut errors = Vec::new();
+
+    // When the page appears: its own `publish`, or for advent doors their day's opening time.
+    let mut publish_at = match &p.common.publish {
+        Some(input) => match input.resolve(&config.tz) {
+            Ok(z) => Some(z),
+            Err(e) => {
+                errors.push(Diagnostic::error(format!("invalid `publish`: {e}")).at(yaml.key_location("publish")));
+                None
+            }
+        },
+        None => None,
+    };
+    if let KindFields::AdventDoor(door) = &p.fields {
+        match advent_settings(sections, p.section) {
+            None => errors.push(
+                Diagnostic::error("this advent door's section has no `advent` settings")
+                    .in_file(&p.file.shown)
+                    .hint(format!(
+                        "add `advent: {{year: 2025, opens_at: \"12:00\"}}` to {}",
+                        section.file.shown.display()
+                    )),
+            ),
+            Some(adv) if door.day == 0 || door.day > adv.days => errors.push(
+                Diagnostic::error(format!("door day {} is outside the calendar (1 to {})", door.day, adv.days))
+                    .at(yaml.key_location("day"))
+                    .hint(format!("use a day from 1 to {}", adv.days)),
+            ),
+            Some(adv) if publish_at.is_none() => {
+                let opening = jiff::civil::Date::new(adv.year, 12, door.day as i8)
+                    .map_err(|e| e.to_string())
+                    .and_then(|d| local_to_zoned(d.to_datetime(adv.opens_at.0), &config.tz));
+                match opening {
+                    Ok(z) => publish_at = Some(z),
+                    Err(e) => errors.push(Diagnostic::error(e).at(yaml.key_location("day"))),
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if p.common.draft && !drafts {
+        return Ok(Placed::Unpublished {
+            key: p.file.key,
+            moment: None,
+        });
+    }
+    if let Some(at) = &publish_at
+        && at > now
+    {
+        let moment = Moment {
+            at: at.clone(),
+            file: p.file.shown.clone(),
+            what: MomentKind::Publish,
+        };
+        return Ok(Placed::Unpublished {
+            key: p.file.key,
+            moment: Some(moment),
+        });
+    }
+
+    let slug = match page_slug(&p) {
+        Ok(s) => s,
+        Err(e) => {
+            let loc = if p.common.slug.is_some() {
+                yaml.key_location("slug")
+            } else {
+                yaml.key_location("title")
+            };
+            return Err(vec![Diagnostic::error(e).at(loc).hint("set `slug:` to a URL segment like `mein-beitrag`")]);
+        }
+    };
+    let path = format!("{}{}/", section.path, slug);
+
+    let (starts_at, ends_at) = match &p.fields {
+        KindFields::Sprechstunde(f) => session_times(f.date, f.start, f.end, config, &yaml)?,
+        KindFields::Event(f) => session_times(f.date, f.start, f.end, config, &yaml)?,
+        _ => (None, None),
+    };
+    let mut moments = Vec::new();
+    if let Some(end) = &ends_at
+        && end > now
+    {
+        moments.push(Moment {
+            at: end.clone(),
+            file: p.file.shown.clone(),
+            what: MomentKind::Ends,
+        });
+    }
+    Ok(Placed::Published(
+        Box::new(Page {
+            file: p.file,
+            split: p.split,
+            common: p.common,
+            fields: p.fields,
+            section: p.section,
+            slug,
+            path,
+            bundle: p.bundle,
+            downloads: Vec::new(),
+            slides: Vec::new(),
+            starts_at,
+            ends_at,
+            earlier: None,
+            later: None,
+            body: Rendered::default(),
+        }),
+        moments,
+    ))
+}
+
+fn advent_settings(sections: &[Section], mut id: usize) -> Option<&AdventSettings> {
+    loop {
+        if let Some(a) = &sections[id].front.advent {
+            return Some(a);
+        }
+        id = sections[id].parent?;
+    }
+}
+
+fn session_times(
+    date: crate::time::LocalDate,
+    start: crate::time::LocalTime,
+    end: crate::time::LocalTime,
+    config: &Config,
+    yaml: &crate::yaml::YamlSource<'_>,
+) -> Result<(Option<Zoned>, Option<Zoned>), Vec<Diagnostic>> {
+    let resolve = |t: crate::time::LocalTime, key: &str| {
+        local_to_zoned(date.0.to_datetime(t.0), &config.tz)
+            .map_err(|e| Diagnostic::error(e).at(yaml.key_location(key)))
+    };
+    let s = resolve(start, "start").map_err(|d| vec![d])?;
+    let e = resolve(end, "end").map_err(|d| vec![d])?;
+    if e <= s {
+        return Err(vec![
+            Diagnostic::error(format!(
+                "`end` ({}) is not after `start` ({})",
+                end.0.strftime("%H:%M"),
+                start.0.strftime("%H:%M")
+            ))
+            .at(yaml.key_location("end"))
+            .hint("write the end time after the start time, e.g. start: \"13:00\", end: \"14:00\""),
+        ]);
+    }
+    Ok((Some(s), Some(e)))
+}
+
+fn page_slug(p: &ParsedPage) -> Result<Slug, String> {
+    let from_title = || {
+        Slug::from_text(&p.common.title)
+            .ok_or_else(|| format!("cannot make a URL from the title `{}`", p.common.title))
+    };
+    let base = match &p.common.slug {
+        Some(s) => Slug::parse(s)?,
+        None => match &p.fields {
+            KindFields::AdventDoor(d) => return Slug::parse(&d.day.to_string()),
+            KindFields::Newsletter(n) => return Slug::parse(&n.number.to_string()),
+            _ => from_title()?,
+        },
+    };
+    match &p.fields {
+        // `/sprechstunden/69-2-gdst-forum/`: the number leads so URLs sort and read naturally.
+        KindFields::Sprechstunde(s) if !base.as_str().starts_with(&format!("{}-", s.number)) => {
+            Slug::parse(&format!("{}-{}", s.number, base))
+        }
+        _ => Ok(base),
+    }
+}
+
+fn check_collisions(sections: &[Section], pages: &[Page], errors: &mut Diagnostics) {
+    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    let items = sections
+        .iter()
+        .map(|s| (s.path.as_str(), s.file.shown.as_path(), None))
+        .chain(pages.iter().map(|p| {
+            (
+                p.path.as_str(),
+                p.file.shown.as_path(),
+                Some(p.split.yaml_source(&p.file)),
+            )
+        }));
+    for (path, file, yaml) in items {
+        if let Some(first) = seen.get(path) {
+            let d = Diagnostic::error(format!(
+                "two files want the same URL {path}: {} and {}",
+                first.display(),
+                file.display()
+            ))
+            .hint("give one of them a different title or an explicit `slug:`")
+            .note(format!("first defined by {}", first.display()));
+            errors.push(match yaml {
+                Some(y) => d.at(y.key_location(if y.yaml.contains("\nslug:") || y.yaml.starts_with("slug:") { "slug" } else { "title" })),
+                None => d.in_file(file),
+            });
+        } else {
+            seen.insert(path, file);
+        }
+    }
+}
+
+/// Decides where each file from `content/` goes: bundle files next to their page, others by folder.
+fn place_assets(
+    config: &Config,
+    assets: Vec<crate::load::AssetFile>,
+    pages: &[Page],
+    _errors: &mut Diagnostics,
+) -> Vec<Asset> {
+    let bundles: HashMap<&str, &str> = pages
+        .iter()
+        .filter_map(|p| p.bundle.as_deref().map(|b| (b, p.path.as_str())))
+        .collect();
+    let _ = config;
+    assets
+        .into_iter()
+        .map(|a| {
+            let (dir, name) = match a.key.rfind('/') {
+                Some(i) => (&a.key[..i], &a.key[i + 1..]),
+                None => ("", a.key.as_str()),
+            };
+            let output = match bundles.get(dir) {
+                Some(page_path) => format!("{}{}", page_path.trim_start_matches('/'), name),
+                None => a.key.clone(),
+            };
+            Asset {
+                source: a.path,
+                output,
+            }
+        })
+        .collect()
+}
+
+fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut Diagnostics) {
+    let yaml = page.split.yaml_source(&page.file);
+    let resolve = |r: &FileRef, key: &str| -> Result<Download, Diagnostic> {
+        let (disk, url): (PathBuf, String) = if let Some(rest) = r.file.strip_prefix('/') {
+            (config.root.join(STATIC_DIR).join(rest), config.url(&r.file))
+        } else {
+            let dir = match (&page.bundle, page.file.origin) {
+                (Some(b), _) => config.root.join(crate::load::CONTENT_DIR).join(b),
+                (None, _) => page
+                    .file
+                    .path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+            };
+            let url = match &page.bundle {
+                Some(_) => config.url(&format!("{}{}", page.path, r.file)),
+                None => {
+                    let folder = page.file.key.rsplit_once('/').map_or("", |(d, _)| d);
+                    let sep = if folder.is_empty() { "" } else { "/" };
+                    config.url(&format!("/{folder}{sep}{}", r.file))
+                }
+            };
+            (dir.join(&r.file), url)
+        };
+        let meta = std::fs::metadata(&disk).ok().filter(|m| m.is_file()).ok_or_else(|| {
+            Diagnostic::error(format!("the file `{}` does not exist", r.file))
+                .at(yaml.value_location(&r.file, key))
+                .hint("put the file into the page's folder (page bundle: `name/index.md` with the file beside it), or into `static/` and write `/path/file.pdf`")
+        })?;
+        let file_type = Path::new(&r.file)
+            .extension()
+            .map(|e| e.to_string_lossy().to_uppercase())
+            .unwrap_or_else(|| "Datei".to_string());
+        Ok(Download {
+            title: r.title.clone(),
+            url,
+            file_type,
+            size: human_size(meta.len()),
+            size_bytes: meta.len(),
+        })
+    };
+    let mut downloads = Vec::new();
+    for r in &page.common.downloads {
+        match resolve(r, "downloads") {
+            Ok(d) => downloads.push(d),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut slides = Vec::new();
+    for r in page.fields.files() {
+        match resolve(r, "slides") {
+            Ok(d) => slides.push(d),
+            Err(e) => errors.push(e),
+        }
+    }
+    page.downloads = downloads;
+    page.slides = slides;
+}
+
+fn sort_pages(list: &mut [PageId], pages: &[Page], sort: SortBy) {
+    let title = |id: &PageId| pages[*id].common.title.to_lowercase();
+    let date = |id: &PageId| pages[*id].fields.date();
+    let number = |id: &PageId| pages[*id].fields.number();
+    let key = |id: &PageId| pages[*id].file.key.clone();
+    match sort {
+        SortBy::Date => list.sort_by(|a, b| date(b).cmp(&date(a)).then_with(|| key(a).cmp(&key(b)))),
+        SortBy::DateAsc => list.sort_by(|a, b| date(a).cmp(&date(b)).then_with(|| key(a).cmp(&key(b)))),
+        SortBy::Weight => list.sort_by(|a, b| {
+            pages[*a]
+                .common
+                .weight
+                .cmp(&pages[*b].common.weight)
+                .then_with(|| title(a).cmp(&title(b)))
+        }),
+        SortBy::Title => list.sort_by(|a, b| title(a).cmp(&title(b)).then_with(|| key(a).cmp(&key(b)))),
+        SortBy::Number => list.sort_by(|a, b| number(b).cmp(&number(a)).then_with(|| key(a).cmp(&key(b)))),
+        SortBy::Day => list.sort_by(|a, b| number(a).cmp(&number(b)).then_with(|| key(a).cmp(&key(b)))),
+    }
+}
+
+fn render_bodies(
+    sections: &mut [Section],
+    pages: &mut [Page],
+    index: &KeyIndex,
+    config: &Config,
+    errors: &mut Diagnostics,
+) {
+    let md = &config.site.markdown;
+    let opts = MarkdownOptions {
+        heading_anchors: md.heading_anchors,
+        task_done_label: &md.task_done_label,
+        task_open_label: &md.task_open_label,
+    };
+    let resolve = |key: &str| index.resolve(key);
+    let render_one = |file: &SourceFile, split: &Split| {
+        let body = &file.text[split.body..];
+        markdown::render(
+            body,
+            &BodySource {
+                path: &file.shown,
+                file_text: &file.text,
+                offset: split.body,
+            },
+            &resolve,
+            &opts,
+        )
+    };
+    pages
+        .par_iter_mut()
+        .for_each(|p| p.body = render_one(&p.file, &p.split));
+    sections
+        .par_iter_mut()
+        .for_each(|s| s.body = render_one(&s.file, &s.split));
+    for body in pages
+        .iter_mut()
+        .map(|p| &mut p.body)
+        .chain(sections.iter_mut().map(|s| &mut s.body))
+    {
+        errors.extend(std::mem::take(&mut body.diagnostics));
+    }
+}
+
+impl KeyIndex {
+    pub fn resolve(&self, key: &str) -> markdown::Resolved {
+        let key = key.trim_start_matches("./");
+        if let Some(url) = self.urls.get(key) {
+            return markdown::Resolved::Url(url.clone());
+        }
+        if self.unpublished.contains(key) {
+            return markdown::Resolved::Unpublished;
+        }
+        let suggestion = self
+            .urls
+            .keys()
+            .map(|k| (strsim::normalized_levenshtein(k, key), k))
+            .filter(|(s, _)| *s > 0.7)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k.clone());
+        markdown::Resolved::Missing { suggestion }
+    }
+}
+
+/// The moments as `schedule` prints them: RFC 3339, file, what happens.
+pub fn format_moment(m: &Moment) -> String {
+    format!(
+        "{}\t{}\t{}",
+        rfc3339(&m.at),
+        m.file.display(),
+        m.what.name()
+    )
+}

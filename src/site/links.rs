@@ -1,0 +1,170 @@
+//! Links outside the Markdown body: front matter fields and navigation in `site.yaml`; and the
+//! `#anchor` check, which can only run once every page's headings are known.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::assemble::KeyIndex;
+use super::{Page, Section, Target};
+use crate::config::{CONFIG_FILE, Config};
+use crate::diagnostics::Diagnostic;
+use crate::parse::markdown::{AnchorRef, Resolved};
+use crate::yaml::YamlSource;
+
+/// What a link written by an editor means.
+enum Checked {
+    /// Use this URL.
+    Url(String),
+    /// Points at content not published yet: leave the link out.
+    Unpublished,
+    /// `@/target#anchor`: the anchor must be checked after rendering.
+    Internal { url: String, target: String, anchor: String },
+}
+
+fn check_url(raw: &str, index: &KeyIndex, config: &Config) -> Result<Checked, (String, String)> {
+    let url = raw.trim();
+    if let Some(rest) = url.strip_prefix("@/") {
+        let (target, anchor) = match rest.split_once('#') {
+            Some((t, a)) => (t, Some(a)),
+            None => (rest, None),
+        };
+        return match index.resolve(target) {
+            Resolved::Url(u) => Ok(match anchor {
+                Some(a) => Checked::Internal {
+                    url: format!("{u}#{a}"),
+                    target: target.to_string(),
+                    anchor: a.to_string(),
+                },
+                None => Checked::Url(u),
+            }),
+            Resolved::Unpublished => Ok(Checked::Unpublished),
+            Resolved::Missing { suggestion } => Err((
+                format!("link to a missing page `{url}`"),
+                match suggestion {
+                    Some(s) => format!("did you mean `@/{s}`?"),
+                    None => "write the path of an existing file relative to `content/`".to_string(),
+                },
+            )),
+        };
+    }
+    if url.starts_with('/') && !url.starts_with("//") {
+        return Ok(Checked::Url(config.url(url)));
+    }
+    if ["https://", "http://", "mailto:", "tel:", "#"]
+        .iter()
+        .any(|p| url.starts_with(p))
+    {
+        return Ok(Checked::Url(url.to_string()));
+    }
+    Err((
+        format!("`{url}` is not a link this site can use"),
+        "write `@/path/file.md` for a page of this site, `/path/` for another file of it, or a full address starting with https://".to_string(),
+    ))
+}
+
+/// Resolves `@/` links in a page's front matter fields in place.
+pub(super) fn resolve_link_fields(page: &mut Page, index: &KeyIndex, config: &Config) -> (Vec<Diagnostic>, Vec<AnchorRef>) {
+    let yaml = page.split.yaml_source(&page.file);
+    let mut errors = Vec::new();
+    let mut anchors = Vec::new();
+    for (key, url) in page.fields.links_mut() {
+        match check_url(url, index, config) {
+            Ok(Checked::Url(u)) => *url = u,
+            Ok(Checked::Unpublished) => url.clear(),
+            Ok(Checked::Internal { url: u, target, anchor }) => {
+                anchors.push(AnchorRef {
+                    target,
+                    anchor,
+                    location: yaml.value_location(url, key),
+                });
+                *url = u;
+            }
+            Err((message, hint)) => errors.push(
+                Diagnostic::error(message)
+                    .at(yaml.value_location(url, key))
+                    .hint(hint),
+            ),
+        }
+    }
+    (errors, anchors)
+}
+
+/// Resolves the links of `navigation`, `footer_navigation` and `social` in `site.yaml`.
+pub(super) fn resolve_navigation(config: &mut Config, index: &KeyIndex) -> Vec<Diagnostic> {
+    let text = std::mem::take(&mut config.text);
+    let shown = Path::new(CONFIG_FILE);
+    let yaml = YamlSource::whole_file(shown, &text);
+    let mut errors = Vec::new();
+    let mut lists = std::mem::take(&mut config.site.navigation);
+    let mut footer = std::mem::take(&mut config.site.footer_navigation);
+    let mut social = std::mem::take(&mut config.site.social);
+    for (key, items) in [
+        ("navigation", &mut lists),
+        ("footer_navigation", &mut footer),
+        ("social", &mut social),
+    ] {
+        for item in items.iter_mut() {
+            match check_url(&item.url, index, config) {
+                Ok(Checked::Url(u)) | Ok(Checked::Internal { url: u, .. }) => item.url = u,
+                Ok(Checked::Unpublished) => errors.push(
+                    Diagnostic::error(format!("the menu links to `{}`, which is not published", item.url))
+                        .at(yaml.value_location(&item.url, key))
+                        .hint("publish the page or take it out of the menu until it is"),
+                ),
+                Err((message, hint)) => errors.push(
+                    Diagnostic::error(message)
+                        .at(yaml.value_location(&item.url, key))
+                        .hint(hint),
+                ),
+            }
+        }
+    }
+    config.site.navigation = lists;
+    config.site.footer_navigation = footer;
+    config.site.social = social;
+    config.text = text;
+    errors
+}
+
+/// Checks every `@/page.md#anchor` against the target's heading ids.
+pub(super) fn check_anchors(
+    sections: &[Section],
+    pages: &[Page],
+    by_key: &HashMap<String, Target>,
+    extra: &[AnchorRef],
+) -> Vec<Diagnostic> {
+    let refs = pages
+        .iter()
+        .flat_map(|p| &p.body.anchors_to_check)
+        .chain(sections.iter().flat_map(|s| &s.body.anchors_to_check))
+        .chain(extra);
+    let mut errors = Vec::new();
+    for r in refs {
+        let toc = match by_key.get(r.target.trim_start_matches("./")) {
+            Some(Target::Page(p)) => &pages[*p].body.toc,
+            Some(Target::Section(s)) => &sections[*s].body.toc,
+            None => continue, // already reported as a missing page
+        };
+        if toc.iter().any(|h| h.id == r.anchor) {
+            continue;
+        }
+        let closest = toc
+            .iter()
+            .map(|h| (strsim::normalized_levenshtein(&h.id, &r.anchor), &h.id))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let hint = match closest {
+            Some((score, id)) if score > 0.5 => format!("did you mean `#{id}`?"),
+            Some(_) => format!(
+                "the headings there have the ids: {}",
+                toc.iter().map(|h| format!("#{}", h.id)).collect::<Vec<_>>().join(", ")
+            ),
+            None => "that page has no headings; link to the page without `#…`".to_string(),
+        };
+        errors.push(
+            Diagnostic::error(format!("`@/{}` has no heading with the id `{}`", r.target, r.anchor))
+                .at(r.location.clone())
+                .hint(hint),
+        );
+    }
+    errors
+}

@@ -1,0 +1,196 @@
+//! The site model: sections and pages with their URLs, publication state and rendered Markdown.
+//!
+//! [`assemble`] turns loaded files into a [`Site`]: it parses front matter, decides what is published
+//! at `now`, gives everything a URL, checks for collisions and broken links, and renders the Markdown
+//! bodies. The site is plain data; rendering templates and writing files are separate passes.
+
+mod assemble;
+mod links;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use jiff::Zoned;
+
+use crate::config::Config;
+use crate::load::SourceFile;
+use crate::parse::front_matter::Split;
+use crate::parse::kinds::{CommonFront, Kind, KindFields, SectionFront, SortBy};
+use crate::parse::markdown::Rendered;
+use crate::slug::Slug;
+
+pub use assemble::{BuildOptions, assemble, format_moment};
+
+pub type PageId = usize;
+pub type SectionId = usize;
+
+/// What an `@/` key points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Page(PageId),
+    Section(SectionId),
+}
+
+#[derive(Debug)]
+pub struct Section {
+    pub file: SourceFile,
+    pub split: Split,
+    pub front: SectionFront,
+    /// The kind of the pages in it (own or inherited).
+    pub kind: Kind,
+    pub sort: SortBy,
+    /// URL path without the base path: `/`, `/aktuelles/`.
+    pub path: String,
+    pub parent: Option<SectionId>,
+    pub subsections: Vec<SectionId>,
+    /// Published pages in display order.
+    pub pages: Vec<PageId>,
+    pub body: Rendered,
+}
+
+/// A file to offer for download, resolved on disk.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Download {
+    pub title: String,
+    pub url: String,
+    /// `PDF`, `DOCX`, … from the file name.
+    pub file_type: String,
+    /// `120 KB`, German decimal comma.
+    pub size: String,
+    pub size_bytes: u64,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub file: SourceFile,
+    pub split: Split,
+    pub common: CommonFront,
+    pub fields: KindFields,
+    pub section: SectionId,
+    pub slug: Slug,
+    /// URL path without the base path: `/aktuelles/mein-beitrag/`.
+    pub path: String,
+    /// For page bundles (`x/index.md`): the folder's key relative to `content/`.
+    pub bundle: Option<String>,
+    pub downloads: Vec<Download>,
+    pub slides: Vec<Download>,
+    pub starts_at: Option<Zoned>,
+    pub ends_at: Option<Zoned>,
+    pub earlier: Option<PageId>,
+    pub later: Option<PageId>,
+    pub body: Rendered,
+}
+
+impl Page {
+    pub fn kind(&self) -> Kind {
+        self.fields.kind()
+    }
+
+    /// Still to come or running at `now` (ends after it); pages without times are never upcoming.
+    pub fn is_upcoming(&self, now: &Zoned) -> bool {
+        self.ends_at.as_ref().is_some_and(|end| end > now)
+    }
+}
+
+/// A future moment at which the build output changes, for `schedule` and rebuild timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moment {
+    pub at: Zoned,
+    pub file: PathBuf,
+    pub what: MomentKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MomentKind {
+    /// Scheduled content appears.
+    Publish,
+    /// A Sprechstunde or event ends and moves from "upcoming" to the archive.
+    Ends,
+}
+
+impl MomentKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            MomentKind::Publish => "publish",
+            MomentKind::Ends => "ends",
+        }
+    }
+}
+
+/// A non-Markdown file from `content/` and where it goes in the output.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    pub source: PathBuf,
+    /// Output path relative to the output folder, with `/`.
+    pub output: String,
+}
+
+#[derive(Debug)]
+pub struct Site {
+    pub config: Config,
+    pub now: Zoned,
+    pub drafts: bool,
+    pub sections: Vec<Section>,
+    pub pages: Vec<Page>,
+    /// Published pages and sections by `@/` key.
+    pub by_key: HashMap<String, Target>,
+    /// Upcoming moments after `now`, earliest first.
+    pub schedule: Vec<Moment>,
+    pub assets: Vec<Asset>,
+    /// Problems that do not stop the build (shown to the editor).
+    pub warnings: Vec<crate::diagnostics::Diagnostic>,
+}
+
+impl Site {
+    /// The root section (`content/_index.md`) is always the first.
+    pub const ROOT: SectionId = 0;
+
+    /// The next moment the output changes, if any is known.
+    pub fn next_change(&self) -> Option<&Moment> {
+        self.schedule.first()
+    }
+
+    /// The sections from the root down to `id` (inclusive).
+    pub fn ancestry(&self, id: SectionId) -> Vec<SectionId> {
+        let mut chain = vec![id];
+        let mut cur = id;
+        while let Some(p) = self.sections[cur].parent {
+            chain.push(p);
+            cur = p;
+        }
+        chain.reverse();
+        chain
+    }
+}
+
+/// German file size label: `120 KB`, `1,4 MB`.
+pub fn human_size(bytes: u64) -> String {
+    const KB: f64 = 1000.0;
+    let b = bytes as f64;
+    if b < KB {
+        format!("{bytes} Byte")
+    } else if b < KB * KB {
+        format!("{} KB", (b / KB).round().max(1.0))
+    } else {
+        let mb = b / (KB * KB);
+        let s = if mb < 10.0 {
+            format!("{mb:.1}")
+        } else {
+            format!("{mb:.0}")
+        };
+        format!("{} MB", s.replace('.', ","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_the_german_way() {
+        assert_eq!(human_size(512), "512 Byte");
+        assert_eq!(human_size(120_400), "120 KB");
+        assert_eq!(human_size(1_400_000), "1,4 MB");
+        assert_eq!(human_size(23_000_000), "23 MB");
+    }
+}

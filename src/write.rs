@@ -1,0 +1,176 @@
+//! Writing the site atomically: build into a sibling folder, swap it in only when everything worked.
+//!
+//! A failed build (content error, template error, full disk) leaves the previous output untouched,
+//! byte for byte, so a web server never serves a half-written site.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostics::Diagnostic;
+
+/// A folder being filled with a new build; dropped without [`Staging::commit`], it is removed.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Creates `.<name>.building-<pid>` next to `target`.
+    pub fn new(target: &Path) -> Result<Staging, Diagnostic> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "public".to_string());
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| io_error(&parent, "create the folder", &e))?;
+        let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| io_error(&dir, "remove a stale build folder", &e))?;
+        }
+        std::fs::create_dir(&dir).map_err(|e| io_error(&dir, "create the build folder", &e))?;
+        Ok(Staging {
+            dir,
+            target: target.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes `contents` to `rel` (a `/`-separated path inside the output), creating folders.
+    pub fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic> {
+        let path = self.path_of(rel)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, "create the folder", &e))?;
+        }
+        std::fs::write(&path, contents).map_err(|e| io_error(&path, "write", &e))
+    }
+
+    /// Copies a file into the output; a hard link would let later edits leak into a published build.
+    pub fn copy(&self, rel: &str, source: &Path) -> Result<(), Diagnostic> {
+        let path = self.path_of(rel)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, "create the folder", &e))?;
+        }
+        std::fs::copy(source, &path)
+            .map(|_| ())
+            .map_err(|e| io_error(source, "copy", &e))
+    }
+
+    fn path_of(&self, rel: &str) -> Result<PathBuf, Diagnostic> {
+        let rel = rel.trim_start_matches('/');
+        if rel.split('/').any(|p| p == ".." || p.is_empty() && !rel.is_empty() && false) {
+            return Err(Diagnostic::error(format!("refusing to write outside the output folder: {rel}")));
+        }
+        Ok(self.dir.join(rel))
+    }
+
+    /// Swaps the new build in: the old output is moved aside, the new one renamed into place, the
+    /// old one deleted. Both renames stay within one folder, so each is atomic.
+    pub fn commit(mut self) -> Result<(), Diagnostic> {
+        let parent = self.dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        let old = parent.join(format!(
+            ".{}.old-{}",
+            self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            std::process::id()
+        ));
+        let had_old = self.target.exists();
+        if had_old {
+            std::fs::rename(&self.target, &old).map_err(|e| io_error(&self.target, "move aside", &e))?;
+        }
+        if let Err(e) = std::fs::rename(&self.dir, &self.target) {
+            if had_old {
+                // Put the previous build back so the site keeps being served.
+                let _ = std::fs::rename(&old, &self.target);
+            }
+            return Err(io_error(&self.target, "replace", &e));
+        }
+        self.committed = true;
+        if had_old {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn io_error(path: &Path, what: &str, e: &io::Error) -> Diagnostic {
+    Diagnostic::error(format!("cannot {what} {}: {e}", path.display()))
+        .hint("check free disk space and permissions of the output folder")
+}
+
+/// Refuses output folders whose replacement would destroy the site itself.
+pub fn check_output_dir(root: &Path, output: &Path) -> Result<(), Diagnostic> {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (root, output) = (abs(root), abs(output));
+    let dangerous = output == root
+        || root.starts_with(&output)
+        || output.join(crate::config::CONFIG_FILE).exists()
+        || [crate::load::CONTENT_DIR, crate::load::NEWSLETTER_DIR, crate::theme::THEMES_DIR, crate::load::STATIC_DIR]
+            .iter()
+            .any(|d| output.starts_with(root.join(d)));
+    if dangerous {
+        return Err(Diagnostic::error(format!(
+            "refusing to use {} as the output folder: it would replace the site's own files",
+            output.display()
+        ))
+        .hint("pass an output folder of its own, e.g. --output public"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_build_leaves_previous_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("public");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("index.html"), "alt").unwrap();
+        {
+            let s = Staging::new(&target).unwrap();
+            s.write("index.html", b"neu").unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(target.join("index.html")).unwrap(), "alt");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn commit_replaces_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("public");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("stale.html"), "alt").unwrap();
+        let s = Staging::new(&target).unwrap();
+        s.write("a/index.html", b"neu").unwrap();
+        s.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(target.join("a/index.html")).unwrap(), "neu");
+        assert!(!target.join("stale.html").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn refuses_to_replace_the_site() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_output_dir(dir.path(), dir.path()).is_err());
+        assert!(check_output_dir(&dir.path().join("x"), dir.path()).is_err());
+        assert!(check_output_dir(dir.path(), &dir.path().join("content/out")).is_err());
+        assert!(check_output_dir(dir.path(), &dir.path().join("public")).is_ok());
+    }
+}
