@@ -106,40 +106,36 @@ pub fn local_to_zoned(dt: DateTime, tz: &TimeZone) -> Result<Zoned, String> {
     ambiguous.unambiguous().map_err(|e| e.to_string())
 }
 
+/// Deserialises from text (or a bare YAML number) and parses inside the visitor, so a parse error
+/// carries serde_yaml's position of the value.
 macro_rules! string_deserialize {
-    ($ty:ty) => {
+    ($ty:ty, $expecting:literal) => {
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = StringOrNumber::deserialize(d)?.0;
-                <$ty>::parse(&s).map_err(serde::de::Error::custom)
+                struct Visitor;
+                impl serde::de::Visitor<'_> for Visitor {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$ty, E> {
+                        <$ty>::parse(v).map_err(E::custom)
+                    }
+                    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<$ty, E> {
+                        <$ty>::parse(&v.to_string()).map_err(E::custom)
+                    }
+                    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<$ty, E> {
+                        <$ty>::parse(&v.to_string()).map_err(E::custom)
+                    }
+                }
+                d.deserialize_any(Visitor)
             }
         }
     };
 }
-string_deserialize!(LocalDate);
-string_deserialize!(LocalTime);
-string_deserialize!(DateTimeInput);
-
-/// YAML reads `13` or `2025` as numbers; accept them where text is meant.
-struct StringOrNumber(String);
-
-impl<'de> Deserialize<'de> for StringOrNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            I(i64),
-        }
-        match Raw::deserialize(d) {
-            Ok(Raw::S(s)) => Ok(StringOrNumber(s)),
-            Ok(Raw::I(i)) => Ok(StringOrNumber(i.to_string())),
-            Err(_) => Err(serde::de::Error::custom(
-                "expected a date or time written as text, e.g. 2025-12-03 or \"13:00\"",
-            )),
-        }
-    }
-}
+string_deserialize!(LocalDate, "a date written as text, e.g. 2025-12-03");
+string_deserialize!(LocalTime, "a time written as text, e.g. \"13:00\"");
+string_deserialize!(DateTimeInput, "a date-time written as text, e.g. 2025-12-01 12:00");
 
 impl Serialize for LocalDate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -52,23 +52,32 @@ pub fn assemble(config: Config, sources: Sources, opts: &BuildOptions) -> Result
 
     // Parse every page in parallel; each knows its section (and so its kind) from its folder.
     let newsletter_section = sections.iter().position(|s| s.kind == Kind::Newsletter);
-    let parsed: Vec<Result<ParsedPage, Diagnostic>> = page_files
+    let parsed: Vec<Result<ParsedPage, (String, Diagnostic)>> = page_files
         .into_par_iter()
-        .map(|file| parse_page(file, &sections, &section_by_dir, newsletter_section))
+        .map(|file| {
+            let key = file.key.clone();
+            parse_page(file, &sections, &section_by_dir, newsletter_section).map_err(|d| (key, d))
+        })
         .collect();
+    // Pages that failed are treated like unpublished ones from here on, so links to them do not
+    // add a second, misleading "missing page" error; the build fails anyway.
+    let mut unpublished = HashSet::new();
     let mut parsed_pages = Vec::with_capacity(parsed.len());
     for p in parsed {
         match p {
             Ok(p) => parsed_pages.push(p),
-            Err(d) => errors.push(d),
+            Err((key, d)) => {
+                unpublished.insert(key);
+                errors.push(d);
+            }
         }
     }
 
     // Publication: drafts and content scheduled after `now` leave the site entirely here.
     let mut schedule = Vec::new();
-    let mut unpublished = HashSet::new();
     let mut pages: Vec<Page> = Vec::with_capacity(parsed_pages.len());
     for p in parsed_pages {
+        let key = p.file.key.clone();
         match finish_page(p, &sections, &config, &now, opts.drafts) {
             Ok(Placed::Published(page, moments)) => {
                 schedule.extend(moments);
@@ -78,7 +87,10 @@ pub fn assemble(config: Config, sources: Sources, opts: &BuildOptions) -> Result
                 unpublished.insert(key);
                 schedule.extend(moment);
             }
-            Err(ds) => errors.extend(ds),
+            Err(ds) => {
+                unpublished.insert(key);
+                errors.extend(ds);
+            }
         }
     }
     schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.file.cmp(&b.file)));
@@ -87,9 +99,6 @@ pub fn assemble(config: Config, sources: Sources, opts: &BuildOptions) -> Result
     let assets = place_assets(&config, sources.assets, &pages, &mut errors);
     for page in &mut pages {
         resolve_downloads(page, &config, &mut errors);
-    }
-    if errors.has_errors() {
-        return Err(errors);
     }
 
     // Section membership and order.
