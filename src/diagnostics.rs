@@ -40,9 +40,7 @@ impl Location {
     pub fn at_offset(path: impl Into<PathBuf>, text: &str, offset: usize, len: usize) -> Self {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[offset..]
-            .find('\n')
-            .map_or(text.len(), |i| offset + i);
+        let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
         let line = text[..offset].matches('\n').count() + 1;
         let column = text[line_start..offset].chars().count() + 1;
         let end = floor_char_boundary(text, (offset + len).min(line_end));
@@ -52,12 +50,21 @@ impl Location {
             line,
             column,
             width,
-            source_line: Some(text[line_start..line_end].trim_end_matches('\r').to_string()),
+            source_line: Some(
+                text[line_start..line_end]
+                    .trim_end_matches('\r')
+                    .to_string(),
+            ),
         }
     }
 
     /// The location of a 1-based line and column in `text`.
-    pub fn at_line_column(path: impl Into<PathBuf>, text: &str, line: usize, column: usize) -> Self {
+    pub fn at_line_column(
+        path: impl Into<PathBuf>,
+        text: &str,
+        line: usize,
+        column: usize,
+    ) -> Self {
         let offset = offset_of_line_column(text, line, column);
         Location::at_offset(path, text, offset, 1)
     }

@@ -60,7 +60,10 @@ pub fn load_sources(root: &Path) -> Result<Sources, Diagnostics> {
             .hint("create `content/_index.md` for the home page")
             .into());
     }
-    for (dir, origin) in [(CONTENT_DIR, Origin::Content), (NEWSLETTER_DIR, Origin::Newsletter)] {
+    for (dir, origin) in [
+        (CONTENT_DIR, Origin::Content),
+        (NEWSLETTER_DIR, Origin::Newsletter),
+    ] {
         let base = root.join(dir);
         if !base.is_dir() {
             continue;
@@ -143,7 +146,10 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
             .in_file(shown)
             .hint("check that the file exists and is readable, or remove it")
     })?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).to_vec();
+    let bytes = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&bytes)
+        .to_vec();
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();

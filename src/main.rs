@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 success, 1 content error (the editor must fix something), 2 usage error.
 
+#![allow(clippy::result_large_err)] // see lib.rs: diagnostics are the rare path
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,7 +14,11 @@ use ozg_site::diagnostics::{Diagnostic, Diagnostics};
 use ozg_site::{Options, time::rfc3339};
 
 #[derive(Parser)]
-#[command(name = "ozg-site", version, about = "Static site generator for the OZG information site of Sachsen-Anhalt")]
+#[command(
+    name = "ozg-site",
+    version,
+    about = "Static site generator for the OZG information site of Sachsen-Anhalt"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -9,8 +9,14 @@ use crate::diagnostics::Diagnostic;
 const FILES: &[(&str, &str)] = &[
     ("site.yaml", include_str!("scaffold/site.yaml")),
     ("content/_index.md", include_str!("scaffold/_index.md")),
-    ("content/aktuelles/_index.md", include_str!("scaffold/aktuelles_index.md")),
-    ("content/aktuelles/erster-beitrag.md", include_str!("scaffold/erster-beitrag.md")),
+    (
+        "content/aktuelles/_index.md",
+        include_str!("scaffold/aktuelles_index.md"),
+    ),
+    (
+        "content/aktuelles/erster-beitrag.md",
+        include_str!("scaffold/erster-beitrag.md"),
+    ),
     ("content/kontakt.md", include_str!("scaffold/kontakt.md")),
     ("static/.gitkeep", ""),
     (".gitignore", "/public\n/.ozg-site\n"),
@@ -18,7 +24,8 @@ const FILES: &[(&str, &str)] = &[
 
 /// Writes a new site into `dir`; refuses to touch a folder that already holds a site.
 pub fn init(dir: &Path) -> Result<Vec<&'static str>, Diagnostic> {
-    if dir.join(crate::config::CONFIG_FILE).exists() || dir.join(crate::load::CONTENT_DIR).exists() {
+    if dir.join(crate::config::CONFIG_FILE).exists() || dir.join(crate::load::CONTENT_DIR).exists()
+    {
         return Err(Diagnostic::error(format!(
             "{} already contains a site (site.yaml or content/)",
             dir.display()

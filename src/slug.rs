@@ -84,7 +84,10 @@ mod tests {
     #[test]
     fn german_transliteration() {
         assert_eq!(slugify("Größe & Übersicht"), "groesse-und-uebersicht");
-        assert_eq!(slugify("Erklärung zur Barrierefreiheit"), "erklaerung-zur-barrierefreiheit");
+        assert_eq!(
+            slugify("Erklärung zur Barrierefreiheit"),
+            "erklaerung-zur-barrierefreiheit"
+        );
         assert_eq!(slugify("Gebärdensprache"), "gebaerdensprache");
         assert_eq!(slugify("Straße"), "strasse");
         assert_eq!(slugify("ÄÖÜ"), "aeoeue");
@@ -92,7 +95,10 @@ mod tests {
 
     #[test]
     fn punctuation_collapses_to_single_hyphens() {
-        assert_eq!(slugify("  69. OZG-Sprechstunde: 2. GDST-Forum!  "), "69-ozg-sprechstunde-2-gdst-forum");
+        assert_eq!(
+            slugify("  69. OZG-Sprechstunde: 2. GDST-Forum!  "),
+            "69-ozg-sprechstunde-2-gdst-forum"
+        );
         assert_eq!(slugify("Q4/2025 – Q4/2026"), "q4-2025-q4-2026");
     }
 

@@ -94,9 +94,17 @@ impl Theme {
             if rel.split('/').any(|p| p.starts_with('.')) {
                 continue;
             }
-            let shown = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
+            let shown = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(entry.path())
+                .to_path_buf();
             match read_text(entry.path(), &shown) {
-                Ok(text) => templates.push(TemplateFile { name: rel, shown, text }),
+                Ok(text) => templates.push(TemplateFile {
+                    name: rel,
+                    shown,
+                    text,
+                }),
                 Err(d) => errors.push(d),
             }
         }

@@ -50,10 +50,13 @@ impl LocalDate {
 impl LocalTime {
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim().trim_end_matches(" Uhr");
-        let parsed = s
-            .parse::<Time>()
-            .ok()
-            .or_else(|| s.len().le(&2).then(|| s.parse::<i8>().ok()).flatten().and_then(|h| Time::new(h, 0, 0, 0).ok()));
+        let parsed = s.parse::<Time>().ok().or_else(|| {
+            s.len()
+                .le(&2)
+                .then(|| s.parse::<i8>().ok())
+                .flatten()
+                .and_then(|h| Time::new(h, 0, 0, 0).ok())
+        });
         parsed.map(LocalTime).ok_or_else(|| {
             format!("`{s}` is not a time; write it as HH:MM in 24-hour form (e.g. \"13:00\")")
         })
@@ -135,7 +138,10 @@ macro_rules! string_deserialize {
 }
 string_deserialize!(LocalDate, "a date written as text, e.g. 2025-12-03");
 string_deserialize!(LocalTime, "a time written as text, e.g. \"13:00\"");
-string_deserialize!(DateTimeInput, "a date-time written as text, e.g. 2025-12-01 12:00");
+string_deserialize!(
+    DateTimeInput,
+    "a date-time written as text, e.g. 2025-12-01 12:00"
+);
 
 impl Serialize for LocalDate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -271,31 +277,54 @@ mod tests {
 
     #[test]
     fn dates_in_iso_and_german_form() {
-        assert_eq!(LocalDate::parse("2025-12-03").unwrap().0, jiff::civil::date(2025, 12, 3));
-        assert_eq!(LocalDate::parse("03.12.2025").unwrap().0, jiff::civil::date(2025, 12, 3));
-        assert!(LocalDate::parse("31.02.2025").unwrap_err().contains("exists"));
+        assert_eq!(
+            LocalDate::parse("2025-12-03").unwrap().0,
+            jiff::civil::date(2025, 12, 3)
+        );
+        assert_eq!(
+            LocalDate::parse("03.12.2025").unwrap().0,
+            jiff::civil::date(2025, 12, 3)
+        );
+        assert!(
+            LocalDate::parse("31.02.2025")
+                .unwrap_err()
+                .contains("exists")
+        );
         assert!(LocalDate::parse("morgen").is_err());
     }
 
     #[test]
     fn winter_time_is_cet_and_summer_time_is_cest() {
-        let winter = DateTimeInput::parse("2025-12-03 13:00").unwrap().resolve(&berlin()).unwrap();
+        let winter = DateTimeInput::parse("2025-12-03 13:00")
+            .unwrap()
+            .resolve(&berlin())
+            .unwrap();
         assert_eq!(rfc3339(&winter), "2025-12-03T13:00:00+01:00");
-        let summer = DateTimeInput::parse("2025-04-23 13:00").unwrap().resolve(&berlin()).unwrap();
+        let summer = DateTimeInput::parse("2025-04-23 13:00")
+            .unwrap()
+            .resolve(&berlin())
+            .unwrap();
         assert_eq!(rfc3339(&summer), "2025-04-23T13:00:00+02:00");
     }
 
     #[test]
     fn dst_gap_and_fold_are_errors() {
-        let gap = DateTimeInput::parse("2025-03-30 02:30").unwrap().resolve(&berlin());
+        let gap = DateTimeInput::parse("2025-03-30 02:30")
+            .unwrap()
+            .resolve(&berlin());
         assert!(gap.unwrap_err().contains("does not exist"));
-        let fold = DateTimeInput::parse("2025-10-26 02:30").unwrap().resolve(&berlin());
+        let fold = DateTimeInput::parse("2025-10-26 02:30")
+            .unwrap()
+            .resolve(&berlin());
         assert!(fold.unwrap_err().contains("exists twice"));
     }
 
     #[test]
     fn exact_instants_keep_their_moment() {
-        let z = DateTimeInput::parse("2025-12-01T11:00:00Z").unwrap().resolve(&berlin()).unwrap();
+        let z = DateTimeInput::parse("2025-12-01T11:00:00Z")
+            .unwrap()
+            .resolve(&berlin())
+            .unwrap();
         assert_eq!(rfc3339(&z), "2025-12-01T12:00:00+01:00");
     }
 
@@ -303,7 +332,10 @@ mod tests {
     fn german_formats() {
         let dt = jiff::civil::date(2025, 12, 3).at(13, 0, 0, 0);
         assert_eq!(format_german(dt, GermanFormat::Short), "03.12.2025");
-        assert_eq!(format_german(dt, GermanFormat::Long), "Mittwoch, 3. Dezember 2025");
+        assert_eq!(
+            format_german(dt, GermanFormat::Long),
+            "Mittwoch, 3. Dezember 2025"
+        );
         assert_eq!(format_german(dt, GermanFormat::DayMonth), "3. Dezember");
         assert_eq!(format_german(dt, GermanFormat::MonthYear), "Dezember 2025");
         assert_eq!(format_german(dt, GermanFormat::Time), "13:00");
@@ -321,8 +353,14 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(LocalTime::parse("13:00").unwrap().0, Time::new(13, 0, 0, 0).unwrap());
-        assert_eq!(LocalTime::parse("9").unwrap().0, Time::new(9, 0, 0, 0).unwrap());
+        assert_eq!(
+            LocalTime::parse("13:00").unwrap().0,
+            Time::new(13, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            LocalTime::parse("9").unwrap().0,
+            Time::new(9, 0, 0, 0).unwrap()
+        );
         assert!(LocalTime::parse("25:00").is_err());
     }
 }

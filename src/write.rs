@@ -30,7 +30,8 @@ impl Staging {
         std::fs::create_dir_all(&parent).map_err(|e| io_error(&parent, "create the folder", &e))?;
         let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| io_error(&dir, "remove a stale build folder", &e))?;
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| io_error(&dir, "remove a stale build folder", &e))?;
         }
         std::fs::create_dir(&dir).map_err(|e| io_error(&dir, "create the build folder", &e))?;
         Ok(Staging {
@@ -48,7 +49,8 @@ impl Staging {
     pub fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic> {
         let path = self.path_of(rel)?;
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, "create the folder", &e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| io_error(parent, "create the folder", &e))?;
         }
         std::fs::write(&path, contents).map_err(|e| io_error(&path, "write", &e))
     }
@@ -57,7 +59,8 @@ impl Staging {
     pub fn copy(&self, rel: &str, source: &Path) -> Result<(), Diagnostic> {
         let path = self.path_of(rel)?;
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, "create the folder", &e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| io_error(parent, "create the folder", &e))?;
         }
         std::fs::copy(source, &path)
             .map(|_| ())
@@ -66,8 +69,10 @@ impl Staging {
 
     fn path_of(&self, rel: &str) -> Result<PathBuf, Diagnostic> {
         let rel = rel.trim_start_matches('/');
-        if rel.split('/').any(|p| p == ".." || p.is_empty() && !rel.is_empty() && false) {
-            return Err(Diagnostic::error(format!("refusing to write outside the output folder: {rel}")));
+        if rel.split('/').any(|p| p == "..") {
+            return Err(Diagnostic::error(format!(
+                "refusing to write outside the output folder: {rel}"
+            )));
         }
         Ok(self.dir.join(rel))
     }
@@ -78,12 +83,16 @@ impl Staging {
         let parent = self.dir.parent().map(Path::to_path_buf).unwrap_or_default();
         let old = parent.join(format!(
             ".{}.old-{}",
-            self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            self.target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
         let had_old = self.target.exists();
         if had_old {
-            std::fs::rename(&self.target, &old).map_err(|e| io_error(&self.target, "move aside", &e))?;
+            std::fs::rename(&self.target, &old)
+                .map_err(|e| io_error(&self.target, "move aside", &e))?;
         }
         if let Err(e) = std::fs::rename(&self.dir, &self.target) {
             if had_old {
@@ -120,9 +129,14 @@ pub fn check_output_dir(root: &Path, output: &Path) -> Result<(), Diagnostic> {
     let dangerous = output == root
         || root.starts_with(&output)
         || output.join(crate::config::CONFIG_FILE).exists()
-        || [crate::load::CONTENT_DIR, crate::load::NEWSLETTER_DIR, crate::theme::THEMES_DIR, crate::load::STATIC_DIR]
-            .iter()
-            .any(|d| output.starts_with(root.join(d)));
+        || [
+            crate::load::CONTENT_DIR,
+            crate::load::NEWSLETTER_DIR,
+            crate::theme::THEMES_DIR,
+            crate::load::STATIC_DIR,
+        ]
+        .iter()
+        .any(|d| output.starts_with(root.join(d)));
     if dangerous {
         return Err(Diagnostic::error(format!(
             "refusing to use {} as the output folder: it would replace the site's own files",
@@ -147,7 +161,10 @@ mod tests {
             let s = Staging::new(&target).unwrap();
             s.write("index.html", b"neu").unwrap();
         }
-        assert_eq!(std::fs::read_to_string(target.join("index.html")).unwrap(), "alt");
+        assert_eq!(
+            std::fs::read_to_string(target.join("index.html")).unwrap(),
+            "alt"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
@@ -160,7 +177,10 @@ mod tests {
         let s = Staging::new(&target).unwrap();
         s.write("a/index.html", b"neu").unwrap();
         s.commit().unwrap();
-        assert_eq!(std::fs::read_to_string(target.join("a/index.html")).unwrap(), "neu");
+        assert_eq!(
+            std::fs::read_to_string(target.join("a/index.html")).unwrap(),
+            "neu"
+        );
         assert!(!target.join("stale.html").exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }

@@ -32,7 +32,11 @@ impl<'a> YamlSource<'a> {
     /// Deserialises `T`, turning serde_yaml's error into a diagnostic at the right file position.
     pub fn parse<T: DeserializeOwned>(&self, what: &str) -> Result<T, Diagnostic> {
         // An empty document is an empty mapping for our purposes, so "missing field" errors name the field.
-        let yaml = if self.yaml.trim().is_empty() { "{}" } else { self.yaml };
+        let yaml = if self.yaml.trim().is_empty() {
+            "{}"
+        } else {
+            self.yaml
+        };
         serde_yaml::from_str(yaml).map_err(|e| self.diagnostic(&e, what))
     }
 
@@ -94,11 +98,7 @@ pub fn find_top_level_key(yaml: &str, key: &str) -> Option<usize> {
 fn explain(message: &str, what: &str) -> (String, String) {
     if message.contains("unknown field `") {
         let hint = unknown_field_hint(message).unwrap_or_default();
-        let field = message
-            .split('`')
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
+        let field = message.split('`').nth(1).unwrap_or_default().to_string();
         let prefix = message
             .split_once(": unknown field")
             .map(|(p, _)| format!(" under `{p}`"))
@@ -219,7 +219,10 @@ mod tests {
 
     #[test]
     fn top_level_key_lookup() {
-        assert_eq!(find_top_level_key("a: 1\ntemplate: x\n", "template"), Some(5));
+        assert_eq!(
+            find_top_level_key("a: 1\ntemplate: x\n", "template"),
+            Some(5)
+        );
         assert_eq!(find_top_level_key("  template: x\n", "template"), None);
     }
 }

@@ -56,19 +56,31 @@ mod tests {
 
     fn parts(text: &str) -> (String, String) {
         let s = split(text, Path::new("a.md")).unwrap();
-        (text[s.yaml.0..s.yaml.1].to_string(), text[s.body..].to_string())
+        (
+            text[s.yaml.0..s.yaml.1].to_string(),
+            text[s.body..].to_string(),
+        )
     }
 
     #[test]
     fn splits_yaml_and_body() {
-        assert_eq!(parts("---\ntitle: a\n---\nBody\n"), ("title: a\n".into(), "Body\n".into()));
+        assert_eq!(
+            parts("---\ntitle: a\n---\nBody\n"),
+            ("title: a\n".into(), "Body\n".into())
+        );
     }
 
     #[test]
     fn handles_crlf_and_empty_front_matter() {
-        assert_eq!(parts("---\r\ntitle: a\r\n---\r\nB"), ("title: a\r\n".into(), "B".into()));
+        assert_eq!(
+            parts("---\r\ntitle: a\r\n---\r\nB"),
+            ("title: a\r\n".into(), "B".into())
+        );
         assert_eq!(parts("---\n---\n"), ("".into(), "".into()));
-        assert_eq!(parts("---\ntitle: a\n---"), ("title: a\n".into(), "".into()));
+        assert_eq!(
+            parts("---\ntitle: a\n---"),
+            ("title: a\n".into(), "".into())
+        );
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub enum Resolved {
     Url(String),
     /// The page exists but is not published yet (scheduled or draft): render the text only.
     Unpublished,
-    Missing { suggestion: Option<String> },
+    Missing {
+        suggestion: Option<String>,
+    },
 }
 
 pub struct MarkdownOptions<'a> {
@@ -91,8 +93,14 @@ pub fn render(
     let mut depth = 0usize;
     let mut used_ids: Vec<String> = Vec::new();
 
-    let mut heading: Option<(HeadingLevel, Option<CowStr<'_>>, Vec<CowStr<'_>>, Vec<Event<'_>>)> =
-        None;
+    // A heading's events are held back until its end, to make its id from its text.
+    type HeadingBuf<'a> = (
+        HeadingLevel,
+        Option<CowStr<'a>>,
+        Vec<CowStr<'a>>,
+        Vec<Event<'a>>,
+    );
+    let mut heading: Option<HeadingBuf<'_>> = None;
     let mut code: Option<(Option<String>, String)> = None;
     let mut dropping_link = false;
 
@@ -305,7 +313,11 @@ fn finish_heading<'a>(
         Some(id) => id.to_string(),
         None => {
             let s = slugify(&title);
-            if s.is_empty() { "abschnitt".to_string() } else { s }
+            if s.is_empty() {
+                "abschnitt".to_string()
+            } else {
+                s
+            }
         }
     };
     let mut id = base.clone();
@@ -326,7 +338,13 @@ fn finish_heading<'a>(
     } else {
         format!(
             " class=\"{}\"",
-            escape(&classes.iter().map(|c| c.as_ref()).collect::<Vec<_>>().join(" "))
+            escape(
+                &classes
+                    .iter()
+                    .map(|c| c.as_ref())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         )
     };
     // The heading text itself is the anchor link (as on MDN): screen readers hear the heading
@@ -436,13 +454,23 @@ mod tests {
         let r = md("## Größe\n\n## Größe\n\n### Über uns {#ueber}\n");
         let ids: Vec<_> = r.toc.iter().map(|h| h.id.as_str()).collect();
         assert_eq!(ids, ["groesse", "groesse-1", "ueber"]);
-        assert!(r.html.contains("<h2 id=\"groesse\"><a class=\"heading-anchor\" href=\"#groesse\">Größe</a></h2>"), "{}", r.html);
+        assert!(
+            r.html.contains(
+                "<h2 id=\"groesse\"><a class=\"heading-anchor\" href=\"#groesse\">Größe</a></h2>"
+            ),
+            "{}",
+            r.html
+        );
     }
 
     #[test]
     fn internal_links_resolve_and_keep_anchor() {
         let r = md("Siehe [GDST](@/projekte/gdst.md#ziele).\n");
-        assert!(r.html.contains("href=\"/projekte/gdst/#ziele\""), "{}", r.html);
+        assert!(
+            r.html.contains("href=\"/projekte/gdst/#ziele\""),
+            "{}",
+            r.html
+        );
         assert_eq!(r.anchors_to_check.len(), 1);
         assert_eq!(r.anchors_to_check[0].anchor, "ziele");
     }
@@ -475,7 +503,9 @@ mod tests {
 
     #[test]
     fn gfm_extensions() {
-        let r = md("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~alt~~\n\n- [x] fertig\n- [ ] offen\n\nText[^1]\n\n[^1]: Fußnote\n");
+        let r = md(
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~alt~~\n\n- [x] fertig\n- [ ] offen\n\nText[^1]\n\n[^1]: Fußnote\n",
+        );
         assert!(r.html.contains("<table>") && r.html.contains("<th>a</th>"));
         assert!(r.html.contains("<del>alt</del>"));
         assert!(r.html.contains("checked aria-label=\"erledigt\""));
@@ -485,7 +515,11 @@ mod tests {
     #[test]
     fn code_is_highlighted_with_classes_only() {
         let r = md("```rust\nfn main() {}\n```\n");
-        assert!(r.html.contains("<pre class=\"code\" data-lang=\"rust\">"), "{}", r.html);
+        assert!(
+            r.html.contains("<pre class=\"code\" data-lang=\"rust\">"),
+            "{}",
+            r.html
+        );
         assert!(r.html.contains("class=\"hl-"), "{}", r.html);
         assert!(!r.html.contains("style="));
         let plain = md("```unbekannt\n<b>\n```\n");

@@ -54,17 +54,26 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
         ),
         ("date", opt_string(date.map(|d| d.to_string()))),
         ("date_rfc3339", opt_string(date_rfc3339)),
-        ("updated", opt_string(page.common.updated.map(|d| d.to_string()))),
+        (
+            "updated",
+            opt_string(page.common.updated.map(|d| d.to_string())),
+        ),
         ("weight", Value::from(page.common.weight)),
         ("extra", Value::from_serializable(&page.common.extra)),
         ("downloads", Value::from_serializable(&page.downloads)),
         ("fields", Value::from_serializable(&fields)),
-        ("starts_at", opt_string(page.starts_at.as_ref().map(rfc3339))),
+        (
+            "starts_at",
+            opt_string(page.starts_at.as_ref().map(rfc3339)),
+        ),
         ("ends_at", opt_string(page.ends_at.as_ref().map(rfc3339))),
         ("upcoming", Value::from(page.is_upcoming(&site.now))),
         ("word_count", Value::from(page.body.word_count)),
         ("reading_time", Value::from(reading_time)),
-        ("source", Value::from(page.file.shown.to_string_lossy().replace('\\', "/"))),
+        (
+            "source",
+            Value::from(page.file.shown.to_string_lossy().replace('\\', "/")),
+        ),
     ])
 }
 
@@ -120,7 +129,10 @@ pub fn section_value(site: &Site, id: SectionId, summaries: &[Value]) -> Value {
         ("extra", Value::from_serializable(&s.front.extra)),
         ("pages", Value::from(pages)),
         ("subsections", Value::from(subsections)),
-        ("source", Value::from(s.file.shown.to_string_lossy().replace('\\', "/"))),
+        (
+            "source",
+            Value::from(s.file.shown.to_string_lossy().replace('\\', "/")),
+        ),
     ];
     if let Some(adv) = &s.front.advent {
         pairs.push(("advent", advent_value(site, s, adv, summaries)));
@@ -138,9 +150,8 @@ fn advent_value(
     let days: Vec<Value> = (1..=adv.days)
         .map(|day| {
             let date = jiff::civil::Date::new(adv.year, 12, day as i8).ok();
-            let opens = date.and_then(|d| {
-                local_to_zoned(d.to_datetime(adv.opens_at.0), &site.config.tz).ok()
-            });
+            let opens = date
+                .and_then(|d| local_to_zoned(d.to_datetime(adv.opens_at.0), &site.config.tz).ok());
             let page = s
                 .pages
                 .iter()
@@ -156,7 +167,10 @@ fn advent_value(
         .collect();
     obj(vec![
         ("year", Value::from(adv.year)),
-        ("opens_at", Value::from(adv.opens_at.0.strftime("%H:%M").to_string())),
+        (
+            "opens_at",
+            Value::from(adv.opens_at.0.strftime("%H:%M").to_string()),
+        ),
         ("days", Value::from(days)),
     ])
 }

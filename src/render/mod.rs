@@ -27,7 +27,11 @@ pub struct Written {
 /// Renders every page, section, feed and static file of `site` into `staging`.
 pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Written, Diagnostics> {
     let config = &site.config;
-    let summaries: Vec<Value> = site.pages.par_iter().map(|p| page_summary(site, p)).collect();
+    let summaries: Vec<Value> = site
+        .pages
+        .par_iter()
+        .map(|p| page_summary(site, p))
+        .collect();
     let section_values: Vec<Value> = (0..site.sections.len())
         .map(|id| section_value(site, id, &summaries))
         .collect();
@@ -43,11 +47,17 @@ pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Writ
                 lookup
                     .pages
                     .insert(key.clone(), page_full(site, *id, &summaries[*id]));
-                lookup.urls.insert(key.clone(), config.url(&site.pages[*id].path));
+                lookup
+                    .urls
+                    .insert(key.clone(), config.url(&site.pages[*id].path));
             }
             Target::Section(id) => {
-                lookup.sections.insert(key.clone(), section_values[*id].clone());
-                lookup.urls.insert(key.clone(), config.url(&site.sections[*id].path));
+                lookup
+                    .sections
+                    .insert(key.clone(), section_values[*id].clone());
+                lookup
+                    .urls
+                    .insert(key.clone(), config.url(&site.sections[*id].path));
             }
         }
     }
@@ -103,10 +113,17 @@ fn plan(site: &Site, templates: &Templates) -> Result<Vec<Job>, Diagnostics> {
         let section = &site.sections[page.section];
         let (template, key) = match (&page.common.template, &section.front.page_template) {
             (Some(t), _) => (t.clone(), Some((&page.file, &page.split, "template"))),
-            (None, Some(t)) => (t.clone(), Some((&section.file, &section.split, "page_template"))),
+            (None, Some(t)) => (
+                t.clone(),
+                Some((&section.file, &section.split, "page_template")),
+            ),
             (None, None) => {
                 let own = format!("{}.html", page.kind().name());
-                if templates.has(&own) { (own, None) } else { ("page.html".to_string(), None) }
+                if templates.has(&own) {
+                    (own, None)
+                } else {
+                    ("page.html".to_string(), None)
+                }
             }
         };
         if !templates.has(&template) {
@@ -121,26 +138,43 @@ fn plan(site: &Site, templates: &Templates) -> Result<Vec<Job>, Diagnostics> {
             None if id == Site::ROOT => "index.html".to_string(),
             None => {
                 let own = format!("{}_section.html", section.kind.name());
-                if templates.has(&own) { own } else { "section.html".to_string() }
+                if templates.has(&own) {
+                    own
+                } else {
+                    "section.html".to_string()
+                }
             }
         };
         if !templates.has(&template) {
-            let key = section.front.template.as_ref().map(|_| (&section.file, &section.split, "template"));
+            let key = section
+                .front
+                .template
+                .as_ref()
+                .map(|_| (&section.file, &section.split, "template"));
             errors.push(missing_template(&template, key, &section.file.shown));
             continue;
         }
         jobs.push(Job::Section { id, template });
     }
-    if errors.has_errors() { Err(errors) } else { Ok(jobs) }
+    if errors.has_errors() {
+        Err(errors)
+    } else {
+        Ok(jobs)
+    }
 }
 
 fn missing_template(
     name: &str,
-    key: Option<(&crate::load::SourceFile, &crate::parse::front_matter::Split, &str)>,
+    key: Option<(
+        &crate::load::SourceFile,
+        &crate::parse::front_matter::Split,
+        &str,
+    )>,
     content: &std::path::Path,
 ) -> Diagnostic {
-    let d = Diagnostic::error(format!("template `{name}` not found"))
-        .hint(format!("create `templates/{name}` in the theme, or name an existing template"));
+    let d = Diagnostic::error(format!("template `{name}` not found")).hint(format!(
+        "create `templates/{name}` in the theme, or name an existing template"
+    ));
     match key {
         Some((file, split, key)) => d.at(split.yaml_source(file).key_location(key)),
         None => d
@@ -176,11 +210,12 @@ fn render_job(
                 None => Value::from(Vec::<Value>::new()),
             };
             let per_page = section.front.paginate_by.unwrap_or(usize::MAX).max(1);
-            let chunks: Vec<&[usize]> = if section.front.paginate_by.is_some() && !section.pages.is_empty() {
-                section.pages.chunks(per_page).collect()
-            } else {
-                vec![&section.pages[..]]
-            };
+            let chunks: Vec<&[usize]> =
+                if section.front.paginate_by.is_some() && !section.pages.is_empty() {
+                    section.pages.chunks(per_page).collect()
+                } else {
+                    vec![&section.pages[..]]
+                };
             let total = chunks.len();
             let page_url = |n: usize| {
                 if n <= 1 {
@@ -197,7 +232,11 @@ fn render_job(
                 if section.front.paginate_by.is_some() {
                     let pages: Vec<Value> = chunk.iter().map(|p| summaries[*p].clone()).collect();
                     let url_or_none = |cond: bool, k: usize| {
-                        if cond { Value::from(page_url(k)) } else { Value::none() }
+                        if cond {
+                            Value::from(page_url(k))
+                        } else {
+                            Value::none()
+                        }
                     };
                     ctx.insert_value(
                         "paginator",

@@ -46,20 +46,38 @@ pub fn write_extras(
                 .flat_map(|s| site.sections[*s].pages.iter().copied())
                 .collect();
             sort_newest_first(site, &mut all);
-            record(write_feed(site, templates, summaries, staging, "/", &site.config.site.title, &all));
+            record(write_feed(
+                site,
+                templates,
+                summaries,
+                staging,
+                "/",
+                &site.config.site.title,
+                &all,
+            ));
             for s in &feed_sections {
                 let section = &site.sections[*s];
                 let mut list = section.pages.clone();
                 sort_newest_first(site, &mut list);
                 let title = format!("{} – {}", section.front.title, site.config.site.title);
-                record(write_feed(site, templates, summaries, staging, &section.path, &title, &list));
+                record(write_feed(
+                    site,
+                    templates,
+                    summaries,
+                    staging,
+                    &section.path,
+                    &title,
+                    &list,
+                ));
             }
         } else {
             record(Err(Diagnostic::error(format!(
                 "sections ask for a feed but the theme has no `{FEED_FILE}` template"
             ))
             .in_file(&site.sections[feed_sections[0]].file.shown)
-            .hint("add `templates/atom.xml` to the theme, or remove `feed: true`")));
+            .hint(
+                "add `templates/atom.xml` to the theme, or remove `feed: true`",
+            )));
         }
     }
 
@@ -78,7 +96,11 @@ pub fn write_extras(
             Err(d) => errors.push(d),
         }
     }
-    if errors.has_errors() { Err(errors) } else { Ok(files) }
+    if errors.has_errors() {
+        Err(errors)
+    } else {
+        Ok(files)
+    }
 }
 
 fn sort_newest_first(site: &Site, list: &mut [PageId]) {
@@ -109,14 +131,23 @@ fn write_feed(
     // The newest entry's date, so an unchanged site produces a byte-identical feed.
     let updated = pages
         .first()
-        .and_then(|p| summaries[*p].as_map()?.get(&"date_rfc3339".into())?.as_str().map(str::to_string))
+        .and_then(|p| {
+            summaries[*p]
+                .as_map()?
+                .get(&"date_rfc3339".into())?
+                .as_str()
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| rfc3339(&site.now));
     let mut ctx = Context::new();
     ctx.insert_value(
         "feed",
         obj(vec![
             ("title", Value::from(title)),
-            ("url", Value::from(config.permalink(&format!("{path}{FEED_FILE}")))),
+            (
+                "url",
+                Value::from(config.permalink(&format!("{path}{FEED_FILE}"))),
+            ),
             ("alternate", Value::from(config.permalink(path))),
             ("updated", Value::from(updated)),
             ("entries", Value::from(entries)),

@@ -146,9 +146,8 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
                     GermanFormat::NAMES
                 ))
             })?;
-            let dt = parse_template_value(value, &tz).ok_or_else(|| {
-                tera::Error::message(format!("date_de: `{value}` is not a date"))
-            })?;
+            let dt = parse_template_value(value, &tz)
+                .ok_or_else(|| tera::Error::message(format!("date_de: `{value}` is not a date")))?;
             Ok(format_german(dt, format))
         },
     );
@@ -159,30 +158,41 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
 
 fn register_functions(tera: &mut Tera, lookup: Arc<Lookup>) {
     let l = lookup.clone();
-    tera.register_function("url", move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
-        let path: &str = kwargs.must_get("path")?;
-        let absolute = kwargs.get::<bool>("absolute")?.unwrap_or(false);
-        let url = if let Some(key) = path.strip_prefix("@/") {
-            let (key, anchor) = match key.split_once('#') {
-                Some((k, a)) => (k, format!("#{a}")),
-                None => (key, String::new()),
+    tera.register_function(
+        "url",
+        move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let path: &str = kwargs.must_get("path")?;
+            let absolute = kwargs.get::<bool>("absolute")?.unwrap_or(false);
+            let url = if let Some(key) = path.strip_prefix("@/") {
+                let (key, anchor) = match key.split_once('#') {
+                    Some((k, a)) => (k, format!("#{a}")),
+                    None => (key, String::new()),
+                };
+                let url = l.urls.get(key).ok_or_else(|| {
+                    tera::Error::message(format!("url: no published page `@/{key}`"))
+                })?;
+                format!("{url}{anchor}")
+            } else if path.starts_with("http://") || path.starts_with("https://") {
+                return Ok(path.to_string());
+            } else {
+                let p = if path.starts_with('/') {
+                    path.to_string()
+                } else {
+                    format!("/{path}")
+                };
+                format!("{}{p}", l.base_path)
             };
-            let url = l.urls.get(key).ok_or_else(|| {
-                tera::Error::message(format!("url: no published page `@/{key}`"))
-            })?;
-            format!("{url}{anchor}")
-        } else if path.starts_with("http://") || path.starts_with("https://") {
-            return Ok(path.to_string());
-        } else {
-            let p = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
-            format!("{}{p}", l.base_path)
-        };
-        Ok(if absolute {
-            format!("{}{}", l.base_url, url.strip_prefix(&l.base_path).unwrap_or(&url))
-        } else {
-            url
-        })
-    });
+            Ok(if absolute {
+                format!(
+                    "{}{}",
+                    l.base_url,
+                    url.strip_prefix(&l.base_path).unwrap_or(&url)
+                )
+            } else {
+                url
+            })
+        },
+    );
     let l = lookup.clone();
     tera.register_function("get_page", move |kwargs: Kwargs, _: &State| {
         lookup_value(&l.pages, &kwargs, "get_page")

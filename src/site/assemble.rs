@@ -26,7 +26,11 @@ pub struct BuildOptions {
 }
 
 /// Builds the site model from the loaded sources; every problem found is returned, not just the first.
-pub fn assemble(config: Config, sources: Sources, opts: &BuildOptions) -> Result<Site, Diagnostics> {
+pub fn assemble(
+    config: Config,
+    sources: Sources,
+    opts: &BuildOptions,
+) -> Result<Site, Diagnostics> {
     let now = opts.now.to_zoned(config.tz.clone());
     let mut errors = Diagnostics::new();
 
@@ -105,14 +109,19 @@ pub fn assemble(config: Config, sources: Sources, opts: &BuildOptions) -> Result
     for (id, page) in pages.iter().enumerate() {
         sections[page.section].pages.push(id);
     }
-    for s in 0..sections.len() {
-        let mut list = std::mem::take(&mut sections[s].pages);
-        sort_pages(&mut list, &pages, sections[s].sort);
-        for w in list.windows(2) {
-            pages[w[0]].later = Some(w[1]);
-            pages[w[1]].earlier = Some(w[0]);
+    for section in &mut sections {
+        sort_pages(&mut section.pages, &pages, section.sort);
+        // `earlier`/`later` follow time: in newest-first lists the next entry is the earlier one.
+        let newest_first = matches!(section.sort, SortBy::Date | SortBy::Number);
+        for w in section.pages.windows(2) {
+            let (before, after) = if newest_first {
+                (w[1], w[0])
+            } else {
+                (w[0], w[1])
+            };
+            pages[after].earlier = Some(before);
+            pages[before].later = Some(after);
         }
-        sections[s].pages = list;
     }
 
     let mut by_key = HashMap::with_capacity(pages.len() + sections.len());
@@ -175,10 +184,7 @@ fn index_keys(
             (k.clone(), config.url(path))
         })
         .collect();
-    KeyIndex {
-        urls,
-        unpublished,
-    }
+    KeyIndex { urls, unpublished }
 }
 
 fn is_section_index(key: &str) -> bool {
@@ -221,7 +227,7 @@ fn build_sections(mut files: Vec<SourceFile>, errors: &mut Diagnostics) -> Vec<S
         };
         let dir = section_dir(&file.key).to_string();
         let parent = parent_section(&dir, &by_dir);
-        if dir.is_empty() == false && parent.is_none() {
+        if !dir.is_empty() && parent.is_none() {
             // The root failed to parse; its error is already reported.
             continue;
         }
@@ -384,7 +390,10 @@ fn finish_page(
         Some(input) => match input.resolve(&config.tz) {
             Ok(z) => Some(z),
             Err(e) => {
-                errors.push(Diagnostic::error(format!("invalid `publish`: {e}")).at(yaml.key_location("publish")));
+                errors.push(
+                    Diagnostic::error(format!("invalid `publish`: {e}"))
+                        .at(yaml.key_location("publish")),
+                );
                 None
             }
         },
@@ -401,9 +410,12 @@ fn finish_page(
                     )),
             ),
             Some(adv) if door.day == 0 || door.day > adv.days => errors.push(
-                Diagnostic::error(format!("door day {} is outside the calendar (1 to {})", door.day, adv.days))
-                    .at(yaml.key_location("day"))
-                    .hint(format!("use a day from 1 to {}", adv.days)),
+                Diagnostic::error(format!(
+                    "door day {} is outside the calendar (1 to {})",
+                    door.day, adv.days
+                ))
+                .at(yaml.key_location("day"))
+                .hint(format!("use a day from 1 to {}", adv.days)),
             ),
             Some(adv) if publish_at.is_none() => {
                 let opening = jiff::civil::Date::new(adv.year, 12, door.day as i8)
@@ -448,7 +460,11 @@ fn finish_page(
             } else {
                 yaml.key_location("title")
             };
-            return Err(vec![Diagnostic::error(e).at(loc).hint("set `slug:` to a URL segment like `mein-beitrag`")]);
+            return Err(vec![
+                Diagnostic::error(e)
+                    .at(loc)
+                    .hint("set `slug:` to a URL segment like `mein-beitrag`"),
+            ]);
         }
     };
     let path = format!("{}{}/", section.path, slug);
@@ -570,7 +586,13 @@ fn check_collisions(sections: &[Section], pages: &[Page], errors: &mut Diagnosti
             .hint("give one of them a different title or an explicit `slug:`")
             .note(format!("first defined by {}", first.display()));
             errors.push(match yaml {
-                Some(y) => d.at(y.key_location(if y.yaml.contains("\nslug:") || y.yaml.starts_with("slug:") { "slug" } else { "title" })),
+                Some(y) => d.at(y.key_location(
+                    if y.yaml.contains("\nslug:") || y.yaml.starts_with("slug:") {
+                        "slug"
+                    } else {
+                        "title"
+                    },
+                )),
                 None => d.in_file(file),
             });
         } else {
@@ -676,8 +698,12 @@ fn sort_pages(list: &mut [PageId], pages: &[Page], sort: SortBy) {
     let number = |id: &PageId| pages[*id].fields.number();
     let key = |id: &PageId| pages[*id].file.key.clone();
     match sort {
-        SortBy::Date => list.sort_by(|a, b| date(b).cmp(&date(a)).then_with(|| key(a).cmp(&key(b)))),
-        SortBy::DateAsc => list.sort_by(|a, b| date(a).cmp(&date(b)).then_with(|| key(a).cmp(&key(b)))),
+        SortBy::Date => {
+            list.sort_by(|a, b| date(b).cmp(&date(a)).then_with(|| key(a).cmp(&key(b))))
+        }
+        SortBy::DateAsc => {
+            list.sort_by(|a, b| date(a).cmp(&date(b)).then_with(|| key(a).cmp(&key(b))))
+        }
         SortBy::Weight => list.sort_by(|a, b| {
             pages[*a]
                 .common
@@ -685,9 +711,15 @@ fn sort_pages(list: &mut [PageId], pages: &[Page], sort: SortBy) {
                 .cmp(&pages[*b].common.weight)
                 .then_with(|| title(a).cmp(&title(b)))
         }),
-        SortBy::Title => list.sort_by(|a, b| title(a).cmp(&title(b)).then_with(|| key(a).cmp(&key(b)))),
-        SortBy::Number => list.sort_by(|a, b| number(b).cmp(&number(a)).then_with(|| key(a).cmp(&key(b)))),
-        SortBy::Day => list.sort_by(|a, b| number(a).cmp(&number(b)).then_with(|| key(a).cmp(&key(b)))),
+        SortBy::Title => {
+            list.sort_by(|a, b| title(a).cmp(&title(b)).then_with(|| key(a).cmp(&key(b))))
+        }
+        SortBy::Number => {
+            list.sort_by(|a, b| number(b).cmp(&number(a)).then_with(|| key(a).cmp(&key(b))))
+        }
+        SortBy::Day => {
+            list.sort_by(|a, b| number(a).cmp(&number(b)).then_with(|| key(a).cmp(&key(b))))
+        }
     }
 }
 

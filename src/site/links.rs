@@ -18,7 +18,11 @@ enum Checked {
     /// Points at content not published yet: leave the link out.
     Unpublished,
     /// `@/target#anchor`: the anchor must be checked after rendering.
-    Internal { url: String, target: String, anchor: String },
+    Internal {
+        url: String,
+        target: String,
+        anchor: String,
+    },
 }
 
 fn check_url(raw: &str, index: &KeyIndex, config: &Config) -> Result<Checked, (String, String)> {
@@ -63,7 +67,11 @@ fn check_url(raw: &str, index: &KeyIndex, config: &Config) -> Result<Checked, (S
 }
 
 /// Resolves `@/` links in a page's front matter fields in place.
-pub(super) fn resolve_link_fields(page: &mut Page, index: &KeyIndex, config: &Config) -> (Vec<Diagnostic>, Vec<AnchorRef>) {
+pub(super) fn resolve_link_fields(
+    page: &mut Page,
+    index: &KeyIndex,
+    config: &Config,
+) -> (Vec<Diagnostic>, Vec<AnchorRef>) {
     let yaml = page.split.yaml_source(&page.file);
     let mut errors = Vec::new();
     let mut anchors = Vec::new();
@@ -71,7 +79,11 @@ pub(super) fn resolve_link_fields(page: &mut Page, index: &KeyIndex, config: &Co
         match check_url(url, index, config) {
             Ok(Checked::Url(u)) => *url = u,
             Ok(Checked::Unpublished) => url.clear(),
-            Ok(Checked::Internal { url: u, target, anchor }) => {
+            Ok(Checked::Internal {
+                url: u,
+                target,
+                anchor,
+            }) => {
                 anchors.push(AnchorRef {
                     target,
                     anchor,
@@ -107,9 +119,12 @@ pub(super) fn resolve_navigation(config: &mut Config, index: &KeyIndex) -> Vec<D
             match check_url(&item.url, index, config) {
                 Ok(Checked::Url(u)) | Ok(Checked::Internal { url: u, .. }) => item.url = u,
                 Ok(Checked::Unpublished) => errors.push(
-                    Diagnostic::error(format!("the menu links to `{}`, which is not published", item.url))
-                        .at(yaml.value_location(&item.url, key))
-                        .hint("publish the page or take it out of the menu until it is"),
+                    Diagnostic::error(format!(
+                        "the menu links to `{}`, which is not published",
+                        item.url
+                    ))
+                    .at(yaml.value_location(&item.url, key))
+                    .hint("publish the page or take it out of the menu until it is"),
                 ),
                 Err((message, hint)) => errors.push(
                     Diagnostic::error(message)
@@ -156,14 +171,20 @@ pub(super) fn check_anchors(
             Some((score, id)) if score > 0.5 => format!("did you mean `#{id}`?"),
             Some(_) => format!(
                 "the headings there have the ids: {}",
-                toc.iter().map(|h| format!("#{}", h.id)).collect::<Vec<_>>().join(", ")
+                toc.iter()
+                    .map(|h| format!("#{}", h.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             None => "that page has no headings; link to the page without `#…`".to_string(),
         };
         errors.push(
-            Diagnostic::error(format!("`@/{}` has no heading with the id `{}`", r.target, r.anchor))
-                .at(r.location.clone())
-                .hint(hint),
+            Diagnostic::error(format!(
+                "`@/{}` has no heading with the id `{}`",
+                r.target, r.anchor
+            ))
+            .at(r.location.clone())
+            .hint(hint),
         );
     }
     errors
