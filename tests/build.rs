@@ -35,7 +35,10 @@ fn build_writes_pretty_urls_feeds_sitemap_and_extras() {
     }
     let sitemap = site.read("public/sitemap.xml");
     assert!(sitemap.contains("<loc>https://test.example.org/aktuelles/zweiter-beitrag/</loc><lastmod>2025-11-20</lastmod>"));
-    assert!(site.read("public/robots.txt").contains("Sitemap: https://test.example.org/sitemap.xml"));
+    assert!(
+        site.read("public/robots.txt")
+            .contains("Sitemap: https://test.example.org/sitemap.xml")
+    );
     let feed = site.read("public/aktuelles/atom.xml");
     assert!(feed.contains("Dritter Beitrag") && feed.contains("Zweiter Beitrag"));
 }
@@ -45,15 +48,24 @@ fn markdown_features_and_internal_links_render() {
     let site = Site::fixture("basic");
     site.build().ok();
     let zweiter = site.read("public/aktuelles/zweiter-beitrag/index.html");
-    assert!(zweiter.contains("href=\"/aktuelles/erster-beitrag-ueber-groesse/#details\""), "{zweiter}");
+    assert!(
+        zweiter.contains("href=\"/aktuelles/erster-beitrag-ueber-groesse/#details\""),
+        "{zweiter}"
+    );
     let erster = site.read("public/aktuelles/erster-beitrag-ueber-groesse/index.html");
     assert!(erster.contains("<h2 id=\"details\">"), "heading id");
-    assert!(erster.contains("<pre class=\"code\" data-lang=\"rust\">") && erster.contains("class=\"hl-"));
+    assert!(
+        erster.contains("<pre class=\"code\" data-lang=\"rust\">")
+            && erster.contains("class=\"hl-")
+    );
     let home = site.read("public/index.html");
     assert!(home.contains("href=\"/projekte/gdst/#arbeitsgruppen\""));
     let gdst = site.read("public/projekte/gdst/index.html");
     assert!(gdst.contains("<table>") && gdst.contains("<th>AG</th>"));
-    assert!(gdst.contains("/sprechstunden/69-2-gdst-forum/"), "front matter link resolved");
+    assert!(
+        gdst.contains("/sprechstunden/69-2-gdst-forum/"),
+        "front matter link resolved"
+    );
 }
 
 #[test]
@@ -61,7 +73,10 @@ fn downloads_are_labelled_with_type_and_size() {
     let site = Site::fixture("basic");
     site.build().ok();
     let page = site.read("public/sprechstunden/69-2-gdst-forum/index.html");
-    assert!(page.contains("href=\"/sprechstunden/69-2-gdst-forum/folien.pdf\""), "{page}");
+    assert!(
+        page.contains("href=\"/sprechstunden/69-2-gdst-forum/folien.pdf\""),
+        "{page}"
+    );
     assert!(page.contains("PDF") && page.contains("2 KB"), "{page}");
 }
 
@@ -70,13 +85,30 @@ fn scheduled_content_is_absent_from_every_output_until_its_moment() {
     let site = Site::fixture("basic");
     site.build().ok();
     let all = site.all_output_text();
-    for secret in ["Zukunftstext-XYZZY", "Geheimer Zukunftsplan", "geheimer-zukunftsplan"] {
-        assert!(!all.contains(secret), "{secret} leaked before its publish time");
+    for secret in [
+        "Zukunftstext-XYZZY",
+        "Geheimer Zukunftsplan",
+        "geheimer-zukunftsplan",
+    ] {
+        assert!(
+            !all.contains(secret),
+            "{secret} leaked before its publish time"
+        );
     }
-    site.run(&["build", "--now", "2025-12-10T12:00:00+01:00"]).ok();
-    assert!(site.read("public/aktuelles/geheimer-zukunftsplan/index.html").contains("Zukunftstext-XYZZY"));
-    assert!(site.read("public/sitemap.xml").contains("geheimer-zukunftsplan"));
-    assert!(site.read("public/atom.xml").contains("Geheimer Zukunftsplan"));
+    site.run(&["build", "--now", "2025-12-10T12:00:00+01:00"])
+        .ok();
+    assert!(
+        site.read("public/aktuelles/geheimer-zukunftsplan/index.html")
+            .contains("Zukunftstext-XYZZY")
+    );
+    assert!(
+        site.read("public/sitemap.xml")
+            .contains("geheimer-zukunftsplan")
+    );
+    assert!(
+        site.read("public/atom.xml")
+            .contains("Geheimer Zukunftsplan")
+    );
 }
 
 #[test]
@@ -85,11 +117,20 @@ fn closed_advent_doors_leave_no_trace() {
     site.build().ok();
     let all = site.all_output_text();
     for day in [1, 2, 5] {
-        assert!(all.contains(&format!("Inhalt-Tuer{day}")), "door {day} should be open");
+        assert!(
+            all.contains(&format!("Inhalt-Tuer{day}")),
+            "door {day} should be open"
+        );
     }
     for day in [6, 24] {
-        assert!(!all.contains(&format!("Inhalt-Tuer{day}")), "door {day} text leaked");
-        assert!(!all.contains(&format!("Titel-Tuer{day}")), "door {day} title leaked");
+        assert!(
+            !all.contains(&format!("Inhalt-Tuer{day}")),
+            "door {day} text leaked"
+        );
+        assert!(
+            !all.contains(&format!("Titel-Tuer{day}")),
+            "door {day} title leaked"
+        );
     }
     assert!(!site.public().join("advent/6").exists());
 }
@@ -102,7 +143,10 @@ fn drafts_only_with_the_flag_and_never_future_content() {
     site.run(&["build", "--now", NOW, "--drafts"]).ok();
     let all = site.all_output_text();
     assert!(all.contains("Entwurfstext-QUUX"));
-    assert!(!all.contains("Zukunftstext-XYZZY"), "--drafts must not publish future content");
+    assert!(
+        !all.contains("Zukunftstext-XYZZY"),
+        "--drafts must not publish future content"
+    );
 }
 
 #[test]
@@ -121,7 +165,13 @@ fn schedule_lists_upcoming_moments_machine_readably() {
         ]
     );
     let build = site.build();
-    assert!(build.stdout.contains("Next change: 2025-12-06T12:00:00+01:00"), "{}", build.stdout);
+    assert!(
+        build
+            .stdout
+            .contains("Next change: 2025-12-06T12:00:00+01:00"),
+        "{}",
+        build.stdout
+    );
 }
 
 #[test]
@@ -134,12 +184,17 @@ fn now_can_come_from_the_environment() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.trim(), "2025-12-24T12:00:00+01:00\tcontent/advent/24.md\tpublish");
+    assert_eq!(
+        stdout.trim(),
+        "2025-12-24T12:00:00+01:00\tcontent/advent/24.md\tpublish"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    ozg(&["build", "--now", "morgen"]).failed_with(2).stderr_has("RFC 3339");
+    ozg(&["build", "--now", "morgen"])
+        .failed_with(2)
+        .stderr_has("RFC 3339");
     ozg(&["build", "--gibtsnicht"]).failed_with(2);
     ozg(&["zaubern"]).failed_with(2);
 }
@@ -165,9 +220,15 @@ fn check_validates_but_writes_nothing() {
     site.run(&["check", "--now", NOW]).ok();
     assert!(!site.public().exists());
     // A template error only shows when rendering: check must render too.
-    site.write("site.yaml", site.read("site.yaml").replace("theme: default", "theme: mini"));
+    site.write(
+        "site.yaml",
+        site.read("site.yaml")
+            .replace("theme: default", "theme: mini"),
+    );
     site.write("themes/mini/templates/page.html", "{{ page.nichts.da }}");
-    site.run(&["check", "--now", NOW]).failed_with(1).stderr_has("themes/mini/templates/page.html:1:");
+    site.run(&["check", "--now", NOW])
+        .failed_with(1)
+        .stderr_has("themes/mini/templates/page.html:1:");
     assert!(!site.public().exists());
 }
 
@@ -176,9 +237,21 @@ fn output_and_base_url_flags() {
     let site = Site::fixture("basic");
     let out = site.path("ausgabe");
     let out_s = out.to_string_lossy().into_owned();
-    site.run(&["build", "--now", NOW, "--output", &out_s, "--base-url", "http://127.0.0.1:1111/vorschau/"]).ok();
+    site.run(&[
+        "build",
+        "--now",
+        NOW,
+        "--output",
+        &out_s,
+        "--base-url",
+        "http://127.0.0.1:1111/vorschau/",
+    ])
+    .ok();
     let sitemap = std::fs::read_to_string(out.join("sitemap.xml")).unwrap();
-    assert!(sitemap.contains("<loc>http://127.0.0.1:1111/vorschau/kontakt/</loc>"), "{sitemap}");
+    assert!(
+        sitemap.contains("<loc>http://127.0.0.1:1111/vorschau/kontakt/</loc>"),
+        "{sitemap}"
+    );
     let home = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(home.contains("href=\"/vorschau/kontakt/\""));
     assert!(!site.public().exists());
@@ -188,7 +261,9 @@ fn output_and_base_url_flags() {
 fn refuses_to_replace_the_site_folder_itself() {
     let site = Site::fixture("basic");
     let root = site.root().to_string_lossy().into_owned();
-    site.run(&["build", "--now", NOW, "--output", &root]).failed_with(1).stderr_has("refusing");
+    site.run(&["build", "--now", NOW, "--output", &root])
+        .failed_with(1)
+        .stderr_has("refusing");
     assert!(site.path("content/kontakt.md").exists());
 }
 
@@ -207,11 +282,22 @@ fn init_scaffolds_a_site_that_builds_with_the_built_in_theme() {
     let new = dir.path().join("neue-seite");
     let new_s = new.to_string_lossy().into_owned();
     ozg(&["init", &new_s]).ok();
-    assert!(!new.join("themes").exists(), "the scaffold relies on the embedded theme");
+    assert!(
+        !new.join("themes").exists(),
+        "the scaffold relies on the embedded theme"
+    );
     ozg(&["build", "--root", &new_s, "--now", NOW]).ok();
-    assert!(new.join("public/aktuelles/die-neue-informationsseite-ist-online/index.html").is_file());
-    assert!(new.join("public/css/site.css").is_file(), "embedded theme assets copied");
-    ozg(&["init", &new_s]).failed_with(1).stderr_has("already contains a site");
+    assert!(
+        new.join("public/aktuelles/die-neue-informationsseite-ist-online/index.html")
+            .is_file()
+    );
+    assert!(
+        new.join("public/css/site.css").is_file(),
+        "embedded theme assets copied"
+    );
+    ozg(&["init", &new_s])
+        .failed_with(1)
+        .stderr_has("already contains a site");
 }
 
 #[test]

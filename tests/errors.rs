@@ -33,16 +33,34 @@ const NEWS: &str = "content/aktuelles/kaputt.md";
 #[test]
 fn unterminated_front_matter() {
     assert_error(
-        |s| s.write(NEWS, "---\ntitle: Offen\ndate: 2025-01-01\n\nText ohne Ende des Vorspanns.\n"),
-        &["content/aktuelles/kaputt.md:1:1", "front matter is never closed", "add a line containing only `---`"],
+        |s| {
+            s.write(
+                NEWS,
+                "---\ntitle: Offen\ndate: 2025-01-01\n\nText ohne Ende des Vorspanns.\n",
+            )
+        },
+        &[
+            "content/aktuelles/kaputt.md:1:1",
+            "front matter is never closed",
+            "add a line containing only `---`",
+        ],
     );
 }
 
 #[test]
 fn yaml_syntax_error() {
     assert_error(
-        |s| s.write(NEWS, "---\ntitle: Ein: Doppelpunkt\ndate: 2025-01-01\n---\nText\n"),
-        &["content/aktuelles/kaputt.md:2:", "YAML syntax error", "need quotes"],
+        |s| {
+            s.write(
+                NEWS,
+                "---\ntitle: Ein: Doppelpunkt\ndate: 2025-01-01\n---\nText\n",
+            )
+        },
+        &[
+            "content/aktuelles/kaputt.md:2:",
+            "YAML syntax error",
+            "need quotes",
+        ],
     );
 }
 
@@ -55,7 +73,11 @@ fn wrong_type() {
                 "---\ntitle: Neu\nnumber: einundsiebzig\ndate: 2026-01-21\nstart: \"13:00\"\nend: \"14:00\"\n---\n",
             )
         },
-        &["content/sprechstunden/71.md:3:9", "wrong type", "expected u32"],
+        &[
+            "content/sprechstunden/71.md:3:9",
+            "wrong type",
+            "expected u32",
+        ],
     );
 }
 
@@ -63,7 +85,11 @@ fn wrong_type() {
 fn unknown_key_suggests_the_right_one() {
     assert_error(
         |s| s.write(NEWS, "---\ntitle: X\ndate: 2025-01-01\nautor: Frank\n---\n"),
-        &["content/aktuelles/kaputt.md:4:1", "unknown key `autor`", "did you mean `author`?"],
+        &[
+            "content/aktuelles/kaputt.md:4:1",
+            "unknown key `autor`",
+            "did you mean `author`?",
+        ],
     );
 }
 
@@ -71,7 +97,11 @@ fn unknown_key_suggests_the_right_one() {
 fn missing_required_key() {
     assert_error(
         |s| s.write(NEWS, "---\ntitle: Ohne Datum\n---\nText\n"),
-        &["content/aktuelles/kaputt.md:2:", "required key `date` is missing", "add a line `date: …`"],
+        &[
+            "content/aktuelles/kaputt.md:2:",
+            "required key `date` is missing",
+            "add a line `date: …`",
+        ],
     );
 }
 
@@ -79,14 +109,23 @@ fn missing_required_key() {
 fn invalid_date() {
     assert_error(
         |s| s.write(NEWS, "---\ntitle: X\ndate: 2025-02-30\n---\n"),
-        &["content/aktuelles/kaputt.md:3:7", "2025-02-30", "YYYY-MM-DD"],
+        &[
+            "content/aktuelles/kaputt.md:3:7",
+            "2025-02-30",
+            "YYYY-MM-DD",
+        ],
     );
 }
 
 #[test]
 fn publish_time_in_dst_gap() {
     assert_error(
-        |s| s.write(NEWS, "---\ntitle: X\ndate: 2025-03-30\npublish: 2025-03-30 02:30\n---\n"),
+        |s| {
+            s.write(
+                NEWS,
+                "---\ntitle: X\ndate: 2025-03-30\npublish: 2025-03-30 02:30\n---\n",
+            )
+        },
         &["content/aktuelles/kaputt.md:4:1", "does not exist"],
     );
 }
@@ -94,8 +133,17 @@ fn publish_time_in_dst_gap() {
 #[test]
 fn non_utf8_file() {
     assert_error(
-        |s| s.write(NEWS, b"---\ntitle: Gr\xF6\xDFe\ndate: 2025-01-01\n---\n".as_slice()),
-        &["content/aktuelles/kaputt.md:2:10", "not valid UTF-8", "save the file as UTF-8"],
+        |s| {
+            s.write(
+                NEWS,
+                b"---\ntitle: Gr\xF6\xDFe\ndate: 2025-01-01\n---\n".as_slice(),
+            )
+        },
+        &[
+            "content/aktuelles/kaputt.md:2:10",
+            "not valid UTF-8",
+            "save the file as UTF-8",
+        ],
     );
 }
 
@@ -103,23 +151,42 @@ fn non_utf8_file() {
 fn duplicate_slug_names_both_files() {
     assert_error(
         |s| s.write(NEWS, "---\ntitle: Zweiter Beitrag\ndate: 2025-01-01\n---\n"),
-        &["/aktuelles/zweiter-beitrag/", "content/aktuelles/kaputt.md", "content/aktuelles/zweiter.md"],
+        &[
+            "/aktuelles/zweiter-beitrag/",
+            "content/aktuelles/kaputt.md",
+            "content/aktuelles/zweiter.md",
+        ],
     );
 }
 
 #[test]
 fn broken_internal_link() {
     assert_error(
-        |s| s.write(NEWS, "---\ntitle: X\ndate: 2025-01-01\n---\nText\n\nSiehe [den Beitrag](@/aktuelles/ersterr.md).\n"),
-        &["content/aktuelles/kaputt.md:7:7", "missing page `@/aktuelles/ersterr.md`", "did you mean `@/aktuelles/erster.md`?"],
+        |s| {
+            s.write(NEWS, "---\ntitle: X\ndate: 2025-01-01\n---\nText\n\nSiehe [den Beitrag](@/aktuelles/ersterr.md).\n")
+        },
+        &[
+            "content/aktuelles/kaputt.md:7:7",
+            "missing page `@/aktuelles/ersterr.md`",
+            "did you mean `@/aktuelles/erster.md`?",
+        ],
     );
 }
 
 #[test]
 fn broken_anchor() {
     assert_error(
-        |s| s.write(NEWS, "---\ntitle: X\ndate: 2025-01-01\n---\n[AGs](@/projekte/gdst.md#arbeitsgrupen)\n"),
-        &["content/aktuelles/kaputt.md:5:1", "no heading with the id `arbeitsgrupen`", "did you mean `#arbeitsgruppen`?"],
+        |s| {
+            s.write(
+                NEWS,
+                "---\ntitle: X\ndate: 2025-01-01\n---\n[AGs](@/projekte/gdst.md#arbeitsgrupen)\n",
+            )
+        },
+        &[
+            "content/aktuelles/kaputt.md:5:1",
+            "no heading with the id `arbeitsgrupen`",
+            "did you mean `#arbeitsgruppen`?",
+        ],
     );
 }
 
@@ -127,7 +194,9 @@ fn broken_anchor() {
 fn broken_link_in_front_matter() {
     assert_error(
         |s| {
-            let text = s.read("content/projekte/gdst.md").replace("69-forum/index.md", "96-forum/index.md");
+            let text = s
+                .read("content/projekte/gdst.md")
+                .replace("69-forum/index.md", "96-forum/index.md");
             s.write("content/projekte/gdst.md", text);
         },
         &["content/projekte/gdst.md:7:", "missing page"],
@@ -141,31 +210,55 @@ fn missing_slides_file() {
             let p = "content/sprechstunden/69-forum/index.md";
             s.write(p, s.read(p).replace("folien.pdf", "folien-fehlt.pdf"));
         },
-        &["content/sprechstunden/69-forum/index.md:11:", "`folien-fehlt.pdf` does not exist"],
+        &[
+            "content/sprechstunden/69-forum/index.md:11:",
+            "`folien-fehlt.pdf` does not exist",
+        ],
     );
 }
 
 #[test]
 fn end_before_start() {
     assert_error(
-        |s| s.write("content/sprechstunden/71.md", "---\ntitle: Neu\nnumber: 71\ndate: 2026-01-21\nstart: \"14:00\"\nend: \"13:00\"\n---\n"),
-        &["content/sprechstunden/71.md:6:1", "`end` (13:00) is not after `start` (14:00)"],
+        |s| {
+            s.write("content/sprechstunden/71.md", "---\ntitle: Neu\nnumber: 71\ndate: 2026-01-21\nstart: \"14:00\"\nend: \"13:00\"\n---\n")
+        },
+        &[
+            "content/sprechstunden/71.md:6:1",
+            "`end` (13:00) is not after `start` (14:00)",
+        ],
     );
 }
 
 #[test]
 fn advent_day_outside_calendar() {
     assert_error(
-        |s| s.write("content/advent/25.md", "---\ntitle: Zu spät\nday: 25\n---\n"),
-        &["content/advent/25.md:3:1", "door day 25 is outside the calendar"],
+        |s| {
+            s.write(
+                "content/advent/25.md",
+                "---\ntitle: Zu spät\nday: 25\n---\n",
+            )
+        },
+        &[
+            "content/advent/25.md:3:1",
+            "door day 25 is outside the calendar",
+        ],
     );
 }
 
 #[test]
 fn missing_template() {
     assert_error(
-        |s| s.write(NEWS, "---\ntitle: X\ndate: 2025-01-01\ntemplate: gibt-es-nicht.html\n---\n"),
-        &["content/aktuelles/kaputt.md:4:1", "template `gibt-es-nicht.html` not found"],
+        |s| {
+            s.write(
+                NEWS,
+                "---\ntitle: X\ndate: 2025-01-01\ntemplate: gibt-es-nicht.html\n---\n",
+            )
+        },
+        &[
+            "content/aktuelles/kaputt.md:4:1",
+            "template `gibt-es-nicht.html` not found",
+        ],
     );
 }
 
@@ -181,7 +274,10 @@ fn template_syntax_error() {
             use_mini_theme(s);
             s.write("themes/mini/templates/page.html", "{% extends \"base.html\" %}\n{% block main %}\n<h1>{{ page.title }</h1>\n{% endblock main %}\n");
         },
-        &["themes/mini/templates/page.html:3:", "syntax error in template `page.html`"],
+        &[
+            "themes/mini/templates/page.html:3:",
+            "syntax error in template `page.html`",
+        ],
     );
 }
 
@@ -192,7 +288,10 @@ fn template_runtime_error_names_template_line_and_content_file() {
             use_mini_theme(s);
             s.write("themes/mini/templates/page.html", "{% extends \"base.html\" %}\n{% block main %}\n<h1>{{ page.title }}</h1>\n{{ page.gibtsnicht.tiefer }}\n{% endblock main %}\n");
         },
-        &["themes/mini/templates/page.html:4:", "while rendering content/"],
+        &[
+            "themes/mini/templates/page.html:4:",
+            "while rendering content/",
+        ],
     );
 }
 
@@ -201,7 +300,10 @@ fn template_extending_missing_parent() {
     assert_error(
         |s| {
             use_mini_theme(s);
-            s.write("themes/mini/templates/page.html", "{% extends \"basis.html\" %}\n{% block main %}{% endblock main %}\n");
+            s.write(
+                "themes/mini/templates/page.html",
+                "{% extends \"basis.html\" %}\n{% block main %}{% endblock main %}\n",
+            );
         },
         &["themes/mini/templates/page.html:1:", "extends `basis.html`"],
     );
@@ -218,16 +320,34 @@ fn unreadable_file() {
 #[test]
 fn unknown_key_in_site_yaml() {
     assert_error(
-        |s| s.write("site.yaml", s.read("site.yaml").replace("publisher:", "publischer:")),
-        &["site.yaml:7:1", "unknown key `publischer`", "did you mean `publisher`?"],
+        |s| {
+            s.write(
+                "site.yaml",
+                s.read("site.yaml").replace("publisher:", "publischer:"),
+            )
+        },
+        &[
+            "site.yaml:7:1",
+            "unknown key `publischer`",
+            "did you mean `publisher`?",
+        ],
     );
 }
 
 #[test]
 fn broken_navigation_link_in_site_yaml() {
     assert_error(
-        |s| s.write("site.yaml", s.read("site.yaml").replace("@/kontakt.md", "@/kontakte.md")),
-        &["site.yaml:12:", "missing page `@/kontakte.md`", "did you mean `@/kontakt.md`?"],
+        |s| {
+            s.write(
+                "site.yaml",
+                s.read("site.yaml").replace("@/kontakt.md", "@/kontakte.md"),
+            )
+        },
+        &[
+            "site.yaml:12:",
+            "missing page `@/kontakte.md`",
+            "did you mean `@/kontakt.md`?",
+        ],
     );
 }
 
@@ -236,10 +356,21 @@ fn several_errors_in_one_run() {
     let site = assert_error(
         |s| {
             s.write(NEWS, "---\ntitle: X\ndate: 2025-01-01\nautor: A\n---\n");
-            s.write("content/aktuelles/auch-kaputt.md", "---\ntitle: Y\ndate: gestern\n---\n");
-            s.write("content/kontakt.md", "---\ntitle: Kontakt\n---\n[x](@/nirgends.md)\n");
+            s.write(
+                "content/aktuelles/auch-kaputt.md",
+                "---\ntitle: Y\ndate: gestern\n---\n",
+            );
+            s.write(
+                "content/kontakt.md",
+                "---\ntitle: Kontakt\n---\n[x](@/nirgends.md)\n",
+            );
         },
-        &["kaputt.md:4:1", "auch-kaputt.md:3:7", "content/kontakt.md:4:1", "3 errors found"],
+        &[
+            "kaputt.md:4:1",
+            "auch-kaputt.md:3:7",
+            "content/kontakt.md:4:1",
+            "3 errors found",
+        ],
     );
     drop(site);
 }
@@ -249,14 +380,24 @@ fn root_without_site_yaml() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_string_lossy().into_owned();
     let run = common::ozg(&["build", "--root", &root]);
-    run.failed_with(1).stderr_has("no site.yaml in").stderr_has("ozg-site init");
+    run.failed_with(1)
+        .stderr_has("no site.yaml in")
+        .stderr_has("ozg-site init");
     assert!(!dir.path().join("public").exists());
 }
 
 #[test]
 fn section_without_advent_settings() {
     assert_error(
-        |s| s.write("content/advent/_index.md", "---\ntitle: Advent\nkind: advent_door\n---\n"),
-        &["content/advent/_index.md:3:1", "needs its `advent` settings"],
+        |s| {
+            s.write(
+                "content/advent/_index.md",
+                "---\ntitle: Advent\nkind: advent_door\n---\n",
+            )
+        },
+        &[
+            "content/advent/_index.md:3:1",
+            "needs its `advent` settings",
+        ],
     );
 }
