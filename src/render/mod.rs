@@ -64,7 +64,10 @@ pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Writ
     let mut templates =
         Templates::new(theme, config.tz.clone(), Arc::new(lookup)).map_err(Diagnostics::from)?;
     let globals = templates.tera.global_context();
+    // `site` and `config` are the same settings: `site.title` reads naturally in templates,
+    // `config` is the name other generators use, so both work.
     globals.insert("site", &config.site);
+    globals.insert("config", &config.site);
     globals.insert("now", &crate::time::rfc3339(&site.now));
     globals.insert_value("build", obj(vec![("drafts", Value::from(site.drafts))]));
     globals.insert("base_url", &config.base_url);
