@@ -141,6 +141,7 @@ pub struct CommonFront {
     pub weight: i64,
     pub updated: Option<LocalDate>,
     pub downloads: Vec<FileRef>,
+    pub video: Option<VideoRef>,
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -172,6 +173,8 @@ macro_rules! kind_front_matter {
             #[serde(default)]
             downloads: Vec<FileRef>,
             #[serde(default)]
+            video: Option<VideoRef>,
+            #[serde(default)]
             extra: serde_json::Map<String, serde_json::Value>,
             $( $(#[$attr])* $field: $ty, )*
         }
@@ -189,6 +192,7 @@ macro_rules! kind_front_matter {
                         weight: self.weight,
                         updated: self.updated,
                         downloads: self.downloads,
+                        video: self.video,
                         extra: self.extra,
                     },
                     $kind { $( $field: self.$field, )* },
@@ -439,6 +443,39 @@ fn twenty_four() -> u8 {
     24
 }
 
+/// iCalendar output of a section of Sprechstunden or events.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// File name of the section's calendar, e.g. `kalender.ics` → `/sprechstunden/kalender.ics`.
+    pub file: String,
+    /// File name of each page's own calendar, e.g. `termin.ics` → `/sprechstunden/69-…/termin.ics`.
+    pub event_file: String,
+    /// Calendar name shown in the reader's calendar app (default: section and site title).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Put before each event's title: `OZG-Sprechstunde` → "69. OZG-Sprechstunde: 2. GDST-Forum".
+    #[serde(default)]
+    pub event_prefix: Option<String>,
+}
+
+/// A video offered on a page (e.g. the Gebärdensprache page), with its facts for the link label.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoRef {
+    /// Like `downloads`: relative to the page bundle, or `/…` from `static/`.
+    pub file: String,
+    pub title: String,
+    /// Playing time as `M:SS` or `H:MM:SS`.
+    pub duration: String,
+    /// WebVTT captions file (same rules as `file`).
+    #[serde(default)]
+    pub captions: Option<String>,
+    /// Still image shown before playing.
+    #[serde(default)]
+    pub poster: Option<String>,
+}
+
 /// The front matter of a section's `_index.md`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -463,6 +500,8 @@ pub struct SectionFront {
     pub weight: i64,
     #[serde(default)]
     pub advent: Option<AdventSettings>,
+    #[serde(default)]
+    pub calendar: Option<CalendarSettings>,
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }

@@ -38,6 +38,13 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
         map.insert("slides".into(), json!(page.slides));
     }
     let reading_time = page.body.word_count.div_ceil(200).max(1);
+    let section = &site.sections[page.section];
+    let calendar_url = section
+        .front
+        .calendar
+        .as_ref()
+        .filter(|_| page.starts_at.is_some())
+        .map(|c| config.url(&format!("{}{}", page.path, c.event_file)));
     obj(vec![
         ("title", Value::from(page.common.title.as_str())),
         ("description", opt_string(page.common.description.clone())),
@@ -61,6 +68,8 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
         ("weight", Value::from(page.common.weight)),
         ("extra", Value::from_serializable(&page.common.extra)),
         ("downloads", Value::from_serializable(&page.downloads)),
+        ("video", Value::from_serializable(&page.video)),
+        ("calendar_url", opt_string(calendar_url)),
         ("fields", Value::from_serializable(&fields)),
         (
             "starts_at",

@@ -1,5 +1,6 @@
 //! Rendering: the site model through the theme's templates into files in the staging folder.
 
+mod calendar;
 pub mod context;
 mod outputs;
 pub mod templates;

@@ -13,6 +13,8 @@ use crate::time::rfc3339;
 use crate::write::Staging;
 
 pub const FEED_FILE: &str = "atom.xml";
+/// Templates below this folder are rendered once each to the same path in the output.
+pub const EXTRA_FILES_DIR: &str = "files/";
 
 pub fn write_extras(
     site: &Site,
@@ -79,6 +81,30 @@ pub fn write_extras(
                 "add `templates/atom.xml` to the theme, or remove `feed: true`",
             )));
         }
+    }
+
+    // Calendars for sections of dated sessions and events, and one per session.
+    for section in &site.sections {
+        let Some(settings) = &section.front.calendar else { continue };
+        let ics = super::calendar::section_calendar(site, section, settings);
+        record(staging.write(&format!("{}{}", section.path, settings.file), ics.as_bytes()));
+        for id in &section.pages {
+            let page = &site.pages[*id];
+            if page.starts_at.is_some() {
+                let ics = super::calendar::page_calendar(site, page, settings);
+                record(staging.write(&format!("{}{}", page.path, settings.event_file), ics.as_bytes()));
+            }
+        }
+    }
+
+    // Theme files under `templates/files/` become files at the same path (e.g. the web app manifest).
+    for name in templates.names_under(EXTRA_FILES_DIR) {
+        let out = name[EXTRA_FILES_DIR.len()..].to_string();
+        record(
+            templates
+                .render(&name, &Context::new(), None)
+                .and_then(|text| staging.write(&out, text.as_bytes())),
+        );
     }
 
     record(staging.write("sitemap.xml", sitemap(site).as_bytes()));

@@ -53,6 +53,18 @@ impl Templates {
         }
     }
 
+    /// Template names starting with `prefix`, sorted.
+    pub fn names_under(&self, prefix: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .sources
+            .keys()
+            .filter(|n| n.starts_with(prefix))
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.tera.contains_template(name)
     }
@@ -153,6 +165,12 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
     );
     tera.register_filter("filesize", |bytes: u64, _: Kwargs, _: &State| {
         crate::site::human_size(bytes)
+    });
+    // For JSON files such as the web app manifest: a value as a JSON literal, quotes and escapes included.
+    tera.register_filter("json", |value: &Value, _: Kwargs, _: &State| -> tera::TeraResult<Value> {
+        serde_json::to_string(value)
+            .map(|s| Value::safe_string(&s))
+            .map_err(|e| tera::Error::message(format!("json: {e}")))
     });
 }
 

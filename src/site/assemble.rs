@@ -7,7 +7,9 @@ use jiff::Zoned;
 use rayon::prelude::*;
 
 use super::links::{check_anchors, resolve_link_fields, resolve_navigation};
-use super::{Asset, Download, Moment, MomentKind, Page, PageId, Section, Site, Target, human_size};
+use super::{
+    Asset, Download, Moment, MomentKind, Page, PageId, Section, Site, Target, Video, human_size,
+};
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::{Origin, STATIC_DIR, SourceFile, Sources};
@@ -18,6 +20,19 @@ use crate::parse::kinds::{
 use crate::parse::markdown::{self, BodySource, MarkdownOptions, Rendered};
 use crate::slug::Slug;
 use crate::time::{local_to_zoned, rfc3339};
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("4:30"), Some(270));
+        assert_eq!(parse_duration("1:02:03"), Some(3723));
+        assert_eq!(parse_duration("4:75"), None);
+        assert_eq!(parse_duration("vier Minuten"), None);
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -250,6 +265,22 @@ fn build_sections(mut files: Vec<SourceFile>, errors: &mut Diagnostics) -> Vec<S
                     .at(yaml.key_location("kind"))
                     .hint("add `advent: {year: 2025, opens_at: \"12:00\", days: 24}`"),
             );
+        }
+        if front.calendar.is_some() && !matches!(kind, Kind::Sprechstunde | Kind::Event) {
+            errors.push(
+                Diagnostic::error("only sections of Sprechstunden or events can have a `calendar`")
+                    .at(yaml.key_location("calendar"))
+                    .hint("remove `calendar:` or set `kind: sprechstunde` / `kind: event`"),
+            );
+        }
+        for (name, key) in front.calendar.iter().flat_map(|c| [(&c.file, "calendar"), (&c.event_file, "calendar")]) {
+            if !name.ends_with(".ics") || name.contains('/') || name.starts_with('.') {
+                errors.push(
+                    Diagnostic::error(format!("calendar file name `{name}` must be a plain name ending in .ics"))
+                        .at(yaml.value_location(name, key))
+                        .hint("e.g. `file: kalender.ics` and `event_file: termin.ics`"),
+                );
+            }
         }
         if front.paginate_by == Some(0) {
             errors.push(
@@ -496,6 +527,7 @@ fn finish_page(
             bundle: p.bundle,
             downloads: Vec::new(),
             slides: Vec::new(),
+            video: None,
             starts_at,
             ends_at,
             earlier: None,
@@ -634,62 +666,113 @@ fn place_assets(
 
 fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut Diagnostics) {
     let yaml = page.split.yaml_source(&page.file);
-    let resolve = |r: &FileRef, key: &str| -> Result<Download, Diagnostic> {
-        let (disk, url): (PathBuf, String) = if let Some(rest) = r.file.strip_prefix('/') {
-            (config.root.join(STATIC_DIR).join(rest), config.url(&r.file))
+    // A referenced file: relative to the page bundle (or the page's folder), or `/…` from `static/`.
+    let locate = |file: &str, key: &str| -> Result<(String, u64), Diagnostic> {
+        let (disk, url): (PathBuf, String) = if let Some(rest) = file.strip_prefix('/') {
+            (config.root.join(STATIC_DIR).join(rest), config.url(file))
         } else {
-            let dir = match (&page.bundle, page.file.origin) {
-                (Some(b), _) => config.root.join(crate::load::CONTENT_DIR).join(b),
-                (None, _) => page
-                    .file
-                    .path
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
-            };
-            let url = match &page.bundle {
-                Some(_) => config.url(&format!("{}{}", page.path, r.file)),
+            match &page.bundle {
+                Some(b) => (
+                    config.root.join(crate::load::CONTENT_DIR).join(b).join(file),
+                    config.url(&format!("{}{file}", page.path)),
+                ),
                 None => {
                     let folder = page.file.key.rsplit_once('/').map_or("", |(d, _)| d);
                     let sep = if folder.is_empty() { "" } else { "/" };
-                    config.url(&format!("/{folder}{sep}{}", r.file))
+                    let dir = page.file.path.parent().map(Path::to_path_buf).unwrap_or_default();
+                    (dir.join(file), config.url(&format!("/{folder}{sep}{file}")))
                 }
-            };
-            (dir.join(&r.file), url)
+            }
         };
         let meta = std::fs::metadata(&disk).ok().filter(|m| m.is_file()).ok_or_else(|| {
-            Diagnostic::error(format!("the file `{}` does not exist", r.file))
-                .at(yaml.value_location(&r.file, key))
+            Diagnostic::error(format!("the file `{file}` does not exist"))
+                .at(yaml.value_location(file, key))
                 .hint("put the file into the page's folder (page bundle: `name/index.md` with the file beside it), or into `static/` and write `/path/file.pdf`")
         })?;
-        let file_type = Path::new(&r.file)
-            .extension()
-            .map(|e| e.to_string_lossy().to_uppercase())
-            .unwrap_or_else(|| "Datei".to_string());
+        Ok((url, meta.len()))
+    };
+    let download = |r: &FileRef, key: &str| -> Result<Download, Diagnostic> {
+        let (url, size) = locate(&r.file, key)?;
         Ok(Download {
             title: r.title.clone(),
             url,
-            file_type,
-            size: human_size(meta.len()),
-            size_bytes: meta.len(),
+            file_type: file_type(&r.file),
+            size: human_size(size),
+            size_bytes: size,
         })
     };
     let mut downloads = Vec::new();
     for r in &page.common.downloads {
-        match resolve(r, "downloads") {
+        match download(r, "downloads") {
             Ok(d) => downloads.push(d),
             Err(e) => errors.push(e),
         }
     }
     let mut slides = Vec::new();
     for r in page.fields.files() {
-        match resolve(r, "slides") {
+        match download(r, "slides") {
             Ok(d) => slides.push(d),
             Err(e) => errors.push(e),
         }
     }
+    let video = page.common.video.as_ref().and_then(|v| {
+        let mut failed = false;
+        let mut take = |r: Result<(String, u64), Diagnostic>| match r {
+            Ok(x) => Some(x),
+            Err(e) => {
+                errors.push(e);
+                failed = true;
+                None
+            }
+        };
+        let main = take(locate(&v.file, "video"));
+        let captions = v.captions.as_deref().and_then(|c| take(locate(c, "captions")));
+        let poster = v.poster.as_deref().and_then(|p| take(locate(p, "poster")));
+        let seconds = match parse_duration(&v.duration) {
+            Some(s) => Some(s),
+            None => {
+                errors.push(
+                    Diagnostic::error(format!("`{}` is not a playing time", v.duration))
+                        .at(yaml.value_location(&v.duration, "video"))
+                        .hint("write the duration as M:SS or H:MM:SS, e.g. duration: \"4:30\""),
+                );
+                failed = true;
+                None
+            }
+        };
+        let (url, size) = main?;
+        (!failed).then(|| Video {
+            title: v.title.clone(),
+            url,
+            file_type: file_type(&v.file),
+            size: human_size(size),
+            size_bytes: size,
+            duration: v.duration.clone(),
+            duration_seconds: seconds.unwrap_or(0),
+            captions_url: captions.map(|c| c.0),
+            poster_url: poster.map(|p| p.0),
+        })
+    });
     page.downloads = downloads;
     page.slides = slides;
+    page.video = video;
+}
+
+fn file_type(file: &str) -> String {
+    Path::new(file)
+        .extension()
+        .map(|e| e.to_string_lossy().to_uppercase())
+        .unwrap_or_default()
+}
+
+/// `4:30` → 270, `1:02:03` → 3723; seconds must be below 60.
+fn parse_duration(s: &str) -> Option<u64> {
+    let parts: Vec<u64> = s.trim().split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [m, sec] if *sec < 60 => Some(m * 60 + sec),
+        [h, m, sec] if *m < 60 && *sec < 60 => Some(h * 3600 + m * 60 + sec),
+        _ => None,
+    }
 }
 
 fn sort_pages(list: &mut [PageId], pages: &[Page], sort: SortBy) {

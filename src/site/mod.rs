@@ -60,6 +60,21 @@ pub struct Download {
     pub size_bytes: u64,
 }
 
+/// A video resolved on disk, e.g. the text of the site in German Sign Language.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Video {
+    pub title: String,
+    pub url: String,
+    pub file_type: String,
+    pub size: String,
+    pub size_bytes: u64,
+    /// As written, `4:30`.
+    pub duration: String,
+    pub duration_seconds: u64,
+    pub captions_url: Option<String>,
+    pub poster_url: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Page {
     pub file: SourceFile,
@@ -74,6 +89,7 @@ pub struct Page {
     pub bundle: Option<String>,
     pub downloads: Vec<Download>,
     pub slides: Vec<Download>,
+    pub video: Option<Video>,
     pub starts_at: Option<Zoned>,
     pub ends_at: Option<Zoned>,
     pub earlier: Option<PageId>,

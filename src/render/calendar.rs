@@ -1,0 +1,262 @@
+//! iCalendar files (RFC 5545) for sections of dated sessions and events, so readers can put a
+//! Sprechstunde into Outlook with one click. Times carry `TZID` and a `VTIMEZONE` derived from the
+//! site's time zone rules, so clients show the right wall-clock time across the DST switch.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use jiff::civil::{Date, Weekday};
+use jiff::tz::{Dst, TimeZone};
+
+use crate::parse::kinds::{CalendarSettings, KindFields};
+use crate::site::{Page, Section, Site};
+
+/// The calendar of a whole section.
+pub fn section_calendar(site: &Site, section: &Section, settings: &CalendarSettings) -> String {
+    let events: Vec<&Page> = section
+        .pages
+        .iter()
+        .map(|p| &site.pages[*p])
+        .filter(|p| p.starts_at.is_some())
+        .collect();
+    let name = settings
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{} – {}", section.front.title, site.config.site.title));
+    calendar(site, &name, settings, &events)
+}
+
+/// A calendar with a single event, for the "in den Kalender eintragen" link of one page.
+pub fn page_calendar(site: &Site, page: &Page, settings: &CalendarSettings) -> String {
+    calendar(site, &page.common.title, settings, &[page])
+}
+
+fn calendar(site: &Site, name: &str, settings: &CalendarSettings, events: &[&Page]) -> String {
+    let tz = &site.config.tz;
+    let tzid = tz.iana_name().unwrap_or("UTC");
+    let mut out = String::new();
+    line(&mut out, "BEGIN:VCALENDAR");
+    line(&mut out, "VERSION:2.0");
+    line(&mut out, "PRODID:-//ozg-site//ozg-site//DE");
+    line(&mut out, "CALSCALE:GREGORIAN");
+    line(&mut out, "METHOD:PUBLISH");
+    line(&mut out, &format!("X-WR-CALNAME:{}", text(name)));
+    line(&mut out, &format!("X-WR-TIMEZONE:{tzid}"));
+    let year = events
+        .iter()
+        .filter_map(|p| p.starts_at.as_ref())
+        .map(|z| z.year())
+        .min()
+        .unwrap_or(2025);
+    vtimezone(&mut out, tz, tzid, year);
+    let host = site
+        .config
+        .base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or("localhost")
+        .split('/')
+        .next()
+        .unwrap_or("localhost")
+        .to_string();
+    for page in events {
+        let (Some(start), Some(end)) = (&page.starts_at, &page.ends_at) else {
+            continue;
+        };
+        let permalink = site.config.permalink(&page.path);
+        line(&mut out, "BEGIN:VEVENT");
+        line(&mut out, &format!("UID:{}@{host}", page.path.trim_matches('/').replace('/', "-")));
+        // DTSTAMP must be UTC; the page's date keeps the file identical between builds.
+        let stamp_date = page.common.updated.or(page.fields.date()).map(|d| d.0);
+        let stamp = stamp_date
+            .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+            .unwrap_or(start.timestamp());
+        line(&mut out, &format!("DTSTAMP:{}", stamp.strftime("%Y%m%dT%H%M%SZ")));
+        line(&mut out, &format!("DTSTART;TZID={tzid}:{}", start.strftime("%Y%m%dT%H%M%S")));
+        line(&mut out, &format!("DTEND;TZID={tzid}:{}", end.strftime("%Y%m%dT%H%M%S")));
+        line(&mut out, &format!("SUMMARY:{}", text(&summary(page, settings))));
+        let mut description = page.common.description.clone().unwrap_or_default();
+        if let KindFields::Sprechstunde(s) = &page.fields
+            && !s.agenda.is_empty()
+        {
+            if !description.is_empty() {
+                description.push_str("\n\n");
+            }
+            for (i, item) in s.agenda.iter().enumerate() {
+                let _ = writeln!(description, "{}. {item}", i + 1);
+            }
+        }
+        if !description.is_empty() {
+            description.push('\n');
+        }
+        description.push_str(&permalink);
+        line(&mut out, &format!("DESCRIPTION:{}", text(description.trim_end())));
+        if let Some(location) = location(page) {
+            line(&mut out, &format!("LOCATION:{}", text(&location)));
+        }
+        line(&mut out, &format!("URL:{permalink}"));
+        line(&mut out, "END:VEVENT");
+    }
+    line(&mut out, "END:VCALENDAR");
+    out
+}
+
+fn summary(page: &Page, settings: &CalendarSettings) -> String {
+    match (&page.fields, &settings.event_prefix) {
+        (KindFields::Sprechstunde(s), Some(prefix)) => {
+            format!("{}. {prefix}: {}", s.number, page.common.title)
+        }
+        (_, Some(prefix)) => format!("{prefix}: {}", page.common.title),
+        _ => page.common.title.clone(),
+    }
+}
+
+fn location(page: &Page) -> Option<String> {
+    match &page.fields {
+        KindFields::Sprechstunde(s) => s.location.clone(),
+        KindFields::Event(e) => {
+            let v = &e.venue;
+            let city = [v.postal_code.as_deref(), v.city.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(
+                [Some(v.name.as_str()), v.street.as_deref(), (!city.is_empty()).then_some(city.as_str())]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// A VTIMEZONE with yearly rules read off the zone's transitions in `year`.
+fn vtimezone(out: &mut String, tz: &TimeZone, tzid: &str, year: i16) {
+    line(out, "BEGIN:VTIMEZONE");
+    line(out, &format!("TZID:{tzid}"));
+    let start = Date::new(year, 1, 1)
+        .ok()
+        .and_then(|d| d.to_zoned(tz.clone()).ok())
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let transitions: Vec<_> = tz
+        .following(start)
+        .take_while(|t| t.timestamp().to_zoned(tz.clone()).year() == year)
+        .take(2)
+        .collect();
+    if transitions.len() == 2 {
+        for t in &transitions {
+            let before = tz.to_offset(t.timestamp().checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(t.timestamp()));
+            let after = t.offset();
+            // DTSTART is the wall-clock moment of the switch in the offset before it.
+            let local = t.timestamp().to_zoned(TimeZone::fixed(before)).datetime();
+            let kind = if t.dst() == Dst::Yes { "DAYLIGHT" } else { "STANDARD" };
+            line(out, &format!("BEGIN:{kind}"));
+            line(out, &format!("DTSTART:{}", local.strftime("%Y%m%dT%H%M%S")));
+            line(out, &format!("TZOFFSETFROM:{}", ics_offset(before)));
+            line(out, &format!("TZOFFSETTO:{}", ics_offset(after)));
+            line(out, &format!("TZNAME:{}", t.abbreviation()));
+            line(out, &format!("RRULE:FREQ=YEARLY;BYMONTH={};BYDAY={}", local.month(), byday(local.date())));
+            line(out, &format!("END:{kind}"));
+        }
+    } else {
+        // No DST (or rules changing that year): one fixed offset.
+        let offset = tz.to_offset(start);
+        line(out, "BEGIN:STANDARD");
+        line(out, &format!("DTSTART:{year:04}0101T000000"));
+        line(out, &format!("TZOFFSETFROM:{}", ics_offset(offset)));
+        line(out, &format!("TZOFFSETTO:{}", ics_offset(offset)));
+        line(out, "END:STANDARD");
+    }
+    line(out, "END:VTIMEZONE");
+}
+
+/// `-1SU` for the last Sunday of the month, `2SU` for the second, and so on.
+fn byday(date: Date) -> String {
+    let wd = match date.weekday() {
+        Weekday::Monday => "MO",
+        Weekday::Tuesday => "TU",
+        Weekday::Wednesday => "WE",
+        Weekday::Thursday => "TH",
+        Weekday::Friday => "FR",
+        Weekday::Saturday => "SA",
+        Weekday::Sunday => "SU",
+    };
+    if date.day() + 7 > date.days_in_month() {
+        format!("-1{wd}")
+    } else {
+        format!("{}{wd}", (date.day() - 1) / 7 + 1)
+    }
+}
+
+fn ics_offset(offset: jiff::tz::Offset) -> String {
+    let secs = offset.seconds();
+    let sign = if secs < 0 { '-' } else { '+' };
+    let secs = secs.abs();
+    format!("{sign}{:02}{:02}", secs / 3600, (secs % 3600) / 60)
+}
+
+/// Escapes TEXT values (RFC 5545 §3.3.11).
+fn text(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace("\r\n", "\\n")
+        .replace('\n', "\\n")
+}
+
+/// Appends a content line, folded at 75 octets without splitting a UTF-8 character, with CRLF.
+fn line(out: &mut String, content: &str) {
+    let mut width = 0;
+    for c in content.chars() {
+        let len = c.len_utf8();
+        if width + len > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += len;
+    }
+    out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_long_lines_at_75_octets_on_char_boundaries() {
+        let mut out = String::new();
+        let long = format!("SUMMARY:{}", "ä".repeat(60));
+        line(&mut out, &long);
+        for l in out.split("\r\n").filter(|l| !l.is_empty()) {
+            assert!(l.len() <= 75, "{} octets", l.len());
+        }
+        assert_eq!(out.replace("\r\n ", "").trim_end(), long);
+    }
+
+    #[test]
+    fn escapes_text() {
+        assert_eq!(text("a, b; c\\d\ne"), "a\\, b\\; c\\\\d\\ne");
+    }
+
+    #[test]
+    fn berlin_rules_are_last_sundays() {
+        let mut out = String::new();
+        vtimezone(&mut out, &TimeZone::get("Europe/Berlin").unwrap(), "Europe/Berlin", 2025);
+        assert!(out.contains("BEGIN:DAYLIGHT\r\nDTSTART:20250330T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200"), "{out}");
+        assert!(out.contains("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU"));
+        assert!(out.contains("BEGIN:STANDARD\r\nDTSTART:20251026T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100"), "{out}");
+        assert!(out.contains("RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"));
+    }
+
+    #[test]
+    fn byday_counts_weeks() {
+        assert_eq!(byday(jiff::civil::date(2025, 3, 30)), "-1SU");
+        assert_eq!(byday(jiff::civil::date(2025, 3, 9)), "2SU");
+    }
+}
