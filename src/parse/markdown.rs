@@ -70,6 +70,8 @@ pub struct Rendered {
 }
 
 const MORE_MARKER: &str = "<!-- more -->";
+const TABLE_OPEN: &str = "<div class=\"table-scroll\" tabindex=\"0\">\n";
+const TABLE_CLOSE: &str = "</div>\n";
 
 fn options() -> Options {
     Options::ENABLE_TABLES
@@ -250,6 +252,18 @@ pub fn render(
                     CodeBlockKind::Indented => None,
                 };
                 code = Some((lang, String::new()));
+            }
+            Event::Start(t @ Tag::Table(_)) => {
+                // Wide tables scroll inside their own box on phones instead of crushing words;
+                // tabindex lets keyboard users scroll it (WCAG 2.1.1).
+                depth += 1;
+                events.push(Event::Html(TABLE_OPEN.into()));
+                events.push(Event::Start(t));
+            }
+            Event::End(TagEnd::Table) => {
+                depth = depth.saturating_sub(1);
+                events.push(Event::End(TagEnd::Table));
+                events.push(Event::Html(TABLE_CLOSE.into()));
             }
             Event::Start(t) => {
                 if depth == 0 && t == Tag::Paragraph && first_paragraph.0.is_none() {
@@ -506,7 +520,7 @@ mod tests {
         let r = md(
             "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~alt~~\n\n- [x] fertig\n- [ ] offen\n\nText[^1]\n\n[^1]: Fußnote\n",
         );
-        assert!(r.html.contains("<table>") && r.html.contains("<th>a</th>"));
+        assert!(r.html.contains("<div class=\"table-scroll\" tabindex=\"0\">\n<table>") && r.html.contains("<th>a</th>"));
         assert!(r.html.contains("<del>alt</del>"));
         assert!(r.html.contains("checked aria-label=\"erledigt\""));
         assert!(r.html.contains("footnote"));
