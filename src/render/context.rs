@@ -39,12 +39,11 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
     }
     let reading_time = page.body.word_count.div_ceil(200).max(1);
     let section = &site.sections[page.section];
-    let calendar_url = section
-        .front
-        .calendar
-        .as_ref()
-        .filter(|_| page.starts_at.is_some())
-        .map(|c| config.url(&format!("{}{}", page.path, c.event_file)));
+    let calendar = section.front.calendar.as_ref().filter(|_| page.starts_at.is_some());
+    let calendar_url = calendar.map(|c| config.url(&format!("{}{}", page.path, c.event_file)));
+    // The link label names the file's size, like every other file link on the site.
+    let calendar_size = calendar
+        .map(|c| crate::site::human_size(super::calendar::page_calendar(site, page, c).len() as u64));
     obj(vec![
         ("title", Value::from(page.common.title.as_str())),
         ("description", opt_string(page.common.description.clone())),
@@ -70,6 +69,7 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
         ("downloads", Value::from_serializable(&page.downloads)),
         ("video", Value::from_serializable(&page.video)),
         ("calendar_url", opt_string(calendar_url)),
+        ("calendar_size", opt_string(calendar_size)),
         ("fields", Value::from_serializable(&fields)),
         (
             "starts_at",
@@ -138,6 +138,20 @@ pub fn section_value(site: &Site, id: SectionId, summaries: &[Value]) -> Value {
         ("extra", Value::from_serializable(&s.front.extra)),
         ("pages", Value::from(pages)),
         ("subsections", Value::from(subsections)),
+        (
+            "calendar_url",
+            opt_string(s.front.calendar.as_ref().map(|c| config.url(&format!("{}{}", s.path, c.file)))),
+        ),
+        (
+            "calendar_size",
+            opt_string(s.front.calendar.as_ref().map(|c| {
+                crate::site::human_size(super::calendar::section_calendar(site, s, c).len() as u64)
+            })),
+        ),
+        (
+            "feed_url",
+            opt_string(s.front.feed.then(|| config.url(&format!("{}atom.xml", s.path)))),
+        ),
         (
             "source",
             Value::from(s.file.shown.to_string_lossy().replace('\\', "/")),

@@ -247,6 +247,7 @@ fn render_job(
                         obj(vec![
                             ("pages", Value::from(pages)),
                             ("current", Value::from(n)),
+                            ("current_url", Value::from(page_url(n))),
                             ("total", Value::from(total)),
                             ("previous_url", url_or_none(n > 1, n.saturating_sub(1))),
                             ("next_url", url_or_none(n < total, n + 1)),
