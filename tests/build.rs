@@ -307,3 +307,22 @@ fn site_static_overrides_theme_files() {
     site.build().ok();
     assert_eq!(site.read("public/css/site.css"), "/* eigene Farben */");
 }
+
+#[test]
+fn a_video_renders_with_captions_download_size_and_duration() {
+    let site = Site::fixture("basic");
+    site.write("static/videos/dgs.mp4", vec![0u8; 1_500_000]);
+    site.write("static/videos/dgs.vtt", "WEBVTT\n");
+    site.write(
+        "content/kontakt.md",
+        "---\ntitle: Kontakt\nvideo:\n  file: /videos/dgs.mp4\n  title: Kontakt in Gebärdensprache\n  duration: \"2:15\"\n  captions: /videos/dgs.vtt\n---\nText.\n",
+    );
+    site.build().ok();
+    let html = site.read("public/kontakt/index.html");
+    assert!(html.contains("<source src=\"/videos/dgs.mp4\" type=\"video/mp4\">"), "{html}");
+    assert!(html.contains("<track kind=\"captions\" src=\"/videos/dgs.vtt\""));
+    assert!(html.contains("(MP4, 1,5 MB, 2:15 Minuten)"), "{html}");
+
+    site.write("content/kontakt.md", site.read("content/kontakt.md").replace("\"2:15\"", "\"zwei Minuten\""));
+    site.build().failed_with(1).stderr_has("content/kontakt.md:6:").stderr_has("not a playing time");
+}

@@ -430,6 +430,17 @@ fn finish_page(
         },
         None => None,
     };
+    // A news item or edition dated in the future appears on its date (00:00) unless `publish`
+    // says otherwise: readers should not see tomorrow's news today.
+    if publish_at.is_none()
+        && let KindFields::News(_) | KindFields::Newsletter(_) = &p.fields
+        && let Some(date) = p.fields.date()
+    {
+        match local_to_zoned(date.0.to_datetime(jiff::civil::Time::midnight()), &config.tz) {
+            Ok(z) => publish_at = Some(z),
+            Err(e) => errors.push(Diagnostic::error(e).at(yaml.key_location("date"))),
+        }
+    }
     if let KindFields::AdventDoor(door) = &p.fields {
         match advent_settings(sections, p.section) {
             None => errors.push(
