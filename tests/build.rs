@@ -319,10 +319,20 @@ fn a_video_renders_with_captions_download_size_and_duration() {
     );
     site.build().ok();
     let html = site.read("public/kontakt/index.html");
-    assert!(html.contains("<source src=\"/videos/dgs.mp4\" type=\"video/mp4\">"), "{html}");
+    assert!(
+        html.contains("<source src=\"/videos/dgs.mp4\" type=\"video/mp4\">"),
+        "{html}"
+    );
     assert!(html.contains("<track kind=\"captions\" src=\"/videos/dgs.vtt\""));
     assert!(html.contains("(MP4, 1,5 MB, 2:15 Minuten)"), "{html}");
 
-    site.write("content/kontakt.md", site.read("content/kontakt.md").replace("\"2:15\"", "\"zwei Minuten\""));
-    site.build().failed_with(1).stderr_has("content/kontakt.md:6:").stderr_has("not a playing time");
+    site.write(
+        "content/kontakt.md",
+        site.read("content/kontakt.md")
+            .replace("\"2:15\"", "\"zwei Minuten\""),
+    );
+    site.build()
+        .failed_with(1)
+        .stderr_has("content/kontakt.md:6:")
+        .stderr_has("not a playing time");
 }

@@ -520,7 +520,11 @@ mod tests {
         let r = md(
             "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~alt~~\n\n- [x] fertig\n- [ ] offen\n\nText[^1]\n\n[^1]: Fußnote\n",
         );
-        assert!(r.html.contains("<div class=\"table-scroll\" tabindex=\"0\">\n<table>") && r.html.contains("<th>a</th>"));
+        assert!(
+            r.html
+                .contains("<div class=\"table-scroll\" tabindex=\"0\">\n<table>")
+                && r.html.contains("<th>a</th>")
+        );
         assert!(r.html.contains("<del>alt</del>"));
         assert!(r.html.contains("checked aria-label=\"erledigt\""));
         assert!(r.html.contains("footnote"));

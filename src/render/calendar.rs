@@ -65,17 +65,35 @@ fn calendar(site: &Site, name: &str, settings: &CalendarSettings, events: &[&Pag
         };
         let permalink = site.config.permalink(&page.path);
         line(&mut out, "BEGIN:VEVENT");
-        line(&mut out, &format!("UID:{}@{host}", page.path.trim_matches('/').replace('/', "-")));
+        line(
+            &mut out,
+            &format!(
+                "UID:{}@{host}",
+                page.path.trim_matches('/').replace('/', "-")
+            ),
+        );
         // DTSTAMP must be UTC; the page's date keeps the file identical between builds.
         let stamp_date = page.common.updated.or(page.fields.date()).map(|d| d.0);
         let stamp = stamp_date
             .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
             .map(|z| z.timestamp())
             .unwrap_or(start.timestamp());
-        line(&mut out, &format!("DTSTAMP:{}", stamp.strftime("%Y%m%dT%H%M%SZ")));
-        line(&mut out, &format!("DTSTART;TZID={tzid}:{}", start.strftime("%Y%m%dT%H%M%S")));
-        line(&mut out, &format!("DTEND;TZID={tzid}:{}", end.strftime("%Y%m%dT%H%M%S")));
-        line(&mut out, &format!("SUMMARY:{}", text(&summary(page, settings))));
+        line(
+            &mut out,
+            &format!("DTSTAMP:{}", stamp.strftime("%Y%m%dT%H%M%SZ")),
+        );
+        line(
+            &mut out,
+            &format!("DTSTART;TZID={tzid}:{}", start.strftime("%Y%m%dT%H%M%S")),
+        );
+        line(
+            &mut out,
+            &format!("DTEND;TZID={tzid}:{}", end.strftime("%Y%m%dT%H%M%S")),
+        );
+        line(
+            &mut out,
+            &format!("SUMMARY:{}", text(&summary(page, settings))),
+        );
         let mut description = page.common.description.clone().unwrap_or_default();
         if let KindFields::Sprechstunde(s) = &page.fields
             && !s.agenda.is_empty()
@@ -91,7 +109,10 @@ fn calendar(site: &Site, name: &str, settings: &CalendarSettings, events: &[&Pag
             description.push('\n');
         }
         description.push_str(&permalink);
-        line(&mut out, &format!("DESCRIPTION:{}", text(description.trim_end())));
+        line(
+            &mut out,
+            &format!("DESCRIPTION:{}", text(description.trim_end())),
+        );
         if let Some(location) = location(page) {
             line(&mut out, &format!("LOCATION:{}", text(&location)));
         }
@@ -123,11 +144,15 @@ fn location(page: &Page) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(" ");
             Some(
-                [Some(v.name.as_str()), v.street.as_deref(), (!city.is_empty()).then_some(city.as_str())]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                [
+                    Some(v.name.as_str()),
+                    v.street.as_deref(),
+                    (!city.is_empty()).then_some(city.as_str()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
             )
         }
         _ => None,
@@ -150,17 +175,32 @@ fn vtimezone(out: &mut String, tz: &TimeZone, tzid: &str, year: i16) {
         .collect();
     if transitions.len() == 2 {
         for t in &transitions {
-            let before = tz.to_offset(t.timestamp().checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(t.timestamp()));
+            let before = tz.to_offset(
+                t.timestamp()
+                    .checked_sub(jiff::SignedDuration::from_secs(1))
+                    .unwrap_or(t.timestamp()),
+            );
             let after = t.offset();
             // DTSTART is the wall-clock moment of the switch in the offset before it.
             let local = t.timestamp().to_zoned(TimeZone::fixed(before)).datetime();
-            let kind = if t.dst() == Dst::Yes { "DAYLIGHT" } else { "STANDARD" };
+            let kind = if t.dst() == Dst::Yes {
+                "DAYLIGHT"
+            } else {
+                "STANDARD"
+            };
             line(out, &format!("BEGIN:{kind}"));
             line(out, &format!("DTSTART:{}", local.strftime("%Y%m%dT%H%M%S")));
             line(out, &format!("TZOFFSETFROM:{}", ics_offset(before)));
             line(out, &format!("TZOFFSETTO:{}", ics_offset(after)));
             line(out, &format!("TZNAME:{}", t.abbreviation()));
-            line(out, &format!("RRULE:FREQ=YEARLY;BYMONTH={};BYDAY={}", local.month(), byday(local.date())));
+            line(
+                out,
+                &format!(
+                    "RRULE:FREQ=YEARLY;BYMONTH={};BYDAY={}",
+                    local.month(),
+                    byday(local.date())
+                ),
+            );
             line(out, &format!("END:{kind}"));
         }
     } else {
@@ -247,7 +287,12 @@ mod tests {
     #[test]
     fn berlin_rules_are_last_sundays() {
         let mut out = String::new();
-        vtimezone(&mut out, &TimeZone::get("Europe/Berlin").unwrap(), "Europe/Berlin", 2025);
+        vtimezone(
+            &mut out,
+            &TimeZone::get("Europe/Berlin").unwrap(),
+            "Europe/Berlin",
+            2025,
+        );
         assert!(out.contains("BEGIN:DAYLIGHT\r\nDTSTART:20250330T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200"), "{out}");
         assert!(out.contains("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU"));
         assert!(out.contains("BEGIN:STANDARD\r\nDTSTART:20251026T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100"), "{out}");

@@ -39,11 +39,16 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
     }
     let reading_time = page.body.word_count.div_ceil(200).max(1);
     let section = &site.sections[page.section];
-    let calendar = section.front.calendar.as_ref().filter(|_| page.starts_at.is_some());
+    let calendar = section
+        .front
+        .calendar
+        .as_ref()
+        .filter(|_| page.starts_at.is_some());
     let calendar_url = calendar.map(|c| config.url(&format!("{}{}", page.path, c.event_file)));
     // The link label names the file's size, like every other file link on the site.
-    let calendar_size = calendar
-        .map(|c| crate::site::human_size(super::calendar::page_calendar(site, page, c).len() as u64));
+    let calendar_size = calendar.map(|c| {
+        crate::site::human_size(super::calendar::page_calendar(site, page, c).len() as u64)
+    });
     obj(vec![
         ("title", Value::from(page.common.title.as_str())),
         ("description", opt_string(page.common.description.clone())),
@@ -140,7 +145,12 @@ pub fn section_value(site: &Site, id: SectionId, summaries: &[Value]) -> Value {
         ("subsections", Value::from(subsections)),
         (
             "calendar_url",
-            opt_string(s.front.calendar.as_ref().map(|c| config.url(&format!("{}{}", s.path, c.file)))),
+            opt_string(
+                s.front
+                    .calendar
+                    .as_ref()
+                    .map(|c| config.url(&format!("{}{}", s.path, c.file))),
+            ),
         ),
         (
             "calendar_size",
@@ -150,7 +160,11 @@ pub fn section_value(site: &Site, id: SectionId, summaries: &[Value]) -> Value {
         ),
         (
             "feed_url",
-            opt_string(s.front.feed.then(|| config.url(&format!("{}atom.xml", s.path)))),
+            opt_string(
+                s.front
+                    .feed
+                    .then(|| config.url(&format!("{}atom.xml", s.path))),
+            ),
         ),
         (
             "source",

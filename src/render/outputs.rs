@@ -85,14 +85,22 @@ pub fn write_extras(
 
     // Calendars for sections of dated sessions and events, and one per session.
     for section in &site.sections {
-        let Some(settings) = &section.front.calendar else { continue };
+        let Some(settings) = &section.front.calendar else {
+            continue;
+        };
         let ics = super::calendar::section_calendar(site, section, settings);
-        record(staging.write(&format!("{}{}", section.path, settings.file), ics.as_bytes()));
+        record(staging.write(
+            &format!("{}{}", section.path, settings.file),
+            ics.as_bytes(),
+        ));
         for id in &section.pages {
             let page = &site.pages[*id];
             if page.starts_at.is_some() {
                 let ics = super::calendar::page_calendar(site, page, settings);
-                record(staging.write(&format!("{}{}", page.path, settings.event_file), ics.as_bytes()));
+                record(staging.write(
+                    &format!("{}{}", page.path, settings.event_file),
+                    ics.as_bytes(),
+                ));
             }
         }
     }

@@ -167,11 +167,14 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
         crate::site::human_size(bytes)
     });
     // For JSON files such as the web app manifest: a value as a JSON literal, quotes and escapes included.
-    tera.register_filter("json", |value: &Value, _: Kwargs, _: &State| -> tera::TeraResult<Value> {
-        serde_json::to_string(value)
-            .map(|s| Value::safe_string(&s))
-            .map_err(|e| tera::Error::message(format!("json: {e}")))
-    });
+    tera.register_filter(
+        "json",
+        |value: &Value, _: Kwargs, _: &State| -> tera::TeraResult<Value> {
+            serde_json::to_string(value)
+                .map(|s| Value::safe_string(&s))
+                .map_err(|e| tera::Error::message(format!("json: {e}")))
+        },
+    );
 }
 
 fn register_functions(tera: &mut Tera, lookup: Arc<Lookup>) {

@@ -273,12 +273,18 @@ fn build_sections(mut files: Vec<SourceFile>, errors: &mut Diagnostics) -> Vec<S
                     .hint("remove `calendar:` or set `kind: sprechstunde` / `kind: event`"),
             );
         }
-        for (name, key) in front.calendar.iter().flat_map(|c| [(&c.file, "calendar"), (&c.event_file, "calendar")]) {
+        for (name, key) in front
+            .calendar
+            .iter()
+            .flat_map(|c| [(&c.file, "calendar"), (&c.event_file, "calendar")])
+        {
             if !name.ends_with(".ics") || name.contains('/') || name.starts_with('.') {
                 errors.push(
-                    Diagnostic::error(format!("calendar file name `{name}` must be a plain name ending in .ics"))
-                        .at(yaml.value_location(name, key))
-                        .hint("e.g. `file: kalender.ics` and `event_file: termin.ics`"),
+                    Diagnostic::error(format!(
+                        "calendar file name `{name}` must be a plain name ending in .ics"
+                    ))
+                    .at(yaml.value_location(name, key))
+                    .hint("e.g. `file: kalender.ics` and `event_file: termin.ics`"),
                 );
             }
         }
@@ -436,7 +442,10 @@ fn finish_page(
         && let KindFields::News(_) | KindFields::Newsletter(_) = &p.fields
         && let Some(date) = p.fields.date()
     {
-        match local_to_zoned(date.0.to_datetime(jiff::civil::Time::midnight()), &config.tz) {
+        match local_to_zoned(
+            date.0.to_datetime(jiff::civil::Time::midnight()),
+            &config.tz,
+        ) {
             Ok(z) => publish_at = Some(z),
             Err(e) => errors.push(Diagnostic::error(e).at(yaml.key_location("date"))),
         }
@@ -684,13 +693,22 @@ fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut Diagnostics)
         } else {
             match &page.bundle {
                 Some(b) => (
-                    config.root.join(crate::load::CONTENT_DIR).join(b).join(file),
+                    config
+                        .root
+                        .join(crate::load::CONTENT_DIR)
+                        .join(b)
+                        .join(file),
                     config.url(&format!("{}{file}", page.path)),
                 ),
                 None => {
                     let folder = page.file.key.rsplit_once('/').map_or("", |(d, _)| d);
                     let sep = if folder.is_empty() { "" } else { "/" };
-                    let dir = page.file.path.parent().map(Path::to_path_buf).unwrap_or_default();
+                    let dir = page
+                        .file
+                        .path
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
                     (dir.join(file), config.url(&format!("/{folder}{sep}{file}")))
                 }
             }
@@ -737,7 +755,10 @@ fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut Diagnostics)
             }
         };
         let main = take(locate(&v.file, "video"));
-        let captions = v.captions.as_deref().and_then(|c| take(locate(c, "captions")));
+        let captions = v
+            .captions
+            .as_deref()
+            .and_then(|c| take(locate(c, "captions")));
         let poster = v.poster.as_deref().and_then(|p| take(locate(p, "poster")));
         let seconds = match parse_duration(&v.duration) {
             Some(s) => Some(s),
@@ -778,7 +799,11 @@ fn file_type(file: &str) -> String {
 
 /// `4:30` → 270, `1:02:03` → 3723; seconds must be below 60.
 fn parse_duration(s: &str) -> Option<u64> {
-    let parts: Vec<u64> = s.trim().split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let parts: Vec<u64> = s
+        .trim()
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     match parts.as_slice() {
         [m, sec] if *sec < 60 => Some(m * 60 + sec),
         [h, m, sec] if *m < 60 && *sec < 60 => Some(h * 3600 + m * 60 + sec),
