@@ -1,19 +1,69 @@
 #!/usr/bin/env bash
 # The whole test suite, installing what it needs first (idempotent). CI runs exactly this.
+#
+#   Debian packages: chromium (browser tests), a Java runtime (the Nu HTML checker)
+#   npm (package-lock.json): playwright-core, axe-core, vnu-jar
+#   Python venv .venv (tests/python/requirements.txt): pytest, icalendar, feedparser
+#
+# Any failing step, or any tool that cannot be installed, stops the run with a non-zero exit code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-echo "== Rust: formatting, lints, unit and integration tests"
+step() { printf '\n== %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root (or sudo) to run: $*"
+  fi
+}
+
+apt_updated=no
+apt_install() {
+  if [ "$apt_updated" = no ]; then
+    as_root apt-get update -qq
+    apt_updated=yes
+  fi
+  # Without --no-install-recommends Chromium's install can fail half-way on these machines.
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@"
+}
+
+step "Installing test tools (skipped where present)"
+[ -x /usr/bin/chromium ] || apt_install chromium
+command -v java >/dev/null || apt_install default-jre-headless
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+[ -x /usr/bin/chromium ] || die "chromium is missing after installing it"
+command -v java >/dev/null || die "java is missing after installing it"
+npm ci --no-audit --no-fund --loglevel=error
+[ -f node_modules/vnu-jar/build/dist/vnu.jar ] || die "vnu.jar missing after npm ci"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv || die "python3 -m venv failed (install python3-venv)"
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+step "Rust: formatting and lints"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
 
-echo "== Rebuild timer script"
+step "Rust: unit and integration tests"
+cargo test --all-targets --locked
+cargo build --locked  # the binary the Python and browser tests run
+
+step "Formats read by real parsers (pytest)"
+.venv/bin/python -m pytest -q tests/python
+
+step "Browser tests in Chromium: axe-core, advent dialog, Nu HTML checker"
+node --test --test-reporter=spec tests/browser/
+
+step "Rebuild timer script"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 OZG_SITE_BIN=./target/debug/ozg-site OZG_SITE_NOW=2025-12-05T13:00:00+01:00 \
   scripts/rebuild-timer.sh tests/fixtures/basic "$tmp" >/dev/null
 grep -qx 'OnCalendar=2025-12-06 11:00:00 UTC' "$tmp/ozg-site-rebuild.timer" \
-  || { echo "rebuild-timer.sh wrote an unexpected timer:"; cat "$tmp/ozg-site-rebuild.timer"; exit 1; }
+  || { cat "$tmp/ozg-site-rebuild.timer"; die "rebuild-timer.sh wrote an unexpected timer"; }
 echo "rebuild timer ok"
+
+step "All tests passed"
