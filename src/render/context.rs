@@ -202,7 +202,18 @@ fn advent_value(
             ])
         })
         .collect();
+    // The season lasts from the first open door to the end of the year; themes show teasers only then.
+    let season_end = jiff::civil::Date::new(adv.year.saturating_add(1), 1, 1)
+        .ok()
+        .and_then(|d| local_to_zoned(d.to_datetime(Time::midnight()), &site.config.tz).ok());
+    let any_open = days.iter().any(|d| {
+        d.as_map()
+            .and_then(|m| m.get(&"page".into()))
+            .is_some_and(|p| !p.is_none())
+    });
+    let active = any_open && season_end.is_some_and(|end| site.now < end);
     obj(vec![
+        ("active", Value::from(active)),
         ("year", Value::from(adv.year)),
         (
             "opens_at",

@@ -112,6 +112,24 @@ pub fn assemble(
             }
         }
     }
+    // An advent calendar's season ends with the year: teasers for it disappear then.
+    for section in &sections {
+        let Some(adv) = &section.front.advent else {
+            continue;
+        };
+        let end = jiff::civil::Date::new(adv.year.saturating_add(1), 1, 1)
+            .map_err(|e| e.to_string())
+            .and_then(|d| local_to_zoned(d.to_datetime(jiff::civil::Time::midnight()), &config.tz));
+        if let Ok(end) = end
+            && end > now
+        {
+            schedule.push(Moment {
+                at: end,
+                file: section.file.shown.clone(),
+                what: MomentKind::Ends,
+            });
+        }
+    }
     schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.file.cmp(&b.file)));
 
     check_collisions(&sections, &pages, &mut errors);
