@@ -16,6 +16,7 @@ pub mod render;
 pub mod scaffold;
 pub mod site;
 pub mod slug;
+pub mod synthetic;
 pub mod theme;
 pub mod time;
 pub mod write;
@@ -64,19 +65,45 @@ pub fn load_site(opts: &Options) -> Result<Site, Diagnostics> {
 
 /// Builds the site into `output`; on any error the previous output stays untouched.
 pub fn build(opts: &Options, output: &Path) -> Result<BuildReport, Diagnostics> {
+    let timer = Timer::from_env();
     write::check_output_dir(&opts.root, output)?;
     let site = load_site(opts)?;
+    timer.lap("load, parse, assemble");
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
     let staging = write::Staging::new(output)?;
     let written = render::render_site(&site, &theme, &staging)?;
+    timer.lap("render and write");
     staging.commit()?;
+    timer.lap("swap output");
+    drop(site.pages);
+    timer.lap("free");
     Ok(BuildReport {
         pages: written.pages,
         files: written.files,
         output: output.to_path_buf(),
-        next_change: site.next_change().cloned(),
+        next_change: site.schedule.first().cloned(),
         warnings: site.warnings,
     })
+}
+
+/// Phase timings on stderr when `OZG_SITE_TIMINGS` is set, for profiling builds.
+struct Timer(Option<std::cell::Cell<std::time::Instant>>);
+
+impl Timer {
+    fn from_env() -> Timer {
+        Timer(
+            std::env::var_os("OZG_SITE_TIMINGS")
+                .map(|_| std::cell::Cell::new(std::time::Instant::now())),
+        )
+    }
+
+    fn lap(&self, what: &str) {
+        if let Some(start) = &self.0 {
+            let now = std::time::Instant::now();
+            eprintln!("{:>6} ms  {what}", (now - start.get()).as_millis());
+            start.set(now);
+        }
+    }
 }
 
 /// Everything `build` validates, including rendering every template, without touching the output.

@@ -103,7 +103,7 @@ impl Staging {
         }
         self.committed = true;
         if had_old {
-            let _ = std::fs::remove_dir_all(&old);
+            remove_dir_all_parallel(&old);
         }
         Ok(())
     }
@@ -114,6 +114,34 @@ impl Drop for Staging {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+/// Deletes a large output folder using every core: files in parallel, then folders deepest first.
+/// A leftover (e.g. a file locked on a network share) is not an error: the new site is in place.
+fn remove_dir_all_parallel(dir: &Path) {
+    use rayon::prelude::*;
+    let mut dirs = Vec::new();
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if entry.file_type().is_dir() {
+            dirs.push((entry.depth(), entry.into_path()));
+        } else {
+            files.push(entry.into_path());
+        }
+    }
+    files.par_iter().for_each(|f| {
+        let _ = std::fs::remove_file(f);
+    });
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
+    for (_, d) in dirs {
+        let _ = std::fs::remove_dir(&d);
+    }
+    if dir.exists() {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

@@ -337,3 +337,32 @@ fn a_video_renders_with_captions_download_size_and_duration() {
         .stderr_has("content/kontakt.md:6:")
         .stderr_has("not a playing time");
 }
+
+#[test]
+fn a_synthetic_site_of_1000_pages_builds_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    ozg_site::synthetic::generate(&ozg_site::synthetic::Spec {
+        pages: 1000,
+        out: site.clone(),
+        hugo: Some(dir.path().join("hugo")),
+        highlight: true,
+    })
+    .unwrap();
+    let root = site.to_string_lossy().into_owned();
+    // Every generated date lies before 2026, so all 1000 pages are published.
+    let run = ozg(&["build", "--root", &root, "--now", "2026-01-01T00:00:00+01:00"]);
+    run.ok();
+    // 1000 pages, 5 sections, 49 further list pages of the 500 news items (10 per page).
+    assert!(run.stdout.contains("Built 1054 pages"), "{}", run.stdout);
+    let page = std::fs::read_to_string(site.join("public/aktuelles/seite-0/index.html")).unwrap();
+    assert!(
+        page.contains("class=\"hl-") && page.contains("href=\"/"),
+        "highlighted, linked"
+    );
+    assert!(
+        dir.path()
+            .join("hugo/content/aktuelles/seite-0.md")
+            .is_file()
+    );
+}

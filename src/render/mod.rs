@@ -37,6 +37,14 @@ pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Writ
         .map(|id| section_value(site, id, &summaries))
         .collect();
 
+    // Each page's full value (with its HTML) is built once and shared by its own render job and
+    // by `get_page` in other templates; tera values are reference-counted, so nothing is copied.
+    let full_pages: Vec<Value> = site
+        .pages
+        .par_iter()
+        .enumerate()
+        .map(|(id, _)| page_full(site, id, &summaries[id]))
+        .collect();
     let mut lookup = Lookup {
         base_url: config.base_url.clone(),
         base_path: config.base_path.clone(),
@@ -45,9 +53,7 @@ pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Writ
     for (key, target) in &site.by_key {
         match target {
             Target::Page(id) => {
-                lookup
-                    .pages
-                    .insert(key.clone(), page_full(site, *id, &summaries[*id]));
+                lookup.pages.insert(key.clone(), full_pages[*id].clone());
                 lookup
                     .urls
                     .insert(key.clone(), config.url(&site.pages[*id].path));
@@ -76,7 +82,17 @@ pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Writ
     let jobs = plan(site, &templates)?;
     let results: Vec<Result<usize, Diagnostic>> = jobs
         .par_iter()
-        .map(|job| render_job(site, &templates, job, &summaries, &section_values, staging))
+        .map(|job| {
+            render_job(
+                site,
+                &templates,
+                job,
+                &full_pages,
+                &summaries,
+                &section_values,
+                staging,
+            )
+        })
         .collect();
     let mut errors = Diagnostics::new();
     let mut written = Written::default();
@@ -191,6 +207,7 @@ fn render_job(
     site: &Site,
     templates: &Templates,
     job: &Job,
+    full_pages: &[Value],
     summaries: &[Value],
     section_values: &[Value],
     staging: &Staging,
@@ -199,7 +216,7 @@ fn render_job(
         Job::Page { id, template } => {
             let page = &site.pages[*id];
             let mut ctx = Context::new();
-            ctx.insert_value("page", page_full(site, *id, &summaries[*id]));
+            ctx.insert_value("page", full_pages[*id].clone());
             ctx.insert_value("section", section_link(site, page.section));
             ctx.insert_value("ancestors", ancestors(site, page.section));
             let html = templates.render(template, &ctx, Some(&page.file.shown))?;
