@@ -67,22 +67,25 @@ pub fn load_site(opts: &Options) -> Result<Site, Diagnostics> {
 pub fn build(opts: &Options, output: &Path) -> Result<BuildReport, Diagnostics> {
     let timer = Timer::from_env();
     write::check_output_dir(&opts.root, output)?;
-    let site = load_site(opts)?;
+    let mut site = load_site(opts)?;
     timer.lap("load, parse, assemble");
+    let warnings = std::mem::take(&mut site.warnings);
+    let next_change = site.schedule.first().cloned();
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
     let staging = write::Staging::new(output)?;
+    let site = std::sync::Arc::new(site);
     let written = render::render_site(&site, &theme, &staging)?;
     timer.lap("render and write");
     staging.commit()?;
     timer.lap("swap output");
-    drop(site.pages);
+    drop(site);
     timer.lap("free");
     Ok(BuildReport {
         pages: written.pages,
         files: written.files,
         output: output.to_path_buf(),
-        next_change: site.schedule.first().cloned(),
-        warnings: site.warnings,
+        next_change,
+        warnings,
     })
 }
 
@@ -108,14 +111,16 @@ impl Timer {
 
 /// Everything `build` validates, including rendering every template, without touching the output.
 pub fn check(opts: &Options) -> Result<Vec<Diagnostic>, Diagnostics> {
-    let site = load_site(opts)?;
+    let mut site = load_site(opts)?;
+    let warnings = std::mem::take(&mut site.warnings);
+    let site = std::sync::Arc::new(site);
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
     let scratch = std::env::temp_dir().join(format!("ozg-site-check-{}", std::process::id()));
     let staging = write::Staging::new(&scratch)?;
     render::render_site(&site, &theme, &staging)?;
     // Dropping the staging folder deletes it: check writes nothing that stays.
     drop(staging);
-    Ok(site.warnings)
+    Ok(warnings)
 }
 
 /// Upcoming moments at which the output changes, earliest first.

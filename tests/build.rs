@@ -351,7 +351,13 @@ fn a_synthetic_site_of_1000_pages_builds_without_errors() {
     .unwrap();
     let root = site.to_string_lossy().into_owned();
     // Every generated date lies before 2026, so all 1000 pages are published.
-    let run = ozg(&["build", "--root", &root, "--now", "2026-01-01T00:00:00+01:00"]);
+    let run = ozg(&[
+        "build",
+        "--root",
+        &root,
+        "--now",
+        "2026-01-01T00:00:00+01:00",
+    ]);
     run.ok();
     // 1000 pages, 5 sections, 49 further list pages of the 500 news items (10 per page).
     assert!(run.stdout.contains("Built 1054 pages"), "{}", run.stdout);

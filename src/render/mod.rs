@@ -25,51 +25,66 @@ pub struct Written {
     pub files: usize,
 }
 
-/// Renders every page, section, feed and static file of `site` into `staging`.
-pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Written, Diagnostics> {
-    let config = &site.config;
-    let summaries: Vec<Value> = site
-        .pages
-        .par_iter()
-        .map(|p| page_summary(site, p))
-        .collect();
-    let section_values: Vec<Value> = (0..site.sections.len())
-        .map(|id| section_value(site, id, &summaries))
-        .collect();
+/// Template lookups over the site, answering `get_page`/`get_section`/`url` on demand.
+struct SiteLookup {
+    site: Arc<Site>,
+    summaries: Arc<Vec<Value>>,
+    sections: Arc<Vec<Value>>,
+}
 
-    // Each page's full value (with its HTML) is built once and shared by its own render job and
-    // by `get_page` in other templates; tera values are reference-counted, so nothing is copied.
-    let full_pages: Vec<Value> = site
-        .pages
-        .par_iter()
-        .enumerate()
-        .map(|(id, _)| page_full(site, id, &summaries[id]))
-        .collect();
-    let mut lookup = Lookup {
-        base_url: config.base_url.clone(),
-        base_path: config.base_path.clone(),
-        ..Lookup::default()
-    };
-    for (key, target) in &site.by_key {
-        match target {
-            Target::Page(id) => {
-                lookup.pages.insert(key.clone(), full_pages[*id].clone());
-                lookup
-                    .urls
-                    .insert(key.clone(), config.url(&site.pages[*id].path));
-            }
-            Target::Section(id) => {
-                lookup
-                    .sections
-                    .insert(key.clone(), section_values[*id].clone());
-                lookup
-                    .urls
-                    .insert(key.clone(), config.url(&site.sections[*id].path));
-            }
+impl Lookup for SiteLookup {
+    fn page(&self, key: &str) -> Option<Value> {
+        match self.site.by_key.get(key)? {
+            Target::Page(id) => Some(page_full(&self.site, *id, &self.summaries[*id])),
+            Target::Section(_) => None,
         }
     }
+
+    fn section(&self, key: &str) -> Option<Value> {
+        match self.site.by_key.get(key)? {
+            Target::Section(id) => Some(self.sections[*id].clone()),
+            Target::Page(_) => None,
+        }
+    }
+
+    fn url(&self, key: &str) -> Option<String> {
+        let path = match self.site.by_key.get(key)? {
+            Target::Page(id) => &self.site.pages[*id].path,
+            Target::Section(id) => &self.site.sections[*id].path,
+        };
+        Some(self.site.config.url(path))
+    }
+
+    fn base(&self) -> (&str, &str) {
+        (&self.site.config.base_url, &self.site.config.base_path)
+    }
+}
+
+/// Renders every page, section, feed and static file of `site` into `staging`.
+pub fn render_site(
+    site: &Arc<Site>,
+    theme: &Theme,
+    staging: &Staging,
+) -> Result<Written, Diagnostics> {
+    let config = &site.config;
+    let summaries: Arc<Vec<Value>> = Arc::new(
+        site.pages
+            .par_iter()
+            .map(|p| page_summary(site, p))
+            .collect(),
+    );
+    let section_values: Arc<Vec<Value>> = Arc::new(
+        (0..site.sections.len())
+            .map(|id| section_value(site, id, &summaries))
+            .collect(),
+    );
+    let lookup = Arc::new(SiteLookup {
+        site: site.clone(),
+        summaries: summaries.clone(),
+        sections: section_values.clone(),
+    });
     let mut templates =
-        Templates::new(theme, config.tz.clone(), Arc::new(lookup)).map_err(Diagnostics::from)?;
+        Templates::new(theme, config.tz.clone(), lookup).map_err(Diagnostics::from)?;
     let globals = templates.tera.global_context();
     // `site` and `config` are the same settings: `site.title` reads naturally in templates,
     // `config` is the name other generators use, so both work.
@@ -82,17 +97,7 @@ pub fn render_site(site: &Site, theme: &Theme, staging: &Staging) -> Result<Writ
     let jobs = plan(site, &templates)?;
     let results: Vec<Result<usize, Diagnostic>> = jobs
         .par_iter()
-        .map(|job| {
-            render_job(
-                site,
-                &templates,
-                job,
-                &full_pages,
-                &summaries,
-                &section_values,
-                staging,
-            )
-        })
+        .map(|job| render_job(site, &templates, job, &summaries, &section_values, staging))
         .collect();
     let mut errors = Diagnostics::new();
     let mut written = Written::default();
@@ -207,7 +212,6 @@ fn render_job(
     site: &Site,
     templates: &Templates,
     job: &Job,
-    full_pages: &[Value],
     summaries: &[Value],
     section_values: &[Value],
     staging: &Staging,
@@ -216,7 +220,8 @@ fn render_job(
         Job::Page { id, template } => {
             let page = &site.pages[*id];
             let mut ctx = Context::new();
-            ctx.insert_value("page", full_pages[*id].clone());
+            // Built per job and dropped after it: only the pages being rendered hold a copy of their HTML.
+            ctx.insert_value("page", page_full(site, *id, &summaries[*id]));
             ctx.insert_value("section", section_link(site, page.section));
             ctx.insert_value("ancestors", ancestors(site, page.section));
             let html = templates.render(template, &ctx, Some(&page.file.shown))?;

@@ -11,15 +11,15 @@ use crate::diagnostics::{Diagnostic, Location};
 use crate::theme::Theme;
 use crate::time::{GermanFormat, format_german, parse_template_value};
 
-/// Values templates can look up by `@/` key through `get_page` / `get_section` / `url`.
-#[derive(Default)]
-pub struct Lookup {
-    pub pages: HashMap<String, Value>,
-    pub sections: HashMap<String, Value>,
-    /// `@/` key → URL (with base path).
-    pub urls: HashMap<String, String>,
-    pub base_url: String,
-    pub base_path: String,
+/// What templates can look up by `@/` key through `get_page`, `get_section` and `url`.
+/// Values are made on demand, so a site of ten thousand pages keeps no second copy of its HTML.
+pub trait Lookup: Send + Sync + 'static {
+    fn page(&self, key: &str) -> Option<Value>;
+    fn section(&self, key: &str) -> Option<Value>;
+    /// The URL (with base path) of published content.
+    fn url(&self, key: &str) -> Option<String>;
+    /// `base_url` without trailing slash, and its path part (`""` or `/ozg`).
+    fn base(&self) -> (&str, &str);
 }
 
 /// The compiled templates, plus where each came from for error messages.
@@ -29,7 +29,11 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub fn new(theme: &Theme, tz: TimeZone, lookup: Arc<Lookup>) -> Result<Templates, Diagnostic> {
+    pub fn new(
+        theme: &Theme,
+        tz: TimeZone,
+        lookup: Arc<dyn Lookup>,
+    ) -> Result<Templates, Diagnostic> {
         let sources: HashMap<String, (PathBuf, String)> = theme
             .templates
             .iter()
@@ -177,7 +181,7 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
     );
 }
 
-fn register_functions(tera: &mut Tera, lookup: Arc<Lookup>) {
+fn register_functions(tera: &mut Tera, lookup: Arc<dyn Lookup>) {
     let l = lookup.clone();
     tera.register_function(
         "url",
@@ -189,7 +193,7 @@ fn register_functions(tera: &mut Tera, lookup: Arc<Lookup>) {
                     Some((k, a)) => (k, format!("#{a}")),
                     None => (key, String::new()),
                 };
-                let url = l.urls.get(key).ok_or_else(|| {
+                let url = l.url(key).ok_or_else(|| {
                     tera::Error::message(format!("url: no published page `@/{key}`"))
                 })?;
                 format!("{url}{anchor}")
@@ -201,14 +205,11 @@ fn register_functions(tera: &mut Tera, lookup: Arc<Lookup>) {
                 } else {
                     format!("/{path}")
                 };
-                format!("{}{p}", l.base_path)
+                format!("{}{p}", l.base().1)
             };
             Ok(if absolute {
-                format!(
-                    "{}{}",
-                    l.base_url,
-                    url.strip_prefix(&l.base_path).unwrap_or(&url)
-                )
+                let (base_url, base_path) = l.base();
+                format!("{base_url}{}", url.strip_prefix(base_path).unwrap_or(&url))
             } else {
                 url
             })
@@ -216,24 +217,24 @@ fn register_functions(tera: &mut Tera, lookup: Arc<Lookup>) {
     );
     let l = lookup.clone();
     tera.register_function("get_page", move |kwargs: Kwargs, _: &State| {
-        lookup_value(&l.pages, &kwargs, "get_page")
+        lookup_value(|k| l.page(k), &kwargs, "get_page")
     });
     let l = lookup;
     tera.register_function("get_section", move |kwargs: Kwargs, _: &State| {
-        lookup_value(&l.sections, &kwargs, "get_section")
+        lookup_value(|k| l.section(k), &kwargs, "get_section")
     });
 }
 
 fn lookup_value(
-    map: &HashMap<String, Value>,
+    find: impl Fn(&str) -> Option<Value>,
     kwargs: &Kwargs,
     function: &str,
 ) -> tera::TeraResult<Value> {
     let path: &str = kwargs.must_get("path")?;
     let missing_ok = kwargs.get::<bool>("missing_ok")?.unwrap_or(false);
     let key = path.strip_prefix("@/").unwrap_or(path);
-    match map.get(key) {
-        Some(v) => Ok(v.clone()),
+    match find(key) {
+        Some(v) => Ok(v),
         None if missing_ok => Ok(Value::none()),
         None => Err(tera::Error::message(format!(
             "{function}: no published content at `@/{key}` (pass missing_ok=true to allow that)"
