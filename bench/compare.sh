@@ -4,7 +4,7 @@
 # on tmpfs (/dev/shm) and, for reference, on disk. Prints median wall time, peak RSS, ratios, and
 # whether each target of the speed issue holds; exits 1 if one does not.
 #
-#   bench/compare.sh [RUNS]        (default 5 runs per measurement; 20k uses at most 3)
+#   bench/compare.sh [RUNS]        (default 5 runs per measurement)
 #
 # Every tool starts with an empty output folder (removed outside the timing), so ozg-site's
 # swap-in of a fresh folder and Hugo's in-place writing do the same work.
@@ -41,7 +41,7 @@ measure() {
 }
 
 for pages in 1000 10000 20000; do
-  n=$runs; [ "$pages" -eq 20000 ] && n=$(( runs < 3 ? runs : 3 ))
+  n=$runs
   site=$shm/site-$pages; hugo_site=$shm/hugo-$pages
   "$gen" --pages "$pages" --out "$site" --hugo "$hugo_site"
   echo "measuring $pages pages ($n runs each)…"
