@@ -14,6 +14,7 @@ pub mod load;
 pub mod parse;
 pub mod render;
 pub mod scaffold;
+pub mod serve;
 pub mod site;
 pub mod slug;
 pub mod synthetic;

@@ -48,6 +48,28 @@ enum Command {
         #[command(flatten)]
         site: SiteArgs,
     },
+    /// Preview the site: build into memory, serve it over HTTP, rebuild and reload open pages when
+    /// files change or scheduled content appears.
+    Serve {
+        /// The site folder, which holds site.yaml
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Address to listen on; the default keeps the preview on this machine
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Port to listen on (0 picks a free one)
+        #[arg(long, default_value_t = 1111)]
+        port: u16,
+        /// Fix "now" (RFC 3339) instead of following the clock
+        #[arg(long, env = "OZG_SITE_NOW", value_parser = parse_now)]
+        now: Option<jiff::Timestamp>,
+        /// Include drafts (`draft: true`)
+        #[arg(long)]
+        drafts: bool,
+        /// Open the preview in the default browser
+        #[arg(long)]
+        open: bool,
+    },
     /// Create a minimal new site in DIR that builds with the built-in theme.
     Init {
         /// Folder for the new site (created if missing; must not contain a site)
@@ -137,6 +159,21 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             }
             Ok(())
         }
+        Command::Serve {
+            root,
+            bind,
+            port,
+            now,
+            drafts,
+            open,
+        } => ozg_site::serve::serve(ozg_site::serve::ServeOptions {
+            root,
+            bind,
+            port,
+            now,
+            drafts,
+            open,
+        }),
         Command::Init { dir } => {
             let files = ozg_site::scaffold::init(&dir)?;
             for f in files {

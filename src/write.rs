@@ -8,6 +8,83 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostics::Diagnostic;
 
+/// Where rendered files go: a staging folder on disk, or memory for the preview server.
+pub trait Sink: Sync {
+    /// Writes `contents` to `rel`, a `/`-separated path inside the output.
+    fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic>;
+    /// Puts a copy of the file at `source` at `rel`.
+    fn copy(&self, rel: &str, source: &Path) -> Result<(), Diagnostic>;
+}
+
+impl Sink for Staging {
+    fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic> {
+        Staging::write(self, rel, contents)
+    }
+
+    fn copy(&self, rel: &str, source: &Path) -> Result<(), Diagnostic> {
+        Staging::copy(self, rel, source)
+    }
+}
+
+/// One file of an in-memory site: rendered bytes, or a file on disk served as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemoryFile {
+    Bytes(std::sync::Arc<Vec<u8>>),
+    /// Served from disk; size and modification time tell a rebuild whether it changed.
+    Disk {
+        path: PathBuf,
+        len: u64,
+        modified: Option<std::time::SystemTime>,
+    },
+}
+
+/// An output held in memory (the preview server serves from it and updates it in place).
+#[derive(Debug, Default)]
+pub struct Memory {
+    pub files: std::sync::Mutex<std::collections::BTreeMap<String, MemoryFile>>,
+}
+
+impl Memory {
+    fn insert(&self, rel: &str, file: MemoryFile) -> Result<(), Diagnostic> {
+        let rel = rel.trim_start_matches('/').to_string();
+        match self.files.lock() {
+            Ok(mut files) => {
+                files.insert(rel, file);
+                Ok(())
+            }
+            Err(_) => Err(Diagnostic::error(
+                "the in-memory output is unusable after an earlier crash",
+            )),
+        }
+    }
+
+    /// The files, for serving and comparing.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, MemoryFile> {
+        self.files.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+}
+
+impl Sink for Memory {
+    fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic> {
+        self.insert(
+            rel,
+            MemoryFile::Bytes(std::sync::Arc::new(contents.to_vec())),
+        )
+    }
+
+    fn copy(&self, rel: &str, source: &Path) -> Result<(), Diagnostic> {
+        let meta = std::fs::metadata(source).map_err(|e| io_error(source, "read", &e))?;
+        self.insert(
+            rel,
+            MemoryFile::Disk {
+                path: source.to_path_buf(),
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            },
+        )
+    }
+}
+
 /// A folder being filled with a new build; dropped without [`Staging::commit`], it is removed.
 #[derive(Debug)]
 pub struct Staging {

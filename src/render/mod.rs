@@ -1,4 +1,5 @@
-//! Rendering: the site model through the theme's templates into files in the staging folder.
+//! Rendering: the site model through the theme's templates into files of a [`Sink`] (the staging
+//! folder of a build, or the memory of the preview server).
 
 mod calendar;
 pub mod context;
@@ -14,7 +15,7 @@ use tera::{Context, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::site::{Site, Target};
 use crate::theme::{StaticSource, Theme};
-use crate::write::Staging;
+use crate::write::Sink;
 use context::{ancestors, obj, page_full, page_summary, section_link, section_value};
 use templates::{Lookup, Templates};
 
@@ -64,7 +65,7 @@ impl Lookup for SiteLookup {
 pub fn render_site(
     site: &Arc<Site>,
     theme: &Theme,
-    staging: &Staging,
+    staging: &dyn Sink,
 ) -> Result<Written, Diagnostics> {
     let config = &site.config;
     let summaries: Arc<Vec<Value>> = Arc::new(
@@ -214,7 +215,7 @@ fn render_job(
     job: &Job,
     summaries: &[Value],
     section_values: &[Value],
-    staging: &Staging,
+    staging: &dyn Sink,
 ) -> Result<usize, Diagnostic> {
     match job {
         Job::Page { id, template } => {
@@ -292,7 +293,7 @@ fn render_job(
 }
 
 /// Theme static files, then the site's `static/` (which wins on equal paths), then content assets.
-fn copy_static(site: &Site, theme: &Theme, staging: &Staging) -> Result<usize, Diagnostic> {
+fn copy_static(site: &Site, theme: &Theme, staging: &dyn Sink) -> Result<usize, Diagnostic> {
     let site_static = crate::theme::list_static(&site.config.root.join(crate::load::STATIC_DIR));
     let mut by_output: HashMap<&str, &StaticSource> = HashMap::new();
     for f in theme.static_files.iter().chain(site_static.iter()) {

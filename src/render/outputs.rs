@@ -10,7 +10,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::parse::markdown::escape;
 use crate::site::{PageId, Site};
 use crate::time::rfc3339;
-use crate::write::Staging;
+use crate::write::Sink;
 
 pub const FEED_FILE: &str = "atom.xml";
 /// Templates below this folder are rendered once each to the same path in the output.
@@ -20,7 +20,7 @@ pub fn write_extras(
     site: &Site,
     templates: &Templates,
     summaries: &[Value],
-    staging: &Staging,
+    staging: &dyn Sink,
 ) -> Result<usize, Diagnostics> {
     let mut results: Vec<Result<(), Diagnostic>> = Vec::new();
     let mut record = |r: Result<(), Diagnostic>| results.push(r);
@@ -151,7 +151,7 @@ fn write_feed(
     site: &Site,
     templates: &Templates,
     summaries: &[Value],
-    staging: &Staging,
+    staging: &dyn Sink,
     path: &str,
     title: &str,
     pages: &[PageId],
