@@ -391,7 +391,12 @@ pub fn parse_page_front(
     source: &crate::yaml::YamlSource<'_>,
     kind: Kind,
 ) -> Result<(CommonFront, KindFields), crate::diagnostics::Diagnostic> {
-    let what = &format!("the front matter of a {} page", kind.name());
+    let what = &match kind {
+        Kind::Page => "the front matter of a page".to_string(),
+        Kind::AdventDoor => "the front matter of an advent door".to_string(),
+        Kind::Newsletter => "the front matter of a newsletter edition".to_string(),
+        other => format!("the front matter of a {} page", other.name()),
+    };
     Ok(match kind {
         Kind::Page => {
             let (c, f) = source.parse::<RawPage>(what)?.split();
