@@ -268,3 +268,20 @@ fn a_port_in_use_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--port"));
 }
+
+#[test]
+fn without_now_the_server_follows_the_clock() {
+    let site = Site::fixture("basic");
+    let moment = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
+    let moment = moment.round(jiff::Unit::Second).unwrap();
+    site.write(
+        "content/aktuelles/punkt.md",
+        format!("---\ntitle: Pünktlich erschienen\ndate: 2025-12-01\npublish: {moment}\n---\nJetzt.\n"),
+    );
+    let server = start(&site, &[]);
+    let events = subscribe(&server.addr);
+    assert_eq!(get(&server.addr, "/aktuelles/puenktlich-erschienen/").0, 404, "not yet published");
+    next_event(&events, "reload");
+    assert!(jiff::Timestamp::now() >= moment);
+    assert_eq!(get(&server.addr, "/aktuelles/puenktlich-erschienen/").0, 200);
+}
