@@ -70,6 +70,29 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Create a new content file with every front matter key of its kind, commented in German.
+    /// Sprechstunden and editions get the next free number, doors the next free day. It is created
+    /// as a draft (except doors) and never overwrites a file.
+    New {
+        /// What to create
+        #[arg(value_enum)]
+        kind: ozg_site::scaffold::NewKind,
+        /// Title of the new page
+        #[arg(long)]
+        title: String,
+        /// Date (YYYY-MM-DD); required for sprechstunde and event, default today
+        #[arg(long, value_parser = parse_date)]
+        date: Option<jiff::civil::Date>,
+        /// Day of an advent door (default: the first day without a door)
+        #[arg(long)]
+        day: Option<u8>,
+        /// Folder below content/ to create it in (default: the first section of the kind)
+        #[arg(long)]
+        section: Option<String>,
+        /// The site folder, which holds site.yaml
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
     /// Create a minimal new site in DIR that builds with the built-in theme.
     Init {
         /// Folder for the new site (created if missing; must not contain a site)
@@ -91,6 +114,10 @@ struct SiteArgs {
     drafts: bool,
 }
 
+fn parse_date(s: &str) -> Result<jiff::civil::Date, String> {
+    ozg_site::time::LocalDate::parse(s).map(|d| d.0)
+}
+
 fn parse_now(s: &str) -> Result<jiff::Timestamp, String> {
     ozg_site::time::parse_now(s)
 }
@@ -108,6 +135,19 @@ impl SiteArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::New {
+        kind, date: None, ..
+    } = &cli.command
+        && kind.needs_date()
+    {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--date is required for a sprechstunde or an event, e.g. --date 2026-01-21",
+            )
+            .exit();
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(diagnostics) => {
@@ -174,6 +214,26 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             drafts,
             open,
         }),
+        Command::New {
+            kind,
+            title,
+            date,
+            day,
+            section,
+            root,
+        } => {
+            let request = ozg_site::scaffold::NewContent {
+                kind,
+                title,
+                date,
+                day,
+                section,
+            };
+            let rel = ozg_site::scaffold::new_content(&root, &request)?;
+            println!("created {}", rel.display());
+            println!("Fill in the marked keys; it is a draft until you set `draft: false`.");
+            Ok(())
+        }
         Command::Init { dir } => {
             let files = ozg_site::scaffold::init(&dir)?;
             for f in files {

@@ -276,12 +276,21 @@ fn without_now_the_server_follows_the_clock() {
     let moment = moment.round(jiff::Unit::Second).unwrap();
     site.write(
         "content/aktuelles/punkt.md",
-        format!("---\ntitle: Pünktlich erschienen\ndate: 2025-12-01\npublish: {moment}\n---\nJetzt.\n"),
+        format!(
+            "---\ntitle: Pünktlich erschienen\ndate: 2025-12-01\npublish: {moment}\n---\nJetzt.\n"
+        ),
     );
     let server = start(&site, &[]);
     let events = subscribe(&server.addr);
-    assert_eq!(get(&server.addr, "/aktuelles/puenktlich-erschienen/").0, 404, "not yet published");
+    assert_eq!(
+        get(&server.addr, "/aktuelles/puenktlich-erschienen/").0,
+        404,
+        "not yet published"
+    );
     next_event(&events, "reload");
     assert!(jiff::Timestamp::now() >= moment);
-    assert_eq!(get(&server.addr, "/aktuelles/puenktlich-erschienen/").0, 200);
+    assert_eq!(
+        get(&server.addr, "/aktuelles/puenktlich-erschienen/").0,
+        200
+    );
 }
