@@ -61,6 +61,7 @@ pub fn load_site(opts: &Options) -> Result<Site, Diagnostics> {
             now: opts.now,
             drafts: opts.drafts,
         },
+        None,
     )
 }
 

@@ -31,8 +31,33 @@ pub struct SourceFile {
     pub shown: PathBuf,
     /// The key `@/` links use: relative to `content/` (`aktuelles/x.md`), or `newsletters/x.md`.
     pub key: String,
-    pub text: String,
+    /// Shared, so keeping the files for the next rebuild costs no copy.
+    pub text: std::sync::Arc<str>,
+    /// xxh3 of the text: what caches of parsed and rendered files are keyed by.
+    pub hash: u64,
+    /// Size and modification time when read, so the preview re-reads only files that changed.
+    pub stamp: Stamp,
 }
+
+/// A file's size and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub len: u64,
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    pub fn of(path: &Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// Files read by an earlier load, by path: unchanged ones (same stamp) are not read again.
+pub type Previous = std::collections::HashMap<PathBuf, SourceFile>;
 
 /// A non-Markdown file inside `content/` (page bundle assets, images).
 #[derive(Debug, Clone)]
@@ -50,6 +75,15 @@ pub struct Sources {
 
 /// Reads every Markdown file under `content/` and `newsletters/`, and lists the other files in `content/`.
 pub fn load_sources(root: &Path) -> Result<Sources, Diagnostics> {
+    load_sources_reusing(root, None)
+}
+
+/// Like [`load_sources`], but takes files whose size and modification time are unchanged from
+/// `previous` instead of reading them again (the preview server's rebuilds).
+pub fn load_sources_reusing(
+    root: &Path,
+    previous: Option<&Previous>,
+) -> Result<Sources, Diagnostics> {
     let mut errors = Diagnostics::new();
     let mut candidates = Vec::new();
     let mut assets = Vec::new();
@@ -116,13 +150,25 @@ pub fn load_sources(root: &Path) -> Result<Sources, Diagnostics> {
                 Origin::Newsletter => (NEWSLETTER_DIR, format!("{NEWSLETTER_DIR}/{rel}")),
             };
             let shown = PathBuf::from(format!("{dir}/{rel}"));
+            let stamp = Stamp::of(&path);
+            if let (Some(prev), Some(stamp)) = (previous.and_then(|p| p.get(&path)), stamp)
+                && prev.stamp == stamp
+                && stamp.modified.is_some_and(settled)
+            {
+                return Ok(prev.clone());
+            }
             let text = read_text(&path, &shown)?;
             Ok(SourceFile {
                 origin,
                 path,
                 shown,
                 key,
-                text,
+                hash: xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+                stamp: stamp.unwrap_or(Stamp {
+                    len: text.len() as u64,
+                    modified: None,
+                }),
+                text: text.into(),
             })
         })
         .collect();
@@ -137,6 +183,14 @@ pub fn load_sources(root: &Path) -> Result<Sources, Diagnostics> {
         return Err(errors);
     }
     Ok(Sources { markdown, assets })
+}
+
+/// File times have the granularity of a clock tick, so two saves in quick succession can leave the
+/// same size and time: a file modified in the last two seconds is read again (as git does).
+fn settled(modified: std::time::SystemTime) -> bool {
+    modified
+        .elapsed()
+        .is_ok_and(|age| age > std::time::Duration::from_secs(2))
 }
 
 /// Reads a text file, reporting unreadable and non-UTF-8 files with the place of the first bad byte.

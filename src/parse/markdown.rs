@@ -35,6 +35,7 @@ pub struct AnchorRef {
 }
 
 /// What a link target in `@/` form turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
     Url(String),
     /// The page exists but is not published yet (scheduled or draft): render the text only.
@@ -58,7 +59,7 @@ pub struct BodySource<'a> {
     pub offset: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Rendered {
     pub html: String,
     /// The teaser: content before `<!-- more -->`, else the first paragraph.

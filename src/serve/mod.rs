@@ -94,12 +94,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     let base_url = format!("http://{local}");
 
     let shared = Arc::new(Shared::new());
-    let site = SiteBuilder {
-        root: opts.root.clone(),
-        base_url: base_url.clone(),
-        drafts: opts.drafts,
-        now: opts.now,
-    };
+    let site = SiteBuilder::new(opts.root.clone(), base_url.clone(), opts.drafts, opts.now);
     site.rebuild(&shared, &[]);
 
     let (tx, rx) = mpsc::channel::<Trigger>();
@@ -170,29 +165,66 @@ fn worker(site: SiteBuilder, shared: Arc<Shared>, rx: mpsc::Receiver<Trigger>) {
 }
 
 /// A successful build: the files, the next scheduled change, the warnings.
-struct Built {
-    files: BTreeMap<String, MemoryFile>,
-    next: Option<Moment>,
-    warnings: Vec<Diagnostic>,
+pub struct Built {
+    pub files: BTreeMap<String, MemoryFile>,
+    pub next: Option<Moment>,
+    pub warnings: Vec<Diagnostic>,
 }
 
-/// Everything needed to build the site into memory.
-struct SiteBuilder {
+/// Builds the site into memory, again and again: files whose size and modification time are
+/// unchanged are not read again, and unchanged files are not parsed or rendered to HTML again
+/// (see [`crate::site::AssembleCache`]). The result is always what a fresh build would produce.
+pub struct SiteBuilder {
     root: PathBuf,
     base_url: String,
     drafts: bool,
     now: Option<Timestamp>,
+    cache: crate::site::AssembleCache,
+    previous: std::sync::Mutex<crate::load::Previous>,
 }
 
 impl SiteBuilder {
-    fn build(&self) -> Result<Built, Diagnostics> {
-        let opts = crate::Options {
-            root: self.root.clone(),
-            now: self.now.unwrap_or_else(Timestamp::now),
-            drafts: self.drafts,
-            base_url: Some(self.base_url.clone()),
+    pub fn new(
+        root: PathBuf,
+        base_url: String,
+        drafts: bool,
+        now: Option<Timestamp>,
+    ) -> SiteBuilder {
+        SiteBuilder {
+            root,
+            base_url,
+            drafts,
+            now,
+            cache: crate::site::AssembleCache::default(),
+            previous: std::sync::Mutex::new(crate::load::Previous::new()),
+        }
+    }
+
+    pub fn build(&self) -> Result<Built, Diagnostics> {
+        let config = crate::config::Config::load(&self.root, Some(&self.base_url))?;
+        let sources = {
+            let previous = self
+                .previous
+                .lock()
+                .map_err(|_| Diagnostic::error("internal: lock poisoned"))?;
+            crate::load::load_sources_reusing(&self.root, Some(&previous))?
         };
-        let mut site = crate::load_site(&opts)?;
+        if let Ok(mut previous) = self.previous.lock() {
+            *previous = sources
+                .markdown
+                .iter()
+                .map(|f| (f.path.clone(), f.clone()))
+                .collect();
+        }
+        let mut site = crate::site::assemble(
+            config,
+            sources,
+            &crate::site::BuildOptions {
+                now: self.now.unwrap_or_else(Timestamp::now),
+                drafts: self.drafts,
+            },
+            Some(&self.cache),
+        )?;
         let warnings = std::mem::take(&mut site.warnings);
         let next = site.schedule.first().cloned();
         let theme = crate::theme::Theme::load(&self.root, &site.config.site.theme)?;

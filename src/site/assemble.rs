@@ -34,6 +34,75 @@ mod tests {
     }
 }
 
+/// Parsed front matter and rendered Markdown of unchanged files, kept between the preview
+/// server's rebuilds. A file's entry is used only if its text is byte-identical (same hash) and,
+/// for Markdown, every `@/` link in it still resolves the same way: the result is exactly what a
+/// fresh parse would give.
+#[derive(Default)]
+pub struct AssembleCache {
+    fronts: std::sync::Mutex<HashMap<(String, u64, Kind), FrontEntry>>,
+    bodies: std::sync::Mutex<HashMap<(String, u64), BodyEntry>>,
+    /// The Markdown settings the bodies were rendered with; other settings empty the cache.
+    markdown_settings: std::sync::Mutex<String>,
+}
+
+type FrontEntry = (crate::parse::kinds::CommonFront, KindFields);
+
+struct BodyEntry {
+    rendered: Rendered,
+    /// Each `@/` target the body links to and what it resolved to.
+    links: Vec<(String, markdown::Resolved)>,
+}
+
+impl AssembleCache {
+    fn front(&self, key: &(String, u64, Kind)) -> Option<FrontEntry> {
+        self.fronts.lock().ok()?.get(key).cloned()
+    }
+
+    fn keep_front(&self, key: (String, u64, Kind), entry: FrontEntry) {
+        if let Ok(mut map) = self.fronts.lock() {
+            map.insert(key, entry);
+        }
+    }
+
+    fn body(&self, key: &(String, u64), index: &KeyIndex) -> Option<Rendered> {
+        let map = self.bodies.lock().ok()?;
+        let entry = map.get(key)?;
+        entry
+            .links
+            .iter()
+            .all(|(target, was)| &index.resolve(target) == was)
+            .then(|| entry.rendered.clone())
+    }
+
+    fn keep_body(
+        &self,
+        key: (String, u64),
+        rendered: &Rendered,
+        links: Vec<(String, markdown::Resolved)>,
+    ) {
+        if let Ok(mut map) = self.bodies.lock() {
+            map.insert(
+                key,
+                BodyEntry {
+                    rendered: rendered.clone(),
+                    links,
+                },
+            );
+        }
+    }
+
+    /// Drops entries of files that no longer exist (or changed), so the cache does not grow.
+    fn retain(&self, keys: &std::collections::HashSet<(String, u64)>) {
+        if let Ok(mut map) = self.fronts.lock() {
+            map.retain(|(k, h, _), _| keys.contains(&(k.clone(), *h)));
+        }
+        if let Ok(mut map) = self.bodies.lock() {
+            map.retain(|k, _| keys.contains(k));
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     pub now: jiff::Timestamp,
@@ -45,6 +114,7 @@ pub fn assemble(
     config: Config,
     sources: Sources,
     opts: &BuildOptions,
+    cache: Option<&AssembleCache>,
 ) -> Result<Site, Diagnostics> {
     let now = opts.now.to_zoned(config.tz.clone());
     let mut errors = Diagnostics::new();
@@ -75,7 +145,8 @@ pub fn assemble(
         .into_par_iter()
         .map(|file| {
             let key = file.key.clone();
-            parse_page(file, &sections, &section_by_dir, newsletter_section).map_err(|d| (key, d))
+            parse_page(file, &sections, &section_by_dir, newsletter_section, cache)
+                .map_err(|d| (key, d))
         })
         .collect();
     // Pages that failed are treated like unpublished ones from here on, so links to them do not
@@ -174,12 +245,27 @@ pub fn assemble(
         errors.extend(errs);
         field_anchors.extend(anchors);
     }
-    render_bodies(&mut sections, &mut pages, &index, &config, &mut errors);
+    render_bodies(
+        &mut sections,
+        &mut pages,
+        &index,
+        &config,
+        cache,
+        &mut errors,
+    );
     errors.extend(check_anchors(&sections, &pages, &by_key, &field_anchors));
     if errors.has_errors() {
         return Err(errors);
     }
     errors.sort();
+    if let Some(c) = cache {
+        let keys = pages
+            .iter()
+            .map(|p| (p.file.key.clone(), p.file.hash))
+            .chain(sections.iter().map(|s| (s.file.key.clone(), s.file.hash)))
+            .collect();
+        c.retain(&keys);
+    }
 
     Ok(Site {
         config,
@@ -382,6 +468,7 @@ fn parse_page(
     sections: &[Section],
     section_by_dir: &HashMap<String, usize>,
     newsletter_section: Option<usize>,
+    cache: Option<&AssembleCache>,
 ) -> Result<ParsedPage, Diagnostic> {
     let split = front_matter::split(&file.text, &file.shown)?;
     let (section, bundle) = match file.origin {
@@ -413,7 +500,17 @@ fn parse_page(
         }
     };
     let kind = sections[section].kind;
-    let (common, fields) = parse_page_front(&split.yaml_source(&file), kind)?;
+    let cache_key = (file.key.clone(), file.hash, kind);
+    let (common, fields) = match cache.and_then(|c| c.front(&cache_key)) {
+        Some(entry) => entry,
+        None => {
+            let entry = parse_page_front(&split.yaml_source(&file), kind)?;
+            if let Some(c) = cache {
+                c.keep_front(cache_key, entry.clone());
+            }
+            entry
+        }
+    };
     Ok(ParsedPage {
         file,
         split,
@@ -865,6 +962,7 @@ fn render_bodies(
     pages: &mut [Page],
     index: &KeyIndex,
     config: &Config,
+    cache: Option<&AssembleCache>,
     errors: &mut Diagnostics,
 ) {
     let md = &config.site.markdown;
@@ -873,10 +971,33 @@ fn render_bodies(
         task_done_label: &md.task_done_label,
         task_open_label: &md.task_open_label,
     };
-    let resolve = |key: &str| index.resolve(key);
+    if let Some(c) = cache {
+        let settings = format!("{md:?}");
+        if let Ok(mut current) = c.markdown_settings.lock()
+            && *current != settings
+        {
+            *current = settings;
+            if let Ok(mut bodies) = c.bodies.lock() {
+                bodies.clear();
+            }
+        }
+    }
     let render_one = |file: &SourceFile, split: &Split| {
+        let key = (file.key.clone(), file.hash);
+        if let Some(rendered) = cache.and_then(|c| c.body(&key, index)) {
+            return rendered;
+        }
+        // Record what each link resolved to, so a cached body is reused only while that holds.
+        let links = std::cell::RefCell::new(Vec::new());
+        let resolve = |target: &str| {
+            let outcome = index.resolve(target);
+            links
+                .borrow_mut()
+                .push((target.to_string(), outcome.clone()));
+            outcome
+        };
         let body = &file.text[split.body..];
-        markdown::render(
+        let rendered = markdown::render(
             body,
             &BodySource {
                 path: &file.shown,
@@ -885,7 +1006,11 @@ fn render_bodies(
             },
             &resolve,
             &opts,
-        )
+        );
+        if let Some(c) = cache {
+            c.keep_body(key, &rendered, links.into_inner());
+        }
+        rendered
     };
     pages
         .par_iter_mut()

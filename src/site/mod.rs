@@ -19,7 +19,7 @@ use crate::parse::kinds::{CommonFront, Kind, KindFields, SectionFront, SortBy};
 use crate::parse::markdown::Rendered;
 use crate::slug::Slug;
 
-pub use assemble::{BuildOptions, assemble, format_moment};
+pub use assemble::{AssembleCache, BuildOptions, assemble, format_moment};
 
 pub type PageId = usize;
 pub type SectionId = usize;
