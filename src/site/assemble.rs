@@ -49,7 +49,7 @@ pub struct AssembleCache {
 type FrontEntry = (crate::parse::kinds::CommonFront, KindFields);
 
 struct BodyEntry {
-    rendered: Rendered,
+    rendered: std::sync::Arc<Rendered>,
     /// Each `@/` target the body links to and what it resolved to.
     links: Vec<(String, markdown::Resolved)>,
 }
@@ -65,7 +65,7 @@ impl AssembleCache {
         }
     }
 
-    fn body(&self, key: &(String, u64), index: &KeyIndex) -> Option<Rendered> {
+    fn body(&self, key: &(String, u64), index: &KeyIndex) -> Option<std::sync::Arc<Rendered>> {
         let map = self.bodies.lock().ok()?;
         let entry = map.get(key)?;
         entry
@@ -78,7 +78,7 @@ impl AssembleCache {
     fn keep_body(
         &self,
         key: (String, u64),
-        rendered: &Rendered,
+        rendered: &std::sync::Arc<Rendered>,
         links: Vec<(String, markdown::Resolved)>,
     ) {
         if let Ok(mut map) = self.bodies.lock() {
@@ -420,7 +420,7 @@ fn build_sections(mut files: Vec<SourceFile>, errors: &mut Diagnostics) -> Vec<S
             parent,
             subsections: Vec::new(),
             pages: Vec::new(),
-            body: Rendered::default(),
+            body: Default::default(),
         });
     }
     sections
@@ -667,7 +667,7 @@ fn finish_page(
             ends_at,
             earlier: None,
             later: None,
-            body: Rendered::default(),
+            body: Default::default(),
         }),
         moments,
     ))
@@ -997,7 +997,7 @@ fn render_bodies(
             outcome
         };
         let body = &file.text[split.body..];
-        let rendered = markdown::render(
+        let rendered = std::sync::Arc::new(markdown::render(
             body,
             &BodySource {
                 path: &file.shown,
@@ -1006,7 +1006,7 @@ fn render_bodies(
             },
             &resolve,
             &opts,
-        );
+        ));
         if let Some(c) = cache {
             c.keep_body(key, &rendered, links.into_inner());
         }
@@ -1019,11 +1019,11 @@ fn render_bodies(
         .par_iter_mut()
         .for_each(|s| s.body = render_one(&s.file, &s.split));
     for body in pages
-        .iter_mut()
-        .map(|p| &mut p.body)
-        .chain(sections.iter_mut().map(|s| &mut s.body))
+        .iter()
+        .map(|p| &p.body)
+        .chain(sections.iter().map(|s| &s.body))
     {
-        errors.extend(std::mem::take(&mut body.diagnostics));
+        errors.extend(body.diagnostics.iter().cloned());
     }
 }
 

@@ -45,7 +45,8 @@ pub struct Section {
     pub subsections: Vec<SectionId>,
     /// Published pages in display order.
     pub pages: Vec<PageId>,
-    pub body: Rendered,
+    /// Shared with the preview's cache, so an unchanged body is not copied on rebuild.
+    pub body: std::sync::Arc<Rendered>,
 }
 
 /// A file to offer for download, resolved on disk.
@@ -94,7 +95,8 @@ pub struct Page {
     pub ends_at: Option<Zoned>,
     pub earlier: Option<PageId>,
     pub later: Option<PageId>,
-    pub body: Rendered,
+    /// Shared with the preview's cache, so an unchanged body is not copied on rebuild.
+    pub body: std::sync::Arc<Rendered>,
 }
 
 impl Page {
