@@ -87,17 +87,18 @@ const WORDS: &[&str] = &[
     "Änderung",
 ];
 
-/// A small deterministic generator so every run writes the same site.
-struct Rng(u64);
+/// A small deterministic generator (xorshift) so every run writes the same site; tests use it for
+/// reproducible random edits too.
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
     fn words(&mut self, n: usize) -> String {

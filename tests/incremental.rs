@@ -5,20 +5,7 @@ mod common;
 
 use common::{NOW, Site};
 use ozg_site::serve::SiteBuilder;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use ozg_site::synthetic::Rng;
 
 fn builder(site: &Site) -> SiteBuilder {
     SiteBuilder::new(
