@@ -15,6 +15,8 @@ use common::{NOW, Site};
 struct Server {
     child: Child,
     addr: String,
+    /// What the server prints after its address line.
+    output: mpsc::Receiver<String>,
 }
 
 impl Drop for Server {
@@ -49,7 +51,11 @@ fn start(site: &Site, extra: &[&str]) -> Server {
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
-    Server { child, addr }
+    Server {
+        child,
+        addr,
+        output: rx,
+    }
 }
 
 /// A plain HTTP/1.1 GET: (status, content type, body).
@@ -293,4 +299,29 @@ fn without_now_the_server_follows_the_clock() {
         get(&server.addr, "/aktuelles/puenktlich-erschienen/").0,
         200
     );
+}
+
+#[test]
+fn one_save_is_one_rebuild() {
+    // Rebuilding reads files; those reads must not count as changes, or rebuilds never stop.
+    let site = Site::fixture("basic");
+    site.write(
+        "site.yaml",
+        site.read("site.yaml")
+            .replace("theme: default", "theme: mini"),
+    );
+    let server = start(&site, &["--now", NOW]);
+    let events = subscribe(&server.addr);
+    site.write(
+        "content/kontakt.md",
+        "---\ntitle: Kontakt\n---\nEinmal gespeichert.\n",
+    );
+    next_event(&events, "reload");
+    std::thread::sleep(Duration::from_secs(2));
+    let rebuilds = server
+        .output
+        .try_iter()
+        .filter(|l| l.starts_with("Rebuilt"))
+        .count();
+    assert_eq!(rebuilds, 1);
 }

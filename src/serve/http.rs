@@ -55,14 +55,19 @@ async fn status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 async fn events(
     State(shared): State<Arc<Shared>>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let stream = BroadcastStream::new(shared.events.subscribe()).filter_map(|change| {
+    // Subscribe first, then greet with the current generation: no rebuild can fall in between.
+    let updates = BroadcastStream::new(shared.events.subscribe());
+    let hello = Event::default()
+        .event("hello")
+        .data(shared.generation().to_string());
+    let stream = tokio_stream::once(Ok(hello)).chain(updates.filter_map(|change| {
         let event = match change.ok()? {
             Change::Reload => Event::default().event("reload").data("reload"),
             Change::Css(paths) => Event::default().event("css").data(paths.join("\n")),
             Change::Error(text) => Event::default().event("builderror").data(text),
         };
         Some(Ok(event))
-    });
+    }));
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -149,7 +154,7 @@ async fn file(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     };
     let files = shared.files();
     if let Some(found) = files.get(&key) {
-        return respond(&key, found, StatusCode::OK).await;
+        return respond(&key, found, StatusCode::OK, shared.generation()).await;
     }
     // `/aktuelles` → `/aktuelles/`, as static web servers do.
     let dir_index = format!("{key}/index.html");
@@ -162,12 +167,12 @@ async fn file(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
             .into_response();
     }
     match files.get("404.html") {
-        Some(page) => respond("404.html", page, StatusCode::NOT_FOUND).await,
+        Some(page) => respond("404.html", page, StatusCode::NOT_FOUND, shared.generation()).await,
         None => (StatusCode::NOT_FOUND, "Nicht gefunden\n").into_response(),
     }
 }
 
-async fn respond(key: &str, file: &MemoryFile, status: StatusCode) -> Response {
+async fn respond(key: &str, file: &MemoryFile, status: StatusCode, generation: u64) -> Response {
     let bytes: Vec<u8> = match file {
         MemoryFile::Bytes(b) => b.as_ref().clone(),
         MemoryFile::Disk { path, .. } => match tokio::fs::read(path).await {
@@ -177,7 +182,7 @@ async fn respond(key: &str, file: &MemoryFile, status: StatusCode) -> Response {
     };
     let mime = mime_type(key);
     let body = if mime.starts_with("text/html") {
-        inject_live_script(bytes)
+        inject_live_script(bytes, generation)
     } else {
         bytes
     };
@@ -190,9 +195,10 @@ async fn respond(key: &str, file: &MemoryFile, status: StatusCode) -> Response {
     response
 }
 
-/// Adds the live-reload script before `</body>` (or at the end).
-pub fn inject_live_script(html: Vec<u8>) -> Vec<u8> {
-    let tag = format!("<script src=\"{LIVE_SCRIPT_PATH}\"></script>");
+/// Adds the live-reload script before `</body>` (or at the end), with the build generation.
+pub fn inject_live_script(html: Vec<u8>, generation: u64) -> Vec<u8> {
+    let tag =
+        format!("<script src=\"{LIVE_SCRIPT_PATH}\" data-generation=\"{generation}\"></script>");
     let text = String::from_utf8_lossy(&html);
     match text.rfind("</body>") {
         Some(i) => format!("{}{tag}\n{}", &text[..i], &text[i..]).into_bytes(),
@@ -252,11 +258,13 @@ mod tests {
 
     #[test]
     fn script_goes_before_body_end() {
-        let out =
-            String::from_utf8(inject_live_script(b"<html><body>x</body></html>".to_vec())).unwrap();
+        let html = b"<html><body>x</body></html>".to_vec();
+        let out = String::from_utf8(inject_live_script(html, 7)).unwrap();
         assert_eq!(
             out,
-            format!("<html><body>x<script src=\"{LIVE_SCRIPT_PATH}\"></script>\n</body></html>")
+            format!(
+                "<html><body>x<script src=\"{LIVE_SCRIPT_PATH}\" data-generation=\"7\"></script>\n</body></html>"
+            )
         );
     }
 }

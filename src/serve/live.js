@@ -3,6 +3,8 @@
 (function () {
   "use strict";
   var OVERLAY_ID = "ozg-site-error-overlay";
+  var script = document.currentScript;
+  var generation = script ? script.getAttribute("data-generation") : null;
 
   function showError(text) {
     var box = document.getElementById(OVERLAY_ID);
@@ -44,6 +46,11 @@
     .catch(function () {});
 
   var source = new EventSource("/__ozg/events");
+  // A rebuild that happened before this page connected: reload now instead of missing it.
+  source.addEventListener("hello", function (e) {
+    if (generation !== null && e.data !== generation) { location.reload(); return; }
+    document.documentElement.setAttribute("data-ozg-live", "connected");
+  });
   source.addEventListener("reload", function () { location.reload(); });
   source.addEventListener("css", function (e) { swapStylesheets(e.data.split("\n")); });
   source.addEventListener("builderror", function (e) { showError(e.data); });

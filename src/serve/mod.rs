@@ -48,6 +48,9 @@ pub struct Shared {
     files: RwLock<Arc<BTreeMap<String, MemoryFile>>>,
     error: RwLock<Option<String>>,
     next_change: RwLock<Option<Moment>>,
+    /// Counts builds that changed the site; pages carry the number they were served with, so a
+    /// page that missed an event (it connected late) reloads when it sees a newer number.
+    generation: std::sync::atomic::AtomicU64,
     pub events: broadcast::Sender<Change>,
 }
 
@@ -57,12 +60,17 @@ impl Shared {
             files: RwLock::new(Arc::new(BTreeMap::new())),
             error: RwLock::new(None),
             next_change: RwLock::new(None),
+            generation: std::sync::atomic::AtomicU64::new(0),
             events: broadcast::channel(64).0,
         }
     }
 
     pub fn files(&self) -> Arc<BTreeMap<String, MemoryFile>> {
         self.files.read().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn error(&self) -> Option<String> {
@@ -348,8 +356,11 @@ fn watch(
         Some(Duration::from_millis(10)),
         move |result: notify_debouncer_full::DebounceEventResult| {
             let Ok(events) = result else { return };
+            // Reading a file is an event too (inotify's open/close): only changes count, or
+            // every rebuild, which reads the files, would trigger the next one.
             let paths: Vec<PathBuf> = events
                 .iter()
+                .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
                 .flat_map(|e| e.paths.iter())
                 .filter(|p| relevant(&root_owned, p))
                 .cloned()

@@ -36,17 +36,23 @@ after(async () => {
 
 const kontakt = () => join(site, 'content/kontakt.md');
 
+/** Opens a preview page and waits until its live-reload connection stands. */
+async function openPreview(path, width = 1280) {
+  const page = await newPage(browser, width);
+  await page.goto(url + path);
+  await page.waitForSelector('html[data-ozg-live=connected]', { timeout: 20000 });
+  return page;
+}
+
 test('a saved edit reloads the open page with the new text', async () => {
-  const page = await newPage(browser);
-  await page.goto(url + '/kontakt/');
+  const page = await openPreview('/kontakt/');
   writeFileSync(kontakt(), '---\ntitle: Kontakt\n---\nNeue Sprechzeiten: dienstags.\n');
   await page.waitForFunction(() => document.body.textContent.includes('Neue Sprechzeiten'), null, { timeout: 20000 });
   await page.context().close();
 });
 
 test('a stylesheet change is swapped in without a reload', async () => {
-  const page = await newPage(browser);
-  await page.goto(url + '/kontakt/');
+  const page = await openPreview('/kontakt/');
   await page.evaluate(() => { window.__notReloaded = true; });
   // The site's own stylesheet overrides the theme's: only a CSS file changes.
   writeFileSync(join(site, 'static/css/site.css'), 'body { outline: 3px solid rgb(1, 2, 3); }\n');
@@ -58,8 +64,7 @@ test('a stylesheet change is swapped in without a reload', async () => {
 });
 
 test('a broken save shows an accessible overlay; the next good save clears it', async () => {
-  const page = await newPage(browser);
-  await page.goto(url + '/kontakt/');
+  const page = await openPreview('/kontakt/');
   const good = readFileSync(kontakt(), 'utf8');
   writeFileSync(kontakt(), '---\ntitel: Kontakt\n---\nText\n');
   const overlay = page.locator('#ozg-site-error-overlay[role=alert]');
