@@ -14,6 +14,10 @@ pub trait Sink: Sync {
     fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic>;
     /// Puts a copy of the file at `source` at `rel`.
     fn copy(&self, rel: &str, source: &Path) -> Result<(), Diagnostic>;
+    /// Like [`Sink::write`], for bytes that are kept elsewhere too (no copy where the sink can share).
+    fn write_shared(&self, rel: &str, contents: std::sync::Arc<Vec<u8>>) -> Result<(), Diagnostic> {
+        self.write(rel, &contents)
+    }
 }
 
 impl Sink for Staging {

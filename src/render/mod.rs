@@ -3,6 +3,7 @@
 
 mod calendar;
 pub mod context;
+pub mod memo;
 mod outputs;
 pub mod templates;
 
@@ -17,6 +18,7 @@ use crate::site::{Site, Target};
 use crate::theme::{StaticSource, Theme};
 use crate::write::Sink;
 use context::{ancestors, obj, page_full, page_summary, section_link, section_value};
+use memo::Fingerprint;
 use templates::{Lookup, Templates};
 
 /// What a build wrote, for the summary line.
@@ -35,6 +37,7 @@ struct SiteLookup {
 
 impl Lookup for SiteLookup {
     fn page(&self, key: &str) -> Option<Value> {
+        memo::record(memo::Dep::Page(key.to_string()));
         match self.site.by_key.get(key)? {
             Target::Page(id) => Some(page_full(&self.site, *id, &self.summaries[*id])),
             Target::Section(_) => None,
@@ -42,6 +45,7 @@ impl Lookup for SiteLookup {
     }
 
     fn section(&self, key: &str) -> Option<Value> {
+        memo::record(memo::Dep::Section(key.to_string()));
         match self.site.by_key.get(key)? {
             Target::Section(id) => Some(self.sections[*id].clone()),
             Target::Page(_) => None,
@@ -49,6 +53,7 @@ impl Lookup for SiteLookup {
     }
 
     fn url(&self, key: &str) -> Option<String> {
+        memo::record(memo::Dep::Url(key.to_string()));
         let path = match self.site.by_key.get(key)? {
             Target::Page(id) => &self.site.pages[*id].path,
             Target::Section(id) => &self.site.sections[*id].path,
@@ -61,11 +66,13 @@ impl Lookup for SiteLookup {
     }
 }
 
-/// Renders every page, section, feed and static file of `site` into `staging`.
+/// Renders every page, section, feed and static file of `site` into `staging`. With a `memo`
+/// (the preview server), templates whose inputs did not change since the last call are skipped.
 pub fn render_site(
     site: &Arc<Site>,
     theme: &Theme,
     staging: &dyn Sink,
+    memo: Option<&memo::RenderMemo>,
 ) -> Result<Written, Diagnostics> {
     let config = &site.config;
     let summaries: Arc<Vec<Value>> = Arc::new(
@@ -96,10 +103,26 @@ pub fn render_site(
     globals.insert("base_url", &config.base_url);
 
     let jobs = plan(site, &templates)?;
+    let skip = memo.map(|m| Skip::new(m, site, theme, &summaries, &section_values));
     let results: Vec<Result<usize, Diagnostic>> = jobs
         .par_iter()
-        .map(|job| render_job(site, &templates, job, &summaries, &section_values, staging))
+        .map(|job| {
+            render_job(
+                site,
+                &templates,
+                job,
+                &summaries,
+                &section_values,
+                staging,
+                skip.as_ref(),
+            )
+        })
         .collect();
+    if let Some(skip) = &skip
+        && let Ok(emitted) = skip.emitted.lock()
+    {
+        skip.memo.retain(&emitted);
+    }
     let mut errors = Diagnostics::new();
     let mut written = Written::default();
     for r in results {
@@ -209,6 +232,122 @@ fn missing_template(
     }
 }
 
+/// Fingerprints of this build's values, for skipping templates whose inputs are unchanged.
+struct Skip<'a> {
+    memo: &'a memo::RenderMemo,
+    page_fps: Vec<u128>,
+    section_fps: Vec<u128>,
+    emitted: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl<'a> Skip<'a> {
+    fn new(
+        memo: &'a memo::RenderMemo,
+        site: &Site,
+        theme: &Theme,
+        summaries: &[Value],
+        section_values: &[Value],
+    ) -> Skip<'a> {
+        let config = &site.config;
+        let mut globals = Fingerprint::new();
+        globals
+            .str(&serde_json::to_string(&config.site).unwrap_or_default())
+            .str(&crate::time::rfc3339(&site.now))
+            .str(if site.drafts { "drafts" } else { "" })
+            .str(&config.base_url);
+        for t in &theme.templates {
+            globals.str(&t.name).str(&t.text);
+        }
+        memo.start(globals.finish());
+        // What `page` (and `get_page`) holds: the summary, the HTML, the contents, the neighbours.
+        let page_fps = site
+            .pages
+            .par_iter()
+            .enumerate()
+            .map(|(id, p)| {
+                let mut f = Fingerprint::new();
+                f.value(&summaries[id]).str(&p.body.html);
+                for h in &p.body.toc {
+                    f.str(&h.id).str(&h.title).u128(u128::from(h.level));
+                }
+                for n in [p.earlier, p.later] {
+                    match n {
+                        Some(o) => f.str(&site.pages[o].common.title).str(&site.pages[o].path),
+                        None => f.str("-"),
+                    };
+                }
+                f.finish()
+            })
+            .collect();
+        let section_fps = section_values
+            .par_iter()
+            .map(|v| Fingerprint::new().value(v).finish())
+            .collect();
+        Skip {
+            memo,
+            page_fps,
+            section_fps,
+            emitted: Default::default(),
+        }
+    }
+
+    /// The fingerprint a looked-up value has in this build (0: not there).
+    fn current(&self, site: &Site, dep: &memo::Dep) -> u128 {
+        match dep {
+            memo::Dep::Page(k) => match site.by_key.get(k) {
+                Some(Target::Page(id)) => self.page_fps[*id],
+                _ => 0,
+            },
+            memo::Dep::Section(k) => match site.by_key.get(k) {
+                Some(Target::Section(id)) => self.section_fps[*id],
+                _ => 0,
+            },
+            memo::Dep::Url(k) => {
+                let path = match site.by_key.get(k) {
+                    Some(Target::Page(id)) => &site.pages[*id].path,
+                    Some(Target::Section(id)) => &site.sections[*id].path,
+                    None => return 0,
+                };
+                Fingerprint::new().str(path).finish()
+            }
+        }
+    }
+}
+
+/// Writes one output: from the memo if nothing it depends on changed, else rendered (and kept).
+fn emit(
+    site: &Site,
+    sink: &dyn Sink,
+    skip: Option<&Skip<'_>>,
+    rel: String,
+    fingerprint: impl FnOnce() -> u128,
+    render: impl FnOnce() -> Result<String, Diagnostic>,
+) -> Result<(), Diagnostic> {
+    let Some(skip) = skip else {
+        return sink.write(&rel, render()?.as_bytes());
+    };
+    if let Ok(mut emitted) = skip.emitted.lock() {
+        emitted.insert(rel.clone());
+    }
+    let fingerprint = fingerprint();
+    if let Some(bytes) = skip.memo.get(&rel, fingerprint, |d| skip.current(site, d)) {
+        return sink.write_shared(&rel, bytes);
+    }
+    let (html, mut deps) = memo::recording(render);
+    let bytes = Arc::new(html?.into_bytes());
+    deps.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    deps.dedup();
+    let deps = deps
+        .into_iter()
+        .map(|d| {
+            let fp = skip.current(site, &d);
+            (d, fp)
+        })
+        .collect();
+    skip.memo.put(rel.clone(), fingerprint, bytes.clone(), deps);
+    sink.write_shared(&rel, bytes)
+}
+
 fn render_job(
     site: &Site,
     templates: &Templates,
@@ -216,17 +355,35 @@ fn render_job(
     summaries: &[Value],
     section_values: &[Value],
     staging: &dyn Sink,
+    skip: Option<&Skip<'_>>,
 ) -> Result<usize, Diagnostic> {
     match job {
         Job::Page { id, template } => {
             let page = &site.pages[*id];
-            let mut ctx = Context::new();
-            // Built per job and dropped after it: only the pages being rendered hold a copy of their HTML.
-            ctx.insert_value("page", page_full(site, *id, &summaries[*id]));
-            ctx.insert_value("section", section_link(site, page.section));
-            ctx.insert_value("ancestors", ancestors(site, page.section));
-            let html = templates.render(template, &ctx, Some(&page.file.shown))?;
-            staging.write(&format!("{}index.html", page.path), html.as_bytes())?;
+            let section = section_link(site, page.section);
+            let crumbs = ancestors(site, page.section);
+            emit(
+                site,
+                staging,
+                skip,
+                format!("{}index.html", page.path),
+                || {
+                    let mut f = Fingerprint::new();
+                    f.str("page").str(template).value(&section).value(&crumbs);
+                    if let Some(s) = skip {
+                        f.u128(s.page_fps[*id]);
+                    }
+                    f.finish()
+                },
+                || {
+                    let mut ctx = Context::new();
+                    // Built per job and dropped after it: only the pages being rendered hold a copy of their HTML.
+                    ctx.insert_value("page", page_full(site, *id, &summaries[*id]));
+                    ctx.insert_value("section", section.clone());
+                    ctx.insert_value("ancestors", crumbs.clone());
+                    templates.render(template, &ctx, Some(&page.file.shown))
+                },
+            )?;
             Ok(1)
         }
         Job::Section { id, template } => {
@@ -253,39 +410,64 @@ fn render_job(
             };
             for (i, chunk) in chunks.iter().enumerate() {
                 let n = i + 1;
-                let mut ctx = Context::new();
-                ctx.insert_value("section", value.clone());
-                ctx.insert_value("ancestors", crumbs.clone());
-                if section.front.paginate_by.is_some() {
-                    let pages: Vec<Value> = chunk.iter().map(|p| summaries[*p].clone()).collect();
-                    let url_or_none = |cond: bool, k: usize| {
-                        if cond {
-                            Value::from(page_url(k))
-                        } else {
-                            Value::none()
-                        }
-                    };
-                    ctx.insert_value(
-                        "paginator",
-                        obj(vec![
-                            ("pages", Value::from(pages)),
-                            ("current", Value::from(n)),
-                            ("current_url", Value::from(page_url(n))),
-                            ("total", Value::from(total)),
-                            ("previous_url", url_or_none(n > 1, n.saturating_sub(1))),
-                            ("next_url", url_or_none(n < total, n + 1)),
-                            ("first_url", Value::from(page_url(1))),
-                            ("last_url", Value::from(page_url(total))),
-                        ]),
-                    );
-                }
-                let html = templates.render(template, &ctx, Some(&section.file.shown))?;
                 let out = if n == 1 {
                     format!("{}index.html", section.path)
                 } else {
                     format!("{}seite/{n}/index.html", section.path)
                 };
-                staging.write(&out, html.as_bytes())?;
+                let paginated = section.front.paginate_by.is_some();
+                emit(
+                    site,
+                    staging,
+                    skip,
+                    out,
+                    || {
+                        // The section value holds its pages in order, so with the page number and
+                        // size it fixes the paginator too.
+                        let mut f = Fingerprint::new();
+                        f.str("section")
+                            .str(template)
+                            .value(&crumbs)
+                            .u128(n as u128)
+                            .u128(total as u128)
+                            .u128(per_page as u128)
+                            .str(if paginated { "paginated" } else { "" });
+                        if let Some(s) = skip {
+                            f.u128(s.section_fps[*id]);
+                        }
+                        f.finish()
+                    },
+                    || {
+                        let mut ctx = Context::new();
+                        ctx.insert_value("section", value.clone());
+                        ctx.insert_value("ancestors", crumbs.clone());
+                        if paginated {
+                            let pages: Vec<Value> =
+                                chunk.iter().map(|p| summaries[*p].clone()).collect();
+                            let url_or_none = |cond: bool, k: usize| {
+                                if cond {
+                                    Value::from(page_url(k))
+                                } else {
+                                    Value::none()
+                                }
+                            };
+                            ctx.insert_value(
+                                "paginator",
+                                obj(vec![
+                                    ("pages", Value::from(pages)),
+                                    ("current", Value::from(n)),
+                                    ("current_url", Value::from(page_url(n))),
+                                    ("total", Value::from(total)),
+                                    ("previous_url", url_or_none(n > 1, n.saturating_sub(1))),
+                                    ("next_url", url_or_none(n < total, n + 1)),
+                                    ("first_url", Value::from(page_url(1))),
+                                    ("last_url", Value::from(page_url(total))),
+                                ]),
+                            );
+                        }
+                        templates.render(template, &ctx, Some(&section.file.shown))
+                    },
+                )?;
             }
             Ok(total)
         }

@@ -188,6 +188,7 @@ pub struct SiteBuilder {
     drafts: bool,
     now: Option<Timestamp>,
     cache: crate::site::AssembleCache,
+    memo: crate::render::memo::RenderMemo,
     previous: std::sync::Mutex<crate::load::Previous>,
 }
 
@@ -204,6 +205,7 @@ impl SiteBuilder {
             drafts,
             now,
             cache: crate::site::AssembleCache::default(),
+            memo: crate::render::memo::RenderMemo::default(),
             previous: std::sync::Mutex::new(crate::load::Previous::new()),
         }
     }
@@ -237,7 +239,7 @@ impl SiteBuilder {
         let next = site.schedule.first().cloned();
         let theme = crate::theme::Theme::load(&self.root, &site.config.site.theme)?;
         let memory = Memory::default();
-        crate::render::render_site(&Arc::new(site), &theme, &memory)?;
+        crate::render::render_site(&Arc::new(site), &theme, &memory, Some(&self.memo))?;
         Ok(Built {
             files: memory.snapshot(),
             next,
