@@ -31,7 +31,7 @@ impl Sink for Staging {
 }
 
 /// One file of an in-memory site: rendered bytes, or a file on disk served as it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub enum MemoryFile {
     Bytes(std::sync::Arc<Vec<u8>>),
     /// Served from disk; size and modification time tell a rebuild whether it changed.
@@ -40,6 +40,28 @@ pub enum MemoryFile {
         len: u64,
         modified: Option<std::time::SystemTime>,
     },
+}
+
+impl PartialEq for MemoryFile {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            // Outputs reused from the preview's memo are the same allocation: no need to compare bytes.
+            (MemoryFile::Bytes(a), MemoryFile::Bytes(b)) => std::sync::Arc::ptr_eq(a, b) || a == b,
+            (
+                MemoryFile::Disk {
+                    path,
+                    len,
+                    modified,
+                },
+                MemoryFile::Disk {
+                    path: p2,
+                    len: l2,
+                    modified: m2,
+                },
+            ) => path == p2 && len == l2 && modified == m2,
+            _ => false,
+        }
+    }
 }
 
 /// An output held in memory (the preview server serves from it and updates it in place).
