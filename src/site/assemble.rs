@@ -204,7 +204,7 @@ pub fn assemble(
     schedule.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.file.cmp(&b.file)));
 
     check_collisions(&sections, &pages, &mut errors);
-    let assets = place_assets(&config, sources.assets, &pages, &mut errors);
+    let assets = place_assets(sources.assets, &pages);
     for page in &mut pages {
         resolve_downloads(page, &config, &mut errors);
     }
@@ -769,17 +769,11 @@ fn check_collisions(sections: &[Section], pages: &[Page], errors: &mut Diagnosti
 }
 
 /// Decides where each file from `content/` goes: bundle files next to their page, others by folder.
-fn place_assets(
-    config: &Config,
-    assets: Vec<crate::load::AssetFile>,
-    pages: &[Page],
-    _errors: &mut Diagnostics,
-) -> Vec<Asset> {
+fn place_assets(assets: Vec<crate::load::AssetFile>, pages: &[Page]) -> Vec<Asset> {
     let bundles: HashMap<&str, &str> = pages
         .iter()
         .filter_map(|p| p.bundle.as_deref().map(|b| (b, p.path.as_str())))
         .collect();
-    let _ = config;
     assets
         .into_iter()
         .map(|a| {

@@ -163,11 +163,6 @@ impl Site {
     /// The root section (`content/_index.md`) is always the first.
     pub const ROOT: SectionId = 0;
 
-    /// The next moment the output changes, if any is known.
-    pub fn next_change(&self) -> Option<&Moment> {
-        self.schedule.first()
-    }
-
     /// The sections from the root down to `id` (inclusive).
     pub fn ancestry(&self, id: SectionId) -> Vec<SectionId> {
         let mut chain = vec![id];
