@@ -20,4 +20,4 @@ for _ in $(seq 100); do grep -q "http://" "$log" && break; sleep 0.2; done
 addr=$(grep -o 'http://[0-9.:]*' "$log" | head -1 | sed 's|http://||')
 [ -n "$addr" ] || { cat "$log"; echo "the server did not start" >&2; exit 1; }
 echo "full build of $pages pages: ${full}s"
-./target/release/examples/edit_latency "$addr" "$dir/site/content/aktuelles/seite-0.md" 20
+./target/release/examples/edit_latency "$addr" "$dir/site/content/aktuelles/seite-0.md" 20 "$full"

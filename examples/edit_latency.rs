@@ -2,7 +2,7 @@
 //! page N times, and reports how long each save took to reach the browser as a reload event.
 //!
 //! ```text
-//! cargo run --release --example edit_latency -- ADDR PAGE_FILE [EDITS]
+//! cargo run --release --example edit_latency -- ADDR PAGE_FILE [EDITS] [FULL_BUILD_SECONDS]
 //! ```
 //! Used by `bench/serve_edit.sh`.
 
@@ -58,4 +58,10 @@ fn main() {
         times[0],
         times[times.len() - 1]
     );
+    if let Some(full) = args.get(3).and_then(|s| s.parse::<f64>().ok()) {
+        println!(
+            "median as a share of the full build: {:.1} % (targets: under 50 ms and under 5 %)",
+            median / (full * 1000.0) * 100.0
+        );
+    }
 }

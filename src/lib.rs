@@ -76,7 +76,7 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport, Diagnostics> 
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
     let staging = write::Staging::new(output)?;
     let site = std::sync::Arc::new(site);
-    let written = render::render_site(&site, &theme, &staging, None)?;
+    let written = render::render_site(&site, &theme, &staging)?;
     timer.lap("render and write");
     staging.commit()?;
     timer.lap("swap output");
@@ -119,7 +119,7 @@ pub fn check(opts: &Options) -> Result<Vec<Diagnostic>, Diagnostics> {
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
     let scratch = std::env::temp_dir().join(format!("ozg-site-check-{}", std::process::id()));
     let staging = write::Staging::new(&scratch)?;
-    render::render_site(&site, &theme, &staging, None)?;
+    render::render_site(&site, &theme, &staging)?;
     // Dropping the staging folder deletes it: check writes nothing that stays.
     drop(staging);
     Ok(warnings)

@@ -145,11 +145,7 @@ pub fn load_sources_reusing(
     let read: Vec<Result<SourceFile, Diagnostic>> = candidates
         .into_par_iter()
         .map(|(origin, path, rel)| {
-            let (dir, key) = match origin {
-                Origin::Content => (CONTENT_DIR, rel.clone()),
-                Origin::Newsletter => (NEWSLETTER_DIR, format!("{NEWSLETTER_DIR}/{rel}")),
-            };
-            let shown = PathBuf::from(format!("{dir}/{rel}"));
+            let (key, shown) = key_and_shown(origin, &rel);
             let stamp = Stamp::of(&path);
             if let (Some(prev), Some(stamp)) = (previous.and_then(|p| p.get(&path)), stamp)
                 && prev.stamp == stamp
@@ -157,19 +153,7 @@ pub fn load_sources_reusing(
             {
                 return Ok(prev.clone());
             }
-            let text = read_text(&path, &shown)?;
-            Ok(SourceFile {
-                origin,
-                path,
-                shown,
-                key,
-                hash: xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
-                stamp: stamp.unwrap_or(Stamp {
-                    len: text.len() as u64,
-                    modified: None,
-                }),
-                text: text.into(),
-            })
+            read_source(origin, path, key, shown, stamp)
         })
         .collect();
     let mut markdown = Vec::with_capacity(read.len());
@@ -183,6 +167,71 @@ pub fn load_sources_reusing(
         return Err(errors);
     }
     Ok(Sources { markdown, assets })
+}
+
+/// The `@/` key and the shown path of a Markdown file at `rel` inside its origin's folder.
+fn key_and_shown(origin: Origin, rel: &str) -> (String, PathBuf) {
+    match origin {
+        Origin::Content => (
+            rel.to_string(),
+            PathBuf::from(format!("{CONTENT_DIR}/{rel}")),
+        ),
+        Origin::Newsletter => {
+            let key = format!("{NEWSLETTER_DIR}/{rel}");
+            (key.clone(), PathBuf::from(key))
+        }
+    }
+}
+
+fn read_source(
+    origin: Origin,
+    path: PathBuf,
+    key: String,
+    shown: PathBuf,
+    stamp: Option<Stamp>,
+) -> Result<SourceFile, Diagnostic> {
+    let text = read_text(&path, &shown)?;
+    Ok(SourceFile {
+        origin,
+        path,
+        shown,
+        key,
+        hash: xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+        stamp: stamp.unwrap_or(Stamp {
+            len: text.len() as u64,
+            modified: None,
+        }),
+        text: text.into(),
+    })
+}
+
+/// A Markdown source the site would load from `rel` (relative to the root, with `/`): its origin
+/// and `@/` key; `None` for every other file.
+pub fn markdown_source(rel: &str) -> Option<(Origin, String)> {
+    if !rel.ends_with(".md") {
+        return None;
+    }
+    let (origin, inner) = if let Some(r) = rel.strip_prefix("content/") {
+        (Origin::Content, r)
+    } else if let Some(r) = rel.strip_prefix("newsletters/") {
+        (Origin::Newsletter, r)
+    } else {
+        return None;
+    };
+    if is_hidden(inner) {
+        return None;
+    }
+    Some((origin, key_and_shown(origin, inner).0))
+}
+
+/// Reads the one Markdown file at `rel` (as [`markdown_source`] names it), as a full load would.
+pub fn load_one(root: &Path, rel: &str) -> Option<Result<SourceFile, Diagnostic>> {
+    let (origin, key) = markdown_source(rel)?;
+    let inner = rel.split_once('/').map_or(rel, |(_, r)| r);
+    let (_, shown) = key_and_shown(origin, inner);
+    let path = root.join(&shown);
+    let stamp = Stamp::of(&path);
+    Some(read_source(origin, path, key, shown, stamp))
 }
 
 /// File times have the granularity of a clock tick, so two saves in quick succession can leave the

@@ -84,6 +84,11 @@ impl Memory {
         }
     }
 
+    /// The files, taken out.
+    pub fn into_files(self) -> std::collections::BTreeMap<String, MemoryFile> {
+        self.files.into_inner().unwrap_or_default()
+    }
+
     /// The files, for serving and comparing.
     pub fn snapshot(&self) -> std::collections::BTreeMap<String, MemoryFile> {
         self.files.lock().map(|f| f.clone()).unwrap_or_default()

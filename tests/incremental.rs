@@ -4,7 +4,9 @@
 mod common;
 
 use common::{NOW, Site};
-use ozg_site::serve::SiteBuilder;
+use std::path::PathBuf;
+
+use ozg_site::serve::{Rebuilt, SiteBuilder};
 use ozg_site::synthetic::Rng;
 
 fn builder(site: &Site) -> SiteBuilder {
@@ -16,11 +18,22 @@ fn builder(site: &Site) -> SiteBuilder {
     )
 }
 
-/// Both builds, as comparable text: the files, or the diagnostics.
-fn outcome(b: &SiteBuilder) -> Result<Vec<(String, ozg_site::write::MemoryFile)>, String> {
-    match b.build() {
-        Ok(built) => Ok(built.files.into_iter().collect()),
-        Err(d) => Err(d.iter().map(|d| d.render()).collect()),
+type Outcome = Result<Vec<(String, ozg_site::write::MemoryFile)>, String>;
+
+/// A build, as comparable text: the files, or the diagnostics.
+fn outcome(
+    result: Result<ozg_site::serve::Built, ozg_site::diagnostics::Diagnostics>,
+) -> (Outcome, Option<Rebuilt>) {
+    match result {
+        Ok(built) => (
+            Ok(built
+                .files
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()),
+            Some(built.how),
+        ),
+        Err(d) => (Err(d.iter().map(|d| d.render()).collect()), None),
     }
 }
 
@@ -35,35 +48,54 @@ fn news_files(site: &Site) -> Vec<String> {
     v
 }
 
+/// Rewrites `rel` the way many editors save: a temporary file renamed over it. Returns the
+/// paths a watcher would report.
+fn save(site: &Site, rel: &str, text: String) -> Vec<PathBuf> {
+    let tmp = format!("{rel}.tmp-save");
+    site.write(&tmp, text);
+    std::fs::rename(site.path(&tmp), site.path(rel)).unwrap();
+    vec![site.path(&tmp), site.path(rel)]
+}
+
 #[test]
 fn incremental_rebuilds_equal_full_builds_through_random_edits() {
     for seed in [1u64, 7, 42] {
         let site = Site::fixture("basic");
         let incremental = builder(&site);
         assert_eq!(
-            outcome(&incremental),
-            outcome(&builder(&site)),
+            outcome(incremental.build()).0,
+            outcome(builder(&site).build()).0,
             "seed {seed}: first build"
         );
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut ok_steps = 0;
-        for step in 0..25 {
+        let mut patched = 0;
+        for step in 0..30 {
             let news = news_files(&site);
             let pick = |rng: &mut Rng| format!("content/aktuelles/{}", news[rng.below(news.len())]);
-            let what = match rng.below(9) {
-                0 => {
-                    let p = pick(&mut rng);
+            // Mostly published pages: those edits are the ones the preview patches.
+            let published: Vec<&String> = news
+                .iter()
+                .filter(|n| !["entwurf.md", "geplant.md"].contains(&n.as_str()))
+                .collect();
+            let pick_published = |rng: &mut Rng| {
+                format!(
+                    "content/aktuelles/{}",
+                    published[rng.below(published.len())]
+                )
+            };
+            let (what, changed): (String, Vec<PathBuf>) = match rng.below(17) {
+                0 | 13 => {
+                    let p = pick_published(&mut rng);
                     let text = site.read(&p) + &format!("\nNoch ein Satz {step}.\n");
-                    site.write(&p, text);
-                    format!("append to {p}")
+                    (format!("append to {p}"), save(&site, &p, text))
                 }
-                1 => {
+                1 | 14 => {
                     // A new title moves the page: every page linking to it must change too.
-                    let p = pick(&mut rng);
+                    let p = pick_published(&mut rng);
                     let text = site.read(&p);
                     let text = text.replacen("title: ", &format!("title: Neu {step} "), 1);
-                    site.write(&p, text);
-                    format!("retitle {p}")
+                    (format!("retitle {p}"), save(&site, &p, text))
                 }
                 2 => {
                     let originals = [
@@ -79,7 +111,7 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
                         &p,
                         format!("---\ntitle: Neu {step}\ndate: 2025-11-{:02}\n---\nSiehe [dort](@/aktuelles/{target}).\n", 1 + rng.below(28)),
                     );
-                    format!("add {p} -> {target}")
+                    (format!("add {p} -> {target}"), vec![site.path(&p)])
                 }
                 3 if news.iter().any(|n| n.starts_with("neu-")) => {
                     // Pages nobody links to, so the site stays buildable and the comparison meaningful.
@@ -87,10 +119,10 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
                         news.iter().filter(|n| n.starts_with("neu-")).collect();
                     let p = format!("content/aktuelles/{}", added[rng.below(added.len())]);
                     std::fs::remove_file(site.path(&p)).unwrap();
-                    format!("delete {p}")
+                    (format!("delete {p}"), vec![site.path(&p)])
                 }
                 4 => {
-                    let p = pick(&mut rng);
+                    let p = pick_published(&mut rng);
                     let text = site.read(&p);
                     let text = match text.find("date: ") {
                         Some(i) => format!(
@@ -101,8 +133,7 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
                         ),
                         None => text,
                     };
-                    site.write(&p, text);
-                    format!("redate {p}")
+                    (format!("redate {p}"), save(&site, &p, text))
                 }
                 5 => {
                     let p = pick(&mut rng);
@@ -112,8 +143,7 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
                     } else {
                         text.replacen("---\n", "---\ndraft: true\n", 1)
                     };
-                    site.write(&p, text);
-                    format!("toggle draft {p}")
+                    (format!("toggle draft {p}"), save(&site, &p, text))
                 }
                 6 => {
                     let p = "content/projekte/gdst.md";
@@ -121,8 +151,10 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
                         "Gemeinsam digital.",
                         &format!("Gemeinsam digital, Schritt {step}."),
                     );
-                    site.write(p, text);
-                    "edit a page the home page links to".to_string()
+                    (
+                        "edit a page the home page links to".to_string(),
+                        save(&site, p, text),
+                    )
                 }
                 7 if news.iter().any(|n| n.starts_with("neu-")) => {
                     let added: Vec<&String> =
@@ -130,27 +162,94 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
                     let p = format!("content/aktuelles/{}", added[rng.below(added.len())]);
                     let to = format!("content/aktuelles/neu-umbenannt-{step}.md");
                     std::fs::rename(site.path(&p), site.path(&to)).unwrap();
-                    format!("rename {p} -> {to}")
+                    (
+                        format!("rename {p} -> {to}"),
+                        vec![site.path(&p), site.path(&to)],
+                    )
                 }
-                _ => {
+                8 => {
+                    // A session with a calendar: its page, the section list and the .ics files.
+                    let p = "content/sprechstunden/70.md";
+                    let text = site.read(p) + &format!("\nErgänzung {step}.\n");
+                    ("edit a Sprechstunde".to_string(), save(&site, p, text))
+                }
+                9 => {
+                    // An open advent door: the calendar's section value holds it.
+                    let p = "content/advent/5.md";
+                    let text = site
+                        .read(p)
+                        .replacen("title: ", &format!("title: {step} "), 1);
+                    ("retitle an advent door".to_string(), save(&site, p, text))
+                }
+                10 => {
+                    // Broken front matter: both builds fail alike; the next such step repairs it
+                    // and the preview recovers.
+                    let broken = news
+                        .iter()
+                        .map(|n| format!("content/aktuelles/{n}"))
+                        .find(|p| site.read(p).contains("\nunbekannt: 1\n"));
+                    let p = broken.clone().unwrap_or_else(|| pick(&mut rng));
+                    let text = site.read(&p);
+                    let text = if broken.is_some() {
+                        text.replace("\nunbekannt: 1\n", "\n")
+                    } else {
+                        text.replacen("---\n", "---\nunbekannt: 1\n", 1)
+                    };
+                    (format!("toggle a bad key in {p}"), save(&site, &p, text))
+                }
+                11 => {
+                    // A new heading: its id is a new anchor other pages could link to.
+                    let p = pick(&mut rng);
+                    let text = site.read(&p) + &format!("\n## Abschnitt {step}\n\nText.\n");
+                    (format!("add a heading to {p}"), save(&site, &p, text))
+                }
+                12 | 15 | 16
+                    if news.iter().any(|n| {
+                        site.read(&format!("content/aktuelles/{n}"))
+                            .contains("\nunbekannt: 1\n")
+                    }) =>
+                {
+                    let p = news
+                        .iter()
+                        .map(|n| format!("content/aktuelles/{n}"))
+                        .find(|p| site.read(p).contains("\nunbekannt: 1\n"))
+                        .unwrap();
+                    let text = site.read(&p).replace("\nunbekannt: 1\n", "\n");
+                    (format!("repair {p}"), save(&site, &p, text))
+                }
+                15 => {
                     let text =
                         site.read("site.yaml")
                             .replacen("title: ", &format!("title: V{step} "), 1);
-                    site.write("site.yaml", text);
-                    "edit site.yaml".to_string()
+                    ("edit site.yaml".to_string(), save(&site, "site.yaml", text))
+                }
+                12 => {
+                    let p = pick_published(&mut rng);
+                    let text = site.read(&p);
+                    ("save without change".to_string(), save(&site, &p, text))
+                }
+                _ => {
+                    let p = pick_published(&mut rng);
+                    let text = site.read(&p) + &format!("\nNoch ein Absatz {step}.\n");
+                    (format!("append to {p}"), save(&site, &p, text))
                 }
             };
-            let inc = outcome(&incremental);
-            let full = outcome(&builder(&site));
+            let (inc, how) = outcome(incremental.update(&changed));
+            let (full, _) = outcome(builder(&site).build());
             assert!(
                 inc == full,
                 "seed {seed}, step {step} ({what}): incremental differs from a full build"
             );
             ok_steps += usize::from(full.is_ok());
+            patched += usize::from(how == Some(Rebuilt::Patched));
         }
         assert!(
-            ok_steps >= 20,
-            "seed {seed}: only {ok_steps} of 25 steps built; the test compares too few sites"
+            ok_steps >= 18,
+            "seed {seed}: only {ok_steps} of 30 steps built; the test compares too few sites"
+        );
+        assert!(
+            patched >= 8,
+            "seed {seed}: only {patched} of 30 steps were patched; the test checks the patch path too little"
         );
     }
 }

@@ -223,6 +223,13 @@ fn advent_value(
     ])
 }
 
+/// A section value without its `pages`, for the list pages of a paginated section.
+pub fn without_pages(section: &Value) -> Value {
+    let mut map = section.as_map().cloned().unwrap_or_default();
+    map.remove(&"pages".into());
+    Value::from(map)
+}
+
 /// `{title, url}` of each section from the home page down to `id`, for breadcrumbs.
 pub fn ancestors(site: &Site, id: SectionId) -> Value {
     let list: Vec<Value> = site

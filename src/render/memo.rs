@@ -77,6 +77,21 @@ impl RenderMemo {
         }
     }
 
+    /// The outputs that looked up any of `deps` while rendering.
+    pub(super) fn dependents(&self, deps: &std::collections::HashSet<Dep>) -> Vec<String> {
+        if deps.is_empty() {
+            return Vec::new();
+        }
+        let Ok(entries) = self.entries.lock() else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter(|(_, e)| e.deps.iter().any(|(d, _)| deps.contains(d)))
+            .map(|(rel, _)| rel.clone())
+            .collect()
+    }
+
     /// Drops outputs that no longer exist.
     pub(super) fn retain(&self, keep: &std::collections::HashSet<String>) {
         if let Ok(mut entries) = self.entries.lock() {

@@ -5,6 +5,7 @@ mod calendar;
 pub mod context;
 pub mod memo;
 mod outputs;
+pub mod preview;
 pub mod templates;
 
 use std::collections::HashMap;
@@ -66,30 +67,37 @@ impl Lookup for SiteLookup {
     }
 }
 
-/// Renders every page, section, feed and static file of `site` into `staging`. With a `memo`
-/// (the preview server), templates whose inputs did not change since the last call are skipped.
-pub fn render_site(
-    site: &Arc<Site>,
-    theme: &Theme,
-    staging: &dyn Sink,
-    memo: Option<&memo::RenderMemo>,
-) -> Result<Written, Diagnostics> {
-    let config = &site.config;
-    let summaries: Arc<Vec<Value>> = Arc::new(
-        site.pages
+/// The template values of the whole site: page summaries and sections, shared by every job.
+#[derive(Clone)]
+pub(crate) struct Values {
+    summaries: Arc<Vec<Value>>,
+    sections: Arc<Vec<Value>>,
+}
+
+impl Values {
+    fn of(site: &Site) -> Values {
+        let summaries: Vec<Value> = site
+            .pages
             .par_iter()
             .map(|p| page_summary(site, p))
-            .collect(),
-    );
-    let section_values: Arc<Vec<Value>> = Arc::new(
-        (0..site.sections.len())
+            .collect();
+        let sections = (0..site.sections.len())
             .map(|id| section_value(site, id, &summaries))
-            .collect(),
-    );
+            .collect();
+        Values {
+            summaries: Arc::new(summaries),
+            sections: Arc::new(sections),
+        }
+    }
+}
+
+/// The theme's templates with the site's globals and lookups.
+fn templates(site: &Arc<Site>, theme: &Theme, values: &Values) -> Result<Templates, Diagnostics> {
+    let config = &site.config;
     let lookup = Arc::new(SiteLookup {
         site: site.clone(),
-        summaries: summaries.clone(),
-        sections: section_values.clone(),
+        summaries: values.summaries.clone(),
+        sections: values.sections.clone(),
     });
     let mut templates =
         Templates::new(theme, config.tz.clone(), lookup).map_err(Diagnostics::from)?;
@@ -101,22 +109,49 @@ pub fn render_site(
     globals.insert("now", &crate::time::rfc3339(&site.now));
     globals.insert_value("build", obj(vec![("drafts", Value::from(site.drafts))]));
     globals.insert("base_url", &config.base_url);
+    Ok(templates)
+}
 
+/// Renders every page, section, feed and static file of `site` into `staging`.
+pub fn render_site(
+    site: &Arc<Site>,
+    theme: &Theme,
+    staging: &dyn Sink,
+) -> Result<Written, Diagnostics> {
+    render_all(site, theme, staging, None).map(|(written, _)| written)
+}
+
+/// Like [`render_site`], for the preview: templates whose inputs did not change since the last
+/// call are skipped, and what a later [`preview::render_patch`] needs is kept.
+pub fn render_preview(
+    site: &Arc<Site>,
+    theme: &Theme,
+    sink: &dyn Sink,
+    memo: &memo::RenderMemo,
+) -> Result<preview::Kept, Diagnostics> {
+    render_all(site, theme, sink, Some(memo)).map(|(_, kept)| kept.expect("kept with a memo"))
+}
+
+fn render_all(
+    site: &Arc<Site>,
+    theme: &Theme,
+    staging: &dyn Sink,
+    memo: Option<&memo::RenderMemo>,
+) -> Result<(Written, Option<preview::Kept>), Diagnostics> {
+    let values = Values::of(site);
+    let templates = templates(site, theme, &values)?;
     let jobs = plan(site, &templates)?;
-    let skip = memo.map(|m| Skip::new(m, site, theme, &summaries, &section_values));
+    let fingerprints = memo.map(|m| {
+        let fps = preview::Fingerprints::of(site, theme, &values);
+        m.start(fps.globals);
+        fps
+    });
+    let skip = memo
+        .zip(fingerprints.as_ref())
+        .map(|(memo, fps)| Skip::new(memo, fps));
     let results: Vec<Result<usize, Diagnostic>> = jobs
         .par_iter()
-        .map(|job| {
-            render_job(
-                site,
-                &templates,
-                job,
-                &summaries,
-                &section_values,
-                staging,
-                skip.as_ref(),
-            )
-        })
+        .map(|job| render_job(site, &templates, job, &values, staging, skip.as_ref()))
         .collect();
     if let Some(skip) = &skip
         && let Ok(emitted) = skip.emitted.lock()
@@ -134,7 +169,13 @@ pub fn render_site(
             Err(d) => errors.push(d),
         }
     }
-    match outputs::write_extras(site, &templates, &summaries, staging) {
+    match outputs::write_extras(
+        site,
+        &templates,
+        &values.summaries,
+        staging,
+        outputs::Extras::All,
+    ) {
         Ok(n) => written.files += n,
         Err(ds) => errors.extend(ds),
     }
@@ -146,7 +187,9 @@ pub fn render_site(
         errors.sort();
         return Err(errors);
     }
-    Ok(written)
+    drop(skip);
+    let kept = fingerprints.map(|fps| preview::Kept::new(site, values, fps, jobs));
+    Ok((written, kept))
 }
 
 enum Job {
@@ -232,61 +275,18 @@ fn missing_template(
     }
 }
 
-/// Fingerprints of this build's values, for skipping templates whose inputs are unchanged.
+/// The memo and this build's fingerprints, for skipping templates whose inputs are unchanged.
 struct Skip<'a> {
     memo: &'a memo::RenderMemo,
-    page_fps: Vec<u128>,
-    section_fps: Vec<u128>,
+    fps: &'a preview::Fingerprints,
     emitted: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl<'a> Skip<'a> {
-    fn new(
-        memo: &'a memo::RenderMemo,
-        site: &Site,
-        theme: &Theme,
-        summaries: &[Value],
-        section_values: &[Value],
-    ) -> Skip<'a> {
-        let config = &site.config;
-        let mut globals = Fingerprint::new();
-        globals
-            .str(&serde_json::to_string(&config.site).unwrap_or_default())
-            .str(&crate::time::rfc3339(&site.now))
-            .str(if site.drafts { "drafts" } else { "" })
-            .str(&config.base_url);
-        for t in &theme.templates {
-            globals.str(&t.name).str(&t.text);
-        }
-        memo.start(globals.finish());
-        // What `page` (and `get_page`) holds: the summary, the HTML, the contents, the neighbours.
-        let page_fps = site
-            .pages
-            .par_iter()
-            .enumerate()
-            .map(|(id, p)| {
-                let mut f = Fingerprint::new();
-                f.value(&summaries[id]).str(&p.body.html);
-                for h in &p.body.toc {
-                    f.str(&h.id).str(&h.title).u128(u128::from(h.level));
-                }
-                for n in [p.earlier, p.later] {
-                    match n {
-                        Some(o) => f.str(&site.pages[o].common.title).str(&site.pages[o].path),
-                        None => f.str("-"),
-                    };
-                }
-                f.finish()
-            })
-            .collect();
-        let section_fps = section_values
-            .par_iter()
-            .map(|v| Fingerprint::new().value(v).finish())
-            .collect();
+    fn new(memo: &'a memo::RenderMemo, fps: &'a preview::Fingerprints) -> Skip<'a> {
         Skip {
             memo,
-            page_fps,
-            section_fps,
+            fps,
             emitted: Default::default(),
         }
     }
@@ -295,11 +295,11 @@ impl<'a> Skip<'a> {
     fn current(&self, site: &Site, dep: &memo::Dep) -> u128 {
         match dep {
             memo::Dep::Page(k) => match site.by_key.get(k) {
-                Some(Target::Page(id)) => self.page_fps[*id],
+                Some(Target::Page(id)) => self.fps.page[*id],
                 _ => 0,
             },
             memo::Dep::Section(k) => match site.by_key.get(k) {
-                Some(Target::Section(id)) => self.section_fps[*id],
+                Some(Target::Section(id)) => self.fps.section[*id],
                 _ => 0,
             },
             memo::Dep::Url(k) => {
@@ -348,15 +348,36 @@ fn emit(
     sink.write_shared(&rel, bytes)
 }
 
+/// The output files of a section: its list, and with `paginate_by` one per further page.
+fn section_outputs(section: &crate::site::Section) -> Vec<(String, &[usize])> {
+    let chunks: Vec<&[usize]> = match section.front.paginate_by {
+        Some(per_page) if !section.pages.is_empty() => {
+            section.pages.chunks(per_page.max(1)).collect()
+        }
+        _ => vec![&section.pages[..]],
+    };
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let out = match i + 1 {
+                1 => format!("{}index.html", section.path),
+                n => format!("{}seite/{n}/index.html", section.path),
+            };
+            (out, chunk)
+        })
+        .collect()
+}
+
 fn render_job(
     site: &Site,
     templates: &Templates,
     job: &Job,
-    summaries: &[Value],
-    section_values: &[Value],
+    values: &Values,
     staging: &dyn Sink,
     skip: Option<&Skip<'_>>,
 ) -> Result<usize, Diagnostic> {
+    let summaries = &values.summaries;
     match job {
         Job::Page { id, template } => {
             let page = &site.pages[*id];
@@ -371,7 +392,7 @@ fn render_job(
                     let mut f = Fingerprint::new();
                     f.str("page").str(template).value(&section).value(&crumbs);
                     if let Some(s) = skip {
-                        f.u128(s.page_fps[*id]);
+                        f.u128(s.fps.page[*id]);
                     }
                     f.finish()
                 },
@@ -388,19 +409,20 @@ fn render_job(
         }
         Job::Section { id, template } => {
             let section = &site.sections[*id];
-            let value = &section_values[*id];
             let crumbs = match section.parent {
                 Some(p) => ancestors(site, p),
                 None => Value::from(Vec::<Value>::new()),
             };
-            let per_page = section.front.paginate_by.unwrap_or(usize::MAX).max(1);
-            let chunks: Vec<&[usize]> =
-                if section.front.paginate_by.is_some() && !section.pages.is_empty() {
-                    section.pages.chunks(per_page).collect()
-                } else {
-                    vec![&section.pages[..]]
-                };
-            let total = chunks.len();
+            let paginated = section.front.paginate_by.is_some();
+            // Like Zola: a paginated section's lists see only their own pages, in `paginator`,
+            // so a change to one page re-renders one list page rather than all of them.
+            let value = if paginated {
+                context::without_pages(&values.sections[*id])
+            } else {
+                values.sections[*id].clone()
+            };
+            let outputs = section_outputs(section);
+            let total = outputs.len();
             let page_url = |n: usize| {
                 if n <= 1 {
                     site.config.url(&section.path)
@@ -408,32 +430,29 @@ fn render_job(
                     site.config.url(&format!("{}seite/{n}/", section.path))
                 }
             };
-            for (i, chunk) in chunks.iter().enumerate() {
+            for (i, (out, chunk)) in outputs.into_iter().enumerate() {
                 let n = i + 1;
-                let out = if n == 1 {
-                    format!("{}index.html", section.path)
-                } else {
-                    format!("{}seite/{n}/index.html", section.path)
-                };
-                let paginated = section.front.paginate_by.is_some();
                 emit(
                     site,
                     staging,
                     skip,
                     out,
                     || {
-                        // The section value holds its pages in order, so with the page number and
-                        // size it fixes the paginator too.
                         let mut f = Fingerprint::new();
                         f.str("section")
                             .str(template)
                             .value(&crumbs)
                             .u128(n as u128)
-                            .u128(total as u128)
-                            .u128(per_page as u128)
-                            .str(if paginated { "paginated" } else { "" });
+                            .u128(total as u128);
                         if let Some(s) = skip {
-                            f.u128(s.section_fps[*id]);
+                            if paginated {
+                                f.str("paginated").u128(s.fps.section_own[*id]);
+                                for p in chunk {
+                                    f.u128(s.fps.summary[*p]);
+                                }
+                            } else {
+                                f.u128(s.fps.section[*id]);
+                            }
                         }
                         f.finish()
                     },

@@ -16,14 +16,37 @@ pub const FEED_FILE: &str = "atom.xml";
 /// Templates below this folder are rendered once each to the same path in the output.
 pub const EXTRA_FILES_DIR: &str = "files/";
 
+/// Which extra files to write.
+pub enum Extras<'a> {
+    All,
+    /// Those the patched pages may have changed (the preview).
+    After(&'a crate::site::Applied),
+}
+
 pub fn write_extras(
     site: &Site,
     templates: &Templates,
     summaries: &[Value],
     staging: &dyn Sink,
+    which: Extras<'_>,
 ) -> Result<usize, Diagnostics> {
     let mut results: Vec<Result<(), Diagnostic>> = Vec::new();
     let mut record = |r: Result<(), Diagnostic>| results.push(r);
+    let (feeds, sitemap_too) = match which {
+        Extras::All => (true, true),
+        Extras::After(a) => (
+            a.sections.iter().any(|s| site.sections[*s].front.feed),
+            a.sitemap,
+        ),
+    };
+    let calendar_of_section = |s: usize| match which {
+        Extras::All => true,
+        Extras::After(a) => a.sections.contains(&s),
+    };
+    let calendar_of_page = |p: PageId| match which {
+        Extras::All => true,
+        Extras::After(a) => a.pages.contains(&p),
+    };
 
     if templates.has("404.html") {
         record(
@@ -41,7 +64,7 @@ pub fn write_extras(
     let feed_sections: Vec<usize> = (0..site.sections.len())
         .filter(|s| site.sections[*s].front.feed)
         .collect();
-    if !feed_sections.is_empty() {
+    if feeds && !feed_sections.is_empty() {
         if templates.has(FEED_FILE) {
             let mut all: Vec<PageId> = feed_sections
                 .iter()
@@ -84,10 +107,13 @@ pub fn write_extras(
     }
 
     // Calendars for sections of dated sessions and events, and one per session.
-    for section in &site.sections {
+    for (section_id, section) in site.sections.iter().enumerate() {
         let Some(settings) = &section.front.calendar else {
             continue;
         };
+        if !calendar_of_section(section_id) {
+            continue;
+        }
         let ics = super::calendar::section_calendar(site, section, settings);
         record(staging.write(
             &format!("{}{}", section.path, settings.file),
@@ -95,7 +121,7 @@ pub fn write_extras(
         ));
         for id in &section.pages {
             let page = &site.pages[*id];
-            if page.starts_at.is_some() {
+            if page.starts_at.is_some() && calendar_of_page(*id) {
                 let ics = super::calendar::page_calendar(site, page, settings);
                 record(staging.write(
                     &format!("{}{}", page.path, settings.event_file),
@@ -115,12 +141,14 @@ pub fn write_extras(
         );
     }
 
-    record(staging.write("sitemap.xml", sitemap(site).as_bytes()));
-    let robots = format!(
-        "User-agent: *\nAllow: /\n\nSitemap: {}\n",
-        site.config.permalink("/sitemap.xml")
-    );
-    record(staging.write("robots.txt", robots.as_bytes()));
+    if sitemap_too {
+        record(staging.write("sitemap.xml", sitemap(site).as_bytes()));
+        let robots = format!(
+            "User-agent: *\nAllow: /\n\nSitemap: {}\n",
+            site.config.permalink("/sitemap.xml")
+        );
+        record(staging.write("robots.txt", robots.as_bytes()));
+    }
 
     let mut errors = Diagnostics::new();
     let mut files = 0;

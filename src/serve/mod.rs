@@ -4,6 +4,7 @@
 //! One worker thread does every rebuild, so a burst of saves (editors' tools write temp files and
 //! rename them) becomes one rebuild; the watcher and the clock only send it triggers.
 
+mod builder;
 mod http;
 
 use std::collections::BTreeMap;
@@ -18,8 +19,9 @@ use tokio::sync::broadcast;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::site::Moment;
-use crate::write::{Memory, MemoryFile};
+use crate::write::MemoryFile;
 
+pub use builder::{Built, Files, Rebuilt, SiteBuilder};
 pub use http::{LIVE_SCRIPT_PATH, inject_live_script, resolve_path};
 
 #[derive(Debug, Clone)]
@@ -81,6 +83,8 @@ impl Shared {
 /// Why the worker should rebuild.
 enum Trigger {
     Files(Vec<PathBuf>),
+    /// The watcher lost track (its queue overflowed): read everything again.
+    Rescan,
     Clock,
 }
 
@@ -103,7 +107,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
 
     let shared = Arc::new(Shared::new());
     let site = SiteBuilder::new(opts.root.clone(), base_url.clone(), opts.drafts, opts.now);
-    site.rebuild(&shared, &[]);
+    rebuild(&site, &shared, &[], true);
 
     let (tx, rx) = mpsc::channel::<Trigger>();
     let _watcher = watch(&opts.root, tx.clone())?;
@@ -137,11 +141,9 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
 /// Rebuilds on file changes and, following the clock, at each scheduled moment.
 fn worker(site: SiteBuilder, shared: Arc<Shared>, rx: mpsc::Receiver<Trigger>) {
     loop {
-        let wait = match (
-            &site.now,
-            shared.next_change.read().ok().and_then(|n| n.clone()),
-        ) {
-            (None, Some(moment)) => {
+        let next = shared.next_change.read().ok().and_then(|n| n.clone());
+        let wait = match next {
+            Some(moment) if site.follows_clock() => {
                 let secs = moment
                     .at
                     .timestamp()
@@ -156,150 +158,88 @@ fn worker(site: SiteBuilder, shared: Arc<Shared>, rx: mpsc::Receiver<Trigger>) {
             Err(RecvTimeoutError::Timeout) => Trigger::Clock,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        // Coalesce a burst of saves into one rebuild.
+        // One save is a burst of events (editors write a temporary file and rename it): wait
+        // until the burst is over, a few quiet milliseconds, then build once.
         let mut paths = Vec::new();
-        let mut collect = |t: Trigger| {
-            if let Trigger::Files(p) = t {
-                paths.extend(p);
+        let mut full = false;
+        let mut collect = |t: Trigger| match t {
+            Trigger::Files(p) => paths.extend(p),
+            Trigger::Rescan => full = true,
+            Trigger::Clock => {
+                site.advance_clock();
+                full = true;
             }
         };
         collect(first);
-        let deadline = Instant::now() + Duration::from_millis(10);
-        while let Ok(t) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let give_up = Instant::now() + Duration::from_millis(200);
+        while let Ok(t) = rx.recv_timeout(
+            Duration::from_millis(3).min(give_up.saturating_duration_since(Instant::now())),
+        ) {
             collect(t);
         }
-        site.rebuild(&shared, &paths);
+        rebuild(&site, &shared, &paths, full);
     }
 }
 
-/// A successful build: the files, the next scheduled change, the warnings.
-pub struct Built {
-    pub files: BTreeMap<String, MemoryFile>,
-    pub next: Option<Moment>,
-    pub warnings: Vec<Diagnostic>,
-}
-
-/// Builds the site into memory, again and again: files whose size and modification time are
-/// unchanged are not read again, and unchanged files are not parsed or rendered to HTML again
-/// (see [`crate::site::AssembleCache`]). The result is always what a fresh build would produce.
-pub struct SiteBuilder {
-    root: PathBuf,
-    base_url: String,
-    drafts: bool,
-    now: Option<Timestamp>,
-    cache: crate::site::AssembleCache,
-    memo: crate::render::memo::RenderMemo,
-    previous: std::sync::Mutex<crate::load::Previous>,
-}
-
-impl SiteBuilder {
-    pub fn new(
-        root: PathBuf,
-        base_url: String,
-        drafts: bool,
-        now: Option<Timestamp>,
-    ) -> SiteBuilder {
-        SiteBuilder {
-            root,
-            base_url,
-            drafts,
-            now,
-            cache: crate::site::AssembleCache::default(),
-            memo: crate::render::memo::RenderMemo::default(),
-            previous: std::sync::Mutex::new(crate::load::Previous::new()),
+/// Builds (in full, or after `changed` files changed), swaps the served files, and tells open
+/// pages what changed.
+fn rebuild(site: &SiteBuilder, shared: &Shared, changed: &[PathBuf], full: bool) {
+    let started = Instant::now();
+    let result = if full {
+        site.build()
+    } else {
+        site.update(changed)
+    };
+    match result {
+        Ok(built) => {
+            for w in &built.warnings {
+                eprint!("{}", w.render());
+            }
+            let change = match &built.changed {
+                Some(outputs) => classify(outputs.iter()),
+                None => {
+                    let old = shared.files();
+                    classify(changed_outputs(&old, &built.files).into_iter())
+                }
+            };
+            if let Ok(mut f) = shared.files.write() {
+                *f = built.files;
+            }
+            if let Ok(mut n) = shared.next_change.write() {
+                *n = built.next;
+            }
+            let had_error = shared
+                .error
+                .write()
+                .map(|mut e| e.take().is_some())
+                .unwrap_or(false);
+            let change = if had_error {
+                Some(Change::Reload)
+            } else {
+                change
+            };
+            if !changed.is_empty() || had_error {
+                println!(
+                    "Rebuilt in {} ms{}",
+                    started.elapsed().as_millis(),
+                    describe(changed, site.root())
+                );
+            }
+            if let Some(c) = change {
+                let _ = shared.events.send(c);
+            }
         }
-    }
-
-    pub fn build(&self) -> Result<Built, Diagnostics> {
-        let config = crate::config::Config::load(&self.root, Some(&self.base_url))?;
-        let sources = {
-            let previous = self
-                .previous
-                .lock()
-                .map_err(|_| Diagnostic::error("internal: lock poisoned"))?;
-            crate::load::load_sources_reusing(&self.root, Some(&previous))?
-        };
-        if let Ok(mut previous) = self.previous.lock() {
-            *previous = sources
-                .markdown
+        Err(diagnostics) => {
+            let text: String = diagnostics
                 .iter()
-                .map(|f| (f.path.clone(), f.clone()))
-                .collect();
-        }
-        let mut site = crate::site::assemble(
-            config,
-            sources,
-            &crate::site::BuildOptions {
-                now: self.now.unwrap_or_else(Timestamp::now),
-                drafts: self.drafts,
-            },
-            Some(&self.cache),
-        )?;
-        let warnings = std::mem::take(&mut site.warnings);
-        let next = site.schedule.first().cloned();
-        let theme = crate::theme::Theme::load(&self.root, &site.config.site.theme)?;
-        let memory = Memory::default();
-        crate::render::render_site(&Arc::new(site), &theme, &memory, Some(&self.memo))?;
-        Ok(Built {
-            files: memory.snapshot(),
-            next,
-            warnings,
-        })
-    }
-
-    /// Builds, swaps the served files, and tells open pages what changed.
-    fn rebuild(&self, shared: &Shared, changed: &[PathBuf]) {
-        let started = Instant::now();
-        match self.build() {
-            Ok(Built {
-                files,
-                next,
-                warnings,
-            }) => {
-                for w in &warnings {
-                    eprint!("{}", w.render());
-                }
-                let old = shared.files();
-                let change = classify(&old, &files);
-                if let Ok(mut f) = shared.files.write() {
-                    *f = Arc::new(files);
-                }
-                if let Ok(mut n) = shared.next_change.write() {
-                    *n = next;
-                }
-                let had_error = shared
-                    .error
-                    .write()
-                    .map(|mut e| e.take().is_some())
-                    .unwrap_or(false);
-                let change = if had_error {
-                    Some(Change::Reload)
-                } else {
-                    change
-                };
-                if !changed.is_empty() || had_error {
-                    println!(
-                        "Rebuilt in {} ms{}",
-                        started.elapsed().as_millis(),
-                        describe(changed, &self.root)
-                    );
-                }
-                if let Some(c) = change {
-                    let _ = shared.events.send(c);
-                }
+                .map(|d| d.render())
+                .collect::<Vec<_>>()
+                .join("\n");
+            eprintln!("{text}");
+            if let Ok(mut e) = shared.error.write() {
+                *e = Some(text.clone());
             }
-            Err(diagnostics) => {
-                let text: String = diagnostics
-                    .iter()
-                    .map(|d| d.render())
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                eprintln!("{text}");
-                if let Ok(mut e) = shared.error.write() {
-                    *e = Some(text.clone());
-                }
-                let _ = shared.events.send(Change::Error(text));
-            }
+            let _ = shared.events.send(Change::Error(text));
         }
     }
 }
@@ -318,17 +258,23 @@ fn describe(changed: &[PathBuf], root: &Path) -> String {
     }
 }
 
-/// Nothing, only stylesheets, or anything else changed.
-fn classify(
-    old: &BTreeMap<String, MemoryFile>,
-    new: &BTreeMap<String, MemoryFile>,
-) -> Option<Change> {
+/// The outputs that differ between two builds.
+fn changed_outputs<'a>(
+    old: &'a BTreeMap<String, MemoryFile>,
+    new: &'a BTreeMap<String, MemoryFile>,
+) -> Vec<&'a String> {
     let mut changed: Vec<&String> = new
         .iter()
         .filter(|(k, v)| old.get(*k) != Some(*v))
         .map(|(k, _)| k)
         .collect();
     changed.extend(old.keys().filter(|k| !new.contains_key(*k)));
+    changed
+}
+
+/// Nothing, only stylesheets, or anything else changed.
+fn classify<'a>(changed: impl Iterator<Item = &'a String>) -> Option<Change> {
+    let changed: Vec<&String> = changed.collect();
     if changed.is_empty() {
         return None;
     }
@@ -340,41 +286,39 @@ fn classify(
     Some(Change::Reload)
 }
 
-/// Watches the site's folders; debounced events go to the worker.
-fn watch(
-    root: &Path,
-    tx: mpsc::Sender<Trigger>,
-) -> Result<
-    notify_debouncer_full::Debouncer<
-        notify::RecommendedWatcher,
-        notify_debouncer_full::RecommendedCache,
-    >,
-    Diagnostic,
-> {
-    use notify::RecursiveMode;
+/// Watches the site's folders; change events go to the worker, which coalesces them.
+fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWatcher, Diagnostic> {
+    use notify::{RecursiveMode, Watcher};
     let root_owned = root.to_path_buf();
-    let mut debouncer = notify_debouncer_full::new_debouncer(
-        Duration::from_millis(30),
-        Some(Duration::from_millis(10)),
-        move |result: notify_debouncer_full::DebounceEventResult| {
-            let Ok(events) = result else { return };
-            // Reading a file is an event too (inotify's open/close): only changes count, or
-            // every rebuild, which reads the files, would trigger the next one.
-            let paths: Vec<PathBuf> = events
-                .iter()
-                .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
-                .flat_map(|e| e.paths.iter())
-                .filter(|p| relevant(&root_owned, p))
-                .cloned()
-                .collect();
-            if !paths.is_empty() {
-                let _ = tx.send(Trigger::Files(paths));
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
+        let event = match result {
+            Ok(e) => e,
+            Err(_) => {
+                let _ = tx.send(Trigger::Rescan);
+                return;
             }
-        },
-    )
+        };
+        if event.need_rescan() {
+            let _ = tx.send(Trigger::Rescan);
+            return;
+        }
+        // Reading a file is an event too (inotify's open/close): only changes count, or
+        // every rebuild, which reads the files, would trigger the next one.
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        let paths: Vec<PathBuf> = event
+            .paths
+            .into_iter()
+            .filter(|p| relevant(&root_owned, p))
+            .collect();
+        if !paths.is_empty() {
+            let _ = tx.send(Trigger::Files(paths));
+        }
+    })
     .map_err(|e| Diagnostic::error(format!("cannot watch the site's files: {e}")))?;
     // The root itself non-recursively (site.yaml is often replaced by a rename), the folders fully.
-    debouncer
+    watcher
         .watch(root, RecursiveMode::NonRecursive)
         .map_err(|e| Diagnostic::error(format!("cannot watch {}: {e}", root.display())))?;
     for dir in [
@@ -385,12 +329,12 @@ fn watch(
     ] {
         let path = root.join(dir);
         if path.is_dir() {
-            debouncer
+            watcher
                 .watch(&path, RecursiveMode::Recursive)
                 .map_err(|e| Diagnostic::error(format!("cannot watch {}: {e}", path.display())))?;
         }
     }
-    Ok(debouncer)
+    Ok(watcher)
 }
 
 /// Changes that matter: site.yaml and anything below the watched folders, except editor litter.

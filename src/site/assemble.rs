@@ -214,18 +214,8 @@ pub fn assemble(
         sections[page.section].pages.push(id);
     }
     for section in &mut sections {
-        sort_pages(&mut section.pages, &pages, section.sort);
-        // `earlier`/`later` follow time: in newest-first lists the next entry is the earlier one.
-        let newest_first = matches!(section.sort, SortBy::Date | SortBy::Number);
-        for w in section.pages.windows(2) {
-            let (before, after) = if newest_first {
-                (w[1], w[0])
-            } else {
-                (w[0], w[1])
-            };
-            pages[after].earlier = Some(before);
-            pages[before].later = Some(after);
-        }
+        sort_pages(&mut section.pages, |id| &pages[id], section.sort);
+        link_neighbours(section, &mut pages);
     }
 
     let mut by_key = HashMap::with_capacity(pages.len() + sections.len());
@@ -276,12 +266,14 @@ pub fn assemble(
         by_key,
         schedule,
         assets,
+        index,
         warnings: errors.into_vec(),
     })
 }
 
 /// Link targets as plain data, so resolution can run while pages are mutably borrowed.
-pub(super) struct KeyIndex {
+#[derive(Debug)]
+pub struct KeyIndex {
     pub urls: HashMap<String, String>,
     pub unpublished: HashSet<String>,
 }
@@ -311,7 +303,7 @@ fn is_section_index(key: &str) -> bool {
 }
 
 /// `aktuelles/_index.md` → `aktuelles`; `_index.md` → ``.
-fn section_dir(key: &str) -> &str {
+pub(super) fn section_dir(key: &str) -> &str {
     key.strip_suffix("_index.md")
         .unwrap_or(key)
         .trim_end_matches('/')
@@ -454,16 +446,16 @@ fn section_of_dir(dir: &str, by_dir: &HashMap<String, usize>) -> Option<usize> {
         .or_else(|| parent_section(dir, by_dir))
 }
 
-struct ParsedPage {
+pub(super) struct ParsedPage {
     file: SourceFile,
     split: Split,
-    section: usize,
+    pub(super) section: usize,
     bundle: Option<String>,
     common: crate::parse::kinds::CommonFront,
     fields: KindFields,
 }
 
-fn parse_page(
+pub(super) fn parse_page(
     file: SourceFile,
     sections: &[Section],
     section_by_dir: &HashMap<String, usize>,
@@ -521,12 +513,12 @@ fn parse_page(
     })
 }
 
-enum Placed {
+pub(super) enum Placed {
     Published(Box<Page>, Vec<Moment>),
     Unpublished { key: String, moment: Option<Moment> },
 }
 
-fn finish_page(
+pub(super) fn finish_page(
     p: ParsedPage,
     sections: &[Section],
     config: &Config,
@@ -793,7 +785,7 @@ fn place_assets(assets: Vec<crate::load::AssetFile>, pages: &[Page]) -> Vec<Asse
         .collect()
 }
 
-fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut Diagnostics) {
+pub(super) fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut Diagnostics) {
     let yaml = page.split.yaml_source(&page.file);
     // A referenced file: relative to the page bundle (or the page's folder), or `/…` from `static/`.
     let locate = |file: &str, key: &str| -> Result<(String, u64), Diagnostic> {
@@ -920,34 +912,50 @@ fn parse_duration(s: &str) -> Option<u64> {
     }
 }
 
-fn sort_pages(list: &mut [PageId], pages: &[Page], sort: SortBy) {
-    let title = |id: &PageId| pages[*id].common.title.to_lowercase();
-    let date = |id: &PageId| pages[*id].fields.date();
-    let number = |id: &PageId| pages[*id].fields.number();
-    let key = |id: &PageId| pages[*id].file.key.clone();
+pub(super) fn sort_pages<'a>(list: &mut [PageId], page: impl Fn(PageId) -> &'a Page, sort: SortBy) {
+    let title = |id: &PageId| page(*id).common.title.to_lowercase();
+    let date = |id: &PageId| page(*id).fields.date();
+    let number = |id: &PageId| page(*id).fields.number();
+    let key = |id: &PageId| page(*id).file.key.as_str();
     match sort {
-        SortBy::Date => {
-            list.sort_by(|a, b| date(b).cmp(&date(a)).then_with(|| key(a).cmp(&key(b))))
-        }
+        SortBy::Date => list.sort_by(|a, b| date(b).cmp(&date(a)).then_with(|| key(a).cmp(key(b)))),
         SortBy::DateAsc => {
-            list.sort_by(|a, b| date(a).cmp(&date(b)).then_with(|| key(a).cmp(&key(b))))
+            list.sort_by(|a, b| date(a).cmp(&date(b)).then_with(|| key(a).cmp(key(b))))
         }
         SortBy::Weight => list.sort_by(|a, b| {
-            pages[*a]
+            page(*a)
                 .common
                 .weight
-                .cmp(&pages[*b].common.weight)
+                .cmp(&page(*b).common.weight)
                 .then_with(|| title(a).cmp(&title(b)))
         }),
         SortBy::Title => {
-            list.sort_by(|a, b| title(a).cmp(&title(b)).then_with(|| key(a).cmp(&key(b))))
+            list.sort_by(|a, b| title(a).cmp(&title(b)).then_with(|| key(a).cmp(key(b))))
         }
         SortBy::Number => {
-            list.sort_by(|a, b| number(b).cmp(&number(a)).then_with(|| key(a).cmp(&key(b))))
+            list.sort_by(|a, b| number(b).cmp(&number(a)).then_with(|| key(a).cmp(key(b))))
         }
         SortBy::Day => {
-            list.sort_by(|a, b| number(a).cmp(&number(b)).then_with(|| key(a).cmp(&key(b))))
+            list.sort_by(|a, b| number(a).cmp(&number(b)).then_with(|| key(a).cmp(key(b))))
         }
+    }
+}
+
+/// Sets `earlier`/`later` of the pages of one section from its order: they follow time, so in
+/// newest-first lists the next entry is the earlier one.
+pub(super) fn link_neighbours(section: &Section, pages: &mut [Page]) {
+    let newest_first = matches!(section.sort, SortBy::Date | SortBy::Number);
+    let n = section.pages.len();
+    for (i, &id) in section.pages.iter().enumerate() {
+        let before = i.checked_sub(1).map(|j| section.pages[j]);
+        let after = (i + 1 < n).then(|| section.pages[i + 1]);
+        let (earlier, later) = if newest_first {
+            (after, before)
+        } else {
+            (before, after)
+        };
+        pages[id].earlier = earlier;
+        pages[id].later = later;
     }
 }
 
@@ -959,14 +967,8 @@ fn render_bodies(
     cache: Option<&AssembleCache>,
     errors: &mut Diagnostics,
 ) {
-    let md = &config.site.markdown;
-    let opts = MarkdownOptions {
-        heading_anchors: md.heading_anchors,
-        task_done_label: &md.task_done_label,
-        task_open_label: &md.task_open_label,
-    };
     if let Some(c) = cache {
-        let settings = format!("{md:?}");
+        let settings = format!("{:?}", config.site.markdown);
         if let Ok(mut current) = c.markdown_settings.lock()
             && *current != settings
         {
@@ -976,42 +978,12 @@ fn render_bodies(
             }
         }
     }
-    let render_one = |file: &SourceFile, split: &Split| {
-        let key = (file.key.clone(), file.hash);
-        if let Some(rendered) = cache.and_then(|c| c.body(&key, index)) {
-            return rendered;
-        }
-        // Record what each link resolved to, so a cached body is reused only while that holds.
-        let links = std::cell::RefCell::new(Vec::new());
-        let resolve = |target: &str| {
-            let outcome = index.resolve(target);
-            links
-                .borrow_mut()
-                .push((target.to_string(), outcome.clone()));
-            outcome
-        };
-        let body = &file.text[split.body..];
-        let rendered = std::sync::Arc::new(markdown::render(
-            body,
-            &BodySource {
-                path: &file.shown,
-                file_text: &file.text,
-                offset: split.body,
-            },
-            &resolve,
-            &opts,
-        ));
-        if let Some(c) = cache {
-            c.keep_body(key, &rendered, links.into_inner());
-        }
-        rendered
-    };
     pages
         .par_iter_mut()
-        .for_each(|p| p.body = render_one(&p.file, &p.split));
+        .for_each(|p| p.body = render_body(&p.file, &p.split, index, config, cache));
     sections
         .par_iter_mut()
-        .for_each(|s| s.body = render_one(&s.file, &s.split));
+        .for_each(|s| s.body = render_body(&s.file, &s.split, index, config, cache));
     for body in pages
         .iter()
         .map(|p| &p.body)
@@ -1019,6 +991,49 @@ fn render_bodies(
     {
         errors.extend(body.diagnostics.iter().cloned());
     }
+}
+
+/// One file's Markdown body as HTML, from the cache while the text and every link in it are unchanged.
+pub(super) fn render_body(
+    file: &SourceFile,
+    split: &Split,
+    index: &KeyIndex,
+    config: &Config,
+    cache: Option<&AssembleCache>,
+) -> std::sync::Arc<Rendered> {
+    let key = (file.key.clone(), file.hash);
+    if let Some(rendered) = cache.and_then(|c| c.body(&key, index)) {
+        return rendered;
+    }
+    let md = &config.site.markdown;
+    let opts = MarkdownOptions {
+        heading_anchors: md.heading_anchors,
+        task_done_label: &md.task_done_label,
+        task_open_label: &md.task_open_label,
+    };
+    // Record what each link resolved to, so a cached body is reused only while that holds.
+    let links = std::cell::RefCell::new(Vec::new());
+    let resolve = |target: &str| {
+        let outcome = index.resolve(target);
+        links
+            .borrow_mut()
+            .push((target.to_string(), outcome.clone()));
+        outcome
+    };
+    let rendered = std::sync::Arc::new(markdown::render(
+        &file.text[split.body..],
+        &BodySource {
+            path: &file.shown,
+            file_text: &file.text,
+            offset: split.body,
+        },
+        &resolve,
+        &opts,
+    ));
+    if let Some(c) = cache {
+        c.keep_body(key, &rendered, links.into_inner());
+    }
+    rendered
 }
 
 impl KeyIndex {

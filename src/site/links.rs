@@ -8,7 +8,7 @@ use super::assemble::KeyIndex;
 use super::{Page, Section, Target};
 use crate::config::{CONFIG_FILE, Config};
 use crate::diagnostics::Diagnostic;
-use crate::parse::markdown::{AnchorRef, Resolved};
+use crate::parse::markdown::{AnchorRef, Heading, Resolved};
 use crate::yaml::YamlSource;
 
 /// What a link written by an editor means.
@@ -153,12 +153,23 @@ pub(super) fn check_anchors(
         .flat_map(|p| &p.body.anchors_to_check)
         .chain(sections.iter().flat_map(|s| &s.body.anchors_to_check))
         .chain(extra);
+    check_refs(refs, |key| match by_key.get(key) {
+        Some(Target::Page(p)) => Some(&pages[*p].body.toc),
+        Some(Target::Section(s)) => Some(&sections[*s].body.toc),
+        None => None,
+    })
+}
+
+/// Checks each `#anchor` against the headings of its target (`toc_of` a key; `None` when the
+/// target is missing, which is reported elsewhere).
+pub(super) fn check_refs<'a, 't>(
+    refs: impl Iterator<Item = &'a AnchorRef>,
+    toc_of: impl Fn(&str) -> Option<&'t Vec<Heading>>,
+) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
     for r in refs {
-        let toc = match by_key.get(r.target.trim_start_matches("./")) {
-            Some(Target::Page(p)) => &pages[*p].body.toc,
-            Some(Target::Section(s)) => &sections[*s].body.toc,
-            None => continue, // already reported as a missing page
+        let Some(toc) = toc_of(r.target.trim_start_matches("./")) else {
+            continue; // already reported as a missing page
         };
         if toc.iter().any(|h| h.id == r.anchor) {
             continue;

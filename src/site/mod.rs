@@ -6,6 +6,7 @@
 
 mod assemble;
 mod links;
+mod patch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use crate::parse::markdown::Rendered;
 use crate::slug::Slug;
 
 pub use assemble::{AssembleCache, BuildOptions, assemble, format_moment};
+pub use patch::{Applied, PagePatch};
 
 pub type PageId = usize;
 pub type SectionId = usize;
@@ -155,6 +157,8 @@ pub struct Site {
     /// Upcoming moments after `now`, earliest first.
     pub schedule: Vec<Moment>,
     pub assets: Vec<Asset>,
+    /// Every `@/` key and what links to it become, kept so the preview can re-render one page.
+    pub(crate) index: assemble::KeyIndex,
     /// Problems that do not stop the build (shown to the editor).
     pub warnings: Vec<crate::diagnostics::Diagnostic>,
 }

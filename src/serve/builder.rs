@@ -1,0 +1,311 @@
+//! The preview's builds: a full build into memory, or, when only published pages changed in
+//! ways that stay local, a patch of the last build (see [`crate::site::PagePatch`] and
+//! [`crate::render::preview`]). Either way the files are what a fresh full build would write;
+//! `tests/incremental.rs` checks that through random edits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::render::memo::RenderMemo;
+use crate::render::preview::{Kept, render_patch};
+use crate::site::{Applied, AssembleCache, Moment, PagePatch, Site, Target};
+use crate::theme::Theme;
+use crate::write::{Memory, MemoryFile};
+
+/// The served files, shared with the HTTP side without copying.
+pub type Files = Arc<BTreeMap<String, MemoryFile>>;
+
+/// How a build came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rebuilt {
+    Full,
+    /// Only the changed pages and what depends on them were rendered again.
+    Patched,
+}
+
+/// A successful build: the files, the next scheduled change, the warnings.
+pub struct Built {
+    pub files: Files,
+    /// The outputs that differ from the previous build's, when known (patches know).
+    pub changed: Option<Vec<String>>,
+    pub next: Option<Moment>,
+    pub warnings: Vec<Diagnostic>,
+    pub how: Rebuilt,
+}
+
+/// The last successful build, kept to patch.
+struct Last {
+    site: Arc<Site>,
+    warnings: Vec<Diagnostic>,
+    theme: Theme,
+    kept: Kept,
+    files: Files,
+}
+
+#[derive(Default)]
+struct State {
+    last: Option<Last>,
+    /// Files changed since `last` was built: a patch must account for all of them.
+    dirty: BTreeSet<PathBuf>,
+}
+
+/// Builds the site into memory, again and again: unchanged files are not read, parsed or
+/// rendered to HTML again (see [`AssembleCache`]), unchanged templates not rendered again (see
+/// [`RenderMemo`]), and an edit to a page patches the last build where it can.
+pub struct SiteBuilder {
+    root: PathBuf,
+    base_url: String,
+    drafts: bool,
+    now: Option<Timestamp>,
+    /// Without a fixed `now`: the moment the preview shows, moved on by [`Self::advance_clock`]
+    /// when a scheduled moment arrives. Between those moments the output does not depend on the
+    /// time, and a steady `now` lets rebuilds reuse everything.
+    clock: Mutex<Timestamp>,
+    cache: AssembleCache,
+    memo: RenderMemo,
+    previous: Mutex<crate::load::Previous>,
+    state: Mutex<State>,
+}
+
+impl SiteBuilder {
+    pub fn new(
+        root: PathBuf,
+        base_url: String,
+        drafts: bool,
+        now: Option<Timestamp>,
+    ) -> SiteBuilder {
+        SiteBuilder {
+            root,
+            base_url,
+            drafts,
+            now,
+            clock: Mutex::new(Timestamp::now()),
+            cache: AssembleCache::default(),
+            memo: RenderMemo::default(),
+            previous: Mutex::new(crate::load::Previous::new()),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn follows_clock(&self) -> bool {
+        self.now.is_none()
+    }
+
+    /// Moves the preview's "now" to the current time (a scheduled moment has arrived).
+    pub fn advance_clock(&self) {
+        if let Ok(mut c) = self.clock.lock() {
+            *c = Timestamp::now();
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.now
+            .or_else(|| self.clock.lock().ok().map(|c| *c))
+            .unwrap_or_else(Timestamp::now)
+    }
+
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, Diagnostic> {
+        self.state
+            .lock()
+            .map_err(|_| Diagnostic::error("internal: the preview's state is unusable"))
+    }
+
+    /// Builds everything from the files on disk.
+    pub fn build(&self) -> Result<Built, Diagnostics> {
+        let mut state = self.state()?;
+        let result = self.build_full(&mut state);
+        if result.is_ok() {
+            state.dirty.clear();
+        }
+        result
+    }
+
+    /// Builds after `changed` files changed (as the watcher reports them, in any form below the
+    /// root): a patch of the last build where possible, else in full.
+    pub fn update(&self, changed: &[PathBuf]) -> Result<Built, Diagnostics> {
+        let mut state = self.state()?;
+        state.dirty.extend(changed.iter().cloned());
+        if let Some(built) = self.try_patch(&mut state) {
+            state.dirty.clear();
+            return Ok(built);
+        }
+        let result = self.build_full(&mut state);
+        if result.is_ok() {
+            state.dirty.clear();
+        }
+        result
+    }
+
+    fn build_full(&self, state: &mut State) -> Result<Built, Diagnostics> {
+        // Whatever happens, the old build no longer describes the files.
+        let old = state.last.take();
+        let config = crate::config::Config::load(&self.root, Some(&self.base_url))?;
+        let sources = {
+            let previous = self
+                .previous
+                .lock()
+                .map_err(|_| Diagnostic::error("internal: lock poisoned"))?;
+            crate::load::load_sources_reusing(&self.root, Some(&previous))?
+        };
+        if let Ok(mut previous) = self.previous.lock() {
+            *previous = sources
+                .markdown
+                .iter()
+                .map(|f| (f.path.clone(), f.clone()))
+                .collect();
+        }
+        let mut site = crate::site::assemble(
+            config,
+            sources,
+            &crate::site::BuildOptions {
+                now: self.now(),
+                drafts: self.drafts,
+            },
+            Some(&self.cache),
+        )?;
+        let warnings = std::mem::take(&mut site.warnings);
+        let next = site.schedule.first().cloned();
+        let theme = Theme::load(&self.root, &site.config.site.theme)?;
+        let memory = Memory::default();
+        let site = Arc::new(site);
+        let kept = crate::render::render_preview(&site, &theme, &memory, &self.memo)?;
+        let files: Files = Arc::new(memory.into_files());
+        drop(old);
+        state.last = Some(Last {
+            site,
+            warnings: warnings.clone(),
+            theme,
+            kept,
+            files: files.clone(),
+        });
+        Ok(Built {
+            files,
+            changed: None,
+            next,
+            warnings,
+            how: Rebuilt::Full,
+        })
+    }
+
+    /// Patches the last build with the dirty files, or `None` if that cannot give exactly what
+    /// a full build gives (the caller then builds in full).
+    fn try_patch(&self, state: &mut State) -> Option<Built> {
+        let last = state.last.as_ref()?;
+        if last.site.now.timestamp() != self.now() {
+            return None;
+        }
+        let mut files = Vec::new();
+        for path in &state.dirty {
+            let rel = relative(&self.root, path)?;
+            match crate::load::markdown_source(&rel) {
+                Some((_, key)) => {
+                    let exists = path.exists() || self.root.join(&rel).exists();
+                    match last.site.by_key.get(&key) {
+                        Some(Target::Page(_)) if exists => {
+                            files.push(crate::load::load_one(&self.root, &rel)?.ok()?);
+                        }
+                        // A temporary file an editor wrote and renamed away: it never counted.
+                        None if !exists && !last.site.index.unpublished.contains(&key) => {}
+                        _ => return None,
+                    }
+                }
+                // Other files under `content/` are assets; a temporary one that is gone is no change.
+                None if rel.starts_with("content/")
+                    && !path.exists()
+                    && !self.root.join(&rel).exists()
+                    && !last
+                        .site
+                        .assets
+                        .iter()
+                        .any(|a| a.source == self.root.join(&rel)) => {}
+                None => return None,
+            }
+        }
+
+        // From here on the last build is changed in place; on any failure it is dropped.
+        let mut last = state.last.take()?;
+        let site = Arc::get_mut(&mut last.site)?;
+        let mut applied = Applied::default();
+        let mut read = Vec::new();
+        for file in files {
+            let Target::Page(id) = site.by_key.get(&file.key).copied()? else {
+                return None;
+            };
+            read.push(file.clone());
+            if site.pages[id].file.hash == file.hash {
+                continue;
+            }
+            PagePatch::prepare(site, file, &self.cache)?.apply(site, &mut applied);
+        }
+        if let Ok(mut previous) = self.previous.lock() {
+            for f in read {
+                previous.insert(f.path.clone(), f);
+            }
+        }
+        if applied.pages.is_empty() {
+            let built = Built {
+                files: last.files.clone(),
+                changed: Some(Vec::new()),
+                next: last.site.schedule.first().cloned(),
+                warnings: last.warnings.clone(),
+                how: Rebuilt::Patched,
+            };
+            state.last = Some(last);
+            return Some(built);
+        }
+        let memory = Memory::default();
+        render_patch(
+            &last.site,
+            &last.theme,
+            &memory,
+            &self.memo,
+            &mut last.kept,
+            &applied,
+        )
+        .ok()?;
+        let written = memory.into_files();
+        let mut files = BTreeMap::clone(&last.files);
+        let mut changed = Vec::new();
+        for (rel, file) in written {
+            if files.get(&rel) != Some(&file) {
+                changed.push(rel.clone());
+                files.insert(rel, file);
+            }
+        }
+        last.files = Arc::new(files);
+        let built = Built {
+            files: last.files.clone(),
+            changed: Some(changed),
+            next: last.site.schedule.first().cloned(),
+            warnings: last.warnings.clone(),
+            how: Rebuilt::Patched,
+        };
+        state.last = Some(last);
+        Some(built)
+    }
+}
+
+/// `path` relative to `root`, with `/`, whether the watcher reported it absolute or as given.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = match path.strip_prefix(root) {
+        Ok(r) => r.to_path_buf(),
+        Err(_) => path
+            .strip_prefix(root.canonicalize().ok()?)
+            .ok()?
+            .to_path_buf(),
+    };
+    Some(
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+    )
+}
