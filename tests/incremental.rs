@@ -84,7 +84,7 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
                     published[rng.below(published.len())]
                 )
             };
-            let (what, changed): (String, Vec<PathBuf>) = match rng.below(17) {
+            let (what, changed): (String, Vec<PathBuf>) = match rng.below(19) {
                 0 | 13 => {
                     let p = pick_published(&mut rng);
                     let text = site.read(&p) + &format!("\nNoch ein Satz {step}.\n");
@@ -216,6 +216,17 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
                         .unwrap();
                     let text = site.read(&p).replace("\nunbekannt: 1\n", "\n");
                     (format!("repair {p}"), save(&site, &p, text))
+                }
+                17 => {
+                    // A stylesheet: served as it is, only its own entry changes.
+                    let p = "static/css/site-extra.css";
+                    let text = site.read(p) + &format!("\n.schritt-{step} {{ color: #000; }}\n");
+                    ("edit a stylesheet".to_string(), save(&site, p, text))
+                }
+                18 => {
+                    let p = "themes/mini/templates/page.html";
+                    let text = site.read(p) + &format!("\n<!-- {step} -->\n");
+                    ("edit a template".to_string(), save(&site, p, text))
                 }
                 15 => {
                     let text =

@@ -203,6 +203,12 @@ impl SiteBuilder {
             return None;
         }
         let mut files = Vec::new();
+        let mut statics: Vec<(String, PathBuf)> = Vec::new();
+        let theme_static = format!(
+            "{}/{}/static/",
+            crate::theme::THEMES_DIR,
+            last.site.config.site.theme
+        );
         for path in &state.dirty {
             let rel = relative(&self.root, path)?;
             match crate::load::markdown_source(&rel) {
@@ -226,6 +232,24 @@ impl SiteBuilder {
                         .assets
                         .iter()
                         .any(|a| a.source == self.root.join(&rel)) => {}
+                // A stylesheet, script or image served as it is: only its own entry changes,
+                // unless a page offers it as a download (its size is in the link text).
+                None if rel.starts_with("static/") || rel.starts_with(&theme_static) => {
+                    let exists = path.exists();
+                    let served = last.files.iter().find(|(_, f)| {
+                        matches!(f, MemoryFile::Disk { path: p, .. }
+                            if relative(&self.root, p).as_deref() == Some(rel.as_str()))
+                    });
+                    match served {
+                        Some((out, MemoryFile::Disk { path: p, .. }))
+                            if exists && !offered_for_download(&last.site, out) =>
+                        {
+                            statics.push((out.clone(), p.clone()));
+                        }
+                        None if !exists => {}
+                        _ => return None,
+                    }
+                }
                 None => return None,
             }
         }
@@ -250,28 +274,31 @@ impl SiteBuilder {
                 previous.insert(f.path.clone(), f);
             }
         }
-        if applied.pages.is_empty() {
-            let built = Built {
-                files: last.files.clone(),
-                changed: Some(Vec::new()),
-                next: last.site.schedule.first().cloned(),
-                warnings: last.warnings.clone(),
-                how: Rebuilt::Patched,
-            };
-            state.last = Some(last);
-            return Some(built);
+        let mut written = Vec::new();
+        if !applied.pages.is_empty() {
+            let memory = Memory::default();
+            render_patch(
+                &last.site,
+                &last.theme,
+                &memory,
+                &self.memo,
+                &mut last.kept,
+                &applied,
+            )
+            .ok()?;
+            written.extend(memory.into_files());
         }
-        let memory = Memory::default();
-        render_patch(
-            &last.site,
-            &last.theme,
-            &memory,
-            &self.memo,
-            &mut last.kept,
-            &applied,
-        )
-        .ok()?;
-        let written = memory.into_files();
+        for (out, path) in statics {
+            let meta = std::fs::metadata(&path).ok()?;
+            written.push((
+                out,
+                MemoryFile::Disk {
+                    path,
+                    len: meta.len(),
+                    modified: meta.modified().ok(),
+                },
+            ));
+        }
         let mut files = BTreeMap::clone(&last.files);
         let mut changed = Vec::new();
         for (rel, file) in written {
@@ -291,6 +318,20 @@ impl SiteBuilder {
         state.last = Some(last);
         Some(built)
     }
+}
+
+/// Whether a page links to output file `out` as a download, slides or video (their labels carry
+/// the file's size, so a change to it is a change to those pages).
+fn offered_for_download(site: &Site, out: &str) -> bool {
+    let url = site.config.url(&format!("/{out}"));
+    site.pages.iter().any(|p| {
+        p.downloads.iter().chain(&p.slides).any(|d| d.url == url)
+            || p.video.as_ref().is_some_and(|v| {
+                v.url == url
+                    || v.captions_url.as_deref() == Some(url.as_str())
+                    || v.poster_url.as_deref() == Some(url.as_str())
+            })
+    })
 }
 
 /// `path` relative to `root`, with `/`, whether the watcher reported it absolute or as given.
