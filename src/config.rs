@@ -38,6 +38,9 @@ pub struct SiteConfig {
     pub feed: FeedConfig,
     #[serde(default)]
     pub markdown: MarkdownConfig,
+    /// Sending editions of the newsletter by e-mail; without it, editions exist on the web only.
+    #[serde(default)]
+    pub newsletter: Option<NewsletterConfig>,
     /// Free-form values for the theme.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -45,6 +48,49 @@ pub struct SiteConfig {
 
 fn default_theme() -> String {
     "default".to_string()
+}
+
+/// How editions go out by e-mail.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewsletterConfig {
+    /// The sender, e.g. `OZG-Team Sachsen-Anhalt <ozg@sachsen-anhalt.de>`.
+    pub from: String,
+    /// Where replies go, if not to the sender.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// The one-click unsubscribe address; `{token}` becomes each subscriber's own token.
+    pub unsubscribe_url: String,
+    /// Optional second way out for mail clients without one-click support: `abmelden@…`.
+    #[serde(default)]
+    pub unsubscribe_mailto: Option<String>,
+    /// The salutation for subscribers who gave their name; `{name}` becomes the name. Others get none.
+    #[serde(default = "default_salutation")]
+    pub salutation: String,
+    /// Who the preview message (`message.eml`, the preview server) is addressed to.
+    #[serde(default)]
+    pub sample_recipient: SampleRecipient,
+}
+
+fn default_salutation() -> String {
+    "Guten Tag {name},".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleRecipient {
+    pub email: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Default for SampleRecipient {
+    fn default() -> Self {
+        SampleRecipient {
+            email: "vorschau@example.org".to_string(),
+            name: Some("Erika Mustermann".to_string()),
+        }
+    }
 }
 
 /// Only German for now; the enum makes adding a language a deliberate change (date names, slugs).
@@ -194,6 +240,9 @@ impl Config {
                     .hint("give the site a title, e.g. `title: OZG Sachsen-Anhalt`"),
             );
         }
+        if let Some(nl) = &site.newsletter {
+            errors.extend(check_newsletter(nl, &source));
+        }
         match (tz, base, errors.has_errors()) {
             (Some(tz), Some((base_url, base_path)), false) => Ok(Config {
                 root: root.to_path_buf(),
@@ -216,6 +265,36 @@ impl Config {
     pub fn permalink(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
+}
+
+/// The newsletter settings mail servers and clients will judge: addresses and the unsubscribe link.
+fn check_newsletter(nl: &NewsletterConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let addresses = [
+        ("from", Some(&nl.from)),
+        ("reply_to", nl.reply_to.as_ref()),
+        ("unsubscribe_mailto", nl.unsubscribe_mailto.as_ref()),
+        ("email", Some(&nl.sample_recipient.email)),
+    ];
+    for (key, value) in addresses {
+        let Some(value) = value else { continue };
+        if let Err(e) = value.parse::<lettre::message::Mailbox>() {
+            errors.push(
+                Diagnostic::error(format!("`{key}` is not a valid e-mail address: {e}"))
+                    .at(source.value_location(value, key))
+                    .hint("write it like `OZG-Team Sachsen-Anhalt <ozg@sachsen-anhalt.de>` or just `ozg@sachsen-anhalt.de`"),
+            );
+        }
+    }
+    let url = &nl.unsubscribe_url;
+    if !url.starts_with("https://") || !url.contains("{token}") {
+        errors.push(
+            Diagnostic::error("`unsubscribe_url` must be an https:// address with `{token}` in it")
+                .at(source.value_location(url, "unsubscribe_url"))
+                .hint("one-click unsubscribing (RFC 8058) needs https; `{token}` becomes each subscriber's own token, e.g. https://ozg.sachsen-anhalt.de/newsletter/abmelden/?t={token}"),
+        );
+    }
+    errors
 }
 
 fn parse_base_url(raw: &str) -> Result<(String, String), String> {

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod diagnostics;
 pub mod load;
+pub mod newsletter;
 pub mod parse;
 pub mod render;
 pub mod scaffold;
@@ -111,7 +112,8 @@ impl Timer {
     }
 }
 
-/// Everything `build` validates, including rendering every template, without touching the output.
+/// Everything `build` validates, including rendering every template, and every newsletter
+/// edition as an e-mail, without touching the output.
 pub fn check(opts: &Options) -> Result<Vec<Diagnostic>, Diagnostics> {
     let mut site = load_site(opts)?;
     let warnings = std::mem::take(&mut site.warnings);
@@ -122,6 +124,8 @@ pub fn check(opts: &Options) -> Result<Vec<Diagnostic>, Diagnostics> {
     render::render_site(&site, &theme, &staging)?;
     // Dropping the staging folder deletes it: check writes nothing that stays.
     drop(staging);
+    // Newsletter editions must also make good e-mails (absolute links, images with alt text).
+    newsletter::render_editions(&site, &theme, newsletter::Which::All)?;
     Ok(warnings)
 }
 

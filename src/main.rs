@@ -93,10 +93,34 @@ enum Command {
         #[arg(long, default_value = ".")]
         root: PathBuf,
     },
+    /// Newsletter editions as e-mails.
+    Newsletter {
+        #[command(subcommand)]
+        command: NewsletterCommand,
+    },
     /// Create a minimal new site in DIR that builds with the built-in theme.
     Init {
         /// Folder for the new site (created if missing; must not contain a site)
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum NewsletterCommand {
+    /// Write email.html, email.txt and message.eml (a complete preview message to the sample
+    /// recipient of site.yaml) of an edition to <out>/<nr>/.
+    Build {
+        /// The edition's number
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        number: Option<u32>,
+        /// Build every published edition
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Output folder [default: newsletter-mail/ under the root]
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -232,6 +256,30 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             let rel = ozg_site::scaffold::new_content(&root, &request)?;
             println!("created {}", rel.display());
             println!("Fill in the marked keys; it is a draft until you set `draft: false`.");
+            Ok(())
+        }
+        Command::Newsletter {
+            command:
+                NewsletterCommand::Build {
+                    number,
+                    all: _,
+                    site,
+                    out,
+                },
+        } => {
+            let opts = site.options(None);
+            let out = out.unwrap_or_else(|| opts.root.join("newsletter-mail"));
+            let which = match number {
+                Some(n) => ozg_site::newsletter::Which::Number(n),
+                None => ozg_site::newsletter::Which::All,
+            };
+            let report = ozg_site::newsletter::build(&opts, which, &out)?;
+            for n in &report.editions {
+                println!(
+                    "Edition {n}: {}",
+                    report.output.join(n.to_string()).display()
+                );
+            }
             Ok(())
         }
         Command::Init { dir } => {

@@ -36,6 +36,8 @@ pub struct StaticFile {
 pub struct Theme {
     pub name: String,
     pub templates: Vec<TemplateFile>,
+    /// The newsletter e-mail's templates, from `email/`: `edition.mjml` and `edition.txt`.
+    pub email_templates: Vec<TemplateFile>,
     pub static_files: Vec<StaticFile>,
 }
 
@@ -59,14 +61,18 @@ impl Theme {
 
     pub fn embedded() -> Theme {
         let mut templates = Vec::new();
+        let mut email_templates = Vec::new();
         let mut static_files = Vec::new();
         for (path, bytes) in EMBEDDED_THEME {
+            let file = |name: &str| TemplateFile {
+                name: name.to_string(),
+                shown: PathBuf::from(format!("<built-in theme>/{path}")),
+                text: String::from_utf8_lossy(bytes).into_owned(),
+            };
             if let Some(name) = path.strip_prefix("templates/") {
-                templates.push(TemplateFile {
-                    name: name.to_string(),
-                    shown: PathBuf::from(format!("<built-in theme>/{path}")),
-                    text: String::from_utf8_lossy(bytes).into_owned(),
-                });
+                templates.push(file(name));
+            } else if let Some(name) = path.strip_prefix("email/") {
+                email_templates.push(file(name));
             } else if let Some(out) = path.strip_prefix("static/") {
                 static_files.push(StaticFile {
                     output: out.to_string(),
@@ -77,36 +83,18 @@ impl Theme {
         Theme {
             name: "default".to_string(),
             templates,
+            email_templates,
             static_files,
         }
     }
 
     fn from_disk(root: &Path, dir: &Path, name: &str) -> Result<Theme, Diagnostics> {
         let mut errors = Diagnostics::new();
-        let mut templates = Vec::new();
-        let tpl_dir = dir.join("templates");
-        for entry in walkdir::WalkDir::new(&tpl_dir).sort_by_file_name() {
-            let Ok(entry) = entry else { continue };
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let rel = slash(entry.path().strip_prefix(&tpl_dir).unwrap_or(entry.path()));
-            if rel.split('/').any(|p| p.starts_with('.')) {
-                continue;
-            }
-            let shown = entry
-                .path()
-                .strip_prefix(root)
-                .unwrap_or(entry.path())
-                .to_path_buf();
-            match read_text(entry.path(), &shown) {
-                Ok(text) => templates.push(TemplateFile {
-                    name: rel,
-                    shown,
-                    text,
-                }),
-                Err(d) => errors.push(d),
-            }
+        let templates = read_templates(root, &dir.join("templates"), &mut errors);
+        let mut email_templates = read_templates(root, &dir.join("email"), &mut errors);
+        // A theme that does not style the newsletter mail gets the built-in one.
+        if email_templates.is_empty() {
+            email_templates = Self::embedded().email_templates;
         }
         let static_files = list_static(&dir.join("static"));
         if errors.has_errors() {
@@ -115,9 +103,39 @@ impl Theme {
         Ok(Theme {
             name: name.to_string(),
             templates,
+            email_templates,
             static_files,
         })
     }
+}
+
+/// Every template below `dir`, named by its path relative to it.
+fn read_templates(root: &Path, dir: &Path, errors: &mut Diagnostics) -> Vec<TemplateFile> {
+    let mut templates = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let Ok(entry) = entry else { continue };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = slash(entry.path().strip_prefix(dir).unwrap_or(entry.path()));
+        if rel.split('/').any(|p| p.starts_with('.')) {
+            continue;
+        }
+        let shown = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .to_path_buf();
+        match read_text(entry.path(), &shown) {
+            Ok(text) => templates.push(TemplateFile {
+                name: rel,
+                shown,
+                text,
+            }),
+            Err(d) => errors.push(d),
+        }
+    }
+    templates
 }
 
 /// Every file below `dir` as a static file at the same relative path.

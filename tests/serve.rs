@@ -325,3 +325,39 @@ fn one_save_is_one_rebuild() {
         .count();
     assert_eq!(rebuilds, 1);
 }
+
+#[test]
+fn the_email_preview_shows_both_parts_and_follows_edits() {
+    let site = Site::fixture("basic");
+    let server = start(&site, &["--now", NOW]);
+    let (status, ctype, body) = get(&server.addr, "/newsletter/2/email/");
+    assert_eq!((status, ctype.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(
+        body.contains("E-Mail-Vorschau: OZG-Newsletter Ausgabe 2"),
+        "{body}"
+    );
+    assert!(body.contains("<iframe title=\"HTML-Teil der E-Mail\" srcdoc=\""));
+    assert!(
+        body.contains("Wir ziehen um\n============="),
+        "the text part"
+    );
+    assert!(
+        body.contains("/__ozg/live.js"),
+        "live-reloaded like every page"
+    );
+    let events = subscribe(&server.addr);
+    site.write(
+        "newsletters/2-ausgabe.md",
+        site.read("newsletters/2-ausgabe.md") + "\nNeu in der Vorschau.\n",
+    );
+    next_event(&events, "reload");
+    let body = get(&server.addr, "/newsletter/2/email/").2;
+    assert_eq!(
+        body.matches("Neu in der Vorschau.").count(),
+        2,
+        "in both parts"
+    );
+    // `build` never writes the preview.
+    site.build().ok();
+    assert!(!site.public().join("newsletter/2/email").exists());
+}

@@ -74,7 +74,7 @@ const MORE_MARKER: &str = "<!-- more -->";
 const TABLE_OPEN: &str = "<div class=\"table-scroll\" tabindex=\"0\">\n";
 const TABLE_CLOSE: &str = "</div>\n";
 
-fn options() -> Options {
+pub(crate) fn options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH

@@ -112,6 +112,17 @@ fn templates(site: &Arc<Site>, theme: &Theme, values: &Values) -> Result<Templat
     Ok(templates)
 }
 
+/// The theme's e-mail templates (`email/`), with the filters, functions and globals of pages.
+pub fn email_templates(site: &Arc<Site>, theme: &Theme) -> Result<Templates, Diagnostics> {
+    let email_theme = Theme {
+        name: theme.name.clone(),
+        templates: theme.email_templates.clone(),
+        email_templates: Vec::new(),
+        static_files: Vec::new(),
+    };
+    templates(site, &email_theme, &Values::of(site))
+}
+
 /// Renders every page, section, feed and static file of `site` into `staging`.
 pub fn render_site(
     site: &Arc<Site>,

@@ -41,7 +41,7 @@ impl Templates {
             .collect();
         let mut tera = Tera::new();
         // `.xml` feeds and `.html` pages are escaped; plain-text templates are not.
-        tera.autoescape_on(vec![".html", ".xml"]);
+        tera.autoescape_on(vec![".html", ".xml", ".mjml"]);
         register_filters(&mut tera, tz);
         register_functions(&mut tera, lookup);
         let result = tera.add_raw_templates(
@@ -67,6 +67,13 @@ impl Templates {
             .collect();
         names.sort();
         names
+    }
+
+    /// Where template `name` came from, for messages about it.
+    pub fn shown(&self, name: &str) -> PathBuf {
+        self.sources
+            .get(name)
+            .map_or_else(|| PathBuf::from(name), |(p, _)| p.clone())
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -165,6 +172,36 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
             let dt = parse_template_value(value, &tz)
                 .ok_or_else(|| tera::Error::message(format!("date_de: `{value}` is not a date")))?;
             Ok(format_german(dt, format))
+        },
+    );
+    // For plain-text templates (the newsletter's `email/edition.txt`): a paragraph wrapped at
+    // `width` (72), with `first` before its first line and `indent` before the others.
+    tera.register_filter(
+        "wrap",
+        |text: &str, kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let width = kwargs.get::<usize>("width")?.unwrap_or(72);
+            let first = kwargs.get::<&str>("first")?.unwrap_or("");
+            let indent = kwargs.get::<&str>("indent")?.unwrap_or("");
+            Ok(crate::newsletter::text::wrap(text, width, first, indent)
+                .trim_end()
+                .to_string())
+        },
+    );
+    // A plain-text heading: the text (wrapped at `width`), and under it a line of `char` (`=`).
+    tera.register_filter(
+        "underline",
+        |text: &str, kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let ch = kwargs.get::<&str>("char")?.unwrap_or("=");
+            let width = kwargs.get::<usize>("width")?.unwrap_or(72);
+            // A long heading is wrapped like any text; the line goes under its longest line.
+            let wrapped = crate::newsletter::text::wrap(text, width, "", "");
+            let wrapped = wrapped.trim_end();
+            let longest = wrapped
+                .lines()
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(0);
+            Ok(format!("{wrapped}\n{}", ch.repeat(longest)))
         },
     );
     tera.register_filter("filesize", |bytes: u64, _: Kwargs, _: &State| {

@@ -177,7 +177,9 @@ impl SiteBuilder {
         let memory = Memory::default();
         let site = Arc::new(site);
         let kept = crate::render::render_preview(&site, &theme, &memory, &self.memo)?;
-        let files: Files = Arc::new(memory.into_files());
+        let mut files = memory.into_files();
+        files.extend(email_previews(&site, &theme)?);
+        let files: Files = Arc::new(files);
         drop(old);
         state.last = Some(Last {
             site,
@@ -287,6 +289,7 @@ impl SiteBuilder {
             )
             .ok()?;
             written.extend(memory.into_files());
+            written.extend(email_previews(&last.site, &last.theme).ok()?);
         }
         for (out, path) in statics {
             let meta = std::fs::metadata(&path).ok()?;
@@ -318,6 +321,17 @@ impl SiteBuilder {
         state.last = Some(last);
         Some(built)
     }
+}
+
+/// The e-mail preview pages of the newsletter editions (see [`crate::newsletter::preview`]).
+fn email_previews(
+    site: &Arc<Site>,
+    theme: &Theme,
+) -> Result<Vec<(String, MemoryFile)>, Diagnostics> {
+    Ok(crate::newsletter::preview::pages(site, theme)?
+        .into_iter()
+        .map(|(path, bytes)| (path, MemoryFile::Bytes(Arc::new(bytes))))
+        .collect())
 }
 
 /// Whether a page links to output file `out` as a download, slides or video (their labels carry

@@ -1,0 +1,533 @@
+//! One edition → the HTML and the plain text of its e-mail, with per-recipient placeholders.
+//!
+//! The theme's `email/edition.mjml` is a Tera template that writes MJML; `mrml` turns that into
+//! the table layout Outlook's Word engine needs, `css-inline` moves every style into `style`
+//! attributes (mail clients drop `<style>`), and a last pass makes every link absolute — a mail
+//! has no page address to resolve a relative one against. `email/edition.txt` writes the text
+//! part from the same values.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use tera::{Context, Value};
+
+use super::text::{References, markdown_to_text};
+use super::{SALUTATION, UNSUBSCRIBE_URL};
+use crate::diagnostics::{Diagnostic, Diagnostics, Location};
+use crate::parse::kinds::KindFields;
+use crate::parse::markdown::{self, BodySource, MarkdownOptions, Resolved};
+use crate::render::context::obj;
+use crate::render::templates::Templates;
+use crate::site::{PageId, Site};
+
+pub const HTML_TEMPLATE: &str = "edition.mjml";
+pub const TEXT_TEMPLATE: &str = "edition.txt";
+/// Plain-text mail is read in fixed-width windows; 72 columns leave room for quoting.
+pub const TEXT_WIDTH: usize = 72;
+
+/// An edition rendered for mail, still with the placeholders of [`super::Personal`].
+#[derive(Debug, Clone)]
+pub struct Edition {
+    pub number: u32,
+    pub page: PageId,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// The web version, linked as "Im Browser ansehen".
+    pub web_url: String,
+}
+
+/// One `##` section of the body.
+struct Article {
+    id: String,
+    title: String,
+    html: String,
+    text: String,
+}
+
+/// Renders edition `id` of `site` with the theme's e-mail templates.
+pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edition, Diagnostics> {
+    let page = &site.pages[id];
+    let KindFields::Newsletter(fields) = &page.fields else {
+        return Err(Diagnostic::error("not a newsletter edition")
+            .in_file(&page.file.shown)
+            .into());
+    };
+    let mut errors = Diagnostics::new();
+    let yaml = page.split.yaml_source(&page.file);
+    for (key, value) in [
+        ("subject", &fields.subject),
+        ("preheader", &fields.preheader),
+    ] {
+        if value.trim().is_empty() {
+            errors.push(
+                Diagnostic::error(format!("the edition's `{key}` is empty"))
+                    .at(yaml.key_location(key))
+                    .hint(match key {
+                        "subject" => "write the subject line readers see in their inbox",
+                        _ => "write one sentence that mail clients show after the subject",
+                    }),
+            );
+        }
+    }
+    let body = &page.file.text[page.split.body..];
+    errors.extend(check_body(
+        body,
+        &page.file.shown,
+        &page.file.text,
+        page.split.body,
+    ));
+
+    let config = &site.config;
+    let web_url = config.permalink(&page.path);
+    let origin = config
+        .base_url
+        .strip_suffix(&config.base_path)
+        .unwrap_or(&config.base_url)
+        .to_string();
+    let absolute = |url: &str| absolutize(url, &origin, &web_url);
+    let resolve = |target: &str| site.index.resolve(target);
+    let text_link = |dest: &str| -> Option<String> {
+        match dest.strip_prefix("@/") {
+            Some(rest) => {
+                let (target, anchor) = rest
+                    .split_once('#')
+                    .map_or((rest, None), |(t, a)| (t, Some(a)));
+                match resolve(target) {
+                    Resolved::Url(u) => Some(absolute(&match anchor {
+                        Some(a) => format!("{u}#{a}"),
+                        None => u,
+                    })),
+                    _ => None,
+                }
+            }
+            None => Some(absolute(dest)),
+        }
+    };
+
+    // The articles are the `##` sections; their ids are the web version's, so the contents can
+    // link to the article on the web.
+    let ids: Vec<&str> = page
+        .body
+        .toc
+        .iter()
+        .filter(|h| h.level == 2)
+        .map(|h| h.id.as_str())
+        .collect();
+    let md = &config.site.markdown;
+    let opts = MarkdownOptions {
+        heading_anchors: false,
+        task_done_label: &md.task_done_label,
+        task_open_label: &md.task_open_label,
+    };
+    let mut refs = References::new();
+    let render_part = |range: std::ops::Range<usize>, refs: &mut References| {
+        let part = &body[range.clone()];
+        let source = BodySource {
+            path: &page.file.shown,
+            file_text: &page.file.text,
+            offset: page.split.body + range.start,
+        };
+        let rendered = markdown::render(part, &source, &resolve, &opts);
+        let text = markdown_to_text(part, &text_link, refs, TEXT_WIDTH);
+        (rendered, text)
+    };
+    let sections = split_articles(body);
+    let (intro, intro_text) = render_part(sections.intro.clone(), &mut refs);
+    errors.extend(intro.diagnostics.iter().cloned());
+    let mut articles = Vec::new();
+    for (i, (title, range)) in sections.articles.into_iter().enumerate() {
+        let (rendered, text) = render_part(range, &mut refs);
+        errors.extend(rendered.diagnostics.iter().cloned());
+        articles.push(Article {
+            id: ids.get(i).map_or_else(String::new, |s| s.to_string()),
+            title,
+            html: rendered.html,
+            text,
+        });
+    }
+    if errors.has_errors() {
+        return Err(errors);
+    }
+
+    let summary = crate::render::context::page_summary(site, page);
+    let edition = crate::render::context::page_full(site, id, &summary);
+    let photo = fields
+        .greeting
+        .as_ref()
+        .and_then(|g| g.photo.as_deref())
+        .map(&absolute);
+    let opt = |s: Option<String>| s.map_or_else(Value::none, Value::from);
+    let article_values: Vec<Value> = articles
+        .iter()
+        .map(|a| {
+            let url = if a.id.is_empty() {
+                web_url.clone()
+            } else {
+                format!("{web_url}#{}", a.id)
+            };
+            obj(vec![
+                ("id", Value::from(a.id.as_str())),
+                ("title", Value::from(a.title.as_str())),
+                ("url", Value::from(url)),
+                // Rendered Markdown: the template may output it as it is.
+                ("html", Value::safe_string(&a.html)),
+                ("text", Value::from(a.text.trim_end())),
+            ])
+        })
+        .collect();
+    let email = obj(vec![
+        ("web_url", Value::from(web_url.as_str())),
+        ("subject", Value::from(fields.subject.as_str())),
+        ("preheader", Value::from(fields.preheader.as_str())),
+        ("intro_html", Value::safe_string(&intro.html)),
+        ("intro_text", Value::from(intro_text.trim_end())),
+        ("greeting_photo_url", opt(photo)),
+        ("articles", Value::from(article_values)),
+        ("references", Value::from(refs.render())),
+    ]);
+    let mut ctx = Context::new();
+    ctx.insert_value("edition", edition);
+    ctx.insert_value("email", email);
+    // Filled per recipient at send time, so one rendering serves every subscriber.
+    ctx.insert_value(
+        "recipient",
+        obj(vec![
+            ("salutation", Value::from(SALUTATION)),
+            ("unsubscribe_url", Value::from(UNSUBSCRIBE_URL)),
+        ]),
+    );
+
+    let shown = &page.file.shown;
+    let mjml = templates
+        .render(HTML_TEMPLATE, &ctx, Some(shown))
+        .map_err(Diagnostics::from)?;
+    let html = mjml_to_html(&mjml, &templates.shown(HTML_TEMPLATE))?;
+    let html = make_links_absolute(&html, &origin, &web_url)
+        .map_err(|bad| theme_error(templates, HTML_TEMPLATE, bad))?;
+    check_html(&html).map_err(|e| theme_error(templates, HTML_TEMPLATE, e))?;
+    let text = templates
+        .render(TEXT_TEMPLATE, &ctx, Some(shown))
+        .map_err(Diagnostics::from)?;
+    if !text.contains(UNSUBSCRIBE_URL) {
+        return Err(theme_error(
+            templates,
+            TEXT_TEMPLATE,
+            "the text part has no unsubscribe link: add `{{ recipient.unsubscribe_url }}`".into(),
+        ));
+    }
+    Ok(Edition {
+        number: fields.number,
+        page: id,
+        subject: fields.subject.clone(),
+        html,
+        text: tidy_text(&text),
+        web_url,
+    })
+}
+
+fn theme_error(templates: &Templates, name: &str, message: String) -> Diagnostics {
+    Diagnostic::error(message)
+        .in_file(templates.shown(name))
+        .hint("fix the e-mail template of the theme")
+        .into()
+}
+
+/// The body cut at its `##` headings: the part before the first, and each article's title with
+/// the range of its text.
+struct Split {
+    intro: std::ops::Range<usize>,
+    articles: Vec<(String, std::ops::Range<usize>)>,
+}
+
+fn split_articles(body: &str) -> Split {
+    let mut headings: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+    let mut current: Option<(String, usize)> = None;
+    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading {
+                level: HeadingLevel::H2,
+                ..
+            }) => current = Some((String::new(), range.start)),
+            Event::Text(t) | Event::Code(t) if current.is_some() => {
+                if let Some((title, _)) = &mut current {
+                    title.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
+                if let Some((title, start)) = current.take() {
+                    headings.push((title.trim().to_string(), start..range.end));
+                }
+            }
+            _ => {}
+        }
+    }
+    let intro_end = headings.first().map_or(body.len(), |(_, r)| r.start);
+    let articles = headings
+        .iter()
+        .enumerate()
+        .map(|(i, (title, r))| {
+            let end = headings.get(i + 1).map_or(body.len(), |(_, n)| n.start);
+            (title.clone(), r.end..end)
+        })
+        .collect();
+    Split {
+        intro: 0..intro_end,
+        articles,
+    }
+}
+
+/// Links and images a mail client could not follow, and images without a text alternative.
+fn check_body(body: &str, shown: &Path, file_text: &str, offset: usize) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let mut image: Option<(std::ops::Range<usize>, String)> = None;
+    let locate = |r: &std::ops::Range<usize>| {
+        Location::at_offset(shown, file_text, offset + r.start, r.end - r.start)
+    };
+    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Link { dest_url, .. }) if !reachable(&dest_url) => errors.push(
+                Diagnostic::error(format!(
+                    "the link `{dest_url}` cannot work in an e-mail: it is relative"
+                ))
+                .at(locate(&range))
+                .hint("write `@/path/page.md` for a page of this site, `/file.pdf` for a file in `static/`, or a full https:// address"),
+            ),
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                if !reachable(&dest_url) {
+                    errors.push(
+                        Diagnostic::error(format!(
+                            "the image `{dest_url}` cannot be shown in an e-mail: its address is relative"
+                        ))
+                        .at(locate(&range))
+                        .hint("put the image into `static/` and write `/bilder/name.jpg`, or give a full https:// address"),
+                    );
+                }
+                image = Some((range, String::new()));
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, alt)) = &mut image {
+                    alt.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Image) => {
+                if let Some((r, alt)) = image.take()
+                    && alt.trim().is_empty()
+                {
+                    errors.push(
+                        Diagnostic::error("this image has no alternative text")
+                            .at(locate(&r))
+                            .hint("describe the image between the brackets: ![Das Team beim Workshop](/bilder/workshop.jpg); readers with screen readers and mail clients that block images see only that text"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    errors
+}
+
+/// Whether a link as written can be turned into an absolute URL.
+fn reachable(dest: &str) -> bool {
+    ["https://", "http://", "mailto:", "tel:", "@/", "#"]
+        .iter()
+        .any(|p| dest.starts_with(p))
+        || (dest.starts_with('/') && !dest.starts_with("//"))
+}
+
+fn absolutize(url: &str, origin: &str, web_url: &str) -> String {
+    if url.starts_with('/') && !url.starts_with("//") {
+        format!("{origin}{url}")
+    } else if url.starts_with('#') {
+        format!("{web_url}{url}")
+    } else {
+        url.to_string()
+    }
+}
+
+/// MJML → HTML for mail clients: tables, every style inlined, no `<style>` left.
+fn mjml_to_html(mjml: &str, template: &Path) -> Result<String, Diagnostics> {
+    let invalid = |what: String| -> Diagnostics {
+        Diagnostic::error(format!(
+            "the e-mail template does not make valid MJML: {what}"
+        ))
+        .in_file(template)
+        .hint("check the mj-… elements of the template against https://documentation.mjml.io")
+        .into()
+    };
+    let parsed = mrml::parse(mjml).map_err(|e| invalid(e.to_string()))?;
+    let options = mrml::prelude::render::RenderOptions {
+        disable_comments: true,
+        social_icon_origin: None,
+        // No web fonts: mail clients block them, and nothing loads from third parties.
+        fonts: Default::default(),
+    };
+    let html = parsed
+        .element
+        .render(&options)
+        .map_err(|e| invalid(e.to_string()))?;
+    let inlined = css_inline::CSSInliner::options()
+        .keep_style_tags(false)
+        .keep_link_tags(false)
+        .load_remote_stylesheets(false)
+        .build()
+        .inline(&html)
+        .map_err(|e| invalid(format!("inlining the styles failed: {e}")))?;
+    Ok(drop_conditional_styles(&inlined))
+}
+
+/// MJML keeps a `<style>` for Outlook 2003 inside a conditional comment; nothing else needs it,
+/// and a mail should carry no style sheet at all.
+fn drop_conditional_styles(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<!--[if") {
+        let Some(len) = rest[start..].find("<![endif]-->") else {
+            break;
+        };
+        let end = start + len + "<![endif]-->".len();
+        out.push_str(&rest[..start]);
+        if !rest[start..end].contains("<style") {
+            out.push_str(&rest[start..end]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every `href` and `src` made absolute; `Err` names one that cannot be.
+fn make_links_absolute(html: &str, origin: &str, web_url: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(html.len() + 1024);
+    let mut rest = html;
+    loop {
+        let next = ["href=\"", "src=\""]
+            .iter()
+            .filter_map(|a| rest.find(a).map(|i| (i, a.len())))
+            .min();
+        let Some((i, len)) = next else { break };
+        let value_start = i + len;
+        let Some(value_len) = rest[value_start..].find('"') else {
+            break;
+        };
+        let value = &rest[value_start..value_start + value_len];
+        out.push_str(&rest[..value_start]);
+        let ok = ["https://", "http://", "mailto:", "tel:", "%%"]
+            .iter()
+            .any(|p| value.starts_with(p));
+        if ok {
+            out.push_str(value);
+        } else if value.starts_with('/') && !value.starts_with("//") || value.starts_with('#') {
+            out.push_str(&absolutize(value, origin, web_url));
+        } else {
+            return Err(format!(
+                "the e-mail links to `{value}`, which no mail client can open: links in e-mails must be absolute"
+            ));
+        }
+        rest = &rest[value_start + value_len..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// What the theme must get right: an unsubscribe link, a text alternative for every image.
+fn check_html(html: &str) -> Result<(), String> {
+    if !html.contains(UNSUBSCRIBE_URL) {
+        return Err(
+            "the e-mail has no unsubscribe link: add `<a href=\"{{ recipient.unsubscribe_url }}\">` to its footer"
+                .into(),
+        );
+    }
+    for (i, _) in html.match_indices("<img") {
+        let tag_end = html[i..].find('>').map_or(html.len(), |e| i + e);
+        if !html[i..tag_end].contains(" alt=") {
+            return Err(format!(
+                "an image of the e-mail has no `alt` text: {}",
+                &html[i..tag_end.min(i + 120)]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// No trailing spaces, at most one blank line in a row, one newline at the end.
+pub(super) fn tidy_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn articles_are_the_level_two_sections() {
+        let body = "Vorwort.\n\n## Erster Teil\n\nText eins.\n\n### Unterpunkt\n\nMehr.\n\n## Zweiter `Teil`\n\nText zwei.\n";
+        let split = split_articles(body);
+        assert_eq!(&body[split.intro.clone()], "Vorwort.\n\n");
+        let titles: Vec<&str> = split.articles.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(titles, ["Erster Teil", "Zweiter Teil"]);
+        assert!(body[split.articles[0].1.clone()].contains("### Unterpunkt"));
+        assert_eq!(body[split.articles[1].1.clone()].trim(), "Text zwei.");
+    }
+
+    #[test]
+    fn relative_links_and_images_without_alt_are_errors_with_positions() {
+        let text = "---\ntitle: x\n---\nSiehe [hier](seite.html) und ![](/bild.png).\n";
+        let errors = check_body(&text[17..], Path::new("newsletters/1-x.md"), text, 17);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let loc = errors[0].location.as_ref().unwrap();
+        assert_eq!((loc.line, loc.column), (4, 7));
+        assert!(errors[1].message.contains("alternative text"));
+    }
+
+    #[test]
+    fn links_become_absolute_and_relative_ones_are_refused() {
+        let html = r##"<a href="/ozg/aktuelles/">x</a><img src="/bild.png" alt="B"><a href="#teil">t</a><a href="%%UNSUBSCRIBE_URL%%">ab</a>"##;
+        let out = make_links_absolute(
+            html,
+            "https://ozg.example",
+            "https://ozg.example/newsletter/2/",
+        )
+        .unwrap();
+        assert!(out.contains(r#"href="https://ozg.example/ozg/aktuelles/""#));
+        assert!(out.contains(r#"src="https://ozg.example/bild.png""#));
+        assert!(out.contains(r#"href="https://ozg.example/newsletter/2/#teil""#));
+        assert!(out.contains(r#"href="%%UNSUBSCRIBE_URL%%""#));
+        assert!(
+            make_links_absolute(r#"<a href="seite.html">"#, "https://o", "https://o/").is_err()
+        );
+    }
+
+    #[test]
+    fn outlook_style_blocks_go_other_conditionals_stay() {
+        let html = "<head><!--[if mso]><xml>x</xml><![endif]--><!--[if lte mso 11]><style>.a{}</style><![endif]--></head>";
+        assert_eq!(
+            drop_conditional_styles(html),
+            "<head><!--[if mso]><xml>x</xml><![endif]--></head>"
+        );
+    }
+
+    #[test]
+    fn text_is_tidied() {
+        assert_eq!(tidy_text("\n\na  \n\n\n\nb\n\n"), "a\n\nb\n");
+    }
+}

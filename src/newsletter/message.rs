@@ -1,0 +1,125 @@
+//! The MIME message of one edition for one recipient: multipart/alternative (text first, then
+//! HTML, as RFC 2046 orders them from plainest to richest), headers encoded by `lettre` (RFC 2047
+//! for umlauts), and the one-click unsubscribe headers of RFC 2369 and RFC 8058.
+
+use lettre::Message;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+
+use super::{Edition, Personal};
+use crate::config::{CONFIG_FILE, NewsletterConfig};
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
+/// A recipient of one message.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub mailbox: Mailbox,
+    pub personal: Personal,
+}
+
+/// The preview recipient from `sample_recipient` (with a made-up unsubscribe token).
+pub fn sample(config: &NewsletterConfig) -> Result<Recipient, Diagnostic> {
+    let sample = &config.sample_recipient;
+    let address = sample
+        .email
+        .parse()
+        .map_err(|e| setting_error("sample_recipient", &sample.email, e))?;
+    Ok(Recipient {
+        mailbox: Mailbox::new(sample.name.clone(), address),
+        personal: Personal::new(config, "vorschau", sample.name.as_deref()),
+    })
+}
+
+/// `List-Unsubscribe: <https://…>, <mailto:…>`: where mail clients offer "Abbestellen".
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): the client unsubscribes
+/// with one POST, without opening a page.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_string())
+    }
+}
+
+/// The message of `edition` for `to`, dated `now`.
+pub fn build(
+    config: &NewsletterConfig,
+    edition: &Edition,
+    to: &Recipient,
+    now: jiff::Timestamp,
+) -> Result<Message, Diagnostics> {
+    let from: Mailbox = config
+        .from
+        .parse()
+        .map_err(|e| setting_error("from", &config.from, e))?;
+    let mut unsubscribe = format!("<{}>", to.personal.unsubscribe_url);
+    if let Some(mailto) = &config.unsubscribe_mailto {
+        unsubscribe.push_str(&format!(", <mailto:{mailto}?subject=Abmelden>"));
+    }
+    let domain = from.email.domain().to_string();
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to.mailbox.clone())
+        .subject(edition.subject.clone())
+        .date(std::time::SystemTime::from(now))
+        .message_id(Some(message_id(edition, &to.mailbox, &domain)))
+        .header(ListUnsubscribe(unsubscribe))
+        .header(ListUnsubscribePost);
+    if let Some(reply_to) = &config.reply_to {
+        builder = builder.reply_to(
+            reply_to
+                .parse()
+                .map_err(|e| setting_error("reply_to", reply_to, e))?,
+        );
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            to.personal.text(&edition.text),
+            to.personal.html(&edition.html),
+        ))
+        .map_err(|e| Diagnostic::error(format!("cannot build the message: {e}")).into())
+}
+
+/// The same edition for the same recipient always gets the same Message-ID, so a message sent
+/// again after a crash is recognisably the same one.
+fn message_id(edition: &Edition, to: &Mailbox, domain: &str) -> String {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(edition.html.as_bytes());
+    hasher.update(edition.text.as_bytes());
+    hasher.update(edition.subject.as_bytes());
+    let content = hasher.digest();
+    let who = xxhash_rust::xxh3::xxh3_64(to.email.to_string().to_lowercase().as_bytes());
+    format!(
+        "<ausgabe-{}.{content:016x}.{who:016x}@{domain}>",
+        edition.number
+    )
+}
+
+fn setting_error(key: &str, value: &str, e: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::error(format!("`newsletter.{key}` is not a valid e-mail address: {e}"))
+        .in_file(CONFIG_FILE)
+        .note(format!("it is `{value}`"))
+        .hint("write it like `OZG-Team Sachsen-Anhalt <ozg@sachsen-anhalt.de>` or just `ozg@sachsen-anhalt.de`")
+}

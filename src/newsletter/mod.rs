@@ -1,0 +1,187 @@
+//! Newsletter editions as e-mails: `ozg-site newsletter build`.
+//!
+//! An edition (`newsletters/<nr>-<slug>.md`) is a page of the site — its web version and the
+//! archive come from the normal build. This module makes the mail from the same file:
+//! [`email`] renders the HTML and text parts once per edition with placeholders for what differs
+//! per recipient ([`Personal`]), [`message`] fills them and builds the MIME message, [`text`] is
+//! the plain-text rendering of Markdown.
+
+pub mod email;
+pub mod message;
+pub mod preview;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{CONFIG_FILE, NewsletterConfig};
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::parse::kinds::KindFields;
+use crate::site::Site;
+use crate::theme::Theme;
+use crate::write::Staging;
+
+pub use email::Edition;
+
+/// Stands for the recipient's own unsubscribe address in a rendered edition.
+pub const UNSUBSCRIBE_URL: &str = "%%UNSUBSCRIBE_URL%%";
+/// Stands for the salutation ("Guten Tag Erika Mustermann,"), or nothing without a name.
+pub const SALUTATION: &str = "%%SALUTATION%%";
+
+/// What differs per recipient.
+#[derive(Debug, Clone)]
+pub struct Personal {
+    pub unsubscribe_url: String,
+    /// Empty when the subscriber gave no name.
+    pub salutation: String,
+}
+
+impl Personal {
+    pub fn new(config: &NewsletterConfig, token: &str, name: Option<&str>) -> Personal {
+        Personal {
+            unsubscribe_url: config.unsubscribe_url.replace("{token}", token),
+            salutation: name
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| config.salutation.replace("{name}", n))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The HTML part for this recipient: values escaped for HTML.
+    pub fn html(&self, edition_html: &str) -> String {
+        use crate::parse::markdown::escape;
+        edition_html
+            .replace(UNSUBSCRIBE_URL, &escape(&self.unsubscribe_url))
+            .replace(SALUTATION, &escape(&self.salutation))
+    }
+
+    /// The text part for this recipient; without a salutation its line goes too.
+    pub fn text(&self, edition_text: &str) -> String {
+        let text = if self.salutation.is_empty() {
+            edition_text
+                .lines()
+                .filter(|l| l.trim() != SALUTATION)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        } else {
+            edition_text.to_string()
+        };
+        email::tidy_text(
+            &text
+                .replace(UNSUBSCRIBE_URL, &self.unsubscribe_url)
+                .replace(SALUTATION, &self.salutation),
+        )
+    }
+}
+
+/// Which editions to build.
+#[derive(Debug, Clone, Copy)]
+pub enum Which {
+    All,
+    Number(u32),
+}
+
+/// The editions of `site` (published ones, by number), rendered for mail.
+pub fn render_editions(
+    site: &Arc<Site>,
+    theme: &Theme,
+    which: Which,
+) -> Result<Vec<Edition>, Diagnostics> {
+    let editions: Vec<(u32, usize)> = site
+        .pages
+        .iter()
+        .enumerate()
+        .filter_map(|(id, p)| match &p.fields {
+            KindFields::Newsletter(f) => Some((f.number, id)),
+            _ => None,
+        })
+        .filter(|(n, _)| match which {
+            Which::All => true,
+            Which::Number(w) => *n == w,
+        })
+        .collect();
+    if let Which::Number(n) = which
+        && editions.is_empty()
+    {
+        return Err(Diagnostic::error(format!("there is no published edition number {n}"))
+            .hint("editions are `newsletters/<nr>-<title>.md` with `number:` in the front matter; drafts and editions dated in the future are not published yet (try --drafts or --now)")
+            .into());
+    }
+    if editions.is_empty() {
+        return Ok(Vec::new());
+    }
+    for name in [email::HTML_TEMPLATE, email::TEXT_TEMPLATE] {
+        if !theme.email_templates.iter().any(|t| t.name == name) {
+            return Err(Diagnostic::error(format!(
+                "the theme `{}` has no e-mail template `email/{name}`",
+                theme.name
+            ))
+            .hint("copy `email/` from the default theme into your theme and adapt it")
+            .into());
+        }
+    }
+    let templates = crate::render::email_templates(site, theme)?;
+    let mut errors = Diagnostics::new();
+    let mut out = Vec::new();
+    for (_, id) in editions {
+        match email::render(site, &templates, id) {
+            Ok(e) => out.push(e),
+            Err(ds) => errors.extend(ds),
+        }
+    }
+    if errors.has_errors() {
+        errors.sort();
+        return Err(errors);
+    }
+    out.sort_by_key(|e| e.number);
+    Ok(out)
+}
+
+/// The `newsletter:` settings, or an error saying how to add them.
+pub fn settings(site: &Site) -> Result<&NewsletterConfig, Diagnostic> {
+    site.config.site.newsletter.as_ref().ok_or_else(|| {
+        Diagnostic::error("site.yaml has no `newsletter:` settings")
+            .in_file(CONFIG_FILE)
+            .hint("add `newsletter: {from: \"Name <adresse@example.org>\", unsubscribe_url: \"https://example.org/newsletter/abmelden/?t={token}\"}`")
+    })
+}
+
+/// What `newsletter build` wrote.
+#[derive(Debug)]
+pub struct BuildReport {
+    pub editions: Vec<u32>,
+    pub output: PathBuf,
+}
+
+/// Writes `<out>/<nr>/email.html`, `email.txt` and `message.eml` for the chosen editions, each
+/// folder replaced whole or not at all.
+pub fn build(opts: &crate::Options, which: Which, out: &Path) -> Result<BuildReport, Diagnostics> {
+    let site = Arc::new(crate::load_site(opts)?);
+    let theme = Theme::load(&opts.root, &site.config.site.theme)?;
+    let config = settings(&site)?;
+    let editions = render_editions(&site, &theme, which)?;
+    if editions.is_empty() {
+        return Err(
+            Diagnostic::error("there are no published newsletter editions")
+                .hint("create one with `ozg-site new newsletter --title \"…\"`")
+                .into(),
+        );
+    }
+    let sample = message::sample(config)?;
+    let mut numbers = Vec::new();
+    for edition in &editions {
+        let eml = message::build(config, edition, &sample, opts.now)?;
+        let dir = out.join(edition.number.to_string());
+        let staging = Staging::new(&dir)?;
+        staging.write("email.html", edition.html.as_bytes())?;
+        staging.write("email.txt", edition.text.as_bytes())?;
+        staging.write("message.eml", &eml.formatted())?;
+        staging.commit()?;
+        numbers.push(edition.number);
+    }
+    Ok(BuildReport {
+        editions: numbers,
+        output: out.to_path_buf(),
+    })
+}

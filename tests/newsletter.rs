@@ -1,0 +1,122 @@
+//! `ozg-site newsletter build` and the e-mail checks of `ozg-site check`, through the real binary.
+//! (The message itself is read by Python's `email` package in tests/python/test_newsletter.py.)
+
+mod common;
+
+use common::{NOW, Site};
+
+const EDITION: &str = "newsletters/2-ausgabe.md";
+const SETTINGS: &str = "newsletter:\n  from: \"Testteam Ö <team@example.org>\"\n  unsubscribe_url: \"https://test.example.org/abmelden/?t={token}\"\n";
+
+fn with_settings() -> Site {
+    let site = Site::fixture("basic");
+    site.write("site.yaml", site.read("site.yaml") + SETTINGS);
+    site
+}
+
+fn newsletter_build(site: &Site, args: &[&str]) -> common::Run {
+    let out = site.path("mail").to_string_lossy().into_owned();
+    let mut all = vec!["newsletter", "build"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--now", NOW, "--out", &out]);
+    site.run(&all)
+}
+
+#[test]
+fn an_edition_becomes_html_text_and_a_message() {
+    let site = with_settings();
+    let run = newsletter_build(&site, &["2"]);
+    run.ok();
+    assert_eq!(run.stderr, "", "no warnings");
+    let html = site.read("mail/2/email.html");
+    let text = site.read("mail/2/email.txt");
+    let eml = site.read("mail/2/message.eml");
+    assert!(html.contains("Wir ziehen um") && html.contains("Ins Elbe-Office."));
+    assert!(html.contains("https://test.example.org/newsletter/2/"));
+    assert!(text.contains("Wir ziehen um\n============="), "{text}");
+    assert!(eml.contains("Content-Type: multipart/alternative"));
+    // The sender's umlaut is encoded (RFC 2047), never raw in a header.
+    let from = eml.lines().find(|l| l.starts_with("From:")).unwrap();
+    assert!(from.is_ascii() && from.contains("=?utf-8?"), "{from}");
+    assert!(eml.contains("List-Unsubscribe: <https://test.example.org/abmelden/?t="));
+    // The web version carries nothing of a recipient.
+    site.build().ok();
+    let web = site.all_output_text();
+    assert!(!web.contains("%%") && !web.contains("Erika Mustermann"));
+}
+
+#[test]
+fn all_editions_and_unknown_numbers() {
+    let site = with_settings();
+    newsletter_build(&site, &["--all"]).ok();
+    assert!(site.path("mail/2/message.eml").is_file());
+    let run = newsletter_build(&site, &["7"]);
+    run.failed_with(1);
+    run.stderr_has("there is no published edition number 7");
+    let run = site.run(&["newsletter", "build"]);
+    run.failed_with(2);
+}
+
+#[test]
+fn without_settings_the_message_cannot_be_made() {
+    let site = Site::fixture("basic");
+    let run = newsletter_build(&site, &["2"]);
+    run.failed_with(1);
+    run.stderr_has("site.yaml has no `newsletter:` settings");
+    assert!(!site.path("mail/2").exists());
+}
+
+#[test]
+fn bad_settings_name_their_line_in_site_yaml() {
+    let site = Site::fixture("basic");
+    site.write(
+        "site.yaml",
+        site.read("site.yaml")
+            + "newsletter:\n  from: \"kein Absender\"\n  unsubscribe_url: \"http://test.example.org/abmelden/\"\n",
+    );
+    let run = newsletter_build(&site, &["2"]);
+    run.failed_with(1);
+    run.stderr_has("site.yaml:16:10");
+    run.stderr_has("`from` is not a valid e-mail address");
+    run.stderr_has("site.yaml:17:21");
+    run.stderr_has("must be an https:// address with `{token}`");
+}
+
+#[test]
+fn check_finds_what_breaks_in_a_mail_client() {
+    let site = with_settings();
+    site.write(
+        EDITION,
+        site.read(EDITION) + "\nMehr [hier](ausgabe-1.html).\n\n![](/bilder/team.jpg)\n",
+    );
+    let run = site.run(&["check", "--now", NOW]);
+    run.failed_with(1);
+    run.stderr_has("newsletters/2-ausgabe.md:12:6");
+    run.stderr_has("the link `ausgabe-1.html` cannot work in an e-mail");
+    run.stderr_has("newsletters/2-ausgabe.md:14:1");
+    run.stderr_has("this image has no alternative text");
+}
+
+#[test]
+fn an_empty_preheader_is_an_error_at_its_key() {
+    let site = with_settings();
+    site.write(
+        EDITION,
+        site.read(EDITION)
+            .replace("preheader: Umzug, Dataport und mehr", "preheader: \"\""),
+    );
+    let run = site.run(&["check", "--now", NOW]);
+    run.failed_with(1);
+    run.stderr_has("newsletters/2-ausgabe.md:6:1");
+    run.stderr_has("the edition's `preheader` is empty");
+}
+
+#[test]
+fn a_failed_build_keeps_the_previous_mail() {
+    let site = with_settings();
+    newsletter_build(&site, &["2"]).ok();
+    let before = site.read("mail/2/email.html");
+    site.write(EDITION, site.read(EDITION) + "\n![](bild.png)\n");
+    newsletter_build(&site, &["2"]).failed_with(1);
+    assert_eq!(site.read("mail/2/email.html"), before);
+}
