@@ -6,7 +6,7 @@ mod common;
 use common::{NOW, Site};
 
 const EDITION: &str = "newsletters/2-ausgabe.md";
-const SETTINGS: &str = "newsletter:\n  from: \"Testteam Ö <team@example.org>\"\n  unsubscribe_url: \"https://test.example.org/abmelden/?t={token}\"\n";
+const SETTINGS: &str = "newsletter:\n  from: \"Testteam Ö <team@example.org>\"\n  reply_to: antwort@example.org\n  unsubscribe_url: \"https://test.example.org/abmelden/?t={token}\"\n";
 
 fn with_settings() -> Site {
     let site = Site::fixture("basic");
@@ -39,6 +39,7 @@ fn an_edition_becomes_html_text_and_a_message() {
     let from = eml.lines().find(|l| l.starts_with("From:")).unwrap();
     assert!(from.is_ascii() && from.contains("=?utf-8?"), "{from}");
     assert!(eml.contains("List-Unsubscribe: <https://test.example.org/abmelden/?t="));
+    assert!(eml.contains("Reply-To: antwort@example.org"), "{eml}");
     // The web version carries nothing of a recipient.
     site.build().ok();
     let web = site.all_output_text();
