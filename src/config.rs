@@ -70,6 +70,48 @@ pub struct NewsletterConfig {
     /// Who the preview message (`message.eml`, the preview server) is addressed to.
     #[serde(default)]
     pub sample_recipient: SampleRecipient,
+    /// The subscriber database, relative to the site folder (default `.ozg-site/newsletter.sqlite`).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// The mail server: `smtp+starttls://host:587`, `smtps://host:465`, `smtp://host:25`. Without
+    /// it, `send` writes the messages into the outbox folder.
+    #[serde(default)]
+    pub smtp: Option<String>,
+    /// Where messages go without a mail server (default `.ozg-site/outbox`).
+    #[serde(default)]
+    pub outbox: Option<String>,
+    /// Messages per second over all connections (0: no limit).
+    #[serde(default = "default_rate")]
+    pub rate: f64,
+    /// Connections to the mail server at once.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+    /// Attempts per message when the server refuses for now (4xx) or the connection drops.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// The first pause before trying again, in milliseconds; it doubles each time.
+    #[serde(default = "default_retry_delay")]
+    pub retry_delay_ms: u64,
+    /// The `List-Id` (RFC 2919), e.g. `ozg-sachsenanhaltspunkte.ozg.sachsen-anhalt.de`; default
+    /// `newsletter.` and the sender's domain.
+    #[serde(default)]
+    pub list_id: Option<String>,
+}
+
+fn default_rate() -> f64 {
+    10.0
+}
+
+fn default_connections() -> usize {
+    2
+}
+
+fn default_retries() -> u32 {
+    5
+}
+
+fn default_retry_delay() -> u64 {
+    2000
 }
 
 fn default_salutation() -> String {

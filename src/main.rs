@@ -98,6 +98,17 @@ enum Command {
         #[command(subcommand)]
         command: NewsletterCommand,
     },
+    /// The newsletter's subscribers (kept in SQLite, never in the site or the repository).
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+        /// The site folder, which holds site.yaml
+        #[arg(long, default_value = ".", global = true)]
+        root: PathBuf,
+        /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+    },
     /// Create a minimal new site in DIR that builds with the built-in theme.
     Init {
         /// Folder for the new site (created if missing; must not contain a site)
@@ -122,6 +133,68 @@ enum NewsletterCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Send an edition to every subscriber, exactly once: a second run continues where the
+    /// first stopped (crash, Ctrl-C, power loss) and sends nothing once all got it. Without an
+    /// SMTP server the messages go as .eml files into the outbox folder.
+    Send {
+        /// The edition's number
+        number: u32,
+        #[command(flatten)]
+        site: SiteArgs,
+        /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Mail server: smtp://host:25, smtp+starttls://host:587, smtps://host:465 [default: `smtp`
+        /// in site.yaml]; user and password from OZG_SMTP_USER and OZG_SMTP_PASSWORD
+        #[arg(long)]
+        smtp: Option<String>,
+        /// Send one test copy (subject starts with [TEST]) to this address; records nothing
+        #[arg(long)]
+        to: Option<String>,
+        /// Render every message and report what would be sent, without sending
+        #[arg(long)]
+        dry_run: bool,
+        /// Messages per second over all connections, 0 for no limit [default: `rate` in site.yaml, 10]
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Connections to the mail server [default: `connections` in site.yaml, 2]
+        #[arg(long)]
+        connections: Option<usize>,
+        /// Also send to subscribers added after this edition's sending started
+        #[arg(long)]
+        include_new: bool,
+        /// Try the recipients that failed before again
+        #[arg(long)]
+        retry_failed: bool,
+    },
+    /// Show how far sending an edition got, and the failed addresses with the server's reply.
+    Status {
+        number: u32,
+        #[command(flatten)]
+        site: SiteArgs,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscribersCommand {
+    /// Add the addresses of a CSV file (header row with `email`, optional `name`; `;` or `,`)
+    Import { file: PathBuf },
+    /// Add one address
+    Add {
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove an address and its entries in the send journal
+    Remove { email: String },
+    /// Print every subscriber (address, TAB, name)
+    List,
+    /// Write every subscriber to a CSV file (`email;name`, UTF-8 for Excel)
+    Export { file: PathBuf },
+    /// Print the number of subscribers
+    Count,
 }
 
 #[derive(Args)]
@@ -282,6 +355,113 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             }
             Ok(())
         }
+        Command::Newsletter {
+            command:
+                NewsletterCommand::Send {
+                    number,
+                    site,
+                    db,
+                    smtp,
+                    to,
+                    dry_run,
+                    rate,
+                    connections,
+                    include_new,
+                    retry_failed,
+                },
+        } => {
+            use std::io::IsTerminal;
+            let opts = site.options(None);
+            let report = ozg_site::newsletter::send::send(
+                &opts,
+                &ozg_site::newsletter::send::SendOptions {
+                    number,
+                    db,
+                    smtp,
+                    to,
+                    dry_run,
+                    rate,
+                    connections,
+                    include_new,
+                    retry_failed,
+                    progress: std::io::stderr().is_terminal(),
+                },
+            )?;
+            if report.test_copy {
+                println!(
+                    "Sent one test copy of edition {number} via {}; nothing recorded.",
+                    report.destination
+                );
+            } else if report.dry_run {
+                println!(
+                    "Dry run: {} messages of edition {number} rendered; they would go to {}.",
+                    report.sent, report.destination
+                );
+            } else if report.sent + report.failed == 0 {
+                println!(
+                    "Edition {number} has already gone to every subscriber ({} sent); nothing to do. `ozg-site newsletter status {number}` shows details.",
+                    report.already_sent
+                );
+            } else {
+                println!(
+                    "Edition {number}: {} sent, {} failed{} via {}.",
+                    report.sent,
+                    report.failed,
+                    if report.already_sent > 0 {
+                        format!(" ({} sent before)", report.already_sent)
+                    } else {
+                        String::new()
+                    },
+                    report.destination
+                );
+                if report.failed > 0 {
+                    println!(
+                        "`ozg-site newsletter status {number}` lists the failures; `send {number} --retry-failed` tries them again."
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Newsletter {
+            command: NewsletterCommand::Status { number, site, db },
+        } => {
+            let opts = site.options(None);
+            let config = ozg_site::config::Config::load(&opts.root, None)?;
+            let path = ozg_site::newsletter::send::database_path(
+                &opts.root,
+                config.site.newsletter.as_ref(),
+                db.as_deref(),
+            );
+            let store = ozg_site::newsletter::store::Store::open(&path)?;
+            match store.status(number)? {
+                None => println!("Edition {number} has not been sent yet."),
+                Some(st) => {
+                    println!(
+                        "Edition {number}: {} sent, {} failed, {} pending (started {}{}).",
+                        st.sent,
+                        st.failed,
+                        st.pending,
+                        st.started_at.unwrap_or_default(),
+                        st.finished_at
+                            .map(|f| format!(", finished {f}"))
+                            .unwrap_or_default()
+                    );
+                    for (address, reply) in st.failures {
+                        println!("failed\t{address}\t{reply}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Subscribers { command, root, db } => {
+            let config = ozg_site::config::Config::load(&root, None)?;
+            let path = ozg_site::newsletter::send::database_path(
+                &root,
+                config.site.newsletter.as_ref(),
+                db.as_deref(),
+            );
+            subscribers(command, &path)
+        }
         Command::Init { dir } => {
             let files = ozg_site::scaffold::init(&dir)?;
             for f in files {
@@ -294,6 +474,52 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             Ok(())
         }
     }
+}
+
+fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), Diagnostics> {
+    use ozg_site::newsletter::{store::Store, subscribers};
+    let mut store = Store::open(db)?;
+    match command {
+        SubscribersCommand::Import { file } => {
+            let parsed = subscribers::read_csv(&file)?;
+            print_warnings(&parsed.invalid);
+            let (added, duplicates) = store.add_all(&parsed.valid)?;
+            println!(
+                "{added} added, {duplicates} already there, {} invalid (skipped); {} subscribers in all.",
+                parsed.invalid.len(),
+                store.count()?
+            );
+        }
+        SubscribersCommand::Add { email, name } => {
+            let email = subscribers::check_address(&email).map_err(Diagnostic::error)?;
+            if store.add(&email, name.as_deref())? {
+                println!("added {email}");
+            } else {
+                println!("{email} is already subscribed");
+            }
+        }
+        SubscribersCommand::Remove { email } => {
+            if store.remove(&email)? {
+                println!("removed {email}");
+            } else {
+                return Err(Diagnostic::error(format!("{email} is not subscribed"))
+                    .hint("`ozg-site subscribers list` shows every address")
+                    .into());
+            }
+        }
+        SubscribersCommand::List => {
+            for s in store.list()? {
+                println!("{}\t{}", s.email, s.name.unwrap_or_default());
+            }
+        }
+        SubscribersCommand::Export { file } => {
+            let list = store.list()?;
+            subscribers::write_csv(&file, &list)?;
+            println!("{} subscribers written to {}", list.len(), file.display());
+        }
+        SubscribersCommand::Count => println!("{}", store.count()?),
+    }
+    Ok(())
 }
 
 fn print_warnings(warnings: &[Diagnostic]) {

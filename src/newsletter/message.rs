@@ -46,6 +46,23 @@ impl Header for ListUnsubscribe {
     }
 }
 
+/// `List-Id: "OZG Sachsen-Anhalt" <newsletter.sachsen-anhalt.de>` (RFC 2919): lets mail
+/// programs and filters recognise the list.
+#[derive(Clone)]
+struct ListId(String);
+
+impl Header for ListId {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Id")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListId(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
 /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): the client unsubscribes
 /// with one POST, without opening a page.
 #[derive(Clone)]
@@ -79,6 +96,15 @@ pub fn build(
         unsubscribe.push_str(&format!(", <mailto:{mailto}?subject=Abmelden>"));
     }
     let domain = from.email.domain().to_string();
+    let list_id = config
+        .list_id
+        .clone()
+        .unwrap_or_else(|| format!("newsletter.{domain}"));
+    let list_title = from.name.clone().unwrap_or_else(|| list_id.clone());
+    let list_name: String = list_title
+        .chars()
+        .filter(|c| c.is_ascii() && *c != '"' && *c != '\\')
+        .collect();
     let mut builder = Message::builder()
         .from(from)
         .to(to.mailbox.clone())
@@ -86,7 +112,8 @@ pub fn build(
         .date(std::time::SystemTime::from(now))
         .message_id(Some(message_id(edition, &to.mailbox, &domain)))
         .header(ListUnsubscribe(unsubscribe))
-        .header(ListUnsubscribePost);
+        .header(ListUnsubscribePost)
+        .header(ListId(format!("\"{}\" <{list_id}>", list_name.trim())));
     if let Some(reply_to) = &config.reply_to {
         builder = builder.reply_to(
             reply_to

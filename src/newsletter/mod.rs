@@ -9,6 +9,9 @@
 pub mod email;
 pub mod message;
 pub mod preview;
+pub mod send;
+pub mod store;
+pub mod subscribers;
 pub mod text;
 
 use std::path::{Path, PathBuf};

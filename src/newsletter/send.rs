@@ -1,0 +1,483 @@
+//! `ozg-site newsletter send`: every subscriber gets the edition exactly once, through server
+//! faults, crashes and re-runs.
+//!
+//! The journal in [`super::store`] holds a row per recipient. Each sending thread takes the next
+//! pending recipient, waits for its turn under the overall rate limit, sends, and commits `sent`
+//! before it takes another — so a crash can repeat at most one message per connection, and never
+//! skips anyone. Temporary refusals (4xx, dropped connections) are retried with growing pauses;
+//! permanent ones (5xx) mark that recipient failed with the server's reply, and the others go on.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::{PoolConfig, SmtpTransport};
+use lettre::{Message, Transport as _};
+
+use super::message::{self, Recipient};
+use super::store::{Delivery, Store};
+use super::{Edition, Personal, Which, render_editions, settings};
+use crate::config::NewsletterConfig;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
+/// What `send` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    pub number: u32,
+    pub db: Option<PathBuf>,
+    pub smtp: Option<String>,
+    /// One test copy to this address; nothing is recorded.
+    pub to: Option<String>,
+    pub dry_run: bool,
+    /// Messages per second over all connections; 0: no limit.
+    pub rate: Option<f64>,
+    pub connections: Option<usize>,
+    pub include_new: bool,
+    pub retry_failed: bool,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// How a send ended.
+#[derive(Debug, Default)]
+pub struct SendReport {
+    pub sent: u64,
+    pub failed: u64,
+    /// Sent in earlier runs.
+    pub already_sent: u64,
+    /// Where the messages went: the SMTP server, or the outbox folder.
+    pub destination: String,
+    pub dry_run: bool,
+    pub test_copy: bool,
+}
+
+/// The database path: `--db`, else `site.yaml`, else [`super::store::DEFAULT_DB`] under the root.
+pub fn database_path(root: &Path, config: Option<&NewsletterConfig>, db: Option<&Path>) -> PathBuf {
+    match (db, config.and_then(|c| c.database.as_deref())) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(p)) => root.join(p),
+        (None, None) => root.join(super::store::DEFAULT_DB),
+    }
+}
+
+/// A refusal by the mail server (or the network), and whether trying again can help.
+#[derive(Debug)]
+enum Refusal {
+    Temporary(String),
+    Permanent(String),
+}
+
+/// Where messages go: a mail server, or `.eml` files in a folder (nothing to install).
+enum Outlet {
+    Smtp(SmtpTransport),
+    Outbox(PathBuf),
+}
+
+impl Outlet {
+    fn open(url: Option<&str>, outbox: PathBuf, connections: usize) -> Result<Outlet, Diagnostic> {
+        let Some(url) = url else {
+            std::fs::create_dir_all(&outbox).map_err(|e| {
+                Diagnostic::error(format!(
+                    "cannot create the outbox {}: {e}",
+                    outbox.display()
+                ))
+            })?;
+            return Ok(Outlet::Outbox(outbox));
+        };
+        let transport = smtp_transport(url, connections)?;
+        // Before anything is recorded: a server that cannot be reached stops the run here.
+        match transport.test_connection() {
+            Ok(true) => Ok(Outlet::Smtp(transport)),
+            Ok(false) => Err(Diagnostic::error(format!(
+                "the mail server at {} does not answer",
+                redact(url)
+            ))
+            .hint(
+                "check host and port of --smtp (or `smtp:` in site.yaml) and that the server runs",
+            )),
+            Err(e) => {
+                let text = e.to_string();
+                let auth = text.contains("535") || text.to_lowercase().contains("auth");
+                Err(if auth {
+                    Diagnostic::error(format!("the mail server refused the login: {text}"))
+                        .hint("check OZG_SMTP_USER and OZG_SMTP_PASSWORD")
+                } else {
+                    Diagnostic::error(format!("cannot reach the mail server at {}: {text}", redact(url)))
+                        .hint("check host and port of --smtp (or `smtp:` in site.yaml), the network, and the TLS mode (smtp://, smtp+starttls://, smtps://)")
+                })
+            }
+        }
+    }
+
+    fn describe(&self, url: Option<&str>) -> String {
+        match self {
+            Outlet::Smtp(_) => redact(url.unwrap_or_default()),
+            Outlet::Outbox(dir) => dir.display().to_string(),
+        }
+    }
+
+    fn send(&self, message: &Message, name: &str) -> Result<(), Refusal> {
+        match self {
+            Outlet::Smtp(t) => t.send(message).map(|_| ()).map_err(|e| {
+                let text = e.to_string();
+                if e.is_permanent() {
+                    Refusal::Permanent(text)
+                } else {
+                    // 4xx, timeouts and dropped connections: the server may take it later.
+                    Refusal::Temporary(text)
+                }
+            }),
+            Outlet::Outbox(dir) => {
+                let path = dir.join(format!("{name}.eml"));
+                let tmp = dir.join(format!(".{name}.eml.tmp"));
+                std::fs::write(&tmp, message.formatted())
+                    .and_then(|()| std::fs::rename(&tmp, &path))
+                    .map_err(|e| {
+                        Refusal::Temporary(format!("cannot write {}: {e}", path.display()))
+                    })
+            }
+        }
+    }
+}
+
+/// The URL without anything after the host (there should be no password, but never print one).
+fn redact(url: &str) -> String {
+    match url.find('@') {
+        Some(i) => match url.find("://") {
+            Some(s) => format!("{}{}", &url[..s + 3], &url[i + 1..]),
+            None => url[i + 1..].to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// `smtp://host:port` (plain, for local servers), `smtp+starttls://host:port`, `smtps://host:port`.
+fn smtp_transport(url: &str, connections: usize) -> Result<SmtpTransport, Diagnostic> {
+    let malformed = |why: &str| {
+        Diagnostic::error(format!("malformed SMTP address `{}`: {why}", redact(url)))
+            .hint("write smtp://host:25, smtp+starttls://host:587 or smtps://host:465")
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| malformed("no scheme"))?;
+    if rest.contains('@') {
+        return Err(malformed("it contains a user").hint(
+            "give user and password in the environment (OZG_SMTP_USER, OZG_SMTP_PASSWORD), never in the address",
+        ));
+    }
+    let authority = rest.trim_end_matches('/');
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| malformed("the port is not a number"))?,
+            ),
+        ),
+        None => (authority, None),
+    };
+    if host.is_empty() || host.contains(['/', '?', ' ']) {
+        return Err(malformed("no host name"));
+    }
+    let tls_params = || {
+        TlsParameters::new(host.to_string())
+            .map_err(|e| malformed(&format!("TLS cannot be set up: {e}")))
+    };
+    let (tls, default_port) = match scheme {
+        "smtp" => (Tls::None, 25),
+        "smtp+starttls" => (Tls::Required(tls_params()?), 587),
+        "smtps" => (Tls::Wrapper(tls_params()?), 465),
+        _ => return Err(malformed("unknown scheme")),
+    };
+    let mut builder = SmtpTransport::builder_dangerous(host)
+        .port(port.unwrap_or(default_port))
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(60)))
+        .pool_config(PoolConfig::new().max_size(connections.max(1) as u32));
+    match (
+        std::env::var("OZG_SMTP_USER"),
+        std::env::var("OZG_SMTP_PASSWORD"),
+    ) {
+        (Ok(user), Ok(password)) => builder = builder.credentials(Credentials::new(user, password)),
+        (Err(_), Err(_)) => {}
+        _ => {
+            return Err(Diagnostic::error(
+                "only one of OZG_SMTP_USER and OZG_SMTP_PASSWORD is set",
+            )
+            .hint("set both for a server that needs a login, or neither"));
+        }
+    }
+    Ok(builder.build())
+}
+
+/// Spaces sends evenly over all connections: each send takes the next free moment.
+struct RateLimit {
+    interval: Option<Duration>,
+    next: Mutex<Instant>,
+}
+
+impl RateLimit {
+    fn new(per_second: f64) -> RateLimit {
+        RateLimit {
+            interval: (per_second > 0.0).then(|| Duration::from_secs_f64(1.0 / per_second)),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn wait(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let at = {
+            let Ok(mut next) = self.next.lock() else {
+                return;
+            };
+            let at = (*next).max(Instant::now());
+            *next = at + interval;
+            at
+        };
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+    }
+}
+
+/// Sends edition `opts.number` to the subscribers (or one test copy, or nothing on a dry run).
+pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport, Diagnostics> {
+    let site = std::sync::Arc::new(crate::load_site(site_opts)?);
+    let theme = crate::theme::Theme::load(&site_opts.root, &site.config.site.theme)?;
+    let config = settings(&site)?;
+    let edition = render_editions(&site, &theme, Which::Number(opts.number))?
+        .pop()
+        .ok_or_else(|| Diagnostic::error(format!("there is no edition number {}", opts.number)))?;
+    let now = site_opts.now;
+    let connections = opts.connections.unwrap_or(config.connections).max(1);
+    let rate = opts.rate.unwrap_or(config.rate);
+    let smtp = opts.smtp.clone().or_else(|| config.smtp.clone());
+    let outbox = site_opts
+        .root
+        .join(config.outbox.as_deref().unwrap_or(".ozg-site/outbox"))
+        .join(edition.number.to_string());
+
+    if let Some(address) = &opts.to {
+        let address = super::subscribers::check_address(address)
+            .map_err(|why| Diagnostic::error(format!("--to: {why}")))?;
+        let mut test = edition.clone();
+        test.subject = format!("[TEST] {}", edition.subject);
+        let recipient = Recipient {
+            mailbox: Mailbox::new(
+                None,
+                address
+                    .parse()
+                    .map_err(|e| Diagnostic::error(format!("--to: {e}")))?,
+            ),
+            personal: Personal::new(config, "test", config.sample_recipient.name.as_deref()),
+        };
+        let message = message::build(config, &test, &recipient, now)?;
+        let outlet = Outlet::open(smtp.as_deref(), outbox.join("test"), 1)?;
+        outlet.send(&message, "test").map_err(|r| match r {
+            Refusal::Temporary(t) | Refusal::Permanent(t) => {
+                Diagnostic::error(format!("the test copy was not accepted: {t}"))
+            }
+        })?;
+        return Ok(SendReport {
+            sent: 1,
+            destination: outlet.describe(smtp.as_deref()),
+            test_copy: true,
+            ..SendReport::default()
+        });
+    }
+
+    let db = database_path(&site_opts.root, Some(config), opts.db.as_deref());
+    let mut store = Store::open(&db)?;
+    if opts.dry_run {
+        let mut recipients = store.pending(edition.number)?;
+        if store.status(edition.number)?.is_none() {
+            recipients = store
+                .list()?
+                .into_iter()
+                .map(|s| Delivery {
+                    subscriber: s.id,
+                    email: s.email,
+                    name: s.name,
+                    token: s.token,
+                })
+                .collect();
+        }
+        for d in &recipients {
+            message::build(config, &edition, &recipient_of(config, d)?, now)?;
+        }
+        return Ok(SendReport {
+            sent: recipients.len() as u64,
+            dry_run: true,
+            destination: smtp.map_or_else(|| outbox.display().to_string(), |u| redact(&u)),
+            ..SendReport::default()
+        });
+    }
+
+    let fresh = store.status(edition.number)?.is_none();
+    if fresh && store.count()? == 0 {
+        return Err(Diagnostic::error("there are no subscribers")
+            .hint("add them with `ozg-site subscribers import liste.csv` or `ozg-site subscribers add adresse@example.org`")
+            .into());
+    }
+    let outlet = Outlet::open(smtp.as_deref(), outbox, connections)?;
+    if opts.retry_failed {
+        store.retry_failed(edition.number)?;
+    }
+    store.start_campaign(edition.number, &edition.subject, opts.include_new)?;
+    let pending = store.pending(edition.number)?;
+    let before = store.status(edition.number)?.unwrap_or_default();
+    let mut report = SendReport {
+        already_sent: before.sent,
+        destination: outlet.describe(smtp.as_deref()),
+        ..SendReport::default()
+    };
+    if pending.is_empty() {
+        store.finish_if_done(edition.number)?;
+        return Ok(report);
+    }
+
+    let progress = progress_bar(opts.progress, pending.len() as u64);
+    let queue = Mutex::new(VecDeque::from(pending));
+    let limit = RateLimit::new(rate);
+    let counts = Mutex::new((0u64, 0u64));
+    let run = Run {
+        config,
+        edition: &edition,
+        outlet: &outlet,
+        limit: &limit,
+        now,
+        retries: config.retries.max(1),
+        retry_delay: Duration::from_millis(config.retry_delay_ms),
+    };
+    let errors: Vec<Diagnostic> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..connections)
+            .map(|_| {
+                let store = store.reopen();
+                let (queue, counts, progress, run) = (&queue, &counts, &progress, &run);
+                scope.spawn(move || -> Result<(), Diagnostic> {
+                    let store = store?;
+                    while let Some(d) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                        let ok = run.deliver(&store, &d)?;
+                        if let Ok(mut c) = counts.lock() {
+                            if ok {
+                                c.0 += 1
+                            } else {
+                                c.1 += 1
+                            }
+                            progress.set_message(format!("{} failed", c.1));
+                        }
+                        progress.inc(1);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|w| match w.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(d)) => Some(d),
+                Err(_) => Some(Diagnostic::error("internal: a sending thread crashed")),
+            })
+            .collect()
+    });
+    progress.finish_and_clear();
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first.into());
+    }
+    store.finish_if_done(edition.number)?;
+    let (sent, failed) = counts.lock().map(|c| *c).unwrap_or_default();
+    report.sent = sent;
+    report.failed = failed;
+    Ok(report)
+}
+
+fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} sent, {msg}, {eta} left")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message("0 failed");
+    bar
+}
+
+fn recipient_of(config: &NewsletterConfig, d: &Delivery) -> Result<Recipient, Diagnostic> {
+    let address = d.email.parse().map_err(|e| {
+        Diagnostic::error(format!("the stored address `{}` is invalid: {e}", d.email))
+            .hint("remove it with `ozg-site subscribers remove`")
+    })?;
+    Ok(Recipient {
+        mailbox: Mailbox::new(d.name.clone(), address),
+        personal: Personal::new(config, &d.token, d.name.as_deref()),
+    })
+}
+
+/// What every sending thread shares.
+struct Run<'a> {
+    config: &'a NewsletterConfig,
+    edition: &'a Edition,
+    outlet: &'a Outlet,
+    limit: &'a RateLimit,
+    now: jiff::Timestamp,
+    retries: u32,
+    retry_delay: Duration,
+}
+
+impl Run<'_> {
+    /// Sends to one recipient, retrying temporary refusals, and records the outcome.
+    /// `Ok(true)`: accepted; `Ok(false)`: failed for good; `Err`: the journal cannot be written.
+    fn deliver(&self, store: &Store, d: &Delivery) -> Result<bool, Diagnostic> {
+        let number = self.edition.number;
+        let message = match recipient_of(self.config, d)
+            .and_then(|r| message::build(self.config, self.edition, &r, self.now).map_err(first))
+        {
+            Ok(m) => m,
+            Err(e) => {
+                store.mark_failed(number, d.subscriber, 0, &e.message)?;
+                return Ok(false);
+            }
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limit.wait();
+            match self.outlet.send(&message, &d.subscriber.to_string()) {
+                Ok(()) => {
+                    store.mark_sent(number, d.subscriber, attempt)?;
+                    return Ok(true);
+                }
+                Err(Refusal::Permanent(reply)) => {
+                    store.mark_failed(number, d.subscriber, attempt, &reply)?;
+                    return Ok(false);
+                }
+                Err(Refusal::Temporary(reply)) if attempt >= self.retries => {
+                    store.mark_failed(number, d.subscriber, attempt, &reply)?;
+                    return Ok(false);
+                }
+                Err(Refusal::Temporary(_)) => {
+                    // 1×, 2×, 4×, … the first pause, at most a minute: throttling servers ask
+                    // for patience, not for the same message again at once.
+                    let factor = 1u32 << (attempt - 1).min(16);
+                    let pause = (self.retry_delay * factor).min(Duration::from_secs(60));
+                    std::thread::sleep(pause);
+                }
+            }
+        }
+    }
+}
+
+fn first(ds: Diagnostics) -> Diagnostic {
+    ds.iter()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| Diagnostic::error("cannot build the message"))
+}
