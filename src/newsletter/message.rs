@@ -3,9 +3,11 @@
 //! for umlauts), and the one-click unsubscribe headers of RFC 2369 and RFC 8058.
 
 use lettre::Message;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
+use super::prepared::Prepared;
 use super::{Edition, Personal};
 use crate::config::{CONFIG_FILE, NewsletterConfig};
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -80,10 +82,12 @@ impl Header for ListUnsubscribePost {
     }
 }
 
-/// The message of `edition` for `to`, dated `now`.
+/// The message of `edition` for `to`, dated `now`; `prepared` is the edition encoded once
+/// ([`Prepared::new`]).
 pub fn build(
     config: &NewsletterConfig,
     edition: &Edition,
+    prepared: &Prepared,
     to: &Recipient,
     now: jiff::Timestamp,
 ) -> Result<Message, Diagnostics> {
@@ -110,7 +114,7 @@ pub fn build(
         .to(to.mailbox.clone())
         .subject(edition.subject.clone())
         .date(std::time::SystemTime::from(now))
-        .message_id(Some(message_id(edition, &to.mailbox, &domain)))
+        .message_id(Some(message_id(edition, prepared, &to.mailbox, &domain)))
         .header(ListUnsubscribe(unsubscribe))
         .header(ListUnsubscribePost)
         .header(ListId(format!("\"{}\" <{list_id}>", list_name.trim())));
@@ -121,22 +125,27 @@ pub fn build(
                 .map_err(|e| setting_error("reply_to", reply_to, e))?,
         );
     }
+    let part = |content_type: ContentType, bytes: Vec<u8>| {
+        SinglePart::builder()
+            .header(content_type)
+            .body(Body::dangerous_pre_encoded(
+                bytes,
+                ContentTransferEncoding::QuotedPrintable,
+            ))
+    };
     builder
-        .multipart(MultiPart::alternative_plain_html(
-            to.personal.text(&edition.text),
-            to.personal.html(&edition.html),
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, prepared.text(&to.personal)))
+                .singlepart(part(ContentType::TEXT_HTML, prepared.html(&to.personal))),
+        )
         .map_err(|e| Diagnostic::error(format!("cannot build the message: {e}")).into())
 }
 
 /// The same edition for the same recipient always gets the same Message-ID, so a message sent
 /// again after a crash is recognisably the same one.
-fn message_id(edition: &Edition, to: &Mailbox, domain: &str) -> String {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(edition.html.as_bytes());
-    hasher.update(edition.text.as_bytes());
-    hasher.update(edition.subject.as_bytes());
-    let content = hasher.digest();
+fn message_id(edition: &Edition, prepared: &Prepared, to: &Mailbox, domain: &str) -> String {
+    let content = prepared.content_hash;
     let who = xxhash_rust::xxh3::xxh3_64(to.email.to_string().to_lowercase().as_bytes());
     format!(
         "<ausgabe-{}.{content:016x}.{who:016x}@{domain}>",

@@ -8,6 +8,7 @@
 
 pub mod email;
 pub mod message;
+pub mod prepared;
 pub mod preview;
 pub mod send;
 pub mod store;
@@ -174,7 +175,8 @@ pub fn build(opts: &crate::Options, which: Which, out: &Path) -> Result<BuildRep
     let sample = message::sample(config)?;
     let mut numbers = Vec::new();
     for edition in &editions {
-        let eml = message::build(config, edition, &sample, opts.now)?;
+        let prepared = prepared::Prepared::new(edition);
+        let eml = message::build(config, edition, &prepared, &sample, opts.now)?;
         let dir = out.join(edition.number.to_string());
         let staging = Staging::new(&dir)?;
         staging.write("email.html", edition.html.as_bytes())?;

@@ -19,6 +19,7 @@ use lettre::transport::smtp::{PoolConfig, SmtpTransport};
 use lettre::{Message, Transport as _};
 
 use super::message::{self, Recipient};
+use super::prepared::Prepared;
 use super::store::{Delivery, Store};
 use super::{Edition, Personal, Which, render_editions, settings};
 use crate::config::NewsletterConfig;
@@ -275,7 +276,7 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
             ),
             personal: Personal::new(config, "test", config.sample_recipient.name.as_deref()),
         };
-        let message = message::build(config, &test, &recipient, now)?;
+        let message = message::build(config, &test, &Prepared::new(&test), &recipient, now)?;
         let outlet = Outlet::open(smtp.as_deref(), outbox.join("test"), 1)?;
         outlet.send(&message, "test").map_err(|r| match r {
             Refusal::Temporary(t) | Refusal::Permanent(t) => {
@@ -306,8 +307,9 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
                 })
                 .collect();
         }
+        let prepared = Prepared::new(&edition);
         for d in &recipients {
-            message::build(config, &edition, &recipient_of(config, d)?, now)?;
+            message::build(config, &edition, &prepared, &recipient_of(config, d)?, now)?;
         }
         return Ok(SendReport {
             sent: recipients.len() as u64,
@@ -344,9 +346,11 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
     let queue = Mutex::new(VecDeque::from(pending));
     let limit = RateLimit::new(rate);
     let counts = Mutex::new((0u64, 0u64));
+    let prepared = Prepared::new(&edition);
     let run = Run {
         config,
         edition: &edition,
+        prepared: &prepared,
         outlet: &outlet,
         limit: &limit,
         now,
@@ -425,6 +429,7 @@ fn recipient_of(config: &NewsletterConfig, d: &Delivery) -> Result<Recipient, Di
 struct Run<'a> {
     config: &'a NewsletterConfig,
     edition: &'a Edition,
+    prepared: &'a Prepared,
     outlet: &'a Outlet,
     limit: &'a RateLimit,
     now: jiff::Timestamp,
@@ -437,9 +442,9 @@ impl Run<'_> {
     /// `Ok(true)`: accepted; `Ok(false)`: failed for good; `Err`: the journal cannot be written.
     fn deliver(&self, store: &Store, d: &Delivery) -> Result<bool, Diagnostic> {
         let number = self.edition.number;
-        let message = match recipient_of(self.config, d)
-            .and_then(|r| message::build(self.config, self.edition, &r, self.now).map_err(first))
-        {
+        let message = match recipient_of(self.config, d).and_then(|r| {
+            message::build(self.config, self.edition, self.prepared, &r, self.now).map_err(first)
+        }) {
             Ok(m) => m,
             Err(e) => {
                 store.mark_failed(number, d.subscriber, 0, &e.message)?;
