@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, installing what it needs first (idempotent). CI runs exactly this.
 #
-#   Debian packages: chromium (browser tests), a Java runtime (the Nu HTML checker)
+#   Debian packages: chromium (browser tests), a Java runtime (the Nu HTML checker), openssl
+#   (a DKIM test key)
 #   npm (package-lock.json): playwright-core, axe-core, vnu-jar
-#   Python venv .venv (tests/python/requirements.txt): pytest, icalendar, feedparser
+#   Python venv .venv (tests/python/requirements.txt): pytest, icalendar, feedparser, aiosmtpd
+#   (the SMTP server the send tests talk to on 127.0.0.1), dkimpy
 #
 # Any failing step, or any tool that cannot be installed, stops the run with a non-zero exit code.
 set -euo pipefail
@@ -34,8 +36,10 @@ step "Installing test tools (skipped where present)"
 [ -x /usr/bin/chromium ] || apt_install chromium
 command -v java >/dev/null || apt_install default-jre-headless
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v openssl >/dev/null || apt_install openssl
 [ -x /usr/bin/chromium ] || die "chromium is missing after installing it"
 command -v java >/dev/null || die "java is missing after installing it"
+command -v openssl >/dev/null || die "openssl is missing after installing it"
 npm ci --no-audit --no-fund --loglevel=error
 [ -f node_modules/vnu-jar/build/dist/vnu.jar ] || die "vnu.jar missing after npm ci"
 if [ ! -x .venv/bin/python ]; then
@@ -51,7 +55,7 @@ step "Rust: unit and integration tests"
 cargo test --all-targets --locked
 cargo build --locked  # the binary the Python and browser tests run
 
-step "Formats read by real parsers (pytest)"
+step "Formats read by real parsers, and sending against a real SMTP server (pytest)"
 .venv/bin/python -m pytest -q tests/python
 
 step "Browser tests in Chromium: axe-core, advent dialog, Nu HTML checker"

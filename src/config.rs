@@ -96,6 +96,33 @@ pub struct NewsletterConfig {
     /// `newsletter.` and the sender's domain.
     #[serde(default)]
     pub list_id: Option<String>,
+    /// Signing every message with DKIM (RFC 6376), so providers can trust the sender.
+    #[serde(default)]
+    pub dkim: Option<DkimSettings>,
+}
+
+/// Where the DKIM key is and how it is published.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// The selector of the DNS record `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// Default: the domain of `from`.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The private key file (PEM, PKCS#1 for RSA; base64 for Ed25519), relative to the site
+    /// folder; keep it out of the repository.
+    pub private_key: String,
+    #[serde(default)]
+    pub algorithm: DkimAlgorithm,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DkimAlgorithm {
+    #[default]
+    Rsa,
+    Ed25519,
 }
 
 fn default_rate() -> f64 {

@@ -9,7 +9,12 @@ use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 use super::prepared::Prepared;
 use super::{Edition, Personal};
-use crate::config::{CONFIG_FILE, NewsletterConfig};
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
+
+use crate::config::{CONFIG_FILE, DkimAlgorithm, NewsletterConfig};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
 /// A recipient of one message.
@@ -82,14 +87,72 @@ impl Header for ListUnsubscribePost {
     }
 }
 
-/// The message of `edition` for `to`, dated `now`; `prepared` is the edition encoded once
-/// ([`Prepared::new`]).
+/// The headers a DKIM signature covers: RFC 8058 §3.1 requires both List-Unsubscribe headers,
+/// or providers will not offer one-click unsubscribing.
+const SIGNED_HEADERS: [&str; 6] = [
+    "From",
+    "Subject",
+    "Date",
+    "To",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+];
+
+/// The DKIM signer of `site.yaml`'s `dkim:` settings, if any; the key is read once.
+pub fn dkim(
+    config: &NewsletterConfig,
+    root: &std::path::Path,
+) -> Result<Option<DkimConfig>, Diagnostic> {
+    let Some(settings) = &config.dkim else {
+        return Ok(None);
+    };
+    let path = root.join(&settings.private_key);
+    let key_text = std::fs::read_to_string(&path).map_err(|e| {
+        Diagnostic::error(format!("cannot read the DKIM key {}: {e}", path.display()))
+            .in_file(CONFIG_FILE)
+            .hint("`dkim.private_key` names the key file relative to the site folder")
+    })?;
+    let algorithm = match settings.algorithm {
+        DkimAlgorithm::Rsa => DkimSigningAlgorithm::Rsa,
+        DkimAlgorithm::Ed25519 => DkimSigningAlgorithm::Ed25519,
+    };
+    let key = DkimSigningKey::new(key_text.trim(), algorithm).map_err(|e| {
+        Diagnostic::error(format!("the DKIM key {} cannot be used: {e}", path.display()))
+            .in_file(CONFIG_FILE)
+            .hint("an RSA key must be PEM in PKCS#1 form (-----BEGIN RSA PRIVATE KEY-----), e.g. from `openssl genrsa -traditional 2048`")
+    })?;
+    let domain = match &settings.domain {
+        Some(d) => d.clone(),
+        None => config
+            .from
+            .parse::<Mailbox>()
+            .map(|m| m.email.domain().to_string())
+            .map_err(|e| setting_error("from", &config.from, e))?,
+    };
+    Ok(Some(DkimConfig::new(
+        settings.selector.clone(),
+        domain,
+        key,
+        SIGNED_HEADERS
+            .iter()
+            .map(|h| HeaderName::new_from_ascii_str(h))
+            .collect(),
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    )))
+}
+
+/// The message of `edition` for `to`, dated `now`, signed if `dkim` is given; `prepared` is the
+/// edition encoded once ([`Prepared::new`]).
 pub fn build(
     config: &NewsletterConfig,
     edition: &Edition,
     prepared: &Prepared,
     to: &Recipient,
     now: jiff::Timestamp,
+    dkim: Option<&DkimConfig>,
 ) -> Result<Message, Diagnostics> {
     let from: Mailbox = config
         .from
@@ -133,13 +196,17 @@ pub fn build(
                 ContentTransferEncoding::QuotedPrintable,
             ))
     };
-    builder
+    let mut message = builder
         .multipart(
             MultiPart::alternative()
                 .singlepart(part(ContentType::TEXT_PLAIN, prepared.text(&to.personal)))
                 .singlepart(part(ContentType::TEXT_HTML, prepared.html(&to.personal))),
         )
-        .map_err(|e| Diagnostic::error(format!("cannot build the message: {e}")).into())
+        .map_err(|e| Diagnostic::error(format!("cannot build the message: {e}")))?;
+    if let Some(dkim) = dkim {
+        message.sign(dkim);
+    }
+    Ok(message)
 }
 
 /// The same edition for the same recipient always gets the same Message-ID, so a message sent

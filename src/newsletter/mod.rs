@@ -173,10 +173,11 @@ pub fn build(opts: &crate::Options, which: Which, out: &Path) -> Result<BuildRep
         );
     }
     let sample = message::sample(config)?;
+    let dkim = message::dkim(config, &opts.root)?;
     let mut numbers = Vec::new();
     for edition in &editions {
         let prepared = prepared::Prepared::new(edition);
-        let eml = message::build(config, edition, &prepared, &sample, opts.now)?;
+        let eml = message::build(config, edition, &prepared, &sample, opts.now, dkim.as_ref())?;
         let dir = out.join(edition.number.to_string());
         let staging = Staging::new(&dir)?;
         staging.write("email.html", edition.html.as_bytes())?;

@@ -254,6 +254,7 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
         .pop()
         .ok_or_else(|| Diagnostic::error(format!("there is no edition number {}", opts.number)))?;
     let now = site_opts.now;
+    let dkim = message::dkim(config, &site_opts.root)?;
     let connections = opts.connections.unwrap_or(config.connections).max(1);
     let rate = opts.rate.unwrap_or(config.rate);
     let smtp = opts.smtp.clone().or_else(|| config.smtp.clone());
@@ -276,7 +277,14 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
             ),
             personal: Personal::new(config, "test", config.sample_recipient.name.as_deref()),
         };
-        let message = message::build(config, &test, &Prepared::new(&test), &recipient, now)?;
+        let message = message::build(
+            config,
+            &test,
+            &Prepared::new(&test),
+            &recipient,
+            now,
+            dkim.as_ref(),
+        )?;
         let outlet = Outlet::open(smtp.as_deref(), outbox.join("test"), 1)?;
         outlet.send(&message, "test").map_err(|r| match r {
             Refusal::Temporary(t) | Refusal::Permanent(t) => {
@@ -309,7 +317,14 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
         }
         let prepared = Prepared::new(&edition);
         for d in &recipients {
-            message::build(config, &edition, &prepared, &recipient_of(config, d)?, now)?;
+            message::build(
+                config,
+                &edition,
+                &prepared,
+                &recipient_of(config, d)?,
+                now,
+                dkim.as_ref(),
+            )?;
         }
         return Ok(SendReport {
             sent: recipients.len() as u64,
@@ -351,6 +366,7 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
         config,
         edition: &edition,
         prepared: &prepared,
+        dkim: dkim.as_ref(),
         outlet: &outlet,
         limit: &limit,
         now,
@@ -430,6 +446,7 @@ struct Run<'a> {
     config: &'a NewsletterConfig,
     edition: &'a Edition,
     prepared: &'a Prepared,
+    dkim: Option<&'a lettre::message::dkim::DkimConfig>,
     outlet: &'a Outlet,
     limit: &'a RateLimit,
     now: jiff::Timestamp,
@@ -443,7 +460,15 @@ impl Run<'_> {
     fn deliver(&self, store: &Store, d: &Delivery) -> Result<bool, Diagnostic> {
         let number = self.edition.number;
         let message = match recipient_of(self.config, d).and_then(|r| {
-            message::build(self.config, self.edition, self.prepared, &r, self.now).map_err(first)
+            message::build(
+                self.config,
+                self.edition,
+                self.prepared,
+                &r,
+                self.now,
+                self.dkim,
+            )
+            .map_err(first)
         }) {
             Ok(m) => m,
             Err(e) => {

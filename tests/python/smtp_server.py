@@ -15,6 +15,7 @@ from aiosmtpd.smtp import AuthResult
 class Recorder:
     def __init__(self, temp_fail=0.0, reject=(), drop_every=0, seed=1):
         self.messages = []          # (recipient, parsed message)
+        self.raw = []               # the bytes as they arrived, for signature checks
         self.lock = threading.Lock()
         self.temp_fail = temp_fail
         self.reject = {r.lower() for r in reject}
@@ -49,6 +50,7 @@ class Recorder:
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append((rcpt.lower(), message))
+                self.raw.append(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
     def by_recipient(self):

@@ -224,3 +224,37 @@ class socket_free_port:
 
     def __exit__(self, *exc):
         self.sock.close()
+
+
+def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(tmp_path, server):
+    import base64
+
+    import dkim
+
+    site = make_site(tmp_path, 2)
+    key = site / ".ozg-site" / "dkim.pem"
+    key.parent.mkdir(exist_ok=True)
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key), "2048"], check=True,
+                   capture_output=True)
+    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+                            check=True, capture_output=True).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    (site / "site.yaml").write_text((site / "site.yaml").read_text()
+                                    + "  dkim: { selector: ozg2025, private_key: .ozg-site/dkim.pem }\n")
+    recorder, port = server()
+    send(site, port)
+    assert len(recorder.messages) == 2
+
+    def dns(name, timeout=5):
+        assert name == b"ozg2025._domainkey.example.org."
+        return record
+
+    for (_, message), raw in zip(recorder.messages, recorder.raw):
+        signature = str(message["DKIM-Signature"])
+        signed = re.search(r"h=([^;]+)", signature).group(1).replace(" ", "").lower().split(":")
+        for header in ["from", "subject", "date", "to", "list-unsubscribe", "list-unsubscribe-post"]:
+            assert header in signed, signature
+        assert dkim.verify(raw, dnsfunc=dns), "the signature verifies with the published key"
+        tampered = raw.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                               b"List-Unsubscribe-Post: List-Unsubscribe=Two-Clicks")
+        assert not dkim.verify(tampered, dnsfunc=dns)
