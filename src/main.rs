@@ -245,10 +245,18 @@ fn main() -> ExitCode {
             )
             .exit();
     }
+    // Commands that write output promise to leave the old output alone on errors; say so.
+    let writes_output = matches!(
+        cli.command,
+        Command::Build { .. }
+            | Command::Newsletter {
+                command: NewsletterCommand::Build { .. }
+            }
+    );
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(diagnostics) => {
-            report(&diagnostics);
+            report(&diagnostics, writes_output);
             ExitCode::from(1)
         }
     }
@@ -528,14 +536,19 @@ fn print_warnings(warnings: &[Diagnostic]) {
     }
 }
 
-fn report(diagnostics: &Diagnostics) {
+fn report(diagnostics: &Diagnostics, writes_output: bool) {
     for d in diagnostics.iter() {
         eprintln!("{}", d.render());
     }
     let n = diagnostics.error_count();
     eprintln!(
-        "{} error{} found; nothing was written (the previous output is unchanged).",
+        "{} error{} found{}",
         n,
-        if n == 1 { "" } else { "s" }
+        if n == 1 { "" } else { "s" },
+        if writes_output {
+            "; nothing was written (the previous output is unchanged)."
+        } else {
+            "."
+        }
     );
 }

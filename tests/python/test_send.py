@@ -258,3 +258,29 @@ def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(tmp_path, se
         tampered = raw.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
                                b"List-Unsubscribe-Post: List-Unsubscribe=Two-Clicks")
         assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_subscriber_commands(tmp_path):
+    site = make_site(tmp_path, 0)
+    (site / "liste.csv").write_bytes(
+        "\ufeffName;E-Mail\nJürgen Müller;juergen@example.org\nOhne At;kaputt\nDoppelt;JUERGEN@example.org\n;ines@example.org\n".encode()
+    )
+    proc = run(site, "subscribers", "import", str(site / "liste.csv"))
+    assert "2 added, 1 already there, 1 invalid (skipped); 2 subscribers in all." in proc.stdout
+    assert "liste.csv" in proc.stderr and "line 3" in proc.stderr
+    assert run(site, "subscribers", "count").stdout.strip() == "2"
+    assert "already subscribed" in run(site, "subscribers", "add", "Ines@Example.org").stdout
+    run(site, "subscribers", "add", "neu@example.org", "--name", "Neue Leserin")
+    bad = run(site, "subscribers", "add", "neu@", check=False)
+    assert bad.returncode == 1 and "not an e-mail address" in bad.stderr
+    run(site, "subscribers", "remove", "JUERGEN@example.org")
+    gone = run(site, "subscribers", "remove", "juergen@example.org", check=False)
+    assert gone.returncode == 1 and "is not subscribed" in gone.stderr
+    run(site, "subscribers", "export", str(site / "export.csv"))
+    exported = (site / "export.csv").read_bytes()
+    assert exported.startswith("\ufeff".encode())
+    assert exported.decode("utf-8-sig").splitlines() == ["email;name", "ines@example.org;", "neu@example.org;Neue Leserin"]
+    # The database lives outside the published site and is git-ignored.
+    assert (site / ".ozg-site" / "newsletter.sqlite").is_file()
+    run(site, "build", "--now", NOW)
+    assert not any("sqlite" in p.name for p in (site / "public").rglob("*"))
