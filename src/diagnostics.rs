@@ -98,6 +98,8 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
+    /// The id of the check that found it (`link-text`), for silencing and machine-readable output.
+    pub code: Option<&'static str>,
     pub message: String,
     pub location: Option<Location>,
     /// How to fix it, in words an editor understands.
@@ -110,6 +112,7 @@ impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
+            code: None,
             message: message.into(),
             location: None,
             hint: None,
@@ -122,6 +125,26 @@ impl Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(message)
         }
+    }
+
+    pub fn code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// As JSON for `check --format json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let loc = self.location.as_ref();
+        serde_json::json!({
+            "severity": match self.severity { Severity::Error => "error", Severity::Warning => "warning" },
+            "check": self.code,
+            "message": self.message,
+            "file": loc.map(|l| display_path(&l.path)),
+            "line": loc.map(|l| l.line).filter(|l| *l > 0),
+            "column": loc.map(|l| l.column).filter(|c| *c > 0),
+            "hint": self.hint,
+            "notes": self.notes,
+        })
     }
 
     pub fn at(mut self, location: Location) -> Self {
@@ -154,7 +177,14 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let _ = writeln!(out, "{label}: {}", self.message);
+        match self.code {
+            Some(code) => {
+                let _ = writeln!(out, "{label}[{code}]: {}", self.message);
+            }
+            None => {
+                let _ = writeln!(out, "{label}: {}", self.message);
+            }
+        }
         let gutter = self
             .location
             .as_ref()

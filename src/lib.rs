@@ -8,6 +8,7 @@
 // reported once per run, so returning it by value costs nothing measurable and reads better than boxing.
 #![allow(clippy::result_large_err)]
 
+pub mod audit;
 pub mod config;
 pub mod diagnostics;
 pub mod load;
@@ -112,21 +113,37 @@ impl Timer {
     }
 }
 
-/// Everything `build` validates, including rendering every template, and every newsletter
-/// edition as an e-mail, without touching the output.
-pub fn check(opts: &Options) -> Result<Vec<Diagnostic>, Diagnostics> {
+/// What `check` found besides errors.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub warnings: Vec<Diagnostic>,
+    /// Accessibility findings ([`audit`]): `check` fails on them.
+    pub findings: Vec<Diagnostic>,
+}
+
+/// Everything `build` validates, including rendering every template, every newsletter edition
+/// as an e-mail, and the accessibility checks of [`audit`], without touching the output.
+pub fn check(opts: &Options) -> Result<CheckReport, Diagnostics> {
     let mut site = load_site(opts)?;
     let warnings = std::mem::take(&mut site.warnings);
     let site = std::sync::Arc::new(site);
+    audit::check_ignores(&site)?;
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
     let scratch = std::env::temp_dir().join(format!("ozg-site-check-{}", std::process::id()));
     let staging = write::Staging::new(&scratch)?;
     render::render_site(&site, &theme, &staging)?;
+    let mut findings = audit::audit(&site);
+    findings.extend(audit::audit_output(&site, staging.path()));
     // Dropping the staging folder deletes it: check writes nothing that stays.
     drop(staging);
     // Newsletter editions must also make good e-mails (absolute links, images with alt text).
     newsletter::render_editions(&site, &theme, newsletter::Which::All)?;
-    Ok(warnings)
+    let mut findings = Diagnostics::from(findings);
+    findings.sort();
+    Ok(CheckReport {
+        warnings,
+        findings: findings.into_vec(),
+    })
 }
 
 /// Upcoming moments at which the output changes, earliest first.

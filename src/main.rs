@@ -37,10 +37,15 @@ enum Command {
         #[arg(long)]
         base_url: Option<String>,
     },
-    /// Validate everything `build` validates, rendering every page, but write nothing.
+    /// Validate everything `build` validates, rendering every page, plus the newsletter e-mails
+    /// and the accessibility checks (fails on findings; silence one per file with
+    /// `ignore_checks: [{check: ID, reason: "…"}]`). Writes nothing.
     Check {
         #[command(flatten)]
         site: SiteArgs,
+        /// `text` for people, `json` for CI (one array of findings, errors and warnings on stdout)
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
     },
     /// Print the upcoming moments at which the build output changes, one per line:
     /// RFC 3339 time, TAB, file, TAB, what happens (publish | ends).
@@ -177,6 +182,12 @@ enum NewsletterCommand {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum SubscribersCommand {
     /// Add the addresses of a CSV file (header row with `email`, optional `name`; `;` or `,`)
@@ -292,11 +303,40 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             }
             Ok(())
         }
-        Command::Check { site } => {
-            let warnings = ozg_site::check(&site.options(None))?;
-            print_warnings(&warnings);
-            println!("No errors found.");
-            Ok(())
+        Command::Check { site, format } => {
+            let result = ozg_site::check(&site.options(None));
+            if let CheckFormat::Json = format {
+                let all: Vec<serde_json::Value> = match &result {
+                    Ok(r) => r
+                        .warnings
+                        .iter()
+                        .chain(&r.findings)
+                        .map(Diagnostic::to_json)
+                        .collect(),
+                    Err(ds) => ds.iter().map(Diagnostic::to_json).collect(),
+                };
+                println!("{}", serde_json::Value::from(all));
+                let failed = result.as_ref().map_or(true, |r| !r.findings.is_empty());
+                return if failed {
+                    Err(Diagnostics::new())
+                } else {
+                    Ok(())
+                };
+            }
+            let report = result?;
+            print_warnings(&report.warnings);
+            print_warnings(&report.findings);
+            if report.findings.is_empty() {
+                println!("No errors found.");
+                Ok(())
+            } else {
+                let n = report.findings.len();
+                eprintln!(
+                    "{n} accessibility finding{} (see the help lines; `ignore_checks` in the front matter silences a check for one file, with a reason).",
+                    if n == 1 { "" } else { "s" }
+                );
+                Err(Diagnostics::new())
+            }
         }
         Command::Schedule { site } => {
             for m in ozg_site::schedule(&site.options(None))? {
@@ -537,6 +577,9 @@ fn print_warnings(warnings: &[Diagnostic]) {
 }
 
 fn report(diagnostics: &Diagnostics, writes_output: bool) {
+    if diagnostics.is_empty() {
+        return; // already reported in its own way (check)
+    }
     for d in diagnostics.iter() {
         eprintln!("{}", d.render());
     }

@@ -125,6 +125,11 @@ pub struct Staging {
 }
 
 impl Staging {
+    /// The folder being written.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
     /// Creates `.<name>.building-<pid>` next to `target`.
     pub fn new(target: &Path) -> Result<Staging, Diagnostic> {
         let name = target

@@ -143,6 +143,15 @@ pub struct CommonFront {
     pub downloads: Vec<FileRef>,
     pub video: Option<VideoRef>,
     pub extra: serde_json::Map<String, serde_json::Value>,
+    pub ignore_checks: Vec<IgnoredCheck>,
+}
+
+/// An accessibility check (`ozg-site check`) switched off for one file, with the reason why.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoredCheck {
+    pub check: String,
+    pub reason: String,
 }
 
 /// Declares a kind: its own keys plus the common ones, in one flat, strict YAML mapping.
@@ -176,6 +185,8 @@ macro_rules! kind_front_matter {
             video: Option<VideoRef>,
             #[serde(default)]
             extra: serde_json::Map<String, serde_json::Value>,
+            #[serde(default)]
+            ignore_checks: Vec<IgnoredCheck>,
             $( $(#[$attr])* $field: $ty, )*
         }
 
@@ -194,6 +205,7 @@ macro_rules! kind_front_matter {
                         downloads: self.downloads,
                         video: self.video,
                         extra: self.extra,
+                        ignore_checks: self.ignore_checks,
                     },
                     $kind { $( $field: self.$field, )* },
                 )
@@ -509,4 +521,6 @@ pub struct SectionFront {
     pub calendar: Option<CalendarSettings>,
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub ignore_checks: Vec<IgnoredCheck>,
 }

@@ -206,6 +206,19 @@ pub fn render(
                     .into(),
                 )
             }
+            // `![](bild.jpg "dekorativ")` marks a decorative image (see `audit`): empty alt, and
+            // the marker is not shown as a tooltip.
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) if title.as_ref() == crate::audit::DECORATIVE => Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title: "".into(),
+                id,
+            }),
             Event::Html(ref h) | Event::InlineHtml(ref h) if h.trim() == MORE_MARKER => {
                 summary_cut.get_or_insert(events.len());
                 continue;
@@ -475,6 +488,12 @@ mod tests {
             offset: 17,
         };
         render(body, &src, resolve, &OPTS)
+    }
+
+    #[test]
+    fn decorative_images_have_empty_alt_and_no_tooltip() {
+        let r = md("![](/schmuck.png \"dekorativ\")\n");
+        assert!(r.html.contains("<img src=\"/schmuck.png\" alt=\"\" />"), "{}", r.html);
     }
 
     #[test]

@@ -1,0 +1,413 @@
+//! Accessibility checks for editors (BITV 2.0 / WCAG 2.1), run by `ozg-site check`.
+//!
+//! Each finding names the file, line and column, says what an auditor would object to, and gives
+//! the editor a German hint. Every check has an id; a page silences one with a reason in its front
+//! matter (`ignore_checks: [{check: link-text, reason: "…"}]`), so exceptions are deliberate and
+//! visible in review.
+
+use std::ops::Range;
+use std::path::Path;
+
+use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::parse::markdown;
+use crate::site::Site;
+
+/// Every check: id and what it looks for.
+pub const CHECKS: &[(&str, &str)] = &[
+    ("image-alt", "images without alternative text"),
+    ("link-text", "link texts that mean nothing out of context"),
+    (
+        "heading-order",
+        "headings that skip a level, or a second first-level heading",
+    ),
+    (
+        "page-heading",
+        "pages without exactly one first-level heading",
+    ),
+    (
+        "file-link",
+        "links to files without type and size in the link text",
+    ),
+    ("table-header", "tables without a header row"),
+    ("http-link", "links with http:// instead of https://"),
+];
+
+/// Link texts that say nothing about where they lead (WCAG 2.4.4), compared in lower case
+/// without punctuation.
+const VAGUE_LINK_TEXTS: &[&str] = &[
+    "hier",
+    "hier klicken",
+    "klicken sie hier",
+    "klick hier",
+    "mehr",
+    "mehr dazu",
+    "mehr erfahren",
+    "mehr lesen",
+    "weiter",
+    "weiterlesen",
+    "link",
+    "dieser link",
+    "diesen link",
+    "zum link",
+    "details",
+    "click here",
+    "here",
+    "more",
+    "read more",
+];
+
+/// File types whose links must say type and size, so readers know what they get.
+const FILE_TYPES: &[&str] = &[
+    "pdf", "doc", "docx", "odt", "xls", "xlsx", "ods", "ppt", "pptx", "odp", "zip", "csv", "ics",
+    "mp4", "mp3",
+];
+
+/// The title a decorative image carries instead of alternative text: `![](bild.png "dekorativ")`.
+pub const DECORATIVE: &str = "dekorativ";
+
+/// All findings for the site's Markdown bodies, without those silenced in front matter.
+pub fn audit(site: &Site) -> Vec<Diagnostic> {
+    let mut findings = Vec::new();
+    let bodies = site
+        .pages
+        .iter()
+        .map(|p| (&p.file, &p.split, p.common.ignore_checks.as_slice()))
+        .chain(
+            site.sections
+                .iter()
+                .map(|s| (&s.file, &s.split, s.front.ignore_checks.as_slice())),
+        );
+    for (file, split, ignored) in bodies {
+        let body = &file.text[split.body..];
+        let found = audit_body(body, &file.shown, &file.text, split.body);
+        findings.extend(
+            found
+                .into_iter()
+                .filter(|d| !ignored.iter().any(|i| Some(i.check.as_str()) == d.code)),
+        );
+    }
+    findings
+}
+
+/// Every `ignore_checks` entry must name a check and give a reason.
+pub fn check_ignores(site: &Site) -> Result<(), crate::diagnostics::Diagnostics> {
+    let mut errors = crate::diagnostics::Diagnostics::new();
+    let entries = site
+        .pages
+        .iter()
+        .map(|p| (&p.file, &p.split, p.common.ignore_checks.as_slice()))
+        .chain(
+            site.sections
+                .iter()
+                .map(|s| (&s.file, &s.split, s.front.ignore_checks.as_slice())),
+        );
+    for (file, split, ignored) in entries {
+        let yaml = split.yaml_source(file);
+        for i in ignored {
+            if !CHECKS.iter().any(|(id, _)| *id == i.check) {
+                let closest = CHECKS
+                    .iter()
+                    .map(|(id, _)| (strsim::normalized_levenshtein(id, &i.check), id))
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .filter(|(score, _)| *score > 0.5)
+                    .map(|(_, id)| format!("did you mean `{id}`? "))
+                    .unwrap_or_default();
+                errors.push(
+                    Diagnostic::error(format!("there is no check `{}`", i.check))
+                        .at(yaml.value_location(&i.check, "ignore_checks"))
+                        .hint(format!(
+                            "{closest}the checks are: {}",
+                            CHECKS
+                                .iter()
+                                .map(|(id, _)| *id)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                );
+            } else if i.reason.trim().is_empty() {
+                errors.push(
+                    Diagnostic::error(format!("switching off `{}` needs a reason", i.check))
+                        .at(yaml.value_location(&i.check, "ignore_checks"))
+                        .hint("write why the check does not apply here, e.g. reason: \"Zitat aus dem Original\""),
+                );
+            }
+        }
+    }
+    if errors.has_errors() {
+        Err(errors)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the built pages for their first-level heading: the theme puts the title there, the body
+/// must not add another (that is `heading-order`'s business), and a theme must not forget it.
+pub fn audit_output(site: &Site, output: &Path) -> Vec<Diagnostic> {
+    let mut findings = Vec::new();
+    let pages = site
+        .pages
+        .iter()
+        .map(|p| (&p.path, &p.file.shown, p.common.ignore_checks.as_slice()))
+        .chain(
+            site.sections
+                .iter()
+                .map(|s| (&s.path, &s.file.shown, s.front.ignore_checks.as_slice())),
+        );
+    for (path, shown, ignored) in pages {
+        if ignored.iter().any(|i| i.check == "page-heading") {
+            continue;
+        }
+        let file = output.join(path.trim_start_matches('/')).join("index.html");
+        let Ok(html) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let count = html.matches("<h1").count();
+        if count != 1 {
+            findings.push(
+                Diagnostic::warning(format!(
+                    "the page {path} has {count} first-level headings (<h1>), not one"
+                ))
+                .code("page-heading")
+                .in_file(shown)
+                .hint("Jede Seite braucht genau eine Hauptüberschrift: den Titel. Überschriften im Text beginnen mit ## (Ebene 2)."),
+            );
+        }
+    }
+    findings
+}
+
+struct Link {
+    range: Range<usize>,
+    dest: String,
+    text: String,
+}
+
+fn audit_body(body: &str, shown: &Path, file_text: &str, offset: usize) -> Vec<Diagnostic> {
+    let locate = |r: &Range<usize>| {
+        Location::at_offset(
+            shown,
+            file_text,
+            offset + r.start,
+            (r.end - r.start).min(80),
+        )
+    };
+    let mut findings = Vec::new();
+    let mut link: Option<Link> = None;
+    // An image being read: where it is, its title, its alternative text so far.
+    let mut image: Option<(Range<usize>, String, String)> = None;
+    let mut last_level = 1;
+    let mut table_head: Option<(Range<usize>, String)> = None;
+    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                let level = heading_number(level);
+                if level == 1 {
+                    findings.push(
+                        Diagnostic::warning("a second first-level heading: the page title is already one")
+                            .code("heading-order")
+                            .at(locate(&range))
+                            .hint("Der Seitentitel ist die Hauptüberschrift. Beginnen Sie Überschriften im Text mit ## (Ebene 2)."),
+                    );
+                } else if level > last_level + 1 {
+                    findings.push(
+                        Diagnostic::warning(format!(
+                            "heading level {level} follows level {last_level}: a level is skipped"
+                        ))
+                        .code("heading-order")
+                        .at(locate(&range))
+                        .hint(format!(
+                            "Screenreader-Nutzende springen über Überschriften durch die Seite. Verwenden Sie hier {} statt {}.",
+                            "#".repeat(last_level + 1),
+                            "#".repeat(level)
+                        )),
+                    );
+                }
+                last_level = level;
+            }
+            Event::Start(Tag::Link { dest_url, .. }) => {
+                link = Some(Link {
+                    range,
+                    dest: dest_url.to_string(),
+                    text: String::new(),
+                });
+            }
+            Event::Start(Tag::Image { title, .. }) => {
+                image = Some((range, title.to_string(), String::new()))
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(l) = &mut link {
+                    l.text.push_str(&t);
+                }
+                if let Some((_, _, alt)) = &mut image {
+                    alt.push_str(&t);
+                }
+                if let Some((_, text)) = &mut table_head {
+                    text.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Image) => {
+                if let Some((r, title, alt)) = image.take()
+                    && alt.trim().is_empty()
+                    && title.trim() != DECORATIVE
+                {
+                    findings.push(
+                        Diagnostic::warning("this image has no alternative text")
+                            .code("image-alt")
+                            .at(locate(&r))
+                            .hint(format!("Beschreiben Sie, was das Bild zeigt: ![Das Team beim Workshop](bild.jpg). Ist das Bild nur Schmuck, schreiben Sie ![](bild.jpg \"{DECORATIVE}\").")),
+                    );
+                }
+            }
+            Event::End(TagEnd::Link) => {
+                if let Some(l) = link.take() {
+                    findings.extend(check_link(&l, &locate(&l.range)));
+                }
+            }
+            Event::Start(Tag::TableHead) => table_head = Some((range, String::new())),
+            Event::End(TagEnd::TableHead) => {
+                if let Some((r, text)) = table_head.take()
+                    && text.trim().is_empty()
+                {
+                    findings.push(
+                        Diagnostic::warning("this table has no header row")
+                            .code("table-header")
+                            .at(locate(&r))
+                            .hint("Geben Sie jeder Spalte in der ersten Zeile eine Überschrift; Screenreader lesen sie zu jeder Zelle vor."),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    findings
+}
+
+fn heading_number(level: HeadingLevel) -> usize {
+    match level {
+        HeadingLevel::H1 => 1,
+        HeadingLevel::H2 => 2,
+        HeadingLevel::H3 => 3,
+        HeadingLevel::H4 => 4,
+        HeadingLevel::H5 => 5,
+        HeadingLevel::H6 => 6,
+    }
+}
+
+fn check_link(link: &Link, at: &Location) -> Vec<Diagnostic> {
+    let mut findings = Vec::new();
+    let text = link.text.trim();
+    let normal: String = text
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let bare_url =
+        text.starts_with("http://") || text.starts_with("https://") || text.starts_with("www.");
+    let mailto = link.dest.starts_with("mailto:");
+    if VAGUE_LINK_TEXTS.contains(&normal.as_str()) || (bare_url && !mailto) {
+        findings.push(
+            Diagnostic::warning(format!("the link text `{text}` says nothing about where it leads"))
+                .code("link-text")
+                .at(at.clone())
+                .hint("Der Linktext muss allein verständlich sein, z. B. „Anmeldung zur 70. OZG-Sprechstunde“ statt „hier“; Screenreader lesen Links oft als Liste vor."),
+        );
+    }
+    if link.dest.starts_with("http://") {
+        findings.push(
+            Diagnostic::warning(format!("`{}` is not encrypted", link.dest))
+                .code("http-link")
+                .at(at.clone())
+                .hint("Verwenden Sie https:// – fast alle Seiten bieten es an; prüfen Sie den Link im Browser."),
+        );
+    }
+    let path = link.dest.split(['#', '?']).next().unwrap_or_default();
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_lowercase())
+        .filter(|e| !e.contains('/'));
+    if let Some(ext) = extension
+        && FILE_TYPES.contains(&ext.as_str())
+        && !link.dest.starts_with("@/")
+    {
+        let lower = text.to_lowercase();
+        let says_type = lower.contains(&ext);
+        let says_size = ["byte", "kb", "mb", "gb"].iter().any(|u| lower.contains(u));
+        if !(says_type && says_size) {
+            findings.push(
+                Diagnostic::warning(format!(
+                    "the link to a {} file does not say its type and size",
+                    ext.to_uppercase()
+                ))
+                .code("file-link")
+                .at(at.clone())
+                .hint(format!(
+                    "Nennen Sie Dateityp und Größe im Linktext, z. B. „Präsentation ({}, 1,2 MB)“, oder führen Sie die Datei unter `downloads:` im Kopf der Seite auf – dann erzeugt ozg-site die Angabe selbst.",
+                    ext.to_uppercase()
+                )),
+            );
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(body: &str) -> Vec<&'static str> {
+        audit_body(body, Path::new("content/x.md"), body, 0)
+            .into_iter()
+            .filter_map(|d| d.code)
+            .collect()
+    }
+
+    #[test]
+    fn each_check_trips_and_passes() {
+        assert_eq!(codes("Mehr [hier](@/a.md)."), ["link-text"]);
+        assert_eq!(
+            codes("Mehr zur [Sprechstunde 70](@/a.md)."),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            codes("Siehe [https://ozg.de](https://ozg.de)."),
+            ["link-text"]
+        );
+        assert_eq!(
+            codes("[Schreiben Sie uns](mailto:a@b.de)"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(codes("![](bild.png)"), ["image-alt"]);
+        assert_eq!(codes("![](bild.png \"dekorativ\")"), Vec::<&str>::new());
+        assert_eq!(codes("![Team beim Workshop](bild.png)"), Vec::<&str>::new());
+        assert_eq!(codes("## A\n\n#### B\n"), ["heading-order"]);
+        assert_eq!(codes("# Titel\n"), ["heading-order"]);
+        assert_eq!(
+            codes("## A\n\n### B\n\n## C\n\n### D\n"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(codes("[Folien](/f.pdf)"), ["file-link"]);
+        assert_eq!(codes("[Folien (PDF, 1,2 MB)](/f.pdf)"), Vec::<&str>::new());
+        assert_eq!(codes("| | |\n|---|---|\n| a | b |\n"), ["table-header"]);
+        assert_eq!(
+            codes("| A | B |\n|---|---|\n| a | b |\n"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            codes("[Portal des Landes](http://sachsen-anhalt.de)"),
+            ["http-link"]
+        );
+    }
+
+    #[test]
+    fn findings_point_at_the_link() {
+        let body = "Text.\n\nMehr [hier](@/a.md).\n";
+        let d = &audit_body(body, Path::new("content/x.md"), body, 0)[0];
+        let loc = d.location.as_ref().unwrap();
+        assert_eq!((loc.line, loc.column), (3, 6));
+    }
+}
