@@ -122,8 +122,12 @@ pub struct CheckReport {
 }
 
 /// Everything `build` validates, including rendering every template, every newsletter edition
-/// as an e-mail, and the accessibility checks of [`audit`], without touching the output.
-pub fn check(opts: &Options) -> Result<CheckReport, Diagnostics> {
+/// as an e-mail, and the accessibility checks of [`audit`] (with `external`, a timeout, also
+/// whether links to other sites answer), without touching the output.
+pub fn check(
+    opts: &Options,
+    external: Option<std::time::Duration>,
+) -> Result<CheckReport, Diagnostics> {
     let mut site = load_site(opts)?;
     let warnings = std::mem::take(&mut site.warnings);
     let site = std::sync::Arc::new(site);
@@ -134,6 +138,9 @@ pub fn check(opts: &Options) -> Result<CheckReport, Diagnostics> {
     render::render_site(&site, &theme, &staging)?;
     let mut findings = audit::audit(&site);
     findings.extend(audit::audit_output(&site, staging.path()));
+    if let Some(timeout) = external {
+        findings.extend(audit::external::check_external(&site, timeout));
+    }
     // Dropping the staging folder deletes it: check writes nothing that stays.
     drop(staging);
     // Newsletter editions must also make good e-mails (absolute links, images with alt text).

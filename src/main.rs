@@ -46,6 +46,13 @@ enum Command {
         /// `text` for people, `json` for CI (one array of findings, errors and warnings on stdout)
         #[arg(long, value_enum, default_value = "text")]
         format: CheckFormat,
+        /// Also ask every linked external site whether the page still exists (needs the network;
+        /// answers are cached for a day in .ozg-site/link-cache.json)
+        #[arg(long)]
+        external: bool,
+        /// Seconds to wait for each external site
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
     },
     /// Print the upcoming moments at which the build output changes, one per line:
     /// RFC 3339 time, TAB, file, TAB, what happens (publish | ends).
@@ -303,8 +310,14 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             }
             Ok(())
         }
-        Command::Check { site, format } => {
-            let result = ozg_site::check(&site.options(None));
+        Command::Check {
+            site,
+            format,
+            external,
+            timeout,
+        } => {
+            let timeout = external.then(|| std::time::Duration::from_secs_f64(timeout.max(0.1)));
+            let result = ozg_site::check(&site.options(None), timeout);
             if let CheckFormat::Json = format {
                 let all: Vec<serde_json::Value> = match &result {
                     Ok(r) => r

@@ -132,3 +132,80 @@ fn json_for_ci() {
     run.ok();
     assert_eq!(run.stdout.trim(), "[]");
 }
+
+/// A tiny HTTP server on 127.0.0.1: `/da` answers 200, `/weg` 404, `/langsam` only after 3 s.
+/// Returns its address and the paths it was asked for.
+fn link_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                reader.read_line(&mut request).ok();
+                let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+                log.lock().unwrap().push(path.clone());
+                let status = match path.as_str() {
+                    "/da" => "200 OK",
+                    "/langsam" => {
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        "200 OK"
+                    }
+                    _ => "404 Not Found",
+                };
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            });
+        }
+    });
+    (addr, asked)
+}
+
+#[test]
+fn external_links_are_checked_against_a_local_server_and_cached() {
+    let (addr, asked) = link_server();
+    let site = Site::fixture("basic");
+    site.write(
+        PAGE,
+        format!(
+            "---\ntitle: Prüfung\nignore_checks:\n  - {{ check: http-link, reason: \"lokaler Testserver ohne TLS\" }}\n---\n\n[Die Seite](http://{addr}/da)\n\n[Die alte Seite](http://{addr}/weg)\n\n[Die langsame Seite](http://{addr}/langsam)\n"
+        ),
+    );
+    // Without --external nothing leaves the machine.
+    check(&site, &[]).ok();
+    assert!(asked.lock().unwrap().is_empty());
+
+    let run = check(&site, &["--external", "--timeout", "0.5"]);
+    run.failed_with(1);
+    run.stderr_has("warning[dead-link]");
+    run.stderr_has(&format!("`http://{addr}/weg` does not answer: HTTP 404"));
+    run.stderr_has("content/pruefung.md:9:1");
+    run.stderr_has(&format!(
+        "`http://{addr}/langsam` does not answer: no answer in time"
+    ));
+    assert!(
+        !run.stderr.contains(&format!("{addr}/da`")),
+        "{}",
+        run.stderr
+    );
+
+    asked.lock().unwrap().clear();
+    check(&site, &["--external", "--timeout", "0.5"]).failed_with(1);
+    let again = asked.lock().unwrap().clone();
+    assert!(
+        !again.contains(&"/da".to_string()),
+        "a live link is cached: {again:?}"
+    );
+    assert!(
+        again.contains(&"/weg".to_string()),
+        "a dead link is asked again"
+    );
+}

@@ -493,7 +493,11 @@ mod tests {
     #[test]
     fn decorative_images_have_empty_alt_and_no_tooltip() {
         let r = md("![](/schmuck.png \"dekorativ\")\n");
-        assert!(r.html.contains("<img src=\"/schmuck.png\" alt=\"\" />"), "{}", r.html);
+        assert!(
+            r.html.contains("<img src=\"/schmuck.png\" alt=\"\" />"),
+            "{}",
+            r.html
+        );
     }
 
     #[test]

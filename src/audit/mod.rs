@@ -5,6 +5,8 @@
 //! matter (`ignore_checks: [{check: link-text, reason: "…"}]`), so exceptions are deliberate and
 //! visible in review.
 
+pub mod external;
+
 use std::ops::Range;
 use std::path::Path;
 
@@ -32,6 +34,10 @@ pub const CHECKS: &[(&str, &str)] = &[
     ),
     ("table-header", "tables without a header row"),
     ("http-link", "links with http:// instead of https://"),
+    (
+        "dead-link",
+        "links to other sites that do not answer (only with --external)",
+    ),
 ];
 
 /// Link texts that say nothing about where they lead (WCAG 2.4.4), compared in lower case

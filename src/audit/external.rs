@@ -1,0 +1,168 @@
+//! `check --external`: do the site's links to other sites still answer?
+//!
+//! Off by default — it needs the network and other people's servers. Links are checked at most
+//! once per run, several at a time, each with a timeout; answers are cached for a day in
+//! `.ozg-site/link-cache.json` so repeated checks do not hammer anybody.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pulldown_cmark::{Event, Parser, Tag};
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::parse::markdown;
+use crate::site::Site;
+
+pub const CACHE_FILE: &str = ".ozg-site/link-cache.json";
+const CACHE_SECONDS: i64 = 24 * 3600;
+const PARALLEL: usize = 8;
+
+/// What a server said about a link.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Answer {
+    alive: bool,
+    detail: String,
+    /// Unix seconds.
+    checked: i64,
+}
+
+/// Findings for external links that do not answer, with the timeout per request.
+pub fn check_external(site: &Site, timeout: Duration) -> Vec<Diagnostic> {
+    let links = collect(site);
+    let cache_path = site.config.root.join(CACHE_FILE);
+    let mut cache: HashMap<String, Answer> = std::fs::read_to_string(&cache_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let now = jiff::Timestamp::now().as_second();
+    // Dead links are asked again every time: the editor may just have fixed the other side.
+    let todo: Vec<String> = links
+        .keys()
+        .filter(|u| {
+            cache
+                .get(*u)
+                .is_none_or(|a| !a.alive || now - a.checked > CACHE_SECONDS)
+        })
+        .cloned()
+        .collect();
+    let answers = ask_all(&todo, timeout, now);
+    cache.extend(answers);
+    save(&cache_path, &cache);
+
+    let mut findings = Vec::new();
+    for (url, places) in &links {
+        let Some(answer) = cache.get(url).filter(|a| !a.alive) else {
+            continue;
+        };
+        for at in places {
+            findings.push(
+                Diagnostic::warning(format!("the link `{url}` does not answer: {}", answer.detail))
+                    .code("dead-link")
+                    .at(at.clone())
+                    .hint("Öffnen Sie den Link im Browser. Ist die Seite umgezogen, tragen Sie die neue Adresse ein; gibt es sie nicht mehr, entfernen Sie den Link oder verweisen Sie auf eine archivierte Fassung."),
+            );
+        }
+    }
+    findings
+}
+
+/// Every http(s) link of every body, with where it is written.
+fn collect(site: &Site) -> BTreeMap<String, Vec<Location>> {
+    let mut links: BTreeMap<String, Vec<Location>> = BTreeMap::new();
+    let bodies = site
+        .pages
+        .iter()
+        .filter(|p| {
+            !p.common
+                .ignore_checks
+                .iter()
+                .any(|i| i.check == "dead-link")
+        })
+        .map(|p| (&p.file, &p.split))
+        .chain(site.sections.iter().map(|s| (&s.file, &s.split)));
+    for (file, split) in bodies {
+        let body = &file.text[split.body..];
+        for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
+            if let Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) = event
+                && (dest_url.starts_with("https://") || dest_url.starts_with("http://"))
+            {
+                let r: Range<usize> = range;
+                links
+                    .entry(dest_url.to_string())
+                    .or_default()
+                    .push(Location::at_offset(
+                        &file.shown,
+                        &file.text,
+                        split.body + r.start,
+                        (r.end - r.start).min(80),
+                    ));
+            }
+        }
+    }
+    links
+}
+
+fn ask_all(urls: &[String], timeout: Duration, now: i64) -> HashMap<String, Answer> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .user_agent("ozg-site link check")
+        .build()
+        .into();
+    let queue = Mutex::new(urls.iter());
+    let answers = Mutex::new(HashMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL.min(urls.len()) {
+            scope.spawn(|| {
+                while let Some(url) = queue.lock().ok().and_then(|mut q| q.next()) {
+                    let answer = ask(&agent, url, now);
+                    if let Ok(mut a) = answers.lock() {
+                        a.insert(url.clone(), answer);
+                    }
+                }
+            });
+        }
+    });
+    answers.into_inner().unwrap_or_default()
+}
+
+/// HEAD first (cheap); servers that refuse HEAD get a GET.
+fn ask(agent: &ureq::Agent, url: &str, now: i64) -> Answer {
+    let status = match agent.head(url).call() {
+        Ok(r) if matches!(r.status().as_u16(), 405 | 501) => {
+            agent.get(url).call().map(|r| r.status().as_u16())
+        }
+        Ok(r) => Ok(r.status().as_u16()),
+        Err(e) => Err(e),
+    };
+    let (alive, detail) = match status {
+        // 401/403/429: the page exists but wants a login or fewer requests; not dead.
+        Ok(code) if code < 400 || matches!(code, 401 | 403 | 429) => (true, format!("HTTP {code}")),
+        Ok(code) => (false, format!("HTTP {code}")),
+        Err(ureq::Error::Timeout(_)) => (false, "no answer in time".to_string()),
+        Err(e) => (false, e.to_string()),
+    };
+    Answer {
+        alive,
+        detail,
+        checked: now,
+    }
+}
+
+fn save(path: &Path, cache: &HashMap<String, Answer>) {
+    let Ok(text) = serde_json::to_string_pretty(cache) else {
+        return;
+    };
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // Written beside and renamed: an interrupted check never leaves a broken cache.
+    let tmp: PathBuf = path.with_extension("json.tmp");
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
