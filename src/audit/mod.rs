@@ -73,25 +73,49 @@ const FILE_TYPES: &[&str] = &[
 /// The title a decorative image carries instead of alternative text: `![](bild.png "dekorativ")`.
 pub const DECORATIVE: &str = "dekorativ";
 
+/// A page or section as the checks see it.
+pub(crate) struct Document<'a> {
+    pub file: &'a crate::load::SourceFile,
+    pub split: &'a crate::parse::front_matter::Split,
+    /// URL path without the base path.
+    pub path: &'a str,
+    pub ignored: &'a [crate::parse::kinds::IgnoredCheck],
+}
+
+impl Document<'_> {
+    pub fn ignores(&self, check: &str) -> bool {
+        self.ignored.iter().any(|i| i.check == check)
+    }
+}
+
+/// Every published page and section.
+pub(crate) fn documents(site: &Site) -> impl Iterator<Item = Document<'_>> {
+    let pages = site.pages.iter().map(|p| Document {
+        file: &p.file,
+        split: &p.split,
+        path: &p.path,
+        ignored: &p.common.ignore_checks,
+    });
+    let sections = site.sections.iter().map(|s| Document {
+        file: &s.file,
+        split: &s.split,
+        path: &s.path,
+        ignored: &s.front.ignore_checks,
+    });
+    pages.chain(sections)
+}
+
 /// All findings for the site's Markdown bodies, without those silenced in front matter.
 pub fn audit(site: &Site) -> Vec<Diagnostic> {
     let mut findings = Vec::new();
-    let bodies = site
-        .pages
-        .iter()
-        .map(|p| (&p.file, &p.split, p.common.ignore_checks.as_slice()))
-        .chain(
-            site.sections
-                .iter()
-                .map(|s| (&s.file, &s.split, s.front.ignore_checks.as_slice())),
-        );
-    for (file, split, ignored) in bodies {
+    for doc in documents(site) {
+        let (file, split) = (doc.file, doc.split);
         let body = &file.text[split.body..];
         let found = audit_body(body, &file.shown, &file.text, split.body);
         findings.extend(
             found
                 .into_iter()
-                .filter(|d| !ignored.iter().any(|i| Some(i.check.as_str()) == d.code)),
+                .filter(|d| !d.code.is_some_and(|c| doc.ignores(c))),
         );
     }
     findings
@@ -100,18 +124,9 @@ pub fn audit(site: &Site) -> Vec<Diagnostic> {
 /// Every `ignore_checks` entry must name a check and give a reason.
 pub fn check_ignores(site: &Site) -> Result<(), crate::diagnostics::Diagnostics> {
     let mut errors = crate::diagnostics::Diagnostics::new();
-    let entries = site
-        .pages
-        .iter()
-        .map(|p| (&p.file, &p.split, p.common.ignore_checks.as_slice()))
-        .chain(
-            site.sections
-                .iter()
-                .map(|s| (&s.file, &s.split, s.front.ignore_checks.as_slice())),
-        );
-    for (file, split, ignored) in entries {
-        let yaml = split.yaml_source(file);
-        for i in ignored {
+    for doc in documents(site) {
+        let yaml = doc.split.yaml_source(doc.file);
+        for i in doc.ignored {
             if !CHECKS.iter().any(|(id, _)| *id == i.check) {
                 let closest = CHECKS
                     .iter()
@@ -152,19 +167,11 @@ pub fn check_ignores(site: &Site) -> Result<(), crate::diagnostics::Diagnostics>
 /// must not add another (that is `heading-order`'s business), and a theme must not forget it.
 pub fn audit_output(site: &Site, output: &Path) -> Vec<Diagnostic> {
     let mut findings = Vec::new();
-    let pages = site
-        .pages
-        .iter()
-        .map(|p| (&p.path, &p.file.shown, p.common.ignore_checks.as_slice()))
-        .chain(
-            site.sections
-                .iter()
-                .map(|s| (&s.path, &s.file.shown, s.front.ignore_checks.as_slice())),
-        );
-    for (path, shown, ignored) in pages {
-        if ignored.iter().any(|i| i.check == "page-heading") {
+    for doc in documents(site) {
+        if doc.ignores("page-heading") {
             continue;
         }
+        let (path, shown) = (doc.path, &doc.file.shown);
         let file = output.join(path.trim_start_matches('/')).join("index.html");
         let Ok(html) = std::fs::read_to_string(&file) else {
             continue;
