@@ -372,3 +372,49 @@ fn a_synthetic_site_of_1000_pages_builds_without_errors() {
             .is_file()
     );
 }
+
+#[test]
+fn the_search_index_holds_published_pages_only() {
+    let site = Site::fixture("basic");
+    // Without a search page there is no index.
+    site.build().ok();
+    assert!(!site.public().join("suchindex.json").exists());
+    site.write(
+        "content/suche.md",
+        "---\ntitle: Suche\ntemplate: search.html\n---\nSuchen Sie hier.\n",
+    );
+    site.write(
+        "site.yaml",
+        site.read("site.yaml").replace(
+            "theme: default",
+            "theme: default\nextra: { search_page: \"@/suche.md\" }",
+        ),
+    );
+    site.build().ok();
+    let index = std::fs::read_to_string(site.public().join("suchindex.json")).unwrap();
+    let docs: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let titles: Vec<&str> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["title"].as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"Türchen 5 Titel-Tuer5"), "{titles:?}");
+    assert!(
+        !titles.contains(&"Suche"),
+        "the search page does not find itself"
+    );
+    for secret in [
+        "Zukunftstext-XYZZY",
+        "Entwurfstext-QUUX",
+        "Inhalt-Tuer6",
+        "Geheimer Zukunftsplan",
+    ] {
+        assert!(!index.contains(secret), "{secret} is not published yet");
+    }
+    let home = std::fs::read_to_string(site.public().join("index.html")).unwrap();
+    assert!(
+        home.contains("role=\"search\""),
+        "the header has the search field"
+    );
+}

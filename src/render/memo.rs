@@ -18,6 +18,8 @@ use xxhash_rust::xxh3::Xxh3;
 pub enum Dep {
     Page(String),
     Section(String),
+    /// Which sections exist (`get_sections`).
+    Sections,
     Url(String),
 }
 

@@ -6,6 +6,7 @@ pub mod context;
 pub mod memo;
 mod outputs;
 pub mod preview;
+mod search;
 pub mod templates;
 
 use std::collections::HashMap;
@@ -51,6 +52,14 @@ impl Lookup for SiteLookup {
             Target::Section(id) => Some(self.sections[*id].clone()),
             Target::Page(_) => None,
         }
+    }
+
+    fn sections(&self) -> Vec<Value> {
+        memo::record(memo::Dep::Sections);
+        for s in &self.site.sections {
+            memo::record(memo::Dep::Section(s.file.key.clone()));
+        }
+        self.sections.to_vec()
     }
 
     fn url(&self, key: &str) -> Option<String> {
@@ -313,6 +322,13 @@ impl<'a> Skip<'a> {
                 Some(Target::Section(id)) => self.fps.section[*id],
                 _ => 0,
             },
+            memo::Dep::Sections => {
+                let mut f = Fingerprint::new();
+                for s in &site.sections {
+                    f.str(&s.file.key);
+                }
+                f.finish()
+            }
             memo::Dep::Url(k) => {
                 let path = match site.by_key.get(k) {
                     Some(Target::Page(id)) => &site.pages[*id].path,

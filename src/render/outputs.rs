@@ -141,6 +141,12 @@ pub fn write_extras(
         );
     }
 
+    if super::search::wanted(site) {
+        record(staging.write(
+            super::search::INDEX_FILE,
+            super::search::index(site).as_bytes(),
+        ));
+    }
     if sitemap_too {
         record(staging.write("sitemap.xml", sitemap(site).as_bytes()));
         let robots = format!(

@@ -16,6 +16,8 @@ use crate::time::{GermanFormat, format_german, parse_template_value};
 pub trait Lookup: Send + Sync + 'static {
     fn page(&self, key: &str) -> Option<Value>;
     fn section(&self, key: &str) -> Option<Value>;
+    /// Every section, parents before children (for a sitemap page).
+    fn sections(&self) -> Vec<Value>;
     /// The URL (with base path) of published content.
     fn url(&self, key: &str) -> Option<String>;
     /// `base_url` without trailing slash, and its path part (`""` or `/ozg`).
@@ -256,9 +258,13 @@ fn register_functions(tera: &mut Tera, lookup: Arc<dyn Lookup>) {
     tera.register_function("get_page", move |kwargs: Kwargs, _: &State| {
         lookup_value(|k| l.page(k), &kwargs, "get_page")
     });
-    let l = lookup;
+    let l = lookup.clone();
     tera.register_function("get_section", move |kwargs: Kwargs, _: &State| {
         lookup_value(|k| l.section(k), &kwargs, "get_section")
+    });
+    let l = lookup;
+    tera.register_function("get_sections", move |_: Kwargs, _: &State| {
+        Value::from(l.sections())
     });
 }
 
