@@ -61,6 +61,16 @@ fn save(site: &Site, rel: &str, text: String) -> Vec<PathBuf> {
 fn incremental_rebuilds_equal_full_builds_through_random_edits() {
     for seed in [1u64, 7, 42] {
         let site = Site::fixture("basic");
+        // A search page (its index lists every page) and a page overview (it looks up every
+        // section): both must follow every edit too.
+        site.write(
+            "content/suche.md",
+            "---\ntitle: Suche\ntemplate: search.html\n---\nSiehe die [Übersicht](@/uebersicht.md).\n",
+        );
+        site.write(
+            "content/uebersicht.md",
+            "---\ntitle: Seitenübersicht\ntemplate: sitemap.html\n---\nAlles.\n",
+        );
         let incremental = builder(&site);
         assert_eq!(
             outcome(incremental.build()).0,
