@@ -32,7 +32,7 @@ fn each_check_reports_file_line_and_a_german_hint() {
             "Linktext",
         ),
         (
-            "![](/bild.png)",
+            "![](https://example.org/bild.png)",
             "warning[image-alt]",
             "5:1",
             "Beschreiben Sie",

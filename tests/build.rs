@@ -418,3 +418,83 @@ fn the_search_index_holds_published_pages_only() {
         "the header has the search field"
     );
 }
+
+#[test]
+fn images_are_resized_once_and_offered_responsively() {
+    let site = Site::fixture("basic");
+    std::fs::create_dir_all(site.path("content/projekte/bilder-test")).unwrap();
+    std::fs::create_dir_all(site.path("static/bilder")).unwrap();
+    // A diagram (flat colours: PNG and lossless WebP shine) and a photo-like gradient (JPEG).
+    let diagram = image::RgbImage::from_fn(2000, 1000, |x, y| {
+        if (x / 100 + y / 100) % 2 == 0 {
+            image::Rgb([11, 63, 115])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    diagram
+        .save(site.path("content/projekte/bilder-test/diagramm.png"))
+        .unwrap();
+    let photo = image::RgbImage::from_fn(1200, 800, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8])
+    });
+    photo.save(site.path("static/bilder/foto.jpg")).unwrap();
+    site.write(
+        "content/projekte/bilder-test/index.md",
+        "---\ntitle: Bilder\n---\n![Ein Diagramm der Zusammenarbeit](diagramm.png)\n\nText.\n\n![Foto vom Workshop](/bilder/foto.jpg)\n",
+    );
+    site.build().ok();
+    let html = std::fs::read_to_string(site.public().join("projekte/bilder/index.html")).unwrap();
+    assert!(html.contains("srcset=\"/projekte/bilder/diagramm-480w.png 480w, /projekte/bilder/diagramm-960w.png 960w, /projekte/bilder/diagramm-1600w.png 1600w, diagramm.png 2000w\""), "{html}");
+    assert!(html.contains("width=\"2000\" height=\"1000\" alt=\"Ein Diagramm der Zusammenarbeit\" decoding=\"async\""), "the first image loads at once, with its size");
+    assert!(
+        html.contains(
+            "<source type=\"image/webp\" srcset=\"/projekte/bilder/diagramm-480w.webp 480w"
+        ),
+        "smaller WebP offered"
+    );
+    assert!(
+        html.contains("width=\"1200\" height=\"800\" alt=\"Foto vom Workshop\" loading=\"lazy\""),
+        "{html}"
+    );
+    for (file, w, h) in [
+        ("projekte/bilder/diagramm-480w.png", 480, 240),
+        ("projekte/bilder/diagramm-960w.png", 960, 480),
+        ("projekte/bilder/diagramm-1600w.png", 1600, 800),
+        ("projekte/bilder/diagramm-960w.webp", 960, 480),
+        ("bilder/foto-480w.jpg", 480, 320),
+        ("bilder/foto-960w.jpg", 960, 640),
+    ] {
+        assert_eq!(
+            image::image_dimensions(site.public().join(file)).unwrap(),
+            (w, h),
+            "{file}"
+        );
+    }
+    assert!(
+        !site.public().join("bilder/foto-1600w.jpg").exists(),
+        "no upscaling"
+    );
+
+    // A second build decodes nothing: the cached files stay as they were.
+    let cache: Vec<_> = walkdir::WalkDir::new(site.path(".ozg-site/images"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    assert!(cache.len() >= 9, "{cache:?}");
+    site.build().ok();
+    for (path, modified) in &cache {
+        assert_eq!(
+            &std::fs::metadata(path).unwrap().modified().unwrap(),
+            modified,
+            "{path:?} made again"
+        );
+    }
+}

@@ -401,3 +401,20 @@ fn section_without_advent_settings() {
         ],
     );
 }
+
+#[test]
+fn a_missing_image_names_page_and_file() {
+    assert_error(
+        |s| {
+            s.write(
+                "content/kontakt.md",
+                "---\ntitle: Kontakt\n---\n![Unser Haus](/bilder/haus.jpg)\n",
+            )
+        },
+        &[
+            "content/kontakt.md",
+            "the image `/bilder/haus.jpg` cannot be used: static/bilder/haus.jpg does not exist",
+            "into static/",
+        ],
+    );
+}

@@ -88,7 +88,8 @@ fn check_finds_what_breaks_in_a_mail_client() {
     let site = with_settings();
     site.write(
         EDITION,
-        site.read(EDITION) + "\nMehr [hier](ausgabe-1.html).\n\n![](/bilder/team.jpg)\n",
+        site.read(EDITION)
+            + "\nMehr [hier](ausgabe-1.html).\n\n![](https://example.org/team.jpg)\n",
     );
     let run = site.run(&["check", "--now", NOW]);
     run.failed_with(1);

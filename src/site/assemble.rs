@@ -244,6 +244,20 @@ pub fn assemble(
         &mut errors,
     );
     errors.extend(check_anchors(&sections, &pages, &by_key, &field_anchors));
+    let mut assets = assets;
+    let bodies = pages
+        .iter_mut()
+        .map(|p| (&mut p.body, &p.file, &p.path))
+        .chain(sections.iter_mut().map(|s| (&mut s.body, &s.file, &s.path)));
+    for (body, file, path) in bodies {
+        match super::images::rewrite(body, file.path.parent(), path, &config, &file.shown) {
+            Ok((rewritten, images)) => {
+                *body = rewritten;
+                assets.extend(images);
+            }
+            Err(d) => errors.push(d),
+        }
+    }
     if errors.has_errors() {
         return Err(errors);
     }

@@ -5,6 +5,7 @@
 //! bodies. The site is plain data; rendering templates and writing files are separate passes.
 
 mod assemble;
+mod images;
 mod links;
 mod patch;
 

@@ -109,6 +109,10 @@ impl PagePatch {
         if !page.body.diagnostics.is_empty() {
             return None;
         }
+        // Resized images are files of their own: a page showing any is built in full.
+        if page.body.html.contains("<img ") {
+            return None;
+        }
         // Other pages may link to its headings: those must stay.
         let ids = |p: &Page| p.body.toc.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
         if ids(&page) != ids(old) {

@@ -1,0 +1,269 @@
+//! Responsive images: every JPEG or PNG a page shows is resized at build time into a few widths,
+//! offered with `srcset`/`sizes` (and as WebP where that is smaller), with `width`/`height` so the
+//! page does not jump while loading, and lazy loading for all but a page's first image.
+//!
+//! Resized files are kept in `.ozg-site/images/`, named by the source's content hash: an unchanged
+//! image costs a hash and a look at the folder on the next build, never a decode.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::Asset;
+use crate::config::Config;
+use crate::diagnostics::Diagnostic;
+use crate::load::STATIC_DIR;
+use crate::parse::markdown::Rendered;
+
+pub const CACHE_DIR: &str = ".ozg-site/images";
+/// Widths for phones, tablets and wide screens; the original is the largest offered.
+const WIDTHS: [u32; 3] = [480, 960, 1600];
+/// The text column is at most 44rem wide (the theme's measure); below that the image is full width.
+const SIZES: &str = "(min-width: 48rem) 44rem, 100vw";
+
+/// One resized file.
+struct Variant {
+    width: u32,
+    file: PathBuf,
+}
+
+/// Rewrites the `<img>` elements of `body` for local JPEG/PNG images into responsive ones and
+/// returns the files to publish. `page_dir` is the page's folder on disk (for `bild.jpg` next to
+/// a bundle's `index.md`), `page_path` its URL path.
+pub fn rewrite(
+    body: &Arc<Rendered>,
+    page_dir: Option<&Path>,
+    page_path: &str,
+    config: &Config,
+    shown: &Path,
+) -> Result<(Arc<Rendered>, Vec<Asset>), Diagnostic> {
+    if !body.html.contains("<img ") {
+        return Ok((body.clone(), Vec::new()));
+    }
+    let mut html = String::with_capacity(body.html.len() + 512);
+    let mut assets = Vec::new();
+    let mut rest = body.html.as_str();
+    let mut first = true;
+    while let Some(start) = rest.find("<img ") {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        let tag = &rest[start..start + len + 1];
+        html.push_str(&rest[..start]);
+        match responsive(tag, page_dir, page_path, config, first) {
+            Some(Ok((new, files))) => {
+                html.push_str(&new);
+                assets.extend(files);
+            }
+            Some(Err(e)) => {
+                let src = attribute(tag, "src").unwrap_or_default();
+                return Err(Diagnostic::error(format!("the image `{src}` cannot be used: {e}"))
+                    .in_file(shown)
+                    .hint("put the file next to the page's index.md (write `bild.jpg`) or into static/ (write `/bilder/bild.jpg`), as JPEG or PNG"));
+            }
+            None => html.push_str(tag),
+        }
+        first = false;
+        rest = &rest[start + len + 1..];
+    }
+    html.push_str(rest);
+    if assets.is_empty() {
+        return Ok((body.clone(), assets));
+    }
+    let mut rendered = (**body).clone();
+    rendered.html = html;
+    Ok((Arc::new(rendered), assets))
+}
+
+fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+/// `None`: not a local raster image (left as it is).
+fn responsive(
+    tag: &str,
+    page_dir: Option<&Path>,
+    page_path: &str,
+    config: &Config,
+    first: bool,
+) -> Option<Result<(String, Vec<Asset>), String>> {
+    let src = attribute(tag, "src")?;
+    let lower = src.to_lowercase();
+    let ext = [".jpg", ".jpeg", ".png"]
+        .into_iter()
+        .find(|e| lower.ends_with(e))?;
+    if src.contains("://") || src.starts_with("//") || src.starts_with("data:") {
+        return None;
+    }
+    // Where the file is, and the URL folder its variants go to.
+    let (source, url_dir) = if let Some(abs) = src
+        .strip_prefix(&config.base_path)
+        .and_then(|s| s.strip_prefix('/'))
+    {
+        (
+            config.root.join(STATIC_DIR).join(abs),
+            format!("{}/{}", config.base_path, parent(abs)),
+        )
+    } else if !src.starts_with('/') {
+        (
+            page_dir?.join(src),
+            format!("{}{}", config.url(page_path), parent(src)),
+        )
+    } else {
+        return None;
+    };
+    Some(process(&source, &config.root).map(|(width, height, variants, webp)| {
+        let stem = Path::new(src)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let url_dir = url_dir.trim_end_matches('/');
+        let mut assets = Vec::new();
+        let mut srcset = Vec::new();
+        let mut webp_set = Vec::new();
+        for v in &variants {
+            let name = format!("{stem}-{}w{}", v.width, ext);
+            srcset.push(format!("{url_dir}/{name} {}w", v.width));
+            assets.push(asset(&v.file, url_dir, &name, config));
+        }
+        for v in &webp {
+            let name = format!("{stem}-{}w.webp", v.width);
+            webp_set.push(format!("{url_dir}/{name} {}w", v.width));
+            assets.push(asset(&v.file, url_dir, &name, config));
+        }
+        srcset.push(format!("{src} {width}w"));
+        let alt = attribute(tag, "alt").unwrap_or_default();
+        let title = attribute(tag, "title")
+            .map(|t| format!(" title=\"{t}\""))
+            .unwrap_or_default();
+        let loading = if first { "" } else { " loading=\"lazy\"" };
+        let img = format!(
+            "<img src=\"{src}\" srcset=\"{}\" sizes=\"{SIZES}\" width=\"{width}\" height=\"{height}\" alt=\"{alt}\"{title}{loading} decoding=\"async\">",
+            srcset.join(", ")
+        );
+        let html = if webp_set.is_empty() {
+            img
+        } else {
+            format!(
+                "<picture><source type=\"image/webp\" srcset=\"{}\" sizes=\"{SIZES}\">{img}</picture>",
+                webp_set.join(", ")
+            )
+        };
+        (html, assets)
+    }))
+}
+
+/// `static/bilder/x.jpg` rather than the absolute path, as editors see it.
+fn shown_path(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..=i])
+}
+
+fn asset(file: &Path, url_dir: &str, name: &str, config: &Config) -> Asset {
+    let dir = url_dir
+        .strip_prefix(&config.base_path)
+        .unwrap_or(url_dir)
+        .trim_matches('/');
+    Asset {
+        source: file.to_path_buf(),
+        output: if dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{dir}/{name}")
+        },
+    }
+}
+
+/// The image's size and its resized variants (same format, and WebP where smaller overall),
+/// from the cache or made now.
+fn process(source: &Path, root: &Path) -> Result<(u32, u32, Vec<Variant>, Vec<Variant>), String> {
+    let bytes = std::fs::read(source).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{} does not exist", shown_path(source, root)),
+        _ => format!("{}: {e}", shown_path(source, root)),
+    })?;
+    let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
+    let (width, height) = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .into_dimensions()
+        .map_err(|e| format!("{}: {e}", source.display()))?;
+    let format = image::ImageFormat::from_path(source).map_err(|e| e.to_string())?;
+    let ext = match format {
+        image::ImageFormat::Png => "png",
+        _ => "jpg",
+    };
+    let cache = root.join(CACHE_DIR);
+    let widths: Vec<u32> = WIDTHS.into_iter().filter(|w| *w < width).collect();
+    let file = |w: u32, e: &str| cache.join(format!("{hash:016x}-{w}.{e}"));
+    let marker = cache.join(format!("{hash:016x}.webp-smaller"));
+    let complete = widths.iter().all(|w| file(*w, ext).is_file());
+    if !complete {
+        std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
+        let decoded =
+            image::load_from_memory(&bytes).map_err(|e| format!("{}: {e}", source.display()))?;
+        let (mut plain_total, mut webp_total) = (0u64, 0u64);
+        for w in &widths {
+            let h = (u64::from(height) * u64::from(*w) / u64::from(width)).max(1) as u32;
+            let resized = decoded.resize_exact(*w, h, image::imageops::FilterType::Lanczos3);
+            plain_total += write_atomically(&file(*w, ext), |out| match format {
+                image::ImageFormat::Png => resized.write_to(out, image::ImageFormat::Png),
+                _ => resized.to_rgb8().write_with_encoder(
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(out, 82),
+                ),
+            })?;
+            webp_total += write_atomically(&file(*w, "webp"), |out| {
+                resized
+                    .to_rgba8()
+                    .write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(out))
+            })?;
+        }
+        // Only offer WebP when it saves bytes (lossless WebP beats PNG, rarely JPEG photos).
+        if webp_total < plain_total {
+            std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+        } else {
+            let _ = std::fs::remove_file(&marker);
+        }
+    }
+    let variants = widths
+        .iter()
+        .map(|w| Variant {
+            width: *w,
+            file: file(*w, ext),
+        })
+        .collect();
+    let webp = if marker.is_file() {
+        widths
+            .iter()
+            .map(|w| Variant {
+                width: *w,
+                file: file(*w, "webp"),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((width, height, variants, webp))
+}
+
+/// Encodes into `path` through a temporary file, so an interrupted build leaves no broken image.
+fn write_atomically(
+    path: &Path,
+    encode: impl FnOnce(&mut std::io::Cursor<Vec<u8>>) -> image::ImageResult<()>,
+) -> Result<u64, String> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    encode(&mut out).map_err(|e| e.to_string())?;
+    let bytes = out.into_inner();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| e.to_string())?;
+    Ok(bytes.len() as u64)
+}
