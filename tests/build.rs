@@ -464,6 +464,7 @@ fn images_are_resized_once_and_offered_responsively() {
         ("projekte/bilder/diagramm-960w.webp", 960, 480),
         ("bilder/foto-480w.jpg", 480, 320),
         ("bilder/foto-960w.jpg", 960, 640),
+        ("bilder/foto-960w.webp", 960, 640),
     ] {
         assert_eq!(
             image::image_dimensions(site.public().join(file)).unwrap(),

@@ -1,5 +1,6 @@
 //! Responsive images: every JPEG or PNG a page shows is resized at build time into a few widths,
-//! offered with `srcset`/`sizes` (and as WebP where that is smaller), with `width`/`height` so the
+//! offered with `srcset`/`sizes` (and as WebP — lossless for PNG, lossy for JPEG — where that
+//! is smaller), with `width`/`height` so the
 //! page does not jump while loading, and lazy loading for all but a page's first image.
 //!
 //! Resized files are kept in `.ozg-site/images/`, named by the source's content hash: an unchanged
@@ -219,13 +220,21 @@ fn process(source: &Path, root: &Path) -> Result<(u32, u32, Vec<Variant>, Vec<Va
                     image::codecs::jpeg::JpegEncoder::new_with_quality(out, 82),
                 ),
             })?;
-            webp_total += write_atomically(&file(*w, "webp"), |out| {
-                resized
+            webp_total += write_atomically(&file(*w, "webp"), |out| match format {
+                // Diagrams and screenshots: lossless, like the PNG.
+                image::ImageFormat::Png => resized
                     .to_rgba8()
-                    .write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(out))
+                    .write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(out)),
+                // Photos: lossy WebP (libwebp) at about the JPEG's quality.
+                _ => {
+                    let rgb = resized.to_rgb8();
+                    let encoded = webp::Encoder::from_rgb(rgb.as_raw(), rgb.width(), rgb.height())
+                        .encode(80.0);
+                    std::io::Write::write_all(out, &encoded).map_err(image::ImageError::IoError)
+                }
             })?;
         }
-        // Only offer WebP when it saves bytes (lossless WebP beats PNG, rarely JPEG photos).
+        // Offer WebP only when it saves bytes over the whole set.
         if webp_total < plain_total {
             std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
         } else {
