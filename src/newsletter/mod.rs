@@ -63,11 +63,7 @@ impl Personal {
     /// The text part for this recipient; without a salutation its line goes too.
     pub fn text(&self, edition_text: &str) -> String {
         let text = if self.salutation.is_empty() {
-            edition_text
-                .lines()
-                .filter(|l| l.trim() != SALUTATION)
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
+            without_salutation_line(edition_text)
         } else {
             edition_text.to_string()
         };
@@ -77,6 +73,14 @@ impl Personal {
                 .replace(SALUTATION, &self.salutation),
         )
     }
+}
+
+/// The text part for recipients without a name: the salutation's line goes, not just its words.
+pub(crate) fn without_salutation_line(text: &str) -> String {
+    text.lines()
+        .filter(|l| l.trim() != SALUTATION)
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Which editions to build.

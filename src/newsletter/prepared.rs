@@ -76,12 +76,7 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(edition: &Edition) -> Prepared {
-        let anonymous: String = edition
-            .text
-            .lines()
-            .filter(|l| l.trim() != SALUTATION)
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let anonymous = super::without_salutation_line(&edition.text);
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(edition.html.as_bytes());
         hasher.update(edition.text.as_bytes());
