@@ -59,8 +59,10 @@ pub struct NewsletterConfig {
     /// Where replies go, if not to the sender.
     #[serde(default)]
     pub reply_to: Option<String>,
-    /// The one-click unsubscribe address; `{token}` becomes each subscriber's own token.
-    pub unsubscribe_url: String,
+    /// The one-click unsubscribe address; `{token}` becomes each subscriber's own token. Only
+    /// without `subscriptions` (the service then answers at its own address).
+    #[serde(default)]
+    pub unsubscribe_url: Option<String>,
     /// Optional second way out for mail clients without one-click support: `abmelden@…`.
     #[serde(default)]
     pub unsubscribe_mailto: Option<String>,
@@ -99,6 +101,97 @@ pub struct NewsletterConfig {
     /// Signing every message with DKIM (RFC 6376), so providers can trust the sender.
     #[serde(default)]
     pub dkim: Option<DkimSettings>,
+    /// The sign-up and unsubscribe service (`ozg-site subscriptions serve`).
+    #[serde(default)]
+    pub subscriptions: Option<SubscriptionsConfig>,
+    /// Filled by [`Config::load`], never written by editors: the unsubscribe link with `{token}`,
+    /// the service's when `subscriptions` is set, else `unsubscribe_url`.
+    #[serde(skip)]
+    pub unsubscribe_link: String,
+    /// Filled by [`Config::load`] when `subscriptions` is set: where the service answers.
+    #[serde(skip)]
+    pub service: Option<ServiceUrls>,
+}
+
+/// The double opt-in service: readers sign up on the site, confirm by e-mail, unsubscribe with
+/// one click.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionsConfig {
+    /// Where readers reach the service, e.g. `https://ozg.sachsen-anhalt.de` when a reverse proxy
+    /// passes `/newsletter/anmelden`, `/newsletter/bestaetigen` and `/newsletter/abmelden` to it
+    /// (default: `base_url`, the site's own address).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The statement readers agree to by signing up and confirming; shown beside the form and kept
+    /// with each subscriber as the record of their consent.
+    pub consent: String,
+    /// The data protection notice linked beside the form: `@/datenschutz.md` or an address.
+    #[serde(default)]
+    pub privacy_page: Option<String>,
+    /// How long a confirmation link stays valid.
+    #[serde(default = "default_confirm_hours")]
+    pub confirm_within_hours: u32,
+    /// Confirmation e-mails one address gets per hour at most; further sign-ups look the same to
+    /// the reader but send nothing.
+    #[serde(default = "default_per_address")]
+    pub signups_per_address_per_hour: u32,
+    /// Sign-ups one client (IP address) may send per hour; more are refused with 429.
+    #[serde(default = "default_per_client")]
+    pub signups_per_client_per_hour: u32,
+    /// Proxies whose `X-Forwarded-For` names the real client (the loopback address always counts:
+    /// a proxy on the same machine).
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+fn default_confirm_hours() -> u32 {
+    48
+}
+
+fn default_per_address() -> u32 {
+    3
+}
+
+fn default_per_client() -> u32 {
+    20
+}
+
+/// The addresses of the subscription service, derived from `subscriptions.url` or `base_url`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceUrls {
+    /// `scheme://host[:port]` of the service, for checking where a form was sent from.
+    pub origin: String,
+    /// The sign-up form (GET) and its target (POST).
+    pub signup: String,
+    /// The confirmation link, before `?token=…`.
+    pub confirm: String,
+    /// The unsubscribe link, before `?token=…`.
+    pub unsubscribe: String,
+}
+
+impl ServiceUrls {
+    /// The paths are fixed so a reverse proxy can pass exactly them on; `base` has no trailing slash.
+    pub fn new(base: &str) -> ServiceUrls {
+        let base = base.trim_end_matches('/');
+        ServiceUrls {
+            origin: origin_of(base),
+            signup: format!("{base}{SIGNUP_PATH}"),
+            confirm: format!("{base}{CONFIRM_PATH}"),
+            unsubscribe: format!("{base}{UNSUBSCRIBE_PATH}"),
+        }
+    }
+}
+
+pub const SIGNUP_PATH: &str = "/newsletter/anmelden";
+pub const CONFIRM_PATH: &str = "/newsletter/bestaetigen";
+pub const UNSUBSCRIBE_PATH: &str = "/newsletter/abmelden";
+
+/// `https://host:port` of a URL (lower-case scheme and host, as browsers send `Origin`).
+pub fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{}://{}", scheme.to_lowercase(), host.to_lowercase())
 }
 
 /// Where the DKIM key is and how it is published.
@@ -309,8 +402,11 @@ impl Config {
                     .hint("give the site a title, e.g. `title: OZG Sachsen-Anhalt`"),
             );
         }
-        if let Some(nl) = &site.newsletter {
+        let mut site = site;
+        if let (Some(nl), Some((base_url, _))) = (&mut site.newsletter, &base) {
             errors.extend(check_newsletter(nl, &source));
+            resolve_newsletter_links(nl, base_url, base_url_override.is_some(), &source)
+                .unwrap_or_else(|e| errors.push(e));
         }
         match (tz, base, errors.has_errors()) {
             (Some(tz), Some((base_url, base_path)), false) => Ok(Config {
@@ -355,15 +451,118 @@ fn check_newsletter(nl: &NewsletterConfig, source: &YamlSource<'_>) -> Vec<Diagn
             );
         }
     }
-    let url = &nl.unsubscribe_url;
-    if !url.starts_with("https://") || !url.contains("{token}") {
+    if let Some(url) = &nl.unsubscribe_url
+        && (!url.starts_with("https://") || !url.contains("{token}"))
+    {
         errors.push(
             Diagnostic::error("`unsubscribe_url` must be an https:// address with `{token}` in it")
                 .at(source.value_location(url, "unsubscribe_url"))
                 .hint("one-click unsubscribing (RFC 8058) needs https; `{token}` becomes each subscriber's own token, e.g. https://ozg.sachsen-anhalt.de/newsletter/abmelden/?t={token}"),
         );
     }
+    if let Some(subs) = &nl.subscriptions {
+        errors.extend(check_subscriptions(subs, source));
+    }
     errors
+}
+
+fn check_subscriptions(subs: &SubscriptionsConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    if subs.consent.trim().is_empty() {
+        errors.push(
+            Diagnostic::error("`consent` is empty")
+                .at(source.key_location("newsletter"))
+                .hint("write the statement readers agree to, e.g. `consent: Ich möchte den Newsletter per E-Mail erhalten. Ich kann ihn jederzeit abbestellen.`"),
+        );
+    }
+    let numbers = [
+        ("confirm_within_hours", subs.confirm_within_hours, 720),
+        (
+            "signups_per_address_per_hour",
+            subs.signups_per_address_per_hour,
+            100,
+        ),
+        (
+            "signups_per_client_per_hour",
+            subs.signups_per_client_per_hour,
+            1_000_000,
+        ),
+    ];
+    for (key, value, max) in numbers {
+        if value == 0 || value > max {
+            errors.push(
+                Diagnostic::error(format!(
+                    "`{key}` is {value}; it must be between 1 and {max}"
+                ))
+                .at(source.value_location(&format!("{key}: {value}"), "newsletter"))
+                .hint("leave the key out for the default"),
+            );
+        }
+    }
+    errors
+}
+
+/// Fills [`NewsletterConfig::unsubscribe_link`] and [`NewsletterConfig::service`].
+fn resolve_newsletter_links(
+    nl: &mut NewsletterConfig,
+    base_url: &str,
+    base_overridden: bool,
+    source: &YamlSource<'_>,
+) -> Result<(), Diagnostic> {
+    let Some(subs) = &nl.subscriptions else {
+        nl.unsubscribe_link = nl.unsubscribe_url.clone().ok_or_else(|| {
+            Diagnostic::error("the newsletter has no way to unsubscribe")
+                .at(source.key_location("newsletter"))
+                .hint("add `subscriptions: {consent: \"…\"}` under `newsletter:` to run the sign-up and unsubscribe service (`ozg-site subscriptions serve`), or give `unsubscribe_url: \"https://…?t={token}\"` if another system handles unsubscribing")
+        })?;
+        return Ok(());
+    };
+    if let Some(url) = &nl.unsubscribe_url {
+        return Err(Diagnostic::error(
+            "`unsubscribe_url` and `subscriptions` are both set",
+        )
+        .at(source.value_location(url, "unsubscribe_url"))
+        .hint("with `subscriptions` the unsubscribe links go to the service (…/newsletter/abmelden?token=…); remove `unsubscribe_url`"));
+    }
+    let (base, explicit) = match &subs.url {
+        Some(url) => {
+            let (base, _) = parse_base_url(url).map_err(|e| {
+                Diagnostic::error(format!("`subscriptions.url`: {e}"))
+                    .at(source.value_location(url, "newsletter"))
+                    .hint("write the address readers reach the service at, e.g. https://ozg.sachsen-anhalt.de")
+            })?;
+            (base, true)
+        }
+        None => (base_url.to_string(), false),
+    };
+    if (explicit || !base_overridden) && !base.starts_with("https://") && !is_loopback_url(&base) {
+        let d = Diagnostic::error(format!(
+            "the subscription service must be reached over https, not `{base}`"
+        ))
+        .hint("mail providers only offer one-click unsubscribing for https links (RFC 8058); http is allowed for 127.0.0.1 and localhost, for tests");
+        return Err(match &subs.url {
+            Some(url) => d.at(source.value_location(url, "newsletter")),
+            None => d.at(source.key_location("base_url")),
+        });
+    }
+    let urls = ServiceUrls::new(&base);
+    nl.unsubscribe_link = format!("{}?token={{token}}", urls.unsubscribe);
+    nl.service = Some(urls);
+    Ok(())
+}
+
+/// `http://127.0.0.1:…`, `http://[::1]:…` or `http://localhost:…`: a service on this machine.
+fn is_loopback_url(url: &str) -> bool {
+    let host = origin_of(url);
+    let host = host.split_once("://").map_or("", |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn parse_base_url(raw: &str) -> Result<(String, String), String> {
@@ -397,5 +596,88 @@ mod tests {
             ("http://127.0.0.1:1111/ozg".into(), "/ozg".into())
         );
         assert!(parse_base_url("ozg.de").is_err());
+    }
+
+    fn load(newsletter: &str, base_override: Option<&str>) -> Result<Config, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            format!("title: T\nbase_url: https://ozg.example.org\nlanguage: de\ntimezone: Europe/Berlin\nnewsletter:\n  from: a@example.org\n{newsletter}"),
+        )
+        .unwrap();
+        Config::load(dir.path(), base_override)
+    }
+
+    fn first_error(r: Result<Config, Diagnostics>) -> String {
+        let ds = r.expect_err("an error");
+        let d = ds.iter().next().unwrap();
+        format!("{} | {}", d.message, d.hint.clone().unwrap_or_default())
+    }
+
+    #[test]
+    fn the_service_gives_the_unsubscribe_link_and_defaults_to_the_site_address() {
+        let c = load("  subscriptions: {consent: Ja}\n", None).unwrap();
+        let nl = c.site.newsletter.unwrap();
+        let urls = nl.service.unwrap();
+        assert_eq!(urls.signup, "https://ozg.example.org/newsletter/anmelden");
+        assert_eq!(urls.origin, "https://ozg.example.org");
+        assert_eq!(
+            nl.unsubscribe_link,
+            "https://ozg.example.org/newsletter/abmelden?token={token}"
+        );
+        // A preview on this machine follows the overridden base URL, over http.
+        let c = load(
+            "  subscriptions: {consent: Ja}\n",
+            Some("http://127.0.0.1:1111"),
+        )
+        .unwrap();
+        let urls = c.site.newsletter.unwrap().service.unwrap();
+        assert_eq!(urls.confirm, "http://127.0.0.1:1111/newsletter/bestaetigen");
+        let c = load(
+            "  subscriptions: {consent: Ja, url: \"http://[::1]:8025/\"}\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.site.newsletter.unwrap().service.unwrap().unsubscribe,
+            "http://[::1]:8025/newsletter/abmelden"
+        );
+    }
+
+    #[test]
+    fn newsletter_link_settings_that_cannot_work_are_errors() {
+        assert!(first_error(load("", None)).contains("no way to unsubscribe"));
+        assert!(
+            first_error(load(
+                "  unsubscribe_url: \"https://x.example/?t={token}\"\n  subscriptions: {consent: Ja}\n",
+                None
+            ))
+            .contains("both set")
+        );
+        assert!(
+            first_error(load(
+                "  subscriptions: {consent: Ja, url: \"http://abo.example.org\"}\n",
+                None
+            ))
+            .contains("over https")
+        );
+        assert!(
+            first_error(load("  subscriptions: {consent: \" \"}\n", None)).contains("`consent`")
+        );
+        assert!(
+            first_error(load(
+                "  subscriptions:\n    consent: Ja\n    confirm_within_hours: 0\n",
+                None
+            ))
+            .contains("between 1 and 720")
+        );
+        let old = load(
+            "  unsubscribe_url: \"https://x.example/?t={token}\"\n",
+            None,
+        )
+        .unwrap();
+        let nl = old.site.newsletter.unwrap();
+        assert_eq!(nl.unsubscribe_link, "https://x.example/?t={token}");
+        assert!(nl.service.is_none());
     }
 }

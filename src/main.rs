@@ -197,21 +197,33 @@ enum CheckFormat {
 
 #[derive(Subcommand)]
 enum SubscribersCommand {
-    /// Add the addresses of a CSV file (header row with `email`, optional `name`; `;` or `,`)
+    /// Add the addresses of a CSV file (header row with `email`, optional `name` and `status`;
+    /// `;` or `,`). Addresses that unsubscribed or were forgotten are never added again, nor rows
+    /// whose `status` is not `active` (an export read back in).
     Import { file: PathBuf },
-    /// Add one address
+    /// Add one address whose owner agreed to receive the newsletter (outside the sign-up form)
     Add {
         email: String,
         #[arg(long)]
         name: Option<String>,
     },
-    /// Remove an address and its entries in the send journal
-    Remove { email: String },
-    /// Print every subscriber (address, TAB, name)
+    /// Unsubscribe an address: it receives nothing more; its consent record and sent editions
+    /// are kept as proof. With --forget, delete everything about it instead.
+    Remove {
+        email: String,
+        /// Delete every trace of the address (GDPR Art. 17): subscriber, consent record, links,
+        /// send journal. Only a keyed hash stays, so no import adds it again.
+        #[arg(long)]
+        forget: bool,
+    },
+    /// Print every subscriber (address, status, name), tab-separated
     List,
-    /// Write every subscriber to a CSV file (`email;name`, UTF-8 for Excel)
+    /// Print everything stored about one address: status, consent record, editions sent (for a
+    /// request under GDPR Art. 15)
+    Show { email: String },
+    /// Write every subscriber with their consent record to a CSV file (UTF-8 for Excel)
     Export { file: PathBuf },
-    /// Print the number of subscribers
+    /// Print the number of subscribers who receive the newsletter
     Count,
 }
 
@@ -475,6 +487,12 @@ fn run(command: Command) -> Result<(), Diagnostics> {
                     },
                     report.destination
                 );
+                if report.unsubscribed > 0 {
+                    println!(
+                        "{} unsubscribed while it was being sent and got nothing.",
+                        report.unsubscribed
+                    );
+                }
                 if report.failed > 0 {
                     println!(
                         "`ozg-site newsletter status {number}` lists the failures; `send {number} --retry-failed` tries them again."
@@ -538,39 +556,113 @@ fn run(command: Command) -> Result<(), Diagnostics> {
 }
 
 fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), Diagnostics> {
-    use ozg_site::newsletter::{store::Store, subscribers};
+    use ozg_site::newsletter::store::{Added, Store, subscribers::Source};
+    use ozg_site::newsletter::subscribers;
     let mut store = Store::open(db)?;
     match command {
         SubscribersCommand::Import { file } => {
             let parsed = subscribers::read_csv(&file)?;
             print_warnings(&parsed.invalid);
-            let (added, duplicates) = store.add_all(&parsed.valid)?;
+            let imported = store.add_all(&parsed.valid, Source::Import)?;
+            for (email, why) in &imported.refused {
+                eprintln!("skipped {email}: {}", refusal(why));
+            }
             println!(
-                "{added} added, {duplicates} already there, {} invalid (skipped); {} subscribers in all.",
+                "{} added, {} already there, {} not added again (unsubscribed or forgotten), {} invalid, {} not active in the file; {} subscribers in all.",
+                imported.added,
+                imported.already_there,
+                imported.refused.len(),
                 parsed.invalid.len(),
+                parsed.not_active,
                 store.count()?
             );
         }
         SubscribersCommand::Add { email, name } => {
             let email = subscribers::check_address(&email).map_err(Diagnostic::error)?;
-            if store.add(&email, name.as_deref())? {
-                println!("added {email}");
-            } else {
-                println!("{email} is already subscribed");
+            match store.add(&email, name.as_deref(), Source::Cli)? {
+                Added::Added => println!("added {email}"),
+                Added::AlreadyThere => println!("{email} is subscribed"),
+                why => {
+                    return Err(Diagnostic::error(format!(
+                        "{email} is not added again: {}",
+                        refusal(&why)
+                    ))
+                    .hint("only its owner can subscribe again, through the sign-up form (with double opt-in)")
+                    .into());
+                }
             }
         }
-        SubscribersCommand::Remove { email } => {
-            if store.remove(&email)? {
-                println!("removed {email}");
+        SubscribersCommand::Remove {
+            email,
+            forget: true,
+        } => {
+            let had_data = store.forget(&email)?;
+            if had_data {
+                println!(
+                    "forgot {email}: every record of it is deleted; a keyed hash keeps it from being imported again"
+                );
             } else {
-                return Err(Diagnostic::error(format!("{email} is not subscribed"))
-                    .hint("`ozg-site subscribers list` shows every address")
-                    .into());
+                println!(
+                    "nothing was stored about {email}; a keyed hash keeps it from being imported"
+                );
+            }
+        }
+        SubscribersCommand::Remove {
+            email,
+            forget: false,
+        } => {
+            if store.unsubscribe_address(&email)? {
+                println!(
+                    "unsubscribed {email} (its consent record stays; `remove --forget` deletes it)"
+                );
+            } else {
+                let known = store.find(&email)?.is_some();
+                return Err(Diagnostic::error(if known {
+                    format!("{email} is unsubscribed already")
+                } else {
+                    format!("{email} is not subscribed")
+                })
+                .hint("`ozg-site subscribers list` shows every address")
+                .into());
             }
         }
         SubscribersCommand::List => {
             for s in store.list()? {
-                println!("{}\t{}", s.email, s.name.unwrap_or_default());
+                println!(
+                    "{}\t{}\t{}",
+                    s.email,
+                    s.status.as_str(),
+                    s.name.unwrap_or_default()
+                );
+            }
+        }
+        SubscribersCommand::Show { email } => {
+            let Some(s) = store.find(&email)? else {
+                let forgotten = store.is_forgotten(&email)?;
+                return Err(Diagnostic::error(if forgotten {
+                    format!("nothing is stored about {email} but a keyed hash: it was forgotten")
+                } else {
+                    format!("nothing is stored about {email}")
+                })
+                .into());
+            };
+            let c = &s.consent;
+            let rows = [
+                ("address", Some(s.email.clone())),
+                ("name", s.name.clone()),
+                ("status", Some(s.status.as_str().to_string())),
+                ("source", Some(c.source.as_str().to_string())),
+                ("requested_at", Some(c.requested_at.clone())),
+                ("confirmed_at", c.confirmed_at.clone()),
+                ("consent", c.statement.clone()),
+                ("unsubscribed_at", c.unsubscribed_at.clone()),
+                ("unsubscribed_via", c.unsubscribed_via.clone()),
+            ];
+            for (key, value) in rows {
+                println!("{key}\t{}", value.unwrap_or_default());
+            }
+            for (edition, state, at) in store.deliveries_of(s.id)? {
+                println!("edition {edition}\t{state}\t{}", at.unwrap_or_default());
             }
         }
         SubscribersCommand::Export { file } => {
@@ -581,6 +673,15 @@ fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), 
         SubscribersCommand::Count => println!("{}", store.count()?),
     }
     Ok(())
+}
+
+fn refusal(why: &ozg_site::newsletter::store::Added) -> String {
+    use ozg_site::newsletter::store::Added;
+    match why {
+        Added::Unsubscribed(at) => format!("it unsubscribed on {at}"),
+        Added::Forgotten => "its owner asked for its data to be deleted".to_string(),
+        Added::Added | Added::AlreadyThere => String::new(),
+    }
 }
 
 fn print_warnings(warnings: &[Diagnostic]) {

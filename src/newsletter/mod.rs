@@ -43,7 +43,7 @@ pub struct Personal {
 impl Personal {
     pub fn new(config: &NewsletterConfig, token: &str, name: Option<&str>) -> Personal {
         Personal {
-            unsubscribe_url: config.unsubscribe_url.replace("{token}", token),
+            unsubscribe_url: config.unsubscribe_link.replace("{token}", token),
             salutation: name
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
@@ -151,7 +151,7 @@ pub fn settings(site: &Site) -> Result<&NewsletterConfig, Diagnostic> {
     site.config.site.newsletter.as_ref().ok_or_else(|| {
         Diagnostic::error("site.yaml has no `newsletter:` settings")
             .in_file(CONFIG_FILE)
-            .hint("add `newsletter: {from: \"Name <adresse@example.org>\", unsubscribe_url: \"https://example.org/newsletter/abmelden/?t={token}\"}`")
+            .hint("add `newsletter: {from: \"Name <adresse@example.org>\", subscriptions: {consent: \"Ich möchte den Newsletter per E-Mail erhalten.\"}}`")
     })
 }
 

@@ -50,6 +50,8 @@ pub struct SendReport {
     pub failed: u64,
     /// Sent in earlier runs.
     pub already_sent: u64,
+    /// Unsubscribed while this run was sending, before their turn: not sent to.
+    pub unsubscribed: u64,
     /// Where the messages went: the SMTP server, or the outbox folder.
     pub destination: String,
     pub dry_run: bool,
@@ -307,6 +309,7 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
             recipients = store
                 .list()?
                 .into_iter()
+                .filter(|s| s.status == super::store::SubscriberStatus::Active)
                 .map(|s| Delivery {
                     subscriber: s.id,
                     email: s.email,
@@ -360,7 +363,7 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
     let progress = progress_bar(opts.progress, pending.len() as u64);
     let queue = Mutex::new(VecDeque::from(pending));
     let limit = RateLimit::new(rate);
-    let counts = Mutex::new((0u64, 0u64));
+    let counts = Mutex::new(Counts::default());
     let prepared = Prepared::new(&edition);
     let run = Run {
         config,
@@ -381,14 +384,14 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
                 scope.spawn(move || -> Result<(), Diagnostic> {
                     let store = store?;
                     while let Some(d) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
-                        let ok = run.deliver(&store, &d)?;
+                        let outcome = run.deliver(&store, &d)?;
                         if let Ok(mut c) = counts.lock() {
-                            if ok {
-                                c.0 += 1
-                            } else {
-                                c.1 += 1
+                            match outcome {
+                                Outcome::Sent => c.sent += 1,
+                                Outcome::Failed => c.failed += 1,
+                                Outcome::Unsubscribed => c.unsubscribed += 1,
                             }
-                            progress.set_message(format!("{} failed", c.1));
+                            progress.set_message(format!("{} failed", c.failed));
                         }
                         progress.inc(1);
                     }
@@ -410,9 +413,10 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
         return Err(first.into());
     }
     store.finish_if_done(edition.number)?;
-    let (sent, failed) = counts.lock().map(|c| *c).unwrap_or_default();
-    report.sent = sent;
-    report.failed = failed;
+    let counts = counts.lock().map(|c| *c).unwrap_or_default();
+    report.sent = counts.sent;
+    report.failed = counts.failed;
+    report.unsubscribed = counts.unsubscribed;
     Ok(report)
 }
 
@@ -441,6 +445,22 @@ fn recipient_of(config: &NewsletterConfig, d: &Delivery) -> Result<Recipient, Di
     })
 }
 
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    sent: u64,
+    failed: u64,
+    unsubscribed: u64,
+}
+
+/// What became of one recipient.
+enum Outcome {
+    Sent,
+    /// Refused for good, or still refused after every retry.
+    Failed,
+    /// Unsubscribed after the campaign started, before their turn.
+    Unsubscribed,
+}
+
 /// What every sending thread shares.
 struct Run<'a> {
     config: &'a NewsletterConfig,
@@ -456,9 +476,14 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Sends to one recipient, retrying temporary refusals, and records the outcome.
-    /// `Ok(true)`: accepted; `Ok(false)`: failed for good; `Err`: the journal cannot be written.
-    fn deliver(&self, store: &Store, d: &Delivery) -> Result<bool, Diagnostic> {
+    /// `Err`: the journal cannot be written.
+    fn deliver(&self, store: &Store, d: &Delivery) -> Result<Outcome, Diagnostic> {
         let number = self.edition.number;
+        // The queue was read when sending started; the subscription service may have taken the
+        // recipient out since.
+        if !store.still_pending(number, d.subscriber)? {
+            return Ok(Outcome::Unsubscribed);
+        }
         let message = match recipient_of(self.config, d).and_then(|r| {
             message::build(
                 self.config,
@@ -473,7 +498,7 @@ impl Run<'_> {
             Ok(m) => m,
             Err(e) => {
                 store.mark_failed(number, d.subscriber, 0, &e.message)?;
-                return Ok(false);
+                return Ok(Outcome::Failed);
             }
         };
         let mut attempt = 0;
@@ -483,15 +508,15 @@ impl Run<'_> {
             match self.outlet.send(&message, &d.subscriber.to_string()) {
                 Ok(()) => {
                     store.mark_sent(number, d.subscriber, attempt)?;
-                    return Ok(true);
+                    return Ok(Outcome::Sent);
                 }
                 Err(Refusal::Permanent(reply)) => {
                     store.mark_failed(number, d.subscriber, attempt, &reply)?;
-                    return Ok(false);
+                    return Ok(Outcome::Failed);
                 }
                 Err(Refusal::Temporary(reply)) if attempt >= self.retries => {
                     store.mark_failed(number, d.subscriber, attempt, &reply)?;
-                    return Ok(false);
+                    return Ok(Outcome::Failed);
                 }
                 Err(Refusal::Temporary(_)) => {
                     // 1×, 2×, 4×, … the first pause, at most a minute: throttling servers ask

@@ -1,4 +1,6 @@
 //! Subscriber lists as people keep them: CSV files from Excel (`;` or `,`, with or without BOM).
+//! An export holds the consent record of each subscriber; read back in, only its active rows
+//! are added.
 
 use std::path::Path;
 
@@ -10,6 +12,8 @@ pub struct Parsed {
     pub valid: Vec<(String, Option<String>)>,
     /// One per bad line, with its line number.
     pub invalid: Vec<Diagnostic>,
+    /// Rows whose `status` column says they receive nothing (`pending`, `unsubscribed`).
+    pub not_active: u64,
 }
 
 /// Checks an address the way mail servers will: `name@domain.tld`, nothing around it.
@@ -29,8 +33,9 @@ pub fn check_address(email: &str) -> Result<String, String> {
     Ok(email.to_string())
 }
 
-/// Reads `path`: a header row with an `email` column (any letter case; `E-Mail` too) and an
-/// optional `name` column; other columns are ignored.
+/// Reads `path`: a header row with an `email` column (any letter case; `E-Mail` too), an optional
+/// `name` column and an optional `status` column (rows not `active` are left out); other columns
+/// are ignored.
 pub fn read_csv(path: &Path) -> Result<Parsed, Diagnostic> {
     let shown = path.to_path_buf();
     let text = crate::load::read_text(path, &shown)?;
@@ -61,6 +66,7 @@ pub fn read_csv(path: &Path) -> Result<Parsed, Diagnostic> {
             .hint("the first row names the columns, e.g. `email;name`")
     })?;
     let name_col = column(&["name"]);
+    let status_col = column(&["status"]);
     let mut parsed = Parsed::default();
     for record in reader.records() {
         let record = match record {
@@ -77,6 +83,11 @@ pub fn read_csv(path: &Path) -> Result<Parsed, Diagnostic> {
         };
         let line = record.position().map_or(0, |p| p.line());
         if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let status = status_col.and_then(|c| record.get(c)).map(str::trim);
+        if status.is_some_and(|s| !s.is_empty() && !s.eq_ignore_ascii_case("active")) {
+            parsed.not_active += 1;
             continue;
         }
         match check_address(record.get(email_col).unwrap_or_default()) {
@@ -98,7 +109,21 @@ pub fn read_csv(path: &Path) -> Result<Parsed, Diagnostic> {
     Ok(parsed)
 }
 
-/// Writes `email;name` rows, UTF-8 with BOM so Excel shows umlauts correctly.
+/// The columns of an export: the address, and the consent record (see [`super::store::Consent`]).
+const EXPORT_COLUMNS: [&str; 9] = [
+    "email",
+    "name",
+    "status",
+    "source",
+    "requested_at",
+    "confirmed_at",
+    "consent",
+    "unsubscribed_at",
+    "unsubscribed_via",
+];
+
+/// Writes a row per subscriber with their consent record, UTF-8 with BOM so Excel shows umlauts
+/// correctly, `;` as German Excel expects.
 pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Result<(), Diagnostic> {
     let fail = |e: &dyn std::fmt::Display| {
         Diagnostic::error(format!("cannot write {}: {e}", path.display()))
@@ -109,12 +134,22 @@ pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Resul
         let mut writer = csv::WriterBuilder::new()
             .delimiter(b';')
             .from_writer(&mut out);
-        writer
-            .write_record(["email", "name"])
-            .map_err(|e| fail(&e))?;
+        writer.write_record(EXPORT_COLUMNS).map_err(|e| fail(&e))?;
         for s in subscribers {
+            let c = &s.consent;
+            let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
             writer
-                .write_record([s.email.as_str(), s.name.as_deref().unwrap_or("")])
+                .write_record([
+                    s.email.clone(),
+                    or_empty(&s.name),
+                    s.status.as_str().to_string(),
+                    c.source.as_str().to_string(),
+                    c.requested_at.clone(),
+                    or_empty(&c.confirmed_at),
+                    or_empty(&c.statement),
+                    or_empty(&c.unsubscribed_at),
+                    or_empty(&c.unsubscribed_via),
+                ])
                 .map_err(|e| fail(&e))?;
         }
         writer.flush().map_err(|e| fail(&e))?;
@@ -161,5 +196,14 @@ mod tests {
         let p = parse("email,abteilung\na@example.org,IT\nb@localhost,IT\n");
         assert_eq!(p.valid, vec![("a@example.org".into(), None)]);
         assert!(p.invalid[0].message.contains("complete domain"));
+    }
+
+    #[test]
+    fn an_export_read_back_adds_only_its_active_rows() {
+        let p = parse(
+            "email;name;status;source\na@example.org;A;active;form\nb@example.org;;unsubscribed;cli\nc@example.org;;pending;form\n",
+        );
+        assert_eq!(p.valid, vec![("a@example.org".into(), Some("A".into()))]);
+        assert_eq!(p.not_active, 2);
     }
 }

@@ -118,7 +118,37 @@ fn templates(site: &Arc<Site>, theme: &Theme, values: &Values) -> Result<Templat
     globals.insert("now", &crate::time::rfc3339(&site.now));
     globals.insert_value("build", obj(vec![("drafts", Value::from(site.drafts))]));
     globals.insert("base_url", &config.base_url);
+    if let Some(signup) = newsletter_signup(&config.site) {
+        globals.insert_value("newsletter_signup", signup);
+    }
     Ok(templates)
+}
+
+/// What the newsletter box needs: the service's form address, or (without the service) the
+/// address to write to. `None` when the site sends no newsletter.
+fn newsletter_signup(site: &crate::config::SiteConfig) -> Option<Value> {
+    let nl = site.newsletter.as_ref()?;
+    let mailbox = nl.reply_to.as_deref().unwrap_or(&nl.from);
+    let email = mailbox
+        .parse::<lettre::message::Mailbox>()
+        .map(|m| m.email.to_string())
+        .unwrap_or_default();
+    let subs = nl.subscriptions.as_ref();
+    Some(obj(vec![
+        (
+            "action",
+            Value::from(nl.service.as_ref().map_or("", |s| s.signup.as_str())),
+        ),
+        ("email", Value::from(email)),
+        (
+            "consent",
+            Value::from(subs.map_or("", |s| s.consent.as_str())),
+        ),
+        (
+            "privacy_url",
+            Value::from(subs.and_then(|s| s.privacy_page.as_deref()).unwrap_or("")),
+        ),
+    ]))
 }
 
 /// The theme's e-mail templates (`email/`), with the filters, functions and globals of pages.

@@ -101,7 +101,8 @@ pub(super) fn resolve_link_fields(
     (errors, anchors)
 }
 
-/// Resolves the links of `navigation`, `footer_navigation` and `social` in `site.yaml`.
+/// Resolves the links of `navigation`, `footer_navigation`, `social` and the newsletter's
+/// `privacy_page` in `site.yaml`.
 pub(super) fn resolve_navigation(config: &mut Config, index: &KeyIndex) -> Vec<Diagnostic> {
     let text = std::mem::take(&mut config.text);
     let shown = Path::new(CONFIG_FILE);
@@ -110,33 +111,48 @@ pub(super) fn resolve_navigation(config: &mut Config, index: &KeyIndex) -> Vec<D
     let mut lists = std::mem::take(&mut config.site.navigation);
     let mut footer = std::mem::take(&mut config.site.footer_navigation);
     let mut social = std::mem::take(&mut config.site.social);
+    let mut privacy = config
+        .site
+        .newsletter
+        .as_mut()
+        .and_then(|n| n.subscriptions.as_mut())
+        .and_then(|s| s.privacy_page.take());
+    let mut resolve = |url: &mut String, key: &str| match check_url(url, index, config) {
+        Ok(Checked::Url(u)) | Ok(Checked::Internal { url: u, .. }) => *url = u,
+        Ok(Checked::Unpublished) => errors.push(
+            Diagnostic::error(format!("`{key}` links to `{url}`, which is not published"))
+                .at(yaml.value_location(url, key))
+                .hint("publish the page or take the link out until it is"),
+        ),
+        Err((message, hint)) => errors.push(
+            Diagnostic::error(message)
+                .at(yaml.value_location(url, key))
+                .hint(hint),
+        ),
+    };
     for (key, items) in [
         ("navigation", &mut lists),
         ("footer_navigation", &mut footer),
         ("social", &mut social),
     ] {
         for item in items.iter_mut() {
-            match check_url(&item.url, index, config) {
-                Ok(Checked::Url(u)) | Ok(Checked::Internal { url: u, .. }) => item.url = u,
-                Ok(Checked::Unpublished) => errors.push(
-                    Diagnostic::error(format!(
-                        "the menu links to `{}`, which is not published",
-                        item.url
-                    ))
-                    .at(yaml.value_location(&item.url, key))
-                    .hint("publish the page or take it out of the menu until it is"),
-                ),
-                Err((message, hint)) => errors.push(
-                    Diagnostic::error(message)
-                        .at(yaml.value_location(&item.url, key))
-                        .hint(hint),
-                ),
-            }
+            resolve(&mut item.url, key);
         }
+    }
+    if let Some(url) = &mut privacy {
+        resolve(url, "privacy_page");
     }
     config.site.navigation = lists;
     config.site.footer_navigation = footer;
     config.site.social = social;
+    if let Some(subs) = config
+        .site
+        .newsletter
+        .as_mut()
+        .and_then(|n| n.subscriptions.as_mut())
+    {
+        subs.privacy_page = privacy;
+    }
     config.text = text;
     errors
 }

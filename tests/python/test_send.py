@@ -266,21 +266,52 @@ def test_subscriber_commands(tmp_path):
         "\ufeffName;E-Mail\nJürgen Müller;juergen@example.org\nOhne At;kaputt\nDoppelt;JUERGEN@example.org\n;ines@example.org\n".encode()
     )
     proc = run(site, "subscribers", "import", str(site / "liste.csv"))
-    assert "2 added, 1 already there, 1 invalid (skipped); 2 subscribers in all." in proc.stdout
+    assert "2 added, 1 already there, 0 not added again (unsubscribed or forgotten), 1 invalid" in proc.stdout
+    assert "2 subscribers in all." in proc.stdout
     assert "liste.csv" in proc.stderr and "line 3" in proc.stderr
     assert run(site, "subscribers", "count").stdout.strip() == "2"
-    assert "already subscribed" in run(site, "subscribers", "add", "Ines@Example.org").stdout
+    assert "is subscribed" in run(site, "subscribers", "add", "Ines@Example.org").stdout
     run(site, "subscribers", "add", "neu@example.org", "--name", "Neue Leserin")
     bad = run(site, "subscribers", "add", "neu@", check=False)
     assert bad.returncode == 1 and "not an e-mail address" in bad.stderr
-    run(site, "subscribers", "remove", "JUERGEN@example.org")
-    gone = run(site, "subscribers", "remove", "juergen@example.org", check=False)
-    assert gone.returncode == 1 and "is not subscribed" in gone.stderr
+    # Removing unsubscribes: the record stays, nothing more is sent, no list brings it back.
+    assert "unsubscribed juergen@example.org" in run(site, "subscribers", "remove", "JUERGEN@example.org").stdout.lower()
+    again = run(site, "subscribers", "remove", "juergen@example.org", check=False)
+    assert again.returncode == 1 and "unsubscribed already" in again.stderr
+    unknown = run(site, "subscribers", "remove", "niemand@example.org", check=False)
+    assert unknown.returncode == 1 and "is not subscribed" in unknown.stderr
+    assert run(site, "subscribers", "count").stdout.strip() == "2"
+    back = run(site, "subscribers", "import", str(site / "liste.csv"))
+    assert "0 added, 1 already there, 2 not added again" in back.stdout  # both rows of the address
+    assert "skipped juergen@example.org: it unsubscribed on 20" in back.stderr
+    refused = run(site, "subscribers", "add", "juergen@example.org", check=False)
+    assert refused.returncode == 1 and "through the sign-up form" in refused.stderr
+    listed = run(site, "subscribers", "list").stdout.splitlines()
+    assert "juergen@example.org\tunsubscribed\tJürgen Müller" in listed
+    shown = dict(line.split("\t", 1) for line in run(site, "subscribers", "show", "juergen@example.org").stdout.splitlines())
+    assert shown["status"] == "unsubscribed" and shown["source"] == "import"
+    assert shown["unsubscribed_via"] == "cli"
     run(site, "subscribers", "export", str(site / "export.csv"))
     exported = (site / "export.csv").read_bytes()
     assert exported.startswith("\ufeff".encode())
-    assert exported.decode("utf-8-sig").splitlines() == ["email;name", "ines@example.org;", "neu@example.org;Neue Leserin"]
+    rows = [line.split(";") for line in exported.decode("utf-8-sig").splitlines()]
+    assert rows[0] == ["email", "name", "status", "source", "requested_at", "confirmed_at", "consent",
+                       "unsubscribed_at", "unsubscribed_via"]
+    assert [r[:4] for r in rows[1:]] == [
+        ["ines@example.org", "", "active", "import"],
+        ["juergen@example.org", "Jürgen Müller", "unsubscribed", "import"],
+        ["neu@example.org", "Neue Leserin", "active", "cli"],
+    ]
+    # Forgetting deletes every row about the address; only a keyed hash remains.
+    assert "forgot ines@example.org" in run(site, "subscribers", "remove", "--forget", "INES@example.org").stdout.lower()
+    db = site / ".ozg-site" / "newsletter.sqlite"
+    for f in db.parent.glob("newsletter.sqlite*"):  # the database, its write-ahead log
+        assert b"ines@example.org" not in f.read_bytes(), f
+    assert "it was forgotten" in run(site, "subscribers", "show", "ines@example.org", check=False).stderr
+    readded = run(site, "subscribers", "import", str(site / "liste.csv"))
+    assert "skipped ines@example.org: its owner asked for its data to be deleted" in readded.stderr
+    assert run(site, "subscribers", "count").stdout.strip() == "1"
     # The database lives outside the published site and is git-ignored.
-    assert (site / ".ozg-site" / "newsletter.sqlite").is_file()
+    assert db.is_file()
     run(site, "build", "--now", NOW)
     assert not any("sqlite" in p.name for p in (site / "public").rglob("*"))

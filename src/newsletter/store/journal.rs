@@ -1,0 +1,303 @@
+//! The send journal: a campaign per edition and a delivery row per recipient, marked `sent` only
+//! after the mail server accepted the message — what makes `newsletter send` safe to run again.
+//! Power loss may forget the last few `sent` marks, which then go out again: a duplicate, never
+//! a lost recipient.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, db_error};
+use crate::diagnostics::Diagnostic;
+
+/// One recipient of a campaign still to be sent (or to be tried again).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub subscriber: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub token: String,
+}
+
+/// How far a campaign got.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    pub pending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    /// `(address, last reply)` of the failed ones.
+    pub failures: Vec<(String, String)>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl Store {
+    /// The campaign of `edition`, started now with every active subscriber if it is new.
+    /// With `include_new`, subscribers active since it started join it. Returns how many joined.
+    pub fn start_campaign(
+        &mut self,
+        edition: u32,
+        subject: &str,
+        include_new: bool,
+    ) -> Result<u64, Diagnostic> {
+        let path = self.path.clone();
+        let tx = self.write()?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM campaigns WHERE edition = ?1",
+                [edition],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db_error(&path, e))?;
+        let (id, join) = match existing {
+            Some(id) => (id, include_new),
+            None => {
+                tx.execute(
+                    "INSERT INTO campaigns (edition, subject, started_at) VALUES (?1, ?2, ?3)",
+                    params![edition, subject, jiff::Timestamp::now().to_string()],
+                )
+                .map_err(|e| db_error(&path, e))?;
+                (tx.last_insert_rowid(), true)
+            }
+        };
+        let joined = if join {
+            tx.execute(
+                "INSERT INTO deliveries (campaign, subscriber, email, name, token, state)
+                 SELECT ?1, id, email, name, token, 'pending' FROM subscribers
+                 WHERE status = 'active' AND id NOT IN (SELECT subscriber FROM deliveries WHERE campaign = ?1)",
+                [id],
+            )
+            .map_err(|e| db_error(&path, e))? as u64
+        } else {
+            0
+        };
+        if joined > 0 {
+            tx.execute(
+                "UPDATE campaigns SET finished_at = NULL WHERE id = ?1",
+                [id],
+            )
+            .map_err(|e| db_error(&path, e))?;
+        }
+        tx.commit().map_err(|e| db_error(&path, e))?;
+        Ok(joined)
+    }
+
+    fn campaign_id(&self, edition: u32) -> Result<Option<i64>, Diagnostic> {
+        self.conn
+            .query_row(
+                "SELECT id FROM campaigns WHERE edition = ?1",
+                [edition],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Makes the failed recipients of `edition` pending again (those still subscribed); returns
+    /// how many.
+    pub fn retry_failed(&self, edition: u32) -> Result<u64, Diagnostic> {
+        let Some(id) = self.campaign_id(edition)? else {
+            return Ok(0);
+        };
+        let n = self
+            .conn
+            .execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0 WHERE campaign = ?1 AND state = 'failed'
+                 AND subscriber IN (SELECT id FROM subscribers WHERE status = 'active')",
+                [id],
+            )
+            .map_err(|e| self.err(e))?;
+        if n > 0 {
+            self.conn
+                .execute(
+                    "UPDATE campaigns SET finished_at = NULL WHERE id = ?1",
+                    [id],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(n as u64)
+    }
+
+    /// The recipients of `edition` not sent yet.
+    pub fn pending(&self, edition: u32) -> Result<Vec<Delivery>, Diagnostic> {
+        let Some(id) = self.campaign_id(edition)? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT subscriber, email, name, token FROM deliveries
+                 WHERE campaign = ?1 AND state = 'pending' ORDER BY subscriber",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(Delivery {
+                    subscriber: r.get(0)?,
+                    email: r.get(1)?,
+                    name: r.get(2)?,
+                    token: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Whether the recipient is still to be sent to: unsubscribing removes their pending row,
+    /// even while the campaign is being sent.
+    pub fn still_pending(&self, edition: u32, subscriber: i64) -> Result<bool, Diagnostic> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM deliveries WHERE state = 'pending' AND subscriber = ?2
+                 AND campaign = (SELECT id FROM campaigns WHERE edition = ?1)",
+                params![edition, subscriber],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records that the server accepted the message (committed before the next is sent).
+    pub fn mark_sent(
+        &self,
+        edition: u32,
+        subscriber: i64,
+        attempts: u32,
+    ) -> Result<(), Diagnostic> {
+        self.conn
+            .execute(
+                "UPDATE deliveries SET state = 'sent', attempts = ?3, last_reply = NULL, sent_at = ?4
+                 WHERE campaign = (SELECT id FROM campaigns WHERE edition = ?1) AND subscriber = ?2",
+                params![edition, subscriber, attempts, jiff::Timestamp::now().to_string()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn mark_failed(
+        &self,
+        edition: u32,
+        subscriber: i64,
+        attempts: u32,
+        reply: &str,
+    ) -> Result<(), Diagnostic> {
+        self.conn
+            .execute(
+                "UPDATE deliveries SET state = 'failed', attempts = ?3, last_reply = ?4
+                 WHERE campaign = (SELECT id FROM campaigns WHERE edition = ?1) AND subscriber = ?2",
+                params![edition, subscriber, attempts, reply],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Marks the campaign finished if nothing is pending.
+    pub fn finish_if_done(&self, edition: u32) -> Result<(), Diagnostic> {
+        self.conn
+            .execute(
+                "UPDATE campaigns SET finished_at = ?2 WHERE edition = ?1 AND finished_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE campaign = campaigns.id AND state = 'pending')",
+                params![edition, jiff::Timestamp::now().to_string()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Counts and failures of the campaign of `edition`; `None` if it never started.
+    pub fn status(&self, edition: u32) -> Result<Option<Status>, Diagnostic> {
+        let Some(id) = self.campaign_id(edition)? else {
+            return Ok(None);
+        };
+        let mut status = Status::default();
+        let (started, finished): (String, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT started_at, finished_at FROM campaigns WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))?;
+        status.started_at = Some(started);
+        status.finished_at = finished;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*) FROM deliveries WHERE campaign = ?1 GROUP BY state")
+            .map_err(|e| self.err(e))?;
+        let counts = stmt
+            .query_map([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })
+            .map_err(|e| self.err(e))?;
+        for c in counts {
+            let (state, n) = c.map_err(|e| self.err(e))?;
+            match state.as_str() {
+                "pending" => status.pending = n,
+                "sent" => status.sent = n,
+                _ => status.failed = n,
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT email, coalesce(last_reply, '') FROM deliveries
+                 WHERE campaign = ?1 AND state = 'failed' ORDER BY email",
+            )
+            .map_err(|e| self.err(e))?;
+        let failures = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        status.failures = failures
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(Some(status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::newsletter::store::subscribers::Source;
+    use crate::newsletter::store::tests::store;
+
+    #[test]
+    fn a_campaign_keeps_its_recipients_and_resumes() {
+        let (_d, mut s) = store();
+        s.add("a@example.org", None, Source::Cli).unwrap();
+        s.add("b@example.org", None, Source::Cli).unwrap();
+        assert_eq!(s.start_campaign(2, "Betreff", false).unwrap(), 2);
+        let pending = s.pending(2).unwrap();
+        s.mark_sent(2, pending[0].subscriber, 1).unwrap();
+        s.add("c@example.org", None, Source::Cli).unwrap();
+        // Started again: nobody new joins unless asked, and only the unsent one is pending.
+        assert_eq!(s.start_campaign(2, "Betreff", false).unwrap(), 0);
+        assert_eq!(s.pending(2).unwrap().len(), 1);
+        assert_eq!(s.start_campaign(2, "Betreff", true).unwrap(), 1);
+        assert_eq!(s.pending(2).unwrap().len(), 2);
+        for d in s.pending(2).unwrap() {
+            s.mark_failed(2, d.subscriber, 3, "550 nein").unwrap();
+        }
+        s.finish_if_done(2).unwrap();
+        let st = s.status(2).unwrap().unwrap();
+        assert_eq!((st.sent, st.failed, st.pending), (1, 2, 0));
+        assert!(st.finished_at.is_some());
+        // One of the failed unsubscribes: only the other is tried again.
+        assert!(s.unsubscribe_address("B@example.org").unwrap());
+        assert_eq!(s.retry_failed(2).unwrap(), 1);
+        assert_eq!(s.status(2).unwrap().unwrap().finished_at, None);
+        assert_eq!(s.pending(2).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unsubscribing_during_a_campaign_takes_the_recipient_out() {
+        let (_d, mut s) = store();
+        s.add("a@example.org", None, Source::Cli).unwrap();
+        s.add("b@example.org", None, Source::Cli).unwrap();
+        s.start_campaign(7, "Betreff", false).unwrap();
+        let pending = s.pending(7).unwrap();
+        assert!(s.still_pending(7, pending[1].subscriber).unwrap());
+        assert!(s.unsubscribe_address("b@example.org").unwrap());
+        assert!(!s.still_pending(7, pending[1].subscriber).unwrap());
+        assert_eq!(s.pending(7).unwrap().len(), 1);
+        // Nobody who is not active joins later either.
+        assert_eq!(s.start_campaign(7, "Betreff", true).unwrap(), 0);
+    }
+}

@@ -1,0 +1,403 @@
+//! The subscribers, their consent, and the send journal, in one SQLite file outside the published
+//! site.
+//!
+//! Several processes share it: `newsletter send` (one connection per sending thread), the
+//! subscription service (a few connections answering readers) and the `subscribers` commands.
+//! WAL mode lets readers go on while one writes; every transaction that writes starts with
+//! `BEGIN IMMEDIATE`, so it waits its turn (busy timeout) instead of failing half-way when another
+//! process wrote in between; `synchronous=NORMAL` makes each commit survive a killed process.
+//!
+//! - [`journal`]: campaigns and deliveries, what makes `newsletter send` safe to run again.
+//! - [`subscribers`]: adding, unsubscribing, forgetting, and the consent record.
+//! - [`optin`]: sign-up with confirmation links and unsubscribing by link (the service).
+//! - [`outgoing`]: the service's mails, queued in the same transaction as the sign-up.
+
+pub mod journal;
+pub mod optin;
+pub mod outgoing;
+pub mod subscribers;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::diagnostics::Diagnostic;
+
+pub use journal::{Delivery, Status as CampaignStatus};
+pub use subscribers::{Added, Consent, Subscriber};
+
+/// Where the database lives unless `site.yaml` or `--db` say otherwise.
+pub const DEFAULT_DB: &str = ".ozg-site/newsletter.sqlite";
+
+/// The schema, one step per version (`PRAGMA user_version`). Steps are never edited once
+/// released: a database made by an older version runs the steps it lacks, in order.
+const MIGRATIONS: [&str; 2] = [
+    // 1: subscribers and the send journal.
+    "
+    CREATE TABLE IF NOT EXISTS subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL UNIQUE,
+        name TEXT,
+        token TEXT NOT NULL UNIQUE,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS campaigns (
+        id INTEGER PRIMARY KEY,
+        edition INTEGER NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE TABLE IF NOT EXISTS deliveries (
+        campaign INTEGER NOT NULL REFERENCES campaigns(id),
+        subscriber INTEGER NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT,
+        token TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_reply TEXT,
+        sent_at TEXT,
+        PRIMARY KEY (campaign, subscriber)
+    );
+    CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (campaign, state);
+    ",
+    // 2: the subscription service: status and consent record per subscriber, confirmation
+    // links, the queue of the service's mails, and the hashes of forgotten addresses.
+    // Times compared in queries are integers (Unix milliseconds); times only shown are RFC 3339.
+    "
+    ALTER TABLE subscribers ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+        CHECK (status IN ('pending', 'active', 'unsubscribed'));
+    ALTER TABLE subscribers ADD COLUMN source TEXT NOT NULL DEFAULT 'import'
+        CHECK (source IN ('form', 'import', 'cli'));
+    ALTER TABLE subscribers ADD COLUMN requested_at TEXT;
+    ALTER TABLE subscribers ADD COLUMN confirmed_at TEXT;
+    ALTER TABLE subscribers ADD COLUMN consent TEXT;
+    ALTER TABLE subscribers ADD COLUMN unsubscribed_at TEXT;
+    ALTER TABLE subscribers ADD COLUMN unsubscribed_via TEXT;
+    UPDATE subscribers SET requested_at = added_at;
+    CREATE INDEX subscribers_status ON subscribers (status);
+    CREATE TABLE confirmations (
+        token_hash TEXT PRIMARY KEY,
+        subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        name TEXT,
+        consent TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        used_ms INTEGER
+    );
+    CREATE INDEX confirmations_subscriber ON confirmations (subscriber);
+    CREATE TABLE outgoing (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        subscriber INTEGER REFERENCES subscribers(id) ON DELETE CASCADE,
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        message BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        give_up_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        lease_ms INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX outgoing_due ON outgoing (next_attempt_ms);
+    CREATE TABLE forgotten (
+        address_hash TEXT PRIMARY KEY,
+        forgotten_at TEXT NOT NULL
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ",
+];
+
+/// Where a subscriber stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriberStatus {
+    /// Signed up through the form, not confirmed yet: receives nothing.
+    Pending,
+    /// Receives every edition.
+    Active,
+    /// Unsubscribed; kept with the consent record, receives nothing.
+    Unsubscribed,
+}
+
+impl SubscriberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberStatus::Pending => "pending",
+            SubscriberStatus::Active => "active",
+            SubscriberStatus::Unsubscribed => "unsubscribed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubscriberStatus> {
+        match s {
+            "pending" => Some(SubscriberStatus::Pending),
+            "active" => Some(SubscriberStatus::Active),
+            "unsubscribed" => Some(SubscriberStatus::Unsubscribed),
+            _ => None,
+        }
+    }
+}
+
+impl FromSql for SubscriberStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        SubscriberStatus::parse(value.as_str()?).ok_or(FromSqlError::InvalidType)
+    }
+}
+
+impl ToSql for SubscriberStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    /// The key of [`Store::address_hash`], made once per database.
+    address_key: ring::hmac::Key,
+}
+
+fn db_error(path: &Path, e: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::error(format!("the subscriber database {} cannot be used: {e}", path.display()))
+        .hint("check that the folder is writable and the file is an ozg-site database (or pass another with --db)")
+}
+
+impl Store {
+    /// Opens (creating or upgrading if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, Diagnostic> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| db_error(path, e))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| db_error(path, e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| db_error(path, e))?;
+        migrate(&mut conn).map_err(|e| db_error(path, e))?;
+        let key_hex: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'address_key'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| db_error(path, e))?;
+        let key_bytes =
+            hex_decode(&key_hex).ok_or_else(|| db_error(path, "damaged address key"))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            address_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key_bytes),
+        })
+    }
+
+    /// Another connection to the same file, for a sending thread.
+    pub fn reopen(&self) -> Result<Store, Diagnostic> {
+        Store::open(&self.path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Diagnostic {
+        db_error(&self.path, e)
+    }
+
+    /// A transaction that holds the write lock from its first statement: it waits for other
+    /// writers (busy timeout) rather than failing when it would write after reading stale data.
+    fn write(&mut self) -> Result<Transaction<'_>, Diagnostic> {
+        let path = self.path.clone();
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, e))
+    }
+
+    /// A keyed hash of an address (HMAC-SHA-256 with this database's own key, hex): the same for
+    /// every spelling of the address, unlike a plain hash not reversible by trying common
+    /// addresses without the database. Kept for forgotten addresses; shortened, used in logs.
+    pub fn address_hash(&self, email: &str) -> String {
+        hash_address(&self.address_key, email)
+    }
+}
+
+fn hash_address(key: &ring::hmac::Key, email: &str) -> String {
+    hex(ring::hmac::sign(key, address_key(email).as_bytes()).as_ref())
+}
+
+/// The form of an address that decides whether two are the same subscriber.
+pub fn address_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let current = |c: &Connection| {
+        c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| e.to_string())
+    };
+    let latest = MIGRATIONS.len() as i64;
+    if current(conn)? == latest {
+        return Ok(());
+    }
+    // Several processes may open a new database at once: the first one upgrades it, the others
+    // wait for the lock and then find nothing left to do.
+    let sql = |e: rusqlite::Error| e.to_string();
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql)?;
+    let version = current(&tx)?;
+    if version > latest {
+        return Err(format!(
+            "it was made by a newer ozg-site (schema {version}, this one knows {latest}); update ozg-site"
+        ));
+    }
+    for step in &MIGRATIONS[version.max(0) as usize..] {
+        tx.execute_batch(step).map_err(sql)?;
+    }
+    let key = random_hex(32).map_err(|e| e.message)?;
+    tx.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('address_key', ?1)",
+        [key],
+    )
+    .map_err(sql)?;
+    tx.execute_batch(&format!("PRAGMA user_version = {latest}"))
+        .map_err(sql)?;
+    tx.commit().map_err(sql)
+}
+
+/// `bytes` random bytes from the operating system, as hex digits.
+fn random_hex(bytes: usize) -> Result<String, Diagnostic> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|e| Diagnostic::error(format!("no random numbers from the system: {e}")))?;
+    Ok(hex(&buf))
+}
+
+/// 128 random bits as 32 hex digits: unguessable, URL-safe. Unsubscribe and confirmation links.
+pub fn new_token() -> Result<String, Diagnostic> {
+    random_hex(16)
+}
+
+/// Whether `s` looks like a token of [`new_token`] (before any database lookup).
+pub fn is_token(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Confirmation links are kept only as this hash: whoever reads the database cannot confirm
+/// sign-ups with it.
+fn token_hash(token: &str) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    (s.len().is_multiple_of(2))
+        .then(|| {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten()
+}
+
+/// A moment as shown in the consent record: RFC 3339 in UTC, to the second.
+fn shown(at: jiff::Timestamp) -> String {
+    at.round(jiff::Unit::Second).unwrap_or(at).to_string()
+}
+
+/// `at` moved by `by`, stopping at the ends of time rather than failing.
+pub fn plus(at: jiff::Timestamp, by: jiff::SignedDuration) -> jiff::Timestamp {
+    at.checked_add(by).unwrap_or(if by.is_negative() {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    })
+}
+
+fn millis(at: jiff::Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("a/b.sqlite")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn a_database_of_the_first_version_is_upgraded_and_keeps_its_subscribers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute(
+                "INSERT INTO subscribers (email, email_key, name, token, added_at)
+                 VALUES ('Anna@example.org', 'anna@example.org', 'Anna', ?1, '2025-01-02T03:04:05Z')",
+                [new_token().unwrap()],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let list = s.list().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].status, SubscriberStatus::Active);
+        assert_eq!(list[0].consent.requested_at, "2025-01-02T03:04:05Z");
+        assert_eq!(list[0].consent.source, subscribers::Source::Import);
+        // Opening again changes nothing, and the address key stays the same.
+        let hash = s.address_hash("anna@example.org");
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.address_hash(" ANNA@example.org"), hash);
+        assert_eq!(hash.len(), 64);
+    }
+
+    #[test]
+    fn a_database_of_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        let e = Store::open(&path).err().unwrap();
+        assert!(e.message.contains("newer ozg-site"), "{}", e.message);
+    }
+
+    #[test]
+    fn tokens_and_hashes() {
+        let t = new_token().unwrap();
+        assert!(is_token(&t));
+        assert!(!is_token(&t.to_uppercase()));
+        assert!(!is_token(&t[..31]));
+        assert_eq!(token_hash(&t), token_hash(&t));
+        assert_ne!(token_hash(&t), t);
+        assert_eq!(hex_decode("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(hex_decode("0"), None);
+    }
+}
