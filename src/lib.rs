@@ -19,6 +19,7 @@ pub mod scaffold;
 pub mod serve;
 pub mod site;
 pub mod slug;
+pub mod subscriptions;
 pub mod synthetic;
 pub mod theme;
 pub mod time;

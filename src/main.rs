@@ -121,6 +121,12 @@ enum Command {
         #[arg(long, global = true)]
         db: Option<PathBuf>,
     },
+    /// The sign-up and unsubscribe service of the newsletter (double opt-in, one-click
+    /// unsubscribing), run next to the web server that serves the site.
+    Subscriptions {
+        #[command(subcommand)]
+        command: SubscriptionsCommand,
+    },
     /// Create a minimal new site in DIR that builds with the built-in theme.
     Init {
         /// Folder for the new site (created if missing; must not contain a site)
@@ -186,6 +192,36 @@ enum NewsletterCommand {
         site: SiteArgs,
         #[arg(long)]
         db: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscriptionsCommand {
+    /// Answer sign-ups (POST /newsletter/anmelden), confirmation links (/newsletter/bestaetigen)
+    /// and unsubscribe links (/newsletter/abmelden) until Ctrl-C or SIGTERM. The web server
+    /// passes these three addresses on to it; settings under `newsletter.subscriptions` in
+    /// site.yaml. Mails go through `newsletter.smtp` (user and password from OZG_SMTP_USER and
+    /// OZG_SMTP_PASSWORD), or into the outbox folder without one.
+    Serve {
+        /// The site folder, which holds site.yaml
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Address to listen on; the default takes requests from a web server on this machine only
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Port to listen on (0 picks a free one)
+        #[arg(long, default_value_t = 8025)]
+        port: u16,
+        /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Mail server: smtp://host:25, smtp+starttls://host:587, smtps://host:465 [default: `smtp`
+        /// in site.yaml]
+        #[arg(long)]
+        smtp: Option<String>,
+        /// The site's address instead of site.yaml's base_url (a test or staging copy of the site)
+        #[arg(long)]
+        base_url: Option<String>,
     },
 }
 
@@ -541,6 +577,24 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             );
             subscribers(command, &path)
         }
+        Command::Subscriptions {
+            command:
+                SubscriptionsCommand::Serve {
+                    root,
+                    bind,
+                    port,
+                    db,
+                    smtp,
+                    base_url,
+                },
+        } => ozg_site::subscriptions::serve(ozg_site::subscriptions::ServeOptions {
+            root,
+            bind,
+            port,
+            db,
+            smtp,
+            base_url,
+        }),
         Command::Init { dir } => {
             let files = ozg_site::scaffold::init(&dir)?;
             for f in files {

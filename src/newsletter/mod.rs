@@ -8,6 +8,7 @@
 
 pub mod email;
 pub mod message;
+pub mod outlet;
 pub mod prepared;
 pub mod preview;
 pub mod send;

@@ -162,6 +162,12 @@ pub fn email_templates(site: &Arc<Site>, theme: &Theme) -> Result<Templates, Dia
     templates(site, &email_theme, &Values::of(site))
 }
 
+/// All templates of the theme with the site's globals and lookups, for pages rendered one at a
+/// time outside a build (the subscription service's pages).
+pub fn page_templates(site: &Arc<Site>, theme: &Theme) -> Result<Templates, Diagnostics> {
+    templates(site, theme, &Values::of(site))
+}
+
 /// Renders every page, section, feed and static file of `site` into `staging`.
 pub fn render_site(
     site: &Arc<Site>,

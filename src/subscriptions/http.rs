@@ -1,0 +1,410 @@
+//! The service's HTTP side: four addresses, each answered with a page of the theme and the right
+//! status code.
+//!
+//! - `GET  /newsletter/anmelden`: the sign-up form; `POST`: a sign-up (from the site's box or this
+//!   form), answered with the same page whether or not the address is known.
+//! - `GET  /newsletter/bestaetigen?token=…`: confirms a sign-up (once, before the link expires).
+//! - `GET  /newsletter/abmelden?token=…`: a page with a button; `POST` with the token as a form
+//!   field unsubscribes, as does `POST …?token=…` with `List-Unsubscribe=One-Click` (RFC 8058).
+//! - `GET  /healthz`: `ok` while the database answers, for monitoring.
+//!
+//! Query strings carry tokens, so the log shows paths only, and addresses only as keyed hashes.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jiff::{SignedDuration, Timestamp};
+
+use super::guard::{self, Limits};
+use super::mail::Mailer;
+use super::pages::{Page, Pages, Problem};
+use super::pool::Pool;
+use super::worker::{Wake, log};
+use crate::config::{CONFIRM_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
+use crate::diagnostics::Diagnostic;
+use crate::newsletter::store::optin::{Confirmed, SignupRequest, Unsubscribed};
+use crate::newsletter::store::subscribers::Via;
+use crate::newsletter::store::{AddressHasher, SubscriberStatus, is_token};
+
+/// What the handlers share.
+pub struct App {
+    pub pool: Pool,
+    pub pages: Pages,
+    pub mailer: Mailer,
+    pub limits: Limits,
+    /// Origins whose pages may send the forms: the site and the service.
+    pub origins: Vec<String>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub consent: String,
+    pub valid_for: SignedDuration,
+    pub wake: Arc<Wake>,
+    pub hasher: AddressHasher,
+    /// `Content-Security-Policy` of every page: the site's styles and scripts, nothing else.
+    pub csp: HeaderValue,
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(SIGNUP_PATH, get(signup_form).post(signup))
+        .route(CONFIRM_PATH, get(confirm))
+        .route(UNSUBSCRIBE_PATH, get(unsubscribe_page).post(unsubscribe))
+        .route("/healthz", get(health))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), frame))
+        .with_state(app)
+}
+
+/// A line for the log, attached to a response by its handler.
+#[derive(Clone)]
+struct Note(String);
+
+/// Security headers on every response, and one log line per request.
+async fn frame(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = peer
+        .map(|ip| guard::client_address(ip, request.headers(), &app.trusted_proxies))
+        .map(|ip| app.hasher.short(&guard::client_key(ip).to_string()))
+        .unwrap_or_default();
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert("content-security-policy", app.csp.clone());
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let note = response
+        .extensions()
+        .get::<Note>()
+        .map(|n| format!(" {}", n.0))
+        .unwrap_or_default();
+    let path: String = path.chars().take(100).collect();
+    log(&format!(
+        "{method} {} {} {}ms client={client}{note}",
+        path.escape_debug(),
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    ));
+    response
+}
+
+fn page(app: &App, page: Page<'_>) -> Response {
+    match app.pages.render(&page) {
+        Ok(html) => (
+            page.status(),
+            [(CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            log(&format!("page cannot be rendered: {}", e.message));
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "Der Dienst ist gestört. Bitte versuchen Sie es später noch einmal.",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn problem(app: &App, problem: Problem) -> Response {
+    let mut response = page(app, Page::Problem(problem));
+    if let Problem::TooMany { retry_minutes } = problem
+        && let Ok(v) = HeaderValue::from_str(&(retry_minutes * 60).to_string())
+    {
+        response.headers_mut().insert(RETRY_AFTER, v);
+    }
+    response
+}
+
+fn noted(mut response: Response, note: String) -> Response {
+    response.extensions_mut().insert(Note(note));
+    response
+}
+
+/// A database failure: our problem, logged, and the reader asked to try later.
+fn unavailable(app: &App, e: &Diagnostic) -> Response {
+    log(&format!("database: {}", e.message));
+    problem(app, Problem::Unavailable)
+}
+
+async fn signup_form(State(app): State<Arc<App>>) -> Response {
+    page(
+        &app,
+        Page::Form {
+            email: "",
+            name: "",
+            errors: guard::FormErrors::default(),
+        },
+    )
+}
+
+async fn signup(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !guard::from_trusted_page(&headers, &app.origins) {
+        return problem(&app, Problem::CrossSite);
+    }
+    if !guard::is_form(&headers) {
+        return problem(&app, Problem::UnsupportedType);
+    }
+    let client = guard::client_address(peer.ip(), &headers, &app.trusted_proxies);
+    if let Err(wait) = app.limits.client(client) {
+        let retry_minutes = wait.as_secs().div_ceil(60).max(1);
+        return problem(&app, Problem::TooMany { retry_minutes });
+    }
+    let fields = match read_form(&headers, body).await {
+        Ok(f) => f,
+        Err(p) => return problem(&app, p),
+    };
+    let field = |k: &str| fields.get(k).map_or("", String::as_str);
+    let form = match guard::check_signup(field("email"), field("name")) {
+        Ok(form) => form,
+        Err(errors) => {
+            return page(
+                &app,
+                Page::Form {
+                    email: field("email"),
+                    name: field("name"),
+                    errors,
+                },
+            );
+        }
+    };
+    let who = app.hasher.short(&form.email);
+    // Past its allowance an address gets the same page but no more mail: nobody can flood a
+    // mailbox with confirmation requests, and the page tells nothing about the address.
+    if !app.limits.address(&who) {
+        return noted(page(&app, Page::Sent), format!("address={who} limited"));
+    }
+    let shared = app.clone();
+    let stored = app
+        .pool
+        .run(move |store| {
+            let now = Timestamp::now();
+            let request = SignupRequest {
+                email: &form.email,
+                name: form.name.as_deref(),
+                consent: &shared.consent,
+                now,
+                valid_for: shared.valid_for,
+            };
+            store.signup(&request, |outcome| {
+                shared
+                    .mailer
+                    .for_signup(outcome, &form.email, &shared.consent, now)
+            })
+        })
+        .await;
+    match stored {
+        Ok(_) => {
+            app.wake.ring();
+            noted(page(&app, Page::Sent), format!("address={who}"))
+        }
+        Err(e) => unavailable(&app, &e),
+    }
+}
+
+async fn confirm(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Response {
+    let token = match token_in_query(&uri) {
+        Ok(Some(t)) => t,
+        Ok(None) => return problem(&app, Problem::TokenMissing),
+        Err(p) => return problem(&app, p),
+    };
+    // Link checkers and mail scanners ask with HEAD: that must not confirm anybody.
+    if method == Method::HEAD {
+        return StatusCode::OK.into_response();
+    }
+    let confirmed = app
+        .pool
+        .run(move |store| store.confirm(&token, Timestamp::now()))
+        .await;
+    match confirmed {
+        Ok(Confirmed::Now { email }) => {
+            let who = app.hasher.short(&email);
+            noted(
+                page(&app, Page::Confirmed { email: &email }),
+                format!("address={who} confirmed"),
+            )
+        }
+        Ok(Confirmed::Used) => problem(&app, Problem::ConfirmUsed),
+        Ok(Confirmed::Expired) => problem(&app, Problem::ConfirmExpired),
+        Ok(Confirmed::Unknown) => problem(&app, Problem::ConfirmUnknown),
+        Err(e) => unavailable(&app, &e),
+    }
+}
+
+async fn unsubscribe_page(State(app): State<Arc<App>>, uri: Uri) -> Response {
+    let token = match token_in_query(&uri) {
+        Ok(Some(t)) => t,
+        Ok(None) => return problem(&app, Problem::TokenMissing),
+        Err(p) => return problem(&app, p),
+    };
+    let lookup = token.clone();
+    match app
+        .pool
+        .run(move |store| store.by_unsubscribe_token(&lookup))
+        .await
+    {
+        Ok(None) => problem(&app, Problem::UnsubscribeUnknown),
+        Ok(Some((email, SubscriberStatus::Unsubscribed))) => page(
+            &app,
+            Page::Unsubscribed {
+                email: &email,
+                already: true,
+            },
+        ),
+        Ok(Some((email, _))) => page(
+            &app,
+            Page::Unsubscribe {
+                email: &email,
+                token: &token,
+            },
+        ),
+        Err(e) => unavailable(&app, &e),
+    }
+}
+
+async fn unsubscribe(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Response {
+    let (token, via) = match token_in_query(&uri) {
+        // The link of the `List-Unsubscribe` header: mail providers POST to it from their own
+        // servers (RFC 8058), with no browser and no origin; the token alone is the proof.
+        Ok(Some(token)) => (token, Via::OneClick),
+        Ok(None) => {
+            if !guard::from_trusted_page(&headers, &app.origins) {
+                return problem(&app, Problem::CrossSite);
+            }
+            if !guard::is_form(&headers) {
+                return problem(&app, Problem::UnsupportedType);
+            }
+            let fields = match read_form(&headers, body).await {
+                Ok(f) => f,
+                Err(p) => return problem(&app, p),
+            };
+            match fields.get("token").map(String::as_str) {
+                None | Some("") => return problem(&app, Problem::TokenMissing),
+                Some(t) if !is_token(t) => return problem(&app, Problem::TokenMalformed),
+                Some(t) => (t.to_string(), Via::Link),
+            }
+        }
+        Err(p) => return problem(&app, p),
+    };
+    let done = app
+        .pool
+        .run(move |store| store.unsubscribe(&token, via, Timestamp::now()))
+        .await;
+    match done {
+        Ok(Unsubscribed::Now { email }) => {
+            let who = app.hasher.short(&email);
+            noted(
+                page(
+                    &app,
+                    Page::Unsubscribed {
+                        email: &email,
+                        already: false,
+                    },
+                ),
+                format!("address={who} unsubscribed via {}", via.as_str()),
+            )
+        }
+        Ok(Unsubscribed::Already { email }) => page(
+            &app,
+            Page::Unsubscribed {
+                email: &email,
+                already: true,
+            },
+        ),
+        Ok(Unsubscribed::Unknown) => problem(&app, Problem::UnsubscribeUnknown),
+        Err(e) => unavailable(&app, &e),
+    }
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    match app.pool.run(|store| store.queued()).await {
+        Ok(queued) => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("ok\nmails queued: {queued}\n"),
+        )
+            .into_response(),
+        Err(e) => {
+            log(&format!("database: {}", e.message));
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "database unavailable\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn not_found(State(app): State<Arc<App>>) -> Response {
+    problem(&app, Problem::NotFound)
+}
+
+/// The `token` of the query string: `Ok(None)` without one.
+fn token_in_query(uri: &Uri) -> Result<Option<String>, Problem> {
+    let query = uri.query().unwrap_or_default();
+    if query.len() > guard::MAX_QUERY {
+        return Err(Problem::TokenMalformed);
+    }
+    let fields = guard::parse_form(query.as_bytes()).map_err(|_| Problem::BadForm)?;
+    match fields.get("token").map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(t) if is_token(t) => Ok(Some(t.to_string())),
+        Some(_) => Err(Problem::TokenMalformed),
+    }
+}
+
+/// The fields of a form body of at most [`guard::MAX_BODY`] bytes.
+async fn read_form(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<std::collections::HashMap<String, String>, Problem> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > guard::MAX_BODY) {
+        return Err(Problem::TooLarge);
+    }
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        axum::body::to_bytes(body, guard::MAX_BODY),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(b)) => b,
+        // Longer than allowed (sent without a length), or it broke off.
+        Ok(Err(_)) => return Err(Problem::TooLarge),
+        Err(_) => return Err(Problem::BadForm),
+    };
+    guard::parse_form(&bytes).map_err(|_| Problem::BadForm)
+}

@@ -1,0 +1,284 @@
+//! `ozg-site subscriptions serve`: the small service a static site needs for its newsletter —
+//! sign-up with double opt-in, confirmation by e-mail, and one-click unsubscribing — on the same
+//! SQLite file `newsletter send` uses. It runs as its own process next to any web server, which
+//! passes it the three addresses under `/newsletter/`.
+//!
+//! [`guard`] checks requests, [`http`] answers them with the theme's [`pages`], the store
+//! ([`crate::newsletter::store`]) keeps sign-ups and the mails they need in one transaction, and
+//! the [`worker`] threads send those mails ([`mail`]) when the mail server takes them.
+
+pub mod guard;
+pub mod http;
+pub mod mail;
+pub mod pages;
+pub mod pool;
+pub mod worker;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::config::{CONFIG_FILE, Config, origin_of};
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::newsletter::outlet::{Outlet, redact};
+use crate::newsletter::store::Store;
+use crate::parse::kinds::Kind;
+use crate::site::{BuildOptions, Site};
+use crate::theme::Theme;
+
+/// Database connections for requests: SQLite writes one at a time anyway; a few let reads go on.
+const CONNECTIONS: usize = 4;
+/// How often stale sign-ups are deleted and idle rate-limit entries dropped.
+const TIDY_EVERY: Duration = Duration::from_secs(3600);
+
+/// What `subscriptions serve` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub root: PathBuf,
+    pub bind: IpAddr,
+    pub port: u16,
+    pub db: Option<PathBuf>,
+    /// Overrides `newsletter.smtp`.
+    pub smtp: Option<String>,
+    /// Overrides `base_url` (the site's address), as in `build --base-url`.
+    pub base_url: Option<String>,
+}
+
+/// Loads the site for the service's pages: like a build, but every link a full address, because
+/// the pages may be served from another host than the site.
+fn load(opts: &ServeOptions) -> Result<Site, Diagnostics> {
+    let config = Config::load(&opts.root, opts.base_url.as_deref())?;
+    let sources = crate::load::load_sources(&opts.root)?;
+    let mut site = crate::site::assemble(
+        config,
+        sources,
+        &BuildOptions {
+            now: Timestamp::now(),
+            drafts: false,
+        },
+        None,
+    )?;
+    let config = &mut site.config;
+    config.base_path = config.base_url.clone();
+    let origin = origin_of(&config.base_url);
+    let absolute = |url: &mut String| {
+        if url.starts_with('/') && !url.starts_with("//") {
+            *url = format!("{origin}{url}");
+        }
+    };
+    for item in config
+        .site
+        .navigation
+        .iter_mut()
+        .chain(config.site.footer_navigation.iter_mut())
+        .chain(config.site.social.iter_mut())
+    {
+        absolute(&mut item.url);
+    }
+    if let Some(page) = config
+        .site
+        .newsletter
+        .as_mut()
+        .and_then(|n| n.subscriptions.as_mut())
+        .and_then(|s| s.privacy_page.as_mut())
+    {
+        absolute(page);
+    }
+    Ok(site)
+}
+
+/// Runs the service until Ctrl-C or SIGTERM.
+pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
+    let site = load(&opts)?;
+    let nl = site.config.site.newsletter.clone().ok_or_else(|| {
+        Diagnostic::error("site.yaml has no `newsletter:` settings")
+            .in_file(CONFIG_FILE)
+            .hint("add `newsletter: {from: \"Name <adresse@example.org>\", subscriptions: {consent: \"Ich möchte den Newsletter per E-Mail erhalten.\"}}`")
+    })?;
+    let (Some(subs), Some(urls)) = (nl.subscriptions.clone(), nl.service.clone()) else {
+        return Err(Diagnostic::error("the newsletter has no `subscriptions:` settings")
+            .in_file(CONFIG_FILE)
+            .hint("add `subscriptions: {consent: \"…\"}` under `newsletter:`; the consent statement is shown beside the form and kept with each subscriber")
+            .into());
+    };
+    let site = Arc::new(site);
+    let theme = Theme::load(&opts.root, &site.config.site.theme)?;
+    let archive_url = site
+        .sections
+        .iter()
+        .find(|s| s.kind == Kind::Newsletter)
+        .map(|s| site.config.url(&s.path))
+        .unwrap_or_default();
+    let pages = pages::Pages::new(
+        &site,
+        &theme,
+        &pages::ServiceFacts {
+            signup_url: &urls.signup,
+            unsubscribe_url: &urls.unsubscribe,
+            archive_url: &archive_url,
+            privacy_url: subs.privacy_page.as_deref().unwrap_or_default(),
+            consent: &subs.consent,
+            confirm_hours: subs.confirm_within_hours,
+        },
+    )?;
+    let mailer = mail::Mailer::new(&site, &theme, &nl, &urls)?;
+
+    let db = crate::newsletter::send::database_path(&opts.root, Some(&nl), opts.db.as_deref());
+    let first = Store::open(&db)?;
+    let hasher = first.hasher();
+    let worker_stores = (0..nl.connections.max(1))
+        .map(|_| first.reopen())
+        .collect::<Result<Vec<_>, _>>()?;
+    let pool = pool::Pool::new(first, CONNECTIONS)?;
+
+    let smtp = opts.smtp.clone().or_else(|| nl.smtp.clone());
+    let outbox = opts
+        .root
+        .join(nl.outbox.as_deref().unwrap_or(".ozg-site/outbox"))
+        .join("anmeldungen");
+    let outlet = Outlet::new(smtp.as_deref(), outbox, nl.connections.max(1))?;
+    if let Err(e) = outlet.check(smtp.as_deref().unwrap_or_default()) {
+        // Sign-ups are still taken: their mails wait in the queue until the server answers.
+        eprint!("warning: {}", e.render());
+        eprintln!(
+            "         Sign-ups are taken; their mails are sent once the mail server answers."
+        );
+    }
+    let destination = outlet.describe(smtp.as_deref());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Diagnostic::error(format!("cannot start the service: {e}")))?;
+    let addr = SocketAddr::new(opts.bind, opts.port);
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| {
+            Diagnostic::error(format!("cannot listen on {addr}: {e}"))
+                .hint("another program uses the port: pass another one, e.g. --port 8026")
+        })?;
+    let local = listener.local_addr().unwrap_or(addr);
+
+    let wake = Arc::new(worker::Wake::default());
+    let sender = Arc::new(worker::Sender {
+        outlet,
+        wake: wake.clone(),
+        hasher: hasher.clone(),
+        first_retry: Duration::from_millis(nl.retry_delay_ms.max(1)),
+    });
+    let workers: Vec<_> = worker_stores
+        .into_iter()
+        .map(|store| {
+            let sender = sender.clone();
+            std::thread::spawn(move || sender.run(store))
+        })
+        .collect();
+
+    let site_origin = origin_of(&site.config.base_url);
+    let mut origins = vec![site_origin.clone()];
+    if urls.origin != site_origin {
+        origins.push(urls.origin.clone());
+    }
+    let csp = format!(
+        "default-src 'none'; style-src 'self' {site_origin}; img-src 'self' {site_origin} data:; \
+         script-src 'self' {site_origin}; font-src 'self' {site_origin}; \
+         manifest-src 'self' {site_origin}; form-action 'self' {}; frame-ancestors 'none'; \
+         base-uri 'none'",
+        origins.join(" ")
+    );
+    let app = Arc::new(http::App {
+        pool,
+        pages,
+        mailer,
+        limits: guard::Limits::new(
+            subs.signups_per_client_per_hour,
+            subs.signups_per_address_per_hour,
+        ),
+        origins,
+        trusted_proxies: subs.trusted_proxies.clone(),
+        consent: subs.consent.clone(),
+        valid_for: SignedDuration::from_hours(i64::from(subs.confirm_within_hours)),
+        wake: wake.clone(),
+        hasher,
+        csp: HeaderValue::from_str(&csp)
+            .map_err(|e| Diagnostic::error(format!("internal: bad security header: {e}")))?,
+    });
+
+    println!("Subscription service listening on http://{local} (Ctrl-C stops it)");
+    println!(
+        "Readers reach it at {}; mails go to {destination}; subscribers in {}.",
+        urls.signup,
+        db.display()
+    );
+    if !opts.bind.is_loopback() {
+        println!(
+            "note: bound to {}: X-Forwarded-For is trusted only from 127.0.0.1 and `trusted_proxies`",
+            opts.bind
+        );
+    }
+    let router = http::router(app.clone());
+    let served = runtime.block_on(async {
+        let tidy = tokio::spawn(tidy(app.clone()));
+        let result = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped())
+        .await;
+        tidy.abort();
+        result
+    });
+    wake.stop();
+    for w in workers {
+        let _ = w.join();
+    }
+    worker::log("stopped");
+    served.map_err(|e| {
+        Diagnostic::error(format!("the service stopped: {}", redact(&e.to_string()))).into()
+    })
+}
+
+/// Hourly: deletes unconfirmed sign-ups whose links expired 30 days ago, forgets idle limits.
+async fn tidy(app: Arc<http::App>) {
+    let mut every = tokio::time::interval(TIDY_EVERY);
+    loop {
+        every.tick().await;
+        match app
+            .pool
+            .run(|store| store.delete_stale_signups(Timestamp::now()))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => worker::log(&format!("deleted {n} sign-ups never confirmed")),
+            Err(e) => worker::log(&format!("database: {}", e.message)),
+        }
+        app.limits.forget_idle();
+    }
+}
+
+/// Ctrl-C, or SIGTERM from systemd.
+async fn stopped() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

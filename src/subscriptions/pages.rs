@@ -1,0 +1,291 @@
+//! The service's pages, rendered by the site's theme (`templates/subscriptions/*.html`) so they
+//! look like the site, with its header, navigation and footer. Rust decides which page and
+//! which codes; every word readers see is in the templates.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use tera::{Context, Value};
+
+use super::guard::FormErrors;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::render::context::obj;
+use crate::render::templates::Templates;
+use crate::site::Site;
+use crate::theme::Theme;
+
+/// One page of the service.
+#[derive(Debug, Clone)]
+pub enum Page<'a> {
+    /// The sign-up form, empty or with what was typed and what is wrong with it.
+    Form {
+        email: &'a str,
+        name: &'a str,
+        errors: FormErrors,
+    },
+    /// After a sign-up, whatever the address's state: "check your mailbox".
+    Sent,
+    Confirmed {
+        email: &'a str,
+    },
+    /// The unsubscribe link's page, with its button.
+    Unsubscribe {
+        email: &'a str,
+        token: &'a str,
+    },
+    Unsubscribed {
+        email: &'a str,
+        already: bool,
+    },
+    Problem(Problem),
+}
+
+/// Everything that can go wrong, each with its status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    TokenMissing,
+    TokenMalformed,
+    ConfirmUnknown,
+    ConfirmUsed,
+    ConfirmExpired,
+    UnsubscribeUnknown,
+    /// Too many sign-ups from this client; try again in this many minutes.
+    TooMany {
+        retry_minutes: u64,
+    },
+    CrossSite,
+    UnsupportedType,
+    BadForm,
+    TooLarge,
+    NotFound,
+    /// The database or the templates failed: our fault, try later.
+    Unavailable,
+}
+
+impl Problem {
+    pub fn code(self) -> &'static str {
+        match self {
+            Problem::TokenMissing => "token_missing",
+            Problem::TokenMalformed => "token_malformed",
+            Problem::ConfirmUnknown => "confirm_unknown",
+            Problem::ConfirmUsed => "confirm_used",
+            Problem::ConfirmExpired => "confirm_expired",
+            Problem::UnsubscribeUnknown => "unsubscribe_unknown",
+            Problem::TooMany { .. } => "too_many",
+            Problem::CrossSite => "cross_site",
+            Problem::UnsupportedType => "unsupported_type",
+            Problem::BadForm => "bad_form",
+            Problem::TooLarge => "too_large",
+            Problem::NotFound => "not_found",
+            Problem::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Problem::TokenMissing | Problem::TokenMalformed | Problem::BadForm => {
+                StatusCode::BAD_REQUEST
+            }
+            Problem::ConfirmUnknown | Problem::UnsubscribeUnknown | Problem::NotFound => {
+                StatusCode::NOT_FOUND
+            }
+            // The link existed and will not work again.
+            Problem::ConfirmUsed | Problem::ConfirmExpired => StatusCode::GONE,
+            Problem::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Problem::CrossSite => StatusCode::FORBIDDEN,
+            Problem::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Problem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl Page<'_> {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Page::Form { errors, .. } if *errors != FormErrors::default() => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Page::Problem(p) => p.status(),
+            _ => StatusCode::OK,
+        }
+    }
+
+    fn template(&self) -> &'static str {
+        match self {
+            Page::Form { .. } => "subscriptions/form.html",
+            Page::Sent => "subscriptions/sent.html",
+            Page::Confirmed { .. } => "subscriptions/confirmed.html",
+            Page::Unsubscribe { .. } => "subscriptions/unsubscribe.html",
+            Page::Unsubscribed { .. } => "subscriptions/unsubscribed.html",
+            Page::Problem(_) => "subscriptions/problem.html",
+        }
+    }
+}
+
+const TEMPLATES: [&str; 6] = [
+    "subscriptions/form.html",
+    "subscriptions/sent.html",
+    "subscriptions/confirmed.html",
+    "subscriptions/unsubscribe.html",
+    "subscriptions/unsubscribed.html",
+    "subscriptions/problem.html",
+];
+
+/// The theme's service pages, ready to render.
+pub struct Pages {
+    templates: Templates,
+    /// `service` in every page: addresses and settings.
+    service: Value,
+}
+
+/// What every page knows about the service.
+pub struct ServiceFacts<'a> {
+    pub signup_url: &'a str,
+    pub unsubscribe_url: &'a str,
+    pub archive_url: &'a str,
+    pub privacy_url: &'a str,
+    pub consent: &'a str,
+    pub confirm_hours: u32,
+}
+
+impl Pages {
+    /// Compiles the theme and checks that it has every page, so a missing one stops the start,
+    /// not a reader's request.
+    pub fn new(
+        site: &Arc<Site>,
+        theme: &Theme,
+        facts: &ServiceFacts<'_>,
+    ) -> Result<Pages, Diagnostics> {
+        let templates = crate::render::page_templates(site, theme)?;
+        let missing: Vec<&str> = TEMPLATES
+            .into_iter()
+            .filter(|t| !templates.has(t))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Diagnostic::error(format!(
+                "the theme `{}` has no page for the subscription service: {}",
+                theme.name,
+                missing
+                    .iter()
+                    .map(|t| format!("templates/{t}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .hint("copy `templates/subscriptions/` from the default theme into your theme and adapt it")
+            .into());
+        }
+        let service = obj(vec![
+            ("signup_url", Value::from(facts.signup_url)),
+            ("unsubscribe_url", Value::from(facts.unsubscribe_url)),
+            ("archive_url", Value::from(facts.archive_url)),
+            ("privacy_url", Value::from(facts.privacy_url)),
+            ("consent", Value::from(facts.consent)),
+            ("confirm_hours", Value::from(facts.confirm_hours)),
+        ]);
+        let pages = Pages { templates, service };
+        // Every page once at start: a template error shows now, with its line, not later as a 503.
+        for page in sample_pages() {
+            pages.render(&page).map_err(Diagnostics::from)?;
+        }
+        Ok(pages)
+    }
+
+    pub fn render(&self, page: &Page<'_>) -> Result<String, Diagnostic> {
+        let mut context = Context::new();
+        context.insert_value("service", self.service.clone());
+        match page {
+            Page::Form {
+                email,
+                name,
+                errors,
+            } => {
+                let code = |e: Option<super::guard::FieldError>| {
+                    e.map_or_else(Value::none, |e| Value::from(e.code()))
+                };
+                context.insert_value(
+                    "form",
+                    obj(vec![
+                        ("email", Value::from(*email)),
+                        ("name", Value::from(*name)),
+                        (
+                            "errors",
+                            obj(vec![
+                                ("email", code(errors.email)),
+                                ("name", code(errors.name)),
+                            ]),
+                        ),
+                    ]),
+                );
+            }
+            Page::Sent => {}
+            Page::Confirmed { email } => context.insert("email", email),
+            Page::Unsubscribe { email, token } => {
+                context.insert("email", email);
+                context.insert("token", token);
+            }
+            Page::Unsubscribed { email, already } => {
+                context.insert("email", email);
+                context.insert("already", already);
+            }
+            Page::Problem(problem) => {
+                context.insert("problem", problem.code());
+                context.insert("status", &problem.status().as_u16());
+                if let Problem::TooMany { retry_minutes } = problem {
+                    context.insert("retry_minutes", retry_minutes);
+                }
+            }
+        }
+        self.templates.render(page.template(), &context, None)
+    }
+}
+
+/// One of each page, with every problem.
+fn sample_pages() -> Vec<Page<'static>> {
+    let mut pages = vec![
+        Page::Form {
+            email: "",
+            name: "",
+            errors: FormErrors::default(),
+        },
+        Page::Form {
+            email: "x",
+            name: "y",
+            errors: FormErrors {
+                email: Some(super::guard::FieldError::Invalid),
+                name: Some(super::guard::FieldError::TooLong),
+            },
+        },
+        Page::Sent,
+        Page::Confirmed {
+            email: "vorschau@example.org",
+        },
+        Page::Unsubscribe {
+            email: "vorschau@example.org",
+            token: "0123456789abcdef0123456789abcdef",
+        },
+        Page::Unsubscribed {
+            email: "vorschau@example.org",
+            already: true,
+        },
+    ];
+    pages.extend(
+        [
+            Problem::TokenMissing,
+            Problem::TokenMalformed,
+            Problem::ConfirmUnknown,
+            Problem::ConfirmUsed,
+            Problem::ConfirmExpired,
+            Problem::UnsubscribeUnknown,
+            Problem::TooMany { retry_minutes: 12 },
+            Problem::CrossSite,
+            Problem::UnsupportedType,
+            Problem::BadForm,
+            Problem::TooLarge,
+            Problem::NotFound,
+            Problem::Unavailable,
+        ]
+        .map(Page::Problem),
+    );
+    pages
+}

@@ -1,0 +1,67 @@
+//! A few database connections for the request handlers. SQLite calls block, so each runs on
+//! tokio's blocking threads; the semaphore keeps at most one call per connection, and requests
+//! beyond that wait their turn instead of opening ever more connections.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use tokio::sync::Semaphore;
+
+use crate::diagnostics::Diagnostic;
+use crate::newsletter::store::Store;
+
+pub struct Pool {
+    idle: Mutex<Vec<Store>>,
+    permits: Semaphore,
+    path: PathBuf,
+}
+
+impl Pool {
+    pub fn new(first: Store, size: usize) -> Result<Pool, Diagnostic> {
+        let mut idle = vec![];
+        for _ in 1..size {
+            idle.push(first.reopen()?);
+        }
+        let path = first.path().to_path_buf();
+        idle.push(first);
+        Ok(Pool {
+            permits: Semaphore::new(idle.len()),
+            idle: Mutex::new(idle),
+            path,
+        })
+    }
+
+    /// Runs `f` on a connection of the pool.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, Diagnostic> + Send + 'static,
+    ) -> Result<T, Diagnostic> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Diagnostic::error("the database pool is closed"))?;
+        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut store = match taken {
+            Some(s) => s,
+            // A connection lost to a crashed call is replaced.
+            None => Store::open(&self.path)?,
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = f(&mut store);
+            (store, result)
+        })
+        .await;
+        match joined {
+            Ok((store, result)) => {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(store);
+                }
+                result
+            }
+            Err(e) => Err(Diagnostic::error(format!(
+                "internal: a database call failed: {e}"
+            ))),
+        }
+    }
+}
