@@ -181,8 +181,11 @@ impl Store {
         let mut conn = Connection::open(path).map_err(|e| db_error(path, e))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| db_error(path, e))?;
+        // secure_delete: deleted rows are overwritten, not left in free space — queued mails
+        // hold live links, and a forgotten address must be gone from the file.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;",
         )
         .map_err(|e| db_error(path, e))?;
         migrate(&mut conn).map_err(|e| db_error(path, e))?;

@@ -239,16 +239,14 @@ impl Store {
 
     /// Deletes every trace of an address — subscriber, consent record, confirmation links, queued
     /// mails, send journal — and keeps only its keyed hash, so no import adds it again. Deleted
-    /// rows are overwritten on disk (`secure_delete`), and the write-ahead log is emptied.
+    /// rows are overwritten on disk (`secure_delete`), the file is rewritten and the write-ahead
+    /// log emptied.
     /// `Ok(false)` if nothing about the address was stored (the hash is kept all the same).
     pub fn forget(&mut self, email: &str) -> Result<bool, Diagnostic> {
         let key = address_key(email);
         let hash = self.address_hash(email);
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
-        self.conn
-            .pragma_update(None, "secure_delete", true)
-            .map_err(fail)?;
         let tx = self.write()?;
         let mut deleted = tx
             .execute(
@@ -273,6 +271,9 @@ impl Store {
         )
         .map_err(fail)?;
         tx.commit().map_err(fail)?;
+        // Rewriting the file drops what deletions by older versions (without secure_delete) left
+        // in free pages; emptying the write-ahead log drops the old copies of changed pages.
+        self.conn.execute_batch("VACUUM").map_err(fail)?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(fail)?;

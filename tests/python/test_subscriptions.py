@@ -1,0 +1,365 @@
+"""`ozg-site subscriptions serve` as readers and mail providers use it: a real HTTP service on
+127.0.0.1 and a real SMTP server (aiosmtpd, see smtp_server.py). Sign-up → confirmation mail →
+confirmation → the next edition; one-click unsubscribing; links that are reused, expired or made
+up; answers that reveal nothing about an address; limits; forms from other sites; a mail server
+that is down; a service killed with mail still queued."""
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import smtp_server  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("OZG_SITE_BIN", ROOT / "target/debug/ozg-site"))
+NOW = "2025-12-05T13:00:00+01:00"
+CONSENT = "Ich möchte den Newsletter per E-Mail erhalten. Ich kann ihn jederzeit abbestellen."
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_site(tmp_path, port, limits=""):
+    """The repository's own site, served (site and service) at http://127.0.0.1:<port>."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for part in ("content", "themes", "static", "newsletters"):
+        shutil.copytree(ROOT / part, site / part)
+    config = (ROOT / "site.yaml").read_text()
+    config = re.sub(r"(?m)^base_url: .*$", f"base_url: http://127.0.0.1:{port}", config)
+    config = re.sub(r'(?m)^    consent: ".*"$', f'    consent: "{CONSENT}"', config)
+    config = config.replace("  subscriptions:\n", f"  retry_delay_ms: 50\n  subscriptions:\n{limits}")
+    (site / "site.yaml").write_text(config)
+    return site
+
+
+def run(site, *args, check=True):
+    proc = subprocess.run([str(BIN), *args, "--root", str(site)], capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+class Service:
+    """The service as a process; its log (stderr) goes to a file the tests read."""
+
+    def __init__(self, site, port, smtp_port):
+        self.site, self.port, self.smtp_port = site, port, smtp_port
+        self.log = site / "service.log"
+        self.proc = None
+
+    def start(self):
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN), "subscriptions", "serve", "--root", str(self.site), "--port", str(self.port),
+                 "--smtp", f"smtp://127.0.0.1:{self.smtp_port}"],
+                stdout=subprocess.PIPE, stderr=log, text=True)
+        line = self.proc.stdout.readline()
+        assert f"listening on http://127.0.0.1:{self.port}" in line, line + self.log.read_text()
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            assert self.proc.wait(timeout=15) in (0, -signal.SIGKILL)
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        if isinstance(body, dict):
+            body = urllib.parse.urlencode(body)
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        text = response.read().decode()
+        conn.close()
+        return response.status, dict(response.getheaders()), text
+
+    def signup(self, email, name=None, headers=None):
+        fields = {"email": email} if name is None else {"email": email, "name": name}
+        return self.request("POST", "/newsletter/anmelden", fields, {**FORM, **(headers or {})})
+
+    @property
+    def db(self):
+        return self.site / ".ozg-site" / "newsletter.sqlite"
+
+    def sql(self, query, *args):
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute(query, args).fetchall()
+
+    def show(self, email):
+        out = run(self.site, "subscribers", "show", email).stdout
+        return dict(line.split("\t", 1) for line in out.splitlines())
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A site, an SMTP server and the service, started; `limits` lines go under `subscriptions:`."""
+    started = []
+
+    def make(limits="", smtp=True):
+        port, smtp_port = free_port(), free_port()
+        site = make_site(tmp_path, port, limits)
+        recorder = smtp_server.Recorder()
+        if smtp:
+            controller, smtp_port = smtp_server.start(recorder)
+            started.append(controller.stop)
+        service = Service(site, port, smtp_port).start()
+        started.append(service.stop)
+        return service, recorder
+
+    yield make
+    for stop in reversed(started):
+        stop()
+
+
+def mails_to(recorder, address, count=1, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with recorder.lock:
+            found = [m for rcpt, m in recorder.messages if rcpt == address.lower()]
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{count} mail(s) to {address} expected, got {len(found)}")
+
+
+def link(message, path):
+    match = re.search(rf"http://127\.0\.0\.1:\d+({re.escape(path)}\?token=[0-9a-f]{{32}})",
+                      message.get_content())
+    assert match, message.get_content()
+    return match.group(1)
+
+
+def test_sign_up_confirm_and_the_next_edition_arrives_with_a_one_click_link(world):
+    service, recorder = world()
+    status, _, page = service.signup("Erika.Mustermann@example.org", "Erika Müller")
+    assert status == 200 and "<h1>" in page
+    [mail] = mails_to(recorder, "erika.mustermann@example.org")
+    assert str(mail["Subject"]) == "Bitte bestätigen Sie Ihre Anmeldung zum Newsletter"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert CONSENT.split(".")[0] in " ".join(mail.get_content().split())
+    assert service.show("erika.mustermann@example.org")["status"] == "pending"
+    assert run(service.site, "subscribers", "count").stdout.strip() == "0"
+
+    status, _, page = service.request("GET", link(mail, "/newsletter/bestaetigen"))
+    assert status == 200 and "Erika.Mustermann@example.org" in page
+    record = service.show("erika.mustermann@example.org")
+    assert record["status"] == "active" and record["source"] == "form"
+    assert record["name"] == "Erika Müller" and record["consent"] == CONSENT
+    assert record["confirmed_at"] >= record["requested_at"]
+
+    # The next edition reaches the new subscriber, with the service's one-click link.
+    out = run(service.site, "newsletter", "send", "2", "--now", NOW, "--smtp",
+              f"smtp://127.0.0.1:{service.smtp_port}", "--rate", "0").stdout
+    assert "1 sent, 0 failed" in out
+    edition = [m for m in mails_to(recorder, "erika.mustermann@example.org", 2) if m["List-Id"]][0]
+    assert edition["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    header = str(edition["List-Unsubscribe"])
+    match = re.fullmatch(rf"<http://127\.0\.0\.1:{service.port}(/newsletter/abmelden\?token=[0-9a-f]{{32}})>", header)
+    assert match, header
+    assert match.group(1) in edition.get_body(("plain",)).get_content()
+    # What a mail provider does when the reader clicks "Abbestellen" (RFC 8058).
+    status, _, _ = service.request("POST", match.group(1), "List-Unsubscribe=One-Click", FORM)
+    assert status == 200
+    record = service.show("erika.mustermann@example.org")
+    assert record["status"] == "unsubscribed" and record["unsubscribed_via"] == "one-click"
+    assert record["consent"] == CONSENT, "the proof of consent stays"
+    assert "edition 2\tsent" in run(service.site, "subscribers", "show", "erika.mustermann@example.org").stdout
+
+
+def test_links_are_single_use_expire_and_cannot_be_made_up(world):
+    service, recorder = world()
+    service.signup("a@example.org")
+    service.signup("b@example.org")
+    a = link(mails_to(recorder, "a@example.org")[0], "/newsletter/bestaetigen")
+    b = link(mails_to(recorder, "b@example.org")[0], "/newsletter/bestaetigen")
+    # A link checker's HEAD request confirms nobody.
+    assert service.request("HEAD", a)[0] == 200
+    assert service.show("a@example.org")["status"] == "pending"
+    assert service.request("GET", a)[0] == 200
+    status, _, page = service.request("GET", a)
+    assert status == 410 and "schon verwendet" in page
+    service.sql("UPDATE confirmations SET expires_ms = 0")
+    status, _, page = service.request("GET", b)
+    assert status == 410 and "abgelaufen" in page
+    assert service.show("b@example.org")["status"] == "pending"
+    made_up = "/newsletter/bestaetigen?token=" + "0123456789abcdef" * 2
+    assert service.request("GET", made_up)[0] == 404
+    assert service.request("GET", "/newsletter/bestaetigen?token=abc")[0] == 400
+    assert service.request("GET", "/newsletter/bestaetigen?token=" + "A" * 32)[0] == 400
+    assert service.request("GET", "/newsletter/bestaetigen")[0] == 400
+    assert service.request("GET", "/newsletter/abmelden?token=" + "f" * 32)[0] == 404
+    assert service.request("POST", "/newsletter/abmelden?token=" + "f" * 32, "List-Unsubscribe=One-Click", FORM)[0] == 404
+
+
+def test_answers_do_not_tell_whether_an_address_is_subscribed(world):
+    service, recorder = world()
+    run(service.site, "subscribers", "add", "known@example.org")
+    known = service.signup("known@example.org")
+    unknown = service.signup("unknown@example.org")
+    drop = {"date"}
+    assert known[0] == unknown[0] == 200
+    assert {k: v for k, v in known[1].items() if k.lower() not in drop} == \
+        {k: v for k, v in unknown[1].items() if k.lower() not in drop}
+    assert known[2] == unknown[2]
+    # Only the mailbox's owner learns it: a note with the way out, not a second subscription.
+    [note] = mails_to(recorder, "known@example.org")
+    assert str(note["Subject"]) == "Sie erhalten unseren Newsletter bereits"
+    assert link(note, "/newsletter/abmelden")
+    assert "bestaetigen" not in note.get_content()
+    assert service.show("known@example.org")["source"] == "cli"
+
+
+def test_limits_per_client_and_per_address(world):
+    service, recorder = world(limits="    signups_per_client_per_hour: 6\n    signups_per_address_per_hour: 2\n")
+    for _ in range(4):
+        assert service.signup("flood@example.org")[0] == 200
+    time.sleep(1)
+    assert len(mails_to(recorder, "flood@example.org", 2)) == 2, "two mails, then silence"
+    service.signup("x1@example.org")
+    service.signup("x2@example.org")
+    status, headers, page = service.signup("x3@example.org")
+    assert status == 429 and "Zu viele Anmeldungen" in page
+    assert 60 <= int(headers["retry-after"]) <= 3600
+    assert service.sql("SELECT count(*) FROM subscribers WHERE email_key = 'x3@example.org'") == [(0,)]
+    # Another client behind the same proxy on this machine is counted on its own.
+    assert service.signup("x4@example.org", headers={"X-Forwarded-For": "198.51.100.23"})[0] == 200
+
+
+def test_forms_from_other_sites_and_bad_input_are_refused(world):
+    service, _ = world()
+    cross = {"Origin": "https://boese.example", "Sec-Fetch-Site": "cross-site"}
+    status, _, page = service.signup("a@example.org", headers=cross)
+    assert status == 403 and "anderen Website" in page
+    same = {"Origin": f"http://127.0.0.1:{service.port}", "Sec-Fetch-Site": "same-origin"}
+    assert service.signup("a@example.org", headers=same)[0] == 200
+    assert service.request("POST", "/newsletter/anmelden", '{"email": "a@example.org"}',
+                           {"Content-Type": "application/json"})[0] == 415
+    assert service.request("POST", "/newsletter/anmelden", {"email": "a@example.org", "x": "y" * 5000}, FORM)[0] == 413
+    assert service.request("POST", "/newsletter/anmelden", "email=a%40example.org&email=b%40example.org", FORM)[0] == 400
+    status, _, page = service.signup("erika@", "Erika")
+    assert status == 422
+    assert 'aria-invalid="true"' in page and 'value="erika@"' in page and 'role="alert"' in page
+    assert service.signup("erika@example.org", "Zeile\nzwei")[0] == 422
+    assert service.signup("<script>@example.org")[0] == 422
+    status, _, page = service.signup('"><script>alert(1)</script>')
+    assert status == 422 and "<script>alert(1)" not in page
+    assert service.request("GET", "/newsletter/anmelden")[0] == 200
+    assert service.request("GET", "/gibt-es-nicht")[0] == 404
+    assert service.request("PUT", "/newsletter/anmelden", "x", FORM)[0] == 405
+    assert service.sql("SELECT count(*) FROM subscribers") == [(1,)]
+
+
+def test_unsubscribing_needs_no_login_and_is_idempotent(world):
+    service, _ = world()
+    run(service.site, "subscribers", "add", "leser@example.org")
+    [(token,)] = service.sql("SELECT token FROM subscribers")
+    status, headers, page = service.request("GET", f"/newsletter/abmelden?token={token}")
+    assert status == 200 and f'value="{token}"' in page and "Newsletter abbestellen" in page
+    assert headers["referrer-policy"] == "no-referrer", "the token in the address must not leak"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-store"
+    assert service.show("leser@example.org")["status"] == "active", "showing the page changes nothing"
+    same = {"Origin": f"http://127.0.0.1:{service.port}", **FORM}
+    status, _, page = service.request("POST", "/newsletter/abmelden", {"token": token}, same)
+    assert status == 200
+    record = service.show("leser@example.org")
+    assert record["status"] == "unsubscribed" and record["unsubscribed_via"] == "link"
+    again = service.request("POST", "/newsletter/abmelden", {"token": token}, same)
+    assert again[0] == 200 and again[2] != page, "says it was unsubscribed already"
+    assert service.request("POST", f"/newsletter/abmelden?token={token}", "List-Unsubscribe=One-Click", FORM)[0] == 200
+    assert service.request("GET", f"/newsletter/abmelden?token={token}")[0] == 200
+    assert service.request("POST", "/newsletter/abmelden", {"token": "zu-kurz"}, same)[0] == 400
+    cross = {"Origin": "https://boese.example", "Sec-Fetch-Site": "cross-site", **FORM}
+    assert service.request("POST", "/newsletter/abmelden", {"token": token}, cross)[0] == 403
+
+
+def test_a_mail_server_that_is_down_delays_mails_and_a_killed_service_loses_none(tmp_path):
+    smtp_port, port = free_port(), free_port()
+    site = make_site(tmp_path, port)
+    service = Service(site, port, smtp_port).start()
+    try:
+        assert service.signup("geduld@example.org")[0] == 200
+        time.sleep(0.5)
+        assert service.sql("SELECT count(*) FROM outgoing") == [(1,)], "queued while the server is down"
+        # The process dies with the mail still queued; the sign-up and its mail survive.
+        service.stop(signal.SIGKILL)
+        recorder = smtp_server.Recorder()
+        controller = smtp_server.Controller(recorder, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        try:
+            service.start()
+            [mail] = mails_to(recorder, "geduld@example.org", timeout=20)
+            assert link(mail, "/newsletter/bestaetigen")
+            assert service.sql("SELECT count(*) FROM outgoing") == [(0,)]
+            assert "not accepted yet" in service.log.read_text()
+        finally:
+            controller.stop()
+    finally:
+        service.stop()
+
+
+def test_the_log_holds_no_addresses_and_no_tokens(world):
+    service, recorder = world()
+    service.signup("geheim@example.org", "Geheim")
+    confirm = link(mails_to(recorder, "geheim@example.org")[0], "/newsletter/bestaetigen")
+    service.request("GET", confirm)
+    [(token,)] = service.sql("SELECT token FROM subscribers")
+    service.request("POST", f"/newsletter/abmelden?token={token}", "List-Unsubscribe=One-Click", FORM)
+    log = service.log.read_text()
+    assert "POST /newsletter/anmelden 200" in log and "address=" in log
+    assert "@" not in log and "geheim" not in log.lower()
+    assert token not in log and confirm.split("=")[1] not in log
+
+
+def test_forgetting_a_form_subscriber_leaves_only_a_hash(world):
+    service, recorder = world()
+    service.signup("vergessen@example.org", "Vera")
+    service.request("GET", link(mails_to(recorder, "vergessen@example.org")[0], "/newsletter/bestaetigen"))
+    run(service.site, "newsletter", "send", "2", "--now", NOW, "--smtp", f"smtp://127.0.0.1:{service.smtp_port}", "--rate", "0")
+    mails_to(recorder, "vergessen@example.org", 2)
+    run(service.site, "subscribers", "export", str(service.site / "export.csv"))
+    exported = (service.site / "export.csv").read_text(encoding="utf-8-sig")
+    assert f"vergessen@example.org;Vera;active;form;" in exported and CONSENT in exported
+    run(service.site, "subscribers", "remove", "--forget", "vergessen@example.org")
+    for f in service.db.parent.glob("newsletter.sqlite*"):
+        data = f.read_bytes()
+        assert b"vergessen@example.org" not in data and b"Vera" not in data, f
+    assert service.sql("SELECT count(*) FROM deliveries") == [(0,)]
+    # The person may come back themselves, with a new confirmation.
+    assert service.signup("vergessen@example.org")[0] == 200
+    mails_to(recorder, "vergessen@example.org", 3)
+
+
+def test_the_service_explains_what_is_missing_before_it_starts(tmp_path):
+    port = free_port()
+    site = make_site(tmp_path, port)
+    config = (site / "site.yaml").read_text()
+    (site / "site.yaml").write_text(re.sub(r"(?ms)^  subscriptions:\n(    .*\n)+", "", config)
+                                    + '  unsubscribe_url: "https://x.example/?t={token}"\n')
+    proc = subprocess.run([str(BIN), "subscriptions", "serve", "--root", str(site), "--port", "0"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and "no `subscriptions:` settings" in proc.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        (site / "site.yaml").write_text(config)
+        proc = subprocess.run([str(BIN), "subscriptions", "serve", "--root", str(site), "--port", str(taken)],
+                              capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and f"cannot listen on 127.0.0.1:{taken}" in proc.stderr
