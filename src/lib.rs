@@ -123,7 +123,7 @@ pub struct CheckReport {
 }
 
 /// Everything `build` validates, including rendering every template, every newsletter edition
-/// as an e-mail, and the accessibility checks of [`audit`] (with `external`, a timeout, also
+/// as an e-mail, the subscription service's pages and mails, and the accessibility checks of [`audit`] (with `external`, a timeout, also
 /// whether links to other sites answer), without touching the output.
 pub fn check(
     opts: &Options,
@@ -146,6 +146,8 @@ pub fn check(
     drop(staging);
     // Newsletter editions must also make good e-mails (absolute links, images with alt text).
     newsletter::render_editions(&site, &theme, newsletter::Which::All)?;
+    // So do the pages and mails of the subscription service, if the site has one.
+    subscriptions::check_theme(&site, &theme)?;
     let mut findings = Diagnostics::from(findings);
     findings.sort();
     Ok(CheckReport {

@@ -122,3 +122,35 @@ fn a_failed_build_keeps_the_previous_mail() {
     newsletter_build(&site, &["2"]).failed_with(1);
     assert_eq!(site.read("mail/2/email.html"), before);
 }
+
+#[test]
+fn check_names_what_a_theme_lacks_for_the_subscription_service() {
+    let site = Site::fixture("basic");
+    site.write(
+        "site.yaml",
+        site.read("site.yaml")
+            + "newsletter:\n  from: team@example.org\n  subscriptions:\n    consent: Ich möchte den Newsletter.\n    confirm_within_hours: 0\n",
+    );
+    let run = site.run(&["check", "--now", NOW]);
+    run.failed_with(1);
+    run.stderr_has("`confirm_within_hours` is 0; it must be between 1 and 720");
+    site.write(
+        "site.yaml",
+        site.read("site.yaml")
+            .replace("    confirm_within_hours: 0\n", ""),
+    );
+    let run = site.run(&["check", "--now", NOW]);
+    run.ok();
+    // The fixture's small theme has no pages for the service: `check` says so before anyone
+    // starts it.
+    site.write(
+        "site.yaml",
+        site.read("site.yaml")
+            .replace("theme: default", "theme: mini"),
+    );
+    let run = site.run(&["check", "--now", NOW]);
+    run.failed_with(1);
+    run.stderr_has("the theme `mini` has no page for the subscription service");
+    run.stderr_has("templates/subscriptions/form.html");
+    run.stderr_has("copy `templates/subscriptions/` from the default theme");
+}

@@ -22,7 +22,9 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::config::{CONFIG_FILE, Config, origin_of};
+use crate::config::{
+    CONFIG_FILE, Config, NewsletterConfig, ServiceUrls, SubscriptionsConfig, origin_of,
+};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::newsletter::outlet::{Outlet, redact};
 use crate::newsletter::store::Store;
@@ -91,6 +93,47 @@ fn load(opts: &ServeOptions) -> Result<Site, Diagnostics> {
     Ok(site)
 }
 
+/// The theme's pages and mails for the service, each rendered once to find template errors.
+fn pages_and_mails(
+    site: &Arc<Site>,
+    theme: &Theme,
+    nl: &NewsletterConfig,
+    subs: &SubscriptionsConfig,
+    urls: &ServiceUrls,
+) -> Result<(pages::Pages, mail::Mailer), Diagnostics> {
+    let archive_url = site
+        .sections
+        .iter()
+        .find(|s| s.kind == Kind::Newsletter)
+        .map(|s| site.config.url(&s.path))
+        .unwrap_or_default();
+    let pages = pages::Pages::new(
+        site,
+        theme,
+        &pages::ServiceFacts {
+            signup_url: &urls.signup,
+            unsubscribe_url: &urls.unsubscribe,
+            archive_url: &archive_url,
+            privacy_url: subs.privacy_page.as_deref().unwrap_or_default(),
+            consent: &subs.consent,
+            confirm_hours: subs.confirm_within_hours,
+        },
+    )?;
+    let mailer = mail::Mailer::new(site, theme, nl, urls)?;
+    Ok((pages, mailer))
+}
+
+/// For `check`: when the site has the service, its pages and mails render with this theme.
+pub fn check_theme(site: &Arc<Site>, theme: &Theme) -> Result<(), Diagnostics> {
+    let Some(nl) = &site.config.site.newsletter else {
+        return Ok(());
+    };
+    if let (Some(subs), Some(urls)) = (&nl.subscriptions, &nl.service) {
+        pages_and_mails(site, theme, nl, subs, urls)?;
+    }
+    Ok(())
+}
+
 /// Runs the service until Ctrl-C or SIGTERM.
 pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     let site = load(&opts)?;
@@ -107,25 +150,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     };
     let site = Arc::new(site);
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
-    let archive_url = site
-        .sections
-        .iter()
-        .find(|s| s.kind == Kind::Newsletter)
-        .map(|s| site.config.url(&s.path))
-        .unwrap_or_default();
-    let pages = pages::Pages::new(
-        &site,
-        &theme,
-        &pages::ServiceFacts {
-            signup_url: &urls.signup,
-            unsubscribe_url: &urls.unsubscribe,
-            archive_url: &archive_url,
-            privacy_url: subs.privacy_page.as_deref().unwrap_or_default(),
-            consent: &subs.consent,
-            confirm_hours: subs.confirm_within_hours,
-        },
-    )?;
-    let mailer = mail::Mailer::new(&site, &theme, &nl, &urls)?;
+    let (pages, mailer) = pages_and_mails(&site, &theme, &nl, &subs, &urls)?;
 
     let db = crate::newsletter::send::database_path(&opts.root, Some(&nl), opts.db.as_deref());
     let first = Store::open(&db)?;
