@@ -256,6 +256,10 @@ fn traversal_is_refused_and_types_are_right() {
         body.contains("Nicht gefunden") || body.contains("nicht gefunden"),
         "the site's 404 page"
     );
+    // The newsletter box posts to the subscription service; the preview says it is not one.
+    let (status, _, body) = get(&server.addr, "/newsletter/anmelden");
+    assert_eq!(status, 503);
+    assert!(body.contains("subscriptions serve"), "{body}");
     // The build output never contains the live-reload script.
     site.build().ok();
     assert!(!site.all_output_text().contains("/__ozg/"));

@@ -11,11 +11,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::{Change, Shared};
+use crate::config::{CONFIRM_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
 use crate::write::MemoryFile;
 
 pub const LIVE_SCRIPT_PATH: &str = "/__ozg/live.js";
@@ -28,8 +29,24 @@ pub fn router(shared: Arc<Shared>) -> axum::Router {
         .route(EVENTS_PATH, get(events))
         .route(STATUS_PATH, get(status))
         .route(LIVE_SCRIPT_PATH, get(live_script))
+        .route(SIGNUP_PATH, any(service_notice))
+        .route(CONFIRM_PATH, any(service_notice))
+        .route(UNSUBSCRIBE_PATH, any(service_notice))
         .fallback(get(file))
         .with_state(shared)
+}
+
+/// The newsletter box posts to the subscription service, which the preview is not: an editor
+/// who tries the form learns why nothing happens, instead of meeting a bare error.
+async fn service_notice() -> impl IntoResponse {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "<!DOCTYPE html>\n<html lang=\"de\">\n<head><meta charset=\"utf-8\"><title>Anmeldedienst – Vorschau</title></head>\n<body>\n<main>\n<h1>In der Vorschau gibt es keinen Anmeldedienst</h1>\n<p>Auf der veröffentlichten Website nimmt hier der Anmeldedienst (<code>ozg-site subscriptions serve</code>) Anmeldungen, Bestätigungen und Abmeldungen für den Newsletter an. Die Vorschau nimmt keine an und verschickt keine E-Mails.</p>\n<p><a href=\"/\">Zurück zur Vorschau</a></p>\n</main>\n</body>\n</html>\n",
+    )
 }
 
 async fn live_script() -> impl IntoResponse {
