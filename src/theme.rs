@@ -42,6 +42,21 @@ pub struct Theme {
 }
 
 impl Theme {
+    /// An error naming the first of `names` the theme's `email/` lacks.
+    pub fn require_email_templates(&self, names: &[&str]) -> Result<(), Diagnostic> {
+        match names
+            .iter()
+            .find(|name| !self.email_templates.iter().any(|t| t.name == **name))
+        {
+            Some(name) => Err(Diagnostic::error(format!(
+                "the theme `{}` has no e-mail template `email/{name}`",
+                self.name
+            ))
+            .hint("copy `email/` from the default theme into your theme and adapt it")),
+            None => Ok(()),
+        }
+    }
+
     /// Loads `themes/<name>/` from the site; falls back to the embedded default theme.
     pub fn load(root: &Path, name: &str) -> Result<Theme, Diagnostics> {
         let dir = root.join(THEMES_DIR).join(name);

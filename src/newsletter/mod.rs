@@ -120,16 +120,7 @@ pub fn render_editions(
     if editions.is_empty() {
         return Ok(Vec::new());
     }
-    for name in [email::HTML_TEMPLATE, email::TEXT_TEMPLATE] {
-        if !theme.email_templates.iter().any(|t| t.name == name) {
-            return Err(Diagnostic::error(format!(
-                "the theme `{}` has no e-mail template `email/{name}`",
-                theme.name
-            ))
-            .hint("copy `email/` from the default theme into your theme and adapt it")
-            .into());
-        }
-    }
+    theme.require_email_templates(&[email::HTML_TEMPLATE, email::TEXT_TEMPLATE])?;
     let templates = crate::render::email_templates(site, theme)?;
     let mut errors = Diagnostics::new();
     let mut out = Vec::new();

@@ -42,16 +42,7 @@ impl Mailer {
         config: &NewsletterConfig,
         urls: &ServiceUrls,
     ) -> Result<Mailer, Diagnostics> {
-        for name in [CONFIRM, ALREADY] {
-            if !theme.email_templates.iter().any(|t| t.name == name) {
-                return Err(Diagnostic::error(format!(
-                    "the theme `{}` has no e-mail template `email/{name}`",
-                    theme.name
-                ))
-                .hint("copy `email/` from the default theme into your theme and adapt it")
-                .into());
-            }
-        }
+        theme.require_email_templates(&[CONFIRM, ALREADY])?;
         let address = |key: &str, value: &str| {
             value.parse::<Mailbox>().map_err(|e| {
                 Diagnostic::error(format!(

@@ -175,19 +175,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     }
     let destination = outlet.describe(smtp.as_deref());
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Diagnostic::error(format!("cannot start the service: {e}")))?;
-    let addr = SocketAddr::new(opts.bind, opts.port);
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|e| {
-            Diagnostic::error(format!("cannot listen on {addr}: {e}"))
-                .hint("another program uses the port: pass another one, e.g. --port 8026")
-        })?;
-    let local = listener.local_addr().unwrap_or(addr);
+    let (runtime, listener, local) = crate::serve::listen(SocketAddr::new(opts.bind, opts.port))?;
 
     let wake = Arc::new(worker::Wake::default());
     let sender = Arc::new(worker::Sender {
