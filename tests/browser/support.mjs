@@ -29,9 +29,10 @@ const MIME = {
   '.vtt': 'text/vtt; charset=utf-8', '.mp4': 'video/mp4', '.jpg': 'image/jpeg', '.webp': 'image/webp',
 };
 
-/** Serves `dir` on a free loopback port; `/x/` serves `x/index.html`, misses get `404.html`. */
-export async function serve(dir) {
-  const server = createServer((req, res) => {
+/** A request handler serving `dir` (read per request, so it may be built after listening):
+ * `/x/` serves `x/index.html`, misses get `404.html`. */
+export function staticFiles(dir) {
+  return (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     let file = normalize(join(dir, path));
     if (!file.startsWith(dir)) { res.writeHead(403).end(); return; }
@@ -40,7 +41,12 @@ export async function serve(dir) {
     if (!existsSync(file)) { file = join(dir, '404.html'); status = 404; }
     res.writeHead(status, { 'content-type': MIME[extname(file)] || 'application/octet-stream' });
     res.end(readFileSync(file));
-  });
+  };
+}
+
+/** Serves `dir` on a free loopback port (see `staticFiles`). */
+export async function serve(dir) {
+  const server = createServer(staticFiles(dir));
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address();
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((ok) => server.close(ok)) };
@@ -54,9 +60,10 @@ export async function launch() {
   });
 }
 
-/** A page that fails the test on any request leaving 127.0.0.1 (the site loads nothing from third parties). */
-export async function newPage(browser, width = 1280) {
-  const context = await browser.newContext({ viewport: { width, height: 900 }, locale: 'de-DE' });
+/** A page that fails the test on any request leaving 127.0.0.1 (the site loads nothing from third parties).
+ * `options` are added to the browser context's, e.g. `{ bypassCSP: true }` or `{ javaScriptEnabled: false }`. */
+export async function newPage(browser, width = 1280, options = {}) {
+  const context = await browser.newContext({ viewport: { width, height: 900 }, locale: 'de-DE', ...options });
   const page = await context.newPage();
   const external = [];
   await page.route('**/*', (route) => {
