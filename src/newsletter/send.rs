@@ -354,7 +354,7 @@ impl Run<'_> {
             self.limit.wait();
             match self.outlet.send(&message, &d.subscriber.to_string()) {
                 Ok(()) => {
-                    store.mark_sent(number, d.subscriber, attempt)?;
+                    store.mark_sent(number, d, attempt)?;
                     return Ok(Outcome::Sent);
                 }
                 Err(Refusal::Permanent(reply)) => {

@@ -158,17 +158,33 @@ impl Store {
     }
 
     /// Records that the server accepted the message (committed before the next is sent).
+    ///
+    /// Also when the recipient unsubscribed while the message was on its way (their pending row
+    /// is gone then): the journal says what was sent. Not for a recipient forgotten meanwhile —
+    /// nothing about them may be written again.
     pub fn mark_sent(
         &self,
         edition: u32,
-        subscriber: i64,
+        delivery: &Delivery,
         attempts: u32,
     ) -> Result<(), Diagnostic> {
         self.conn
             .execute(
-                "UPDATE deliveries SET state = 'sent', attempts = ?3, last_reply = NULL, sent_at = ?4
-                 WHERE campaign = (SELECT id FROM campaigns WHERE edition = ?1) AND subscriber = ?2",
-                params![edition, subscriber, attempts, jiff::Timestamp::now().to_string()],
+                "INSERT INTO deliveries (campaign, subscriber, email, name, token, state, attempts,
+                 sent_at)
+                 SELECT c.id, ?2, ?3, ?4, ?5, 'sent', ?6, ?7 FROM campaigns c
+                 WHERE c.edition = ?1 AND EXISTS (SELECT 1 FROM subscribers WHERE id = ?2)
+                 ON CONFLICT (campaign, subscriber) DO UPDATE SET state = 'sent',
+                 attempts = excluded.attempts, last_reply = NULL, sent_at = excluded.sent_at",
+                params![
+                    edition,
+                    delivery.subscriber,
+                    delivery.email,
+                    delivery.name,
+                    delivery.token,
+                    attempts,
+                    jiff::Timestamp::now().to_string()
+                ],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -265,7 +281,7 @@ mod tests {
         s.add("b@example.org", None, Source::Cli).unwrap();
         assert_eq!(s.start_campaign(2, "Betreff", false).unwrap(), 2);
         let pending = s.pending(2).unwrap();
-        s.mark_sent(2, pending[0].subscriber, 1).unwrap();
+        s.mark_sent(2, &pending[0], 1).unwrap();
         s.add("c@example.org", None, Source::Cli).unwrap();
         // Started again: nobody new joins unless asked, and only the unsent one is pending.
         assert_eq!(s.start_campaign(2, "Betreff", false).unwrap(), 0);
@@ -297,6 +313,13 @@ mod tests {
         assert!(s.unsubscribe_address("b@example.org").unwrap());
         assert!(!s.still_pending(7, pending[1].subscriber).unwrap());
         assert_eq!(s.pending(7).unwrap().len(), 1);
+        // Its message was already on its way: the journal records that it went out.
+        s.mark_sent(7, &pending[1], 1).unwrap();
+        assert_eq!(s.status(7).unwrap().unwrap().sent, 1);
+        // Not so for someone forgotten meanwhile: nothing about them is written again.
+        s.forget("a@example.org").unwrap();
+        s.mark_sent(7, &pending[0], 1).unwrap();
+        assert_eq!(s.status(7).unwrap().unwrap().sent, 1);
         // Nobody who is not active joins later either.
         assert_eq!(s.start_campaign(7, "Betreff", true).unwrap(), 0);
     }

@@ -394,8 +394,9 @@ mod tests {
             Added::Unsubscribed(at) if at == a.consent.unsubscribed_at.clone().unwrap()
         ));
         s.start_campaign(1, "Betreff", false).unwrap();
-        let b = s.find("b@example.org").unwrap().unwrap();
-        s.mark_sent(1, b.id, 1).unwrap();
+        let b = s.pending(1).unwrap().pop().unwrap();
+        assert_eq!(b.email, "b@example.org");
+        s.mark_sent(1, &b, 1).unwrap();
         assert!(s.forget("B@example.org").unwrap());
         assert!(s.find("b@example.org").unwrap().is_none());
         assert!(s.is_forgotten("b@example.org").unwrap());
