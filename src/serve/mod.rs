@@ -99,7 +99,17 @@ pub fn listen(
         .build()
         .map_err(|e| Diagnostic::error(format!("cannot start the server: {e}")))?;
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(addr))
+        .block_on(async {
+            let socket = match addr {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+            }?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            // Room for many browsers (or a proxy's burst) connecting at once; the kernel caps it
+            // at net.core.somaxconn.
+            socket.listen(1024)
+        })
         .map_err(|e| {
             Diagnostic::error(format!("cannot listen on {addr}: {e}")).hint(format!(
                 "another program uses the port: pass another one, e.g. --port {}",

@@ -294,8 +294,15 @@ async fn unsubscribe(
 ) -> Response {
     let (token, via) = match token_in_query(&uri) {
         // The link of the `List-Unsubscribe` header: mail providers POST to it from their own
-        // servers (RFC 8058), with no browser and no origin; the token alone is the proof.
-        Ok(Some(token)) => (token, Via::OneClick),
+        // servers (RFC 8058), with no browser and no origin; the token alone is the proof. The
+        // body (`List-Unsubscribe=One-Click`, as a form or multipart) says nothing more, but is
+        // read all the same: a connection with an unread body cannot take the next request.
+        Ok(Some(token)) => {
+            if let Err(p) = read_body(&headers, body).await {
+                return problem(&app, p);
+            }
+            (token, Via::OneClick)
+        }
         Ok(None) => {
             if !guard::from_trusted_page(&headers, &app.origins) {
                 return problem(&app, Problem::CrossSite);
@@ -388,6 +395,12 @@ async fn read_form(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<std::collections::HashMap<String, String>, Problem> {
+    let bytes = read_body(headers, body).await?;
+    guard::parse_form(&bytes).map_err(|_| Problem::BadForm)
+}
+
+/// A body of at most [`guard::MAX_BODY`] bytes, read within 10 seconds.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Problem> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -400,11 +413,10 @@ async fn read_form(
         axum::body::to_bytes(body, guard::MAX_BODY),
     )
     .await;
-    let bytes = match read {
-        Ok(Ok(b)) => b,
+    match read {
+        Ok(Ok(b)) => Ok(b),
         // Longer than allowed (sent without a length), or it broke off.
-        Ok(Err(_)) => return Err(Problem::TooLarge),
-        Err(_) => return Err(Problem::BadForm),
-    };
-    guard::parse_form(&bytes).map_err(|_| Problem::BadForm)
+        Ok(Err(_)) => Err(Problem::TooLarge),
+        Err(_) => Err(Problem::BadForm),
+    }
 }
