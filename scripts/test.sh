@@ -55,10 +55,10 @@ step "Rust: unit and integration tests"
 cargo test --all-targets --locked
 cargo build --locked  # the binary the Python and browser tests run
 
-step "Formats read by real parsers, and sending against a real SMTP server (pytest)"
+step "Formats read by real parsers; sending, the subscription service and its load test against a real SMTP server (pytest)"
 .venv/bin/python -m pytest -q tests/python
 
-step "Browser tests in Chromium: axe-core, advent dialog, Nu HTML checker"
+step "Browser tests in Chromium: axe-core, advent dialog, newsletter sign-up, Nu HTML checker"
 node --test --test-reporter=spec tests/browser/
 
 step "Rebuild timer script"
