@@ -154,3 +154,44 @@ fn check_names_what_a_theme_lacks_for_the_subscription_service() {
     run.stderr_has("templates/subscriptions/form.html");
     run.stderr_has("copy `templates/subscriptions/` from the default theme");
 }
+
+#[test]
+fn the_newsletter_box_posts_to_the_service_or_names_the_address_to_write_to() {
+    let site = Site::fixture("basic");
+    site.build().ok();
+    let archive = || site.read("public/newsletter/index.html");
+    assert!(
+        !archive().contains("Newsletter abonnieren"),
+        "no newsletter settings, no sign-up"
+    );
+
+    // Without the service: the address to write to (reply_to before from).
+    site.write("site.yaml", site.read("site.yaml") + SETTINGS);
+    site.build().ok();
+    let html = archive();
+    assert!(
+        html.contains("mailto:antwort@example.org?subject=Newsletter%20abonnieren"),
+        "{html}"
+    );
+    assert!(!html.contains("<form class=\"signup-form\""));
+
+    // With it: a form posting to the service at the site's address, with the consent beside it.
+    site.write(
+        "site.yaml",
+        site.read("site.yaml").replace(
+            "  unsubscribe_url: \"https://test.example.org/abmelden/?t={token}\"\n",
+            "  subscriptions:\n    consent: Ich möchte den Testnewsletter erhalten.\n    privacy_page: \"@/kontakt.md\"\n",
+        ),
+    );
+    site.build().ok();
+    let html = archive();
+    assert!(
+        html.contains(
+            "<form class=\"signup-form\" method=\"post\" action=\"https://test.example.org/newsletter/anmelden\""
+        ),
+        "{html}"
+    );
+    assert!(html.contains("Ich möchte den Testnewsletter erhalten."));
+    assert!(html.contains("<a href=\"/kontakt/\">Hinweise zum Datenschutz</a>"));
+    assert!(!html.contains("mailto:antwort@example.org?subject"));
+}
