@@ -123,8 +123,9 @@ pub struct CheckReport {
 }
 
 /// Everything `build` validates, including rendering every template, every newsletter edition
-/// as an e-mail, the subscription service's pages and mails, and the accessibility checks of [`audit`] (with `external`, a timeout, also
-/// whether links to other sites answer), without touching the output.
+/// as an e-mail, the subscription service's pages and mails, and the accessibility checks of
+/// [`audit`] (with `external`, a timeout, also whether links to other sites answer), without
+/// touching the output.
 pub fn check(
     opts: &Options,
     external: Option<std::time::Duration>,

@@ -700,20 +700,11 @@ fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), 
                 })
                 .into());
             };
-            let c = &s.consent;
-            let rows = [
-                ("address", Some(s.email.clone())),
-                ("name", s.name.clone()),
-                ("status", Some(s.status.as_str().to_string())),
-                ("source", Some(c.source.as_str().to_string())),
-                ("requested_at", Some(c.requested_at.clone())),
-                ("confirmed_at", c.confirmed_at.clone()),
-                ("consent", c.statement.clone()),
-                ("unsubscribed_at", c.unsubscribed_at.clone()),
-                ("unsubscribed_via", c.unsubscribed_via.clone()),
-            ];
-            for (key, value) in rows {
-                println!("{key}\t{}", value.unwrap_or_default());
+            for (key, value) in ozg_site::newsletter::store::Subscriber::RECORD
+                .iter()
+                .zip(s.record())
+            {
+                println!("{key}\t{value}");
             }
             for (edition, state, at) in store.deliveries_of(s.id)? {
                 println!("edition {edition}\t{state}\t{}", at.unwrap_or_default());

@@ -109,20 +109,7 @@ pub fn read_csv(path: &Path) -> Result<Parsed, Diagnostic> {
     Ok(parsed)
 }
 
-/// The columns of an export: the address, and the consent record (see [`super::store::Consent`]).
-const EXPORT_COLUMNS: [&str; 9] = [
-    "email",
-    "name",
-    "status",
-    "source",
-    "requested_at",
-    "confirmed_at",
-    "consent",
-    "unsubscribed_at",
-    "unsubscribed_via",
-];
-
-/// Writes a row per subscriber with their consent record, UTF-8 with BOM so Excel shows umlauts
+/// Writes a row per subscriber with their consent record ([`super::store::Subscriber::record`]), UTF-8 with BOM so Excel shows umlauts
 /// correctly, `;` as German Excel expects.
 pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Result<(), Diagnostic> {
     let fail = |e: &dyn std::fmt::Display| {
@@ -134,23 +121,11 @@ pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Resul
         let mut writer = csv::WriterBuilder::new()
             .delimiter(b';')
             .from_writer(&mut out);
-        writer.write_record(EXPORT_COLUMNS).map_err(|e| fail(&e))?;
+        writer
+            .write_record(super::store::Subscriber::RECORD)
+            .map_err(|e| fail(&e))?;
         for s in subscribers {
-            let c = &s.consent;
-            let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
-            writer
-                .write_record([
-                    s.email.clone(),
-                    or_empty(&s.name),
-                    s.status.as_str().to_string(),
-                    c.source.as_str().to_string(),
-                    c.requested_at.clone(),
-                    or_empty(&c.confirmed_at),
-                    or_empty(&c.statement),
-                    or_empty(&c.unsubscribed_at),
-                    or_empty(&c.unsubscribed_via),
-                ])
-                .map_err(|e| fail(&e))?;
+            writer.write_record(s.record()).map_err(|e| fail(&e))?;
         }
         writer.flush().map_err(|e| fail(&e))?;
     }

@@ -25,10 +25,11 @@ use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 
 use super::guard::{self, Limits};
+use super::log;
 use super::mail::Mailer;
 use super::pages::{Page, Pages, Problem};
 use super::pool::Pool;
-use super::worker::{Wake, log};
+use super::worker::Wake;
 use crate::config::{CONFIRM_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
 use crate::diagnostics::Diagnostic;
 use crate::newsletter::store::optin::{Confirmed, SignupRequest, Unsubscribed};

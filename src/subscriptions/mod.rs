@@ -22,14 +22,12 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::config::{
-    CONFIG_FILE, Config, NewsletterConfig, ServiceUrls, SubscriptionsConfig, origin_of,
-};
+use crate::config::{CONFIG_FILE, NewsletterConfig, ServiceUrls, SubscriptionsConfig, origin_of};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::newsletter::outlet::{Outlet, redact};
 use crate::newsletter::store::Store;
 use crate::parse::kinds::Kind;
-use crate::site::{BuildOptions, Site};
+use crate::site::Site;
 use crate::theme::Theme;
 
 /// Database connections for requests: SQLite writes one at a time anyway; a few let reads go on.
@@ -53,17 +51,12 @@ pub struct ServeOptions {
 /// Loads the site for the service's pages: like a build, but every link a full address, because
 /// the pages may be served from another host than the site.
 fn load(opts: &ServeOptions) -> Result<Site, Diagnostics> {
-    let config = Config::load(&opts.root, opts.base_url.as_deref())?;
-    let sources = crate::load::load_sources(&opts.root)?;
-    let mut site = crate::site::assemble(
-        config,
-        sources,
-        &BuildOptions {
-            now: Timestamp::now(),
-            drafts: false,
-        },
-        None,
-    )?;
+    let mut site = crate::load_site(&crate::Options {
+        root: opts.root.clone(),
+        now: Timestamp::now(),
+        drafts: false,
+        base_url: opts.base_url.clone(),
+    })?;
     let config = &mut site.config;
     config.base_path = config.base_url.clone();
     let origin = origin_of(&config.base_url);
@@ -250,10 +243,16 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     for w in workers {
         let _ = w.join();
     }
-    worker::log("stopped");
+    log("stopped");
     served.map_err(|e| {
         Diagnostic::error(format!("the service stopped: {}", redact(&e.to_string()))).into()
     })
+}
+
+/// One line on stderr, with the time: the service's log.
+pub(crate) fn log(line: &str) {
+    let now = Timestamp::now();
+    eprintln!("{} {line}", now.round(jiff::Unit::Second).unwrap_or(now));
 }
 
 /// Hourly: deletes unconfirmed sign-ups whose links expired 30 days ago, forgets idle limits.
@@ -267,8 +266,8 @@ async fn tidy(app: Arc<http::App>) {
             .await
         {
             Ok(0) => {}
-            Ok(n) => worker::log(&format!("deleted {n} sign-ups never confirmed")),
-            Err(e) => worker::log(&format!("database: {}", e.message)),
+            Ok(n) => log(&format!("deleted {n} sign-ups never confirmed")),
+            Err(e) => log(&format!("database: {}", e.message)),
         }
         app.limits.forget_idle();
     }

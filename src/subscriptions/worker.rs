@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use lettre::address::Envelope;
 
+use super::log;
 use crate::newsletter::outlet::{Outlet, Refusal};
 use crate::newsletter::store::outgoing::DueMail;
 use crate::newsletter::store::{AddressHasher, Store, plus};
@@ -113,8 +114,8 @@ impl Sender {
         let now = Timestamp::now();
         if now > mail.give_up_at {
             log(&format!(
-                "{} mail to address {who} given up after {} attempts: {}",
-                mail.kind, mail.attempts, "its link has expired"
+                "{} mail to address {who} given up after {} attempts: its link has expired",
+                mail.kind, mail.attempts
             ));
             self.done(store, mail);
             return;
@@ -178,16 +179,6 @@ pub fn scrub(reply: &str) -> String {
             }
         })
         .collect()
-}
-
-/// One line on stderr, with the time: the service's log.
-pub fn log(line: &str) {
-    eprintln!(
-        "{} {line}",
-        Timestamp::now()
-            .round(jiff::Unit::Second)
-            .unwrap_or(Timestamp::now())
-    );
 }
 
 #[cfg(test)]

@@ -86,6 +86,40 @@ pub struct Subscriber {
     pub consent: Consent,
 }
 
+impl Subscriber {
+    /// The columns of [`Subscriber::record`]: an export's header row, the keys of
+    /// `subscribers show`.
+    pub const RECORD: [&'static str; 9] = [
+        "email",
+        "name",
+        "status",
+        "source",
+        "requested_at",
+        "confirmed_at",
+        "consent",
+        "unsubscribed_at",
+        "unsubscribed_via",
+    ];
+
+    /// The address and its consent record, in the order of [`Subscriber::RECORD`]: one place for
+    /// an export and `subscribers show`, so both always tell the same.
+    pub fn record(&self) -> [String; 9] {
+        let c = &self.consent;
+        let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            self.email.clone(),
+            or_empty(&self.name),
+            self.status.as_str().to_string(),
+            c.source.as_str().to_string(),
+            c.requested_at.clone(),
+            or_empty(&c.confirmed_at),
+            or_empty(&c.statement),
+            or_empty(&c.unsubscribed_at),
+            or_empty(&c.unsubscribed_via),
+        ]
+    }
+}
+
 /// What adding an address did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Added {
