@@ -6,6 +6,7 @@
 //! per recipient ([`Personal`]), [`message`] fills them and builds the MIME message, [`text`] is
 //! the plain-text rendering of Markdown.
 
+pub mod address;
 pub mod email;
 pub mod message;
 pub mod outlet;
