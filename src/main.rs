@@ -50,9 +50,9 @@ enum Command {
         /// answers are cached for a day in .ozg-site/link-cache.json)
         #[arg(long)]
         external: bool,
-        /// Seconds to wait for each external site
-        #[arg(long, default_value_t = 10.0)]
-        timeout: f64,
+        /// Seconds to wait for each external site (above 0, at most 300)
+        #[arg(long, default_value = "10", value_parser = ozg_site::audit::external::parse_timeout)]
+        timeout: std::time::Duration,
     },
     /// Print the upcoming moments at which the build output changes, one per line:
     /// RFC 3339 time, TAB, file, TAB, what happens (publish | ends).
@@ -364,7 +364,7 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             external,
             timeout,
         } => {
-            let timeout = external.then(|| std::time::Duration::from_secs_f64(timeout.max(0.1)));
+            let timeout = external.then_some(timeout);
             let result = ozg_site::check(&site.options(None), timeout);
             if let CheckFormat::Json = format {
                 let all: Vec<serde_json::Value> = match &result {

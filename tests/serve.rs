@@ -60,15 +60,21 @@ fn start(site: &Site, extra: &[&str]) -> Server {
 
 /// A plain HTTP/1.1 GET: (status, content type, body).
 fn get(addr: &str, path: &str) -> (u16, String, String) {
+    let (status, head, body) = send(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n"),
+    );
+    (status, header(&head, "content-type"), body)
+}
+
+/// Sends a request head exactly as written (no client library normalises the path or the
+/// `Host`), then reads until the server closes: (status, response head, body).
+fn send(addr: &str, head: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    write!(stream, "{head}\r\n").unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -78,15 +84,17 @@ fn get(addr: &str, path: &str) -> (u16, String, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let content_type = head
-        .lines()
+    (status, head.to_string(), body.to_string())
+}
+
+/// One header's value from a response head, or "" without it.
+fn header(head: &str, name: &str) -> String {
+    head.lines()
         .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-type:")
-                .map(|v| v.trim().to_string())
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
         })
-        .unwrap_or_default();
-    (status, content_type, body.to_string())
+        .unwrap_or_default()
 }
 
 /// Subscribes to the live-reload events; each SSE event arrives as "name: data".
@@ -364,4 +372,228 @@ fn the_email_preview_shows_both_parts_and_follows_edits() {
     // `build` never writes the preview.
     site.build().ok();
     assert!(!site.public().join("newsletter/2/email").exists());
+}
+
+fn port(server: &Server) -> &str {
+    server.addr.rsplit(':').next().unwrap()
+}
+
+#[test]
+fn odd_percent_encodings_get_an_answer_and_never_stop_the_preview() {
+    let site = Site::fixture("basic");
+    site.write("static/100%.pdf", "%PDF-1.4 hundert Prozent");
+    let server = start(&site, &["--now", NOW]);
+    // `/%25` overflowed the old resolver's stack and killed the preview.
+    let (status, _, body) = get(&server.addr, "/%25");
+    assert_eq!(status, 404);
+    assert!(body.contains("nicht gefunden") || body.contains("Nicht gefunden"));
+    assert_eq!(get(&server.addr, "/kontakt/").0, 200, "still answers");
+    for path in ["/a%zz", "/100%", "/%2", "/%c3%28"] {
+        let (status, ctype, body) = get(&server.addr, path);
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(ctype, "text/plain; charset=utf-8");
+        assert!(body.contains("„%25“"), "{path}: {body}");
+    }
+    let (status, ctype, body) = get(&server.addr, "/100%25.pdf");
+    assert_eq!((status, ctype.as_str()), (200, "application/pdf"));
+    assert_eq!(body, "%PDF-1.4 hundert Prozent");
+    // A megabyte of path is refused by the HTTP layer (too long for its buffer); what fits
+    // reaches the resolver, and slashes collapse.
+    let huge = format!("/{}", "%25".repeat(350_000));
+    let status = get(&server.addr, &huge).0;
+    assert!(matches!(status, 414 | 431), "{status}");
+    assert_eq!(
+        get(&server.addr, &format!("/{}", "%25".repeat(20_000))).0,
+        404
+    );
+    assert_eq!(get(&server.addr, &"/".repeat(20_000)).0, 200);
+    assert_eq!(get(&server.addr, "/kontakt/").0, 200, "still answers");
+}
+
+#[test]
+fn only_requests_naming_the_preview_are_answered() {
+    let site = Site::fixture("basic");
+    let server = start(&site, &["--now", NOW]);
+    let port = port(&server);
+    // A page on evil.example whose name now points at 127.0.0.1 (DNS rebinding) reads nothing.
+    for path in [
+        "/",
+        "/kontakt/",
+        "/__ozg/events",
+        "/__ozg/live.js",
+        "/__ozg/status",
+        "/newsletter/anmelden",
+        "/gibt-es-nicht",
+    ] {
+        let (status, head, body) = send(
+            &server.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n"),
+        );
+        assert_eq!(status, 421, "{path}");
+        assert_eq!(header(&head, "content-type"), "text/html; charset=utf-8");
+        assert!(
+            body.contains(&format!(
+                "Öffnen Sie die Vorschau unter <a href=\"http://localhost:{port}/\">"
+            )),
+            "{body}"
+        );
+        assert!(
+            !body.contains("evil.example"),
+            "nothing of the request is echoed"
+        );
+    }
+    for head in [
+        // No Host at all (HTTP/1.0).
+        "GET /kontakt/ HTTP/1.0\r\n".to_string(),
+        format!(
+            "GET http://evil.example/kontakt/ HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n"
+        ),
+        format!(
+            "GET /kontakt/ HTTP/1.1\r\nHost: localhost:{port}\r\nHost: evil.example\r\nConnection: close\r\n"
+        ),
+        format!("GET /kontakt/ HTTP/1.1\r\nHost: 127.0.0.1.nip.io:{port}\r\nConnection: close\r\n"),
+    ] {
+        assert_eq!(send(&server.addr, &head).0, 421, "{head}");
+    }
+    for host in [
+        format!("localhost:{port}"),
+        "localhost".to_string(),
+        format!("vorschau.localhost:{port}"),
+        format!("[::1]:{port}"),
+        // Through a port forward the browser names the forwarded port.
+        "127.0.0.1:8080".to_string(),
+    ] {
+        let (status, _, body) = send(
+            &server.addr,
+            &format!("GET /kontakt/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"),
+        );
+        assert_eq!(status, 200, "{host}");
+        assert!(body.contains("/__ozg/live.js"));
+    }
+}
+
+#[test]
+fn a_folder_redirect_never_leaves_the_site() {
+    let site = Site::fixture("basic");
+    let server = start(&site, &["--now", NOW]);
+    for (path, location) in [
+        ("/aktuelles", "/aktuelles/"),
+        ("//aktuelles", "/aktuelles/"),
+        ("///aktuelles", "/aktuelles/"),
+        ("//aktuelles?seite=2", "/aktuelles/?seite=2"),
+        ("/%2Faktuelles", "/aktuelles/"),
+        ("/aktuelles??a", "/aktuelles/??a"),
+    ] {
+        let (status, head, _) = send(
+            &server.addr,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+                server.addr
+            ),
+        );
+        assert_eq!(status, 308, "{path}");
+        assert_eq!(header(&head, "location"), location, "{path}");
+    }
+}
+
+#[test]
+fn head_requests_get_the_headers_without_a_body() {
+    let site = Site::fixture("basic");
+    let server = start(&site, &["--now", NOW]);
+    for path in [
+        "/kontakt/",
+        "/sprechstunden/69-2-gdst-forum/folien.pdf",
+        "/__ozg/events",
+    ] {
+        let (status, head, body) = send(
+            &server.addr,
+            &format!(
+                "HEAD {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+                server.addr
+            ),
+        );
+        assert_eq!(status, 200, "{path}");
+        assert!(!header(&head, "content-type").is_empty(), "{path}");
+        assert_eq!(body, "", "{path}");
+    }
+}
+
+#[test]
+fn a_request_that_never_finishes_is_cut_off_and_others_are_answered() {
+    let site = Site::fixture("basic");
+    let server = start(&site, &["--now", NOW]);
+    let mut slow = TcpStream::connect(&server.addr).unwrap();
+    // The request line and one header, then nothing: the head never ends.
+    write!(slow, "GET / HTTP/1.1\r\nHost: {}\r\n", server.addr).unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        get(&server.addr, "/kontakt/").0,
+        200,
+        "others are answered meanwhile"
+    );
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    // The server closes the connection (a reset is as good as an end).
+    let _ = slow.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(25),
+        "closed after {waited:?}, not held open"
+    );
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+}
+
+#[test]
+fn ctrl_c_stops_the_preview_while_pages_are_open() {
+    let site = Site::fixture("basic");
+    let mut server = start(&site, &["--now", NOW]);
+    // An open page: its live-reload stream never ends by itself.
+    let events = subscribe(&server.addr);
+    next_event(&events, "hello");
+    // A client that sent half a request.
+    let mut half = TcpStream::connect(&server.addr).unwrap();
+    write!(half, "GET / HTTP/1.1\r\n").unwrap();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    // The preview's stdout closes when it exits.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match server
+            .output
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running 10 s after Ctrl-C"),
+        }
+    }
+    assert_eq!(server.child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn check_external_with_an_infinite_timeout_is_a_usage_error() {
+    let site = Site::fixture("basic");
+    for timeout in ["inf", "NaN", "-1", "0", "1e400", "301"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ozg-site"))
+            .args([
+                "check",
+                "--external",
+                &format!("--timeout={timeout}"),
+                "--root",
+            ])
+            .arg(site.root())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{timeout}: {stderr}");
+        assert!(
+            stderr.contains("a number above 0 and at most 300"),
+            "{timeout}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{timeout}: {stderr}");
+    }
 }

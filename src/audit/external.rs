@@ -21,6 +21,31 @@ pub const CACHE_FILE: &str = ".ozg-site/link-cache.json";
 const CACHE_SECONDS: i64 = 24 * 3600;
 const PARALLEL: usize = 8;
 
+/// The longest wait for one external site that `--timeout` accepts: a link check that waits
+/// longer per link is stuck, not careful.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The shortest: below it no server can answer, and every link would look dead.
+const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// The wait per external site for `--timeout`, in seconds (`10`, `2.5`): a finite number above
+/// zero and at most [`MAX_TIMEOUT`]. `inf`, `NaN`, negative or huge values are an error
+/// here, where the flag is read, instead of a panic when the number becomes a [`Duration`].
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let wrong = || {
+        format!(
+            "expected the seconds to wait for each external site: a number above 0 and at most {}, e.g. --timeout 10",
+            MAX_TIMEOUT.as_secs()
+        )
+    };
+    let seconds: f64 = text.trim().parse().map_err(|_| wrong())?;
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > MAX_TIMEOUT.as_secs_f64() {
+        return Err(wrong());
+    }
+    let timeout = Duration::try_from_secs_f64(seconds).map_err(|_| wrong())?;
+    Ok(timeout.max(MIN_TIMEOUT))
+}
+
 /// What a server said about a link.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Answer {
@@ -32,6 +57,9 @@ struct Answer {
 
 /// Findings for external links that do not answer, with the timeout per request.
 pub fn check_external(site: &Site, timeout: Duration) -> Vec<Diagnostic> {
+    // A library caller may pass any `Duration`: zero would fail every link at once, a huge
+    // one would hang the check on a server that never answers.
+    let timeout = timeout.clamp(MIN_TIMEOUT, MAX_TIMEOUT);
     let links = collect(site);
     let cache_path = site.config.root.join(CACHE_FILE);
     let mut cache: HashMap<String, Answer> = std::fs::read_to_string(&cache_path)
@@ -164,5 +192,39 @@ fn save(path: &Path, cache: &HashMap<String, Answer>) {
     let tmp: PathBuf = path.with_extension("json.tmp");
     if std::fs::write(&tmp, text).is_ok() {
         let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_that_is_no_finite_positive_number_is_refused_not_a_panic() {
+        for text in [
+            "inf", "-inf", "infinity", "NaN", "nan", "-1", "-0.5", "0", "0.0", "-0", "1e400",
+            "301", "300.0001", "1e9", "", " ", "zehn", "10s", "1,5", "0x10",
+        ] {
+            let error = parse_timeout(text).expect_err(text);
+            assert!(error.contains("at most 300"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_timeout_in_seconds_becomes_a_duration() {
+        for (text, millis) in [
+            ("10", 10_000),
+            ("2.5", 2_500),
+            (" 1 ", 1_000),
+            ("300", 300_000),
+            ("1e-300", 100),
+            ("0.01", 100),
+        ] {
+            assert_eq!(
+                parse_timeout(text),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
+        }
     }
 }

@@ -22,7 +22,7 @@ use crate::site::Moment;
 use crate::write::MemoryFile;
 
 pub use builder::{Built, Files, Rebuilt, SiteBuilder};
-pub use http::{LIVE_SCRIPT_PATH, inject_live_script, resolve_path};
+pub use http::{Hosts, LIVE_SCRIPT_PATH, Lookup, inject_live_script, resolve_path};
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -146,16 +146,10 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     if opts.open {
         open_browser(&format!("{base_url}/"));
     }
-    let app = http::router(shared);
-    runtime
-        .block_on(async {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
-        })
-        .map_err(|e| Diagnostic::error(format!("the server stopped: {e}")).into())
+    runtime.block_on(http::run(listener, shared, local, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    Ok(())
 }
 
 /// Rebuilds on file changes and, following the clock, at each scheduled moment.
