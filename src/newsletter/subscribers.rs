@@ -63,7 +63,12 @@ pub fn read_csv(path: &Path) -> Result<Parsed, Diagnostic> {
     };
     let email_col = column(&["email", "e-mail", "mail", "e-mail-adresse"]).ok_or_else(|| {
         Diagnostic::error("the file has no `email` column")
-            .at(Location::at_offset(&shown, &text, 0, first_line.len()))
+            .at(readable(Location::at_offset(
+                &shown,
+                &text,
+                0,
+                first_line.len(),
+            )))
             .hint("the first row names the columns, e.g. `email;name`")
     })?;
     let name_col = column(&["name"]);
@@ -152,6 +157,12 @@ fn cell_location(
         .is_some_and(|between| !between.contains('\n'));
     let mut at = Location::at_offset(path, text, if on_first_line { offset } else { start }, 1);
     at.line = line.max(1);
+    readable(at)
+}
+
+/// `at` without its line's text if that holds what a terminal would obey or is too long to
+/// read: the diagnostic then names line and column only.
+fn readable(mut at: Location) -> Location {
     if at
         .source_line
         .as_deref()
@@ -236,10 +247,38 @@ pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Resul
         }
         writer.flush().map_err(|e| fail(&e))?;
     }
-    // Written beside and renamed, so an interrupted export never leaves half a file.
-    let tmp = path.with_extension("csv.tmp");
-    std::fs::write(&tmp, out).map_err(|e| fail(&e))?;
-    std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+    // Written beside and renamed, so an interrupted export never leaves half a file. The file
+    // beside is new (never one that is there, nor where a symbolic link of that name points) and
+    // readable by its owner only: it holds every subscriber's address.
+    let tmp = beside(path)?;
+    let written =
+        std::io::Write::write_all(&mut private_new_file(&tmp).map_err(|e| fail(&e))?, &out)
+            .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(&e));
+    }
+    Ok(())
+}
+
+/// A name for a new file next to `path`: `.<name>.<random>.tmp`.
+fn beside(path: &Path) -> Result<std::path::PathBuf, Diagnostic> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let random = super::store::new_token()?;
+    let short = random.get(..12).unwrap_or(&random);
+    Ok(path.with_file_name(format!(".{name}.{short}.tmp")))
+}
+
+/// Creates `path`, failing if anything (a file, a symbolic link) is there; mode 0600 on Unix.
+fn private_new_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 #[cfg(test)]
@@ -362,6 +401,16 @@ mod tests {
     }
 
     #[test]
+    fn a_header_without_email_is_reported_without_its_escape_sequences() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("liste.csv");
+        std::fs::write(&p, "na\u{1b}[2Jme;ort\nx;y\n").unwrap();
+        let d = read_csv(&p).err().unwrap();
+        assert!(d.message.contains("no `email` column"));
+        assert!(!d.render().contains('\u{1b}'), "{}", d.render());
+    }
+
+    #[test]
     fn a_30_mb_name_is_refused_without_quoting_it() {
         let p = parse(&format!(
             "email;name\na@example.org;{}\n",
@@ -374,6 +423,57 @@ mod tests {
             "{}",
             d.len()
         );
+    }
+
+    fn subscriber(email: &str, name: &str) -> super::super::store::Subscriber {
+        use super::super::store::{Consent, SubscriberStatus, subscribers::Source};
+        super::super::store::Subscriber {
+            id: 1,
+            email: email.into(),
+            name: Some(name.into()),
+            token: "t".into(),
+            status: SubscriberStatus::Active,
+            consent: Consent {
+                source: Source::Form,
+                requested_at: "2026-01-01T00:00:00Z".into(),
+                confirmed_at: None,
+                statement: None,
+                unsubscribed_at: None,
+                unsubscribed_via: None,
+            },
+        }
+    }
+
+    #[test]
+    fn an_export_protects_formulas_in_its_bytes_and_reads_back_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, "old").unwrap();
+        let list = [subscriber(
+            "=1+1@example.org",
+            "=HYPERLINK(\"http://x\",\"y\")",
+        )];
+        write_csv(&path, &list).unwrap();
+        let bytes = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            bytes.contains(
+                "\n'=1+1@example.org;\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\";active;form;"
+            ),
+            "{bytes}"
+        );
+        let back = read_csv(&path).unwrap();
+        assert_eq!(
+            valid(&back),
+            vec![("=1+1@example.org", Some("=HYPERLINK(\"http://x\",\"y\")"))]
+        );
+        // Nothing is left beside it, and only its owner may read it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[test]

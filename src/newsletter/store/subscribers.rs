@@ -344,17 +344,20 @@ impl Store {
         let tx = self.write()?;
         let mut deleted = tx
             .execute(
-                "DELETE FROM deliveries WHERE lower(trim(email)) = ?1
-                 OR subscriber IN (SELECT id FROM subscribers WHERE email_key = ?1)",
+                "DELETE FROM deliveries
+                 WHERE subscriber IN (SELECT id FROM subscribers WHERE email_key = ?1)",
                 [&key],
             )
             .map_err(fail)?;
-        deleted += tx
-            .execute(
-                "DELETE FROM outgoing WHERE lower(trim(recipient)) = ?1",
-                [&key],
-            )
-            .map_err(fail)?;
+        // Rows that name the address in another spelling, or outlived their subscriber: SQL's
+        // lower() knows only ASCII, so the one form is compared here.
+        for (table, column) in [("deliveries", "email"), ("outgoing", "recipient")] {
+            for rowid in rows_naming(&tx, table, column, &key).map_err(fail)? {
+                deleted += tx
+                    .execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [rowid])
+                    .map_err(fail)?;
+            }
+        }
         // Confirmation links and queued mails of the subscriber go with it (ON DELETE CASCADE).
         deleted += tx
             .execute("DELETE FROM subscribers WHERE email_key = ?1", [&key])
@@ -435,6 +438,25 @@ impl Store {
             .map(|n| n.max(0) as u64)
             .map_err(|e| self.err(e))
     }
+}
+
+/// The rowids of `table` whose address `column` has the key `key` ([`address_key`]).
+fn rows_naming(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    column: &str,
+    key: &str,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = tx.prepare(&format!("SELECT rowid, {column} FROM {table}"))?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (rowid, address) = row?;
+        if address_key(&address) == key {
+            found.push(rowid);
+        }
+    }
+    Ok(found)
 }
 
 /// Whether any of `hashes` is in `forgotten` (`SELECT 1 FROM forgotten WHERE address_hash = ?1`).
@@ -651,6 +673,26 @@ mod tests {
             ));
         }
         assert!(s.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn forgetting_deletes_journal_rows_in_every_spelling() {
+        let (_d, mut s) = store();
+        s.add("ÄRGER@bücher.de", None, Source::Cli).unwrap();
+        s.start_campaign(1, "Betreff", false).unwrap();
+        // A row that outlived its subscriber, in an older spelling.
+        s.conn
+            .execute_batch(
+                "INSERT INTO deliveries (campaign, subscriber, email, token, state)
+                 VALUES (1, 99, 'A\u{308}RGER@Bücher.DE', 'x', 'sent')",
+            )
+            .unwrap();
+        assert!(s.forget("ärger@xn--bcher-kva.de").unwrap());
+        let left: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM deliveries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[test]
