@@ -432,9 +432,86 @@ impl Config {
     }
 }
 
+/// Fastest sending rate accepted, in messages per second: more than any mail server takes from
+/// one sender, and a number that still means a limit.
+pub const MAX_RATE: f64 = 10_000.0;
+/// Slowest sending rate accepted other than 0 (no limit): one message every 100 seconds. Slower
+/// is a typo (`0.0001` for `0.001`?), and far slower would overflow the pause between messages.
+pub const MIN_RATE: f64 = 0.01;
+
+/// Checks a sending rate (`newsletter.rate`, `--rate`): 0 for no limit, else between
+/// [`MIN_RATE`] and [`MAX_RATE`] messages per second. NaN, infinity and negative numbers are
+/// refused, not read as "no limit".
+pub fn check_rate(rate: f64) -> Result<f64, String> {
+    if rate == 0.0 || (MIN_RATE..=MAX_RATE).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "the rate must be 0 (no limit) or between {MIN_RATE} and {MAX_RATE} messages per second"
+        ))
+    }
+}
+
+/// `newsletter.rate`, checked, with the error at its line in `site.yaml`.
+fn check_rate_setting(nl: &NewsletterConfig, source: &YamlSource<'_>) -> Option<Diagnostic> {
+    let why = check_rate(nl.rate).err()?;
+    let location = nested_value_offset(source.yaml, "newsletter", "rate").map_or_else(
+        || source.key_location("newsletter"),
+        |(offset, len)| {
+            crate::diagnostics::Location::at_offset(
+                source.path,
+                source.file_text,
+                source.offset + offset,
+                len,
+            )
+        },
+    );
+    Some(
+        Diagnostic::error(format!("`newsletter.rate`: {why}"))
+            .at(location)
+            .hint("e.g. `rate: 10` for ten messages per second; ask your mail provider how many it accepts"),
+    )
+}
+
+/// Byte offset and length of the value of `parent.key` (block style: `key:` on its own line,
+/// indented under the top-level `parent:`).
+fn nested_value_offset(yaml: &str, parent: &str, key: &str) -> Option<(usize, usize)> {
+    let start = crate::yaml::find_top_level_key(yaml, parent)?;
+    let mut next = start;
+    let mut indent = None;
+    for (i, line) in yaml.get(start..)?.split_inclusive('\n').enumerate() {
+        let here = next;
+        next += line.len();
+        let body = line.trim_start_matches(' ');
+        let content = body.trim_end();
+        if i == 0 || content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let depth = line.len() - body.len();
+        if depth == 0 {
+            return None; // the next top-level key
+        }
+        if *indent.get_or_insert(depth) != depth {
+            continue; // deeper: inside a nested mapping such as `dkim:`
+        }
+        let Some(value) = body
+            .strip_prefix(key)
+            .and_then(|rest| rest.trim_start_matches(' ').strip_prefix(':'))
+        else {
+            continue;
+        };
+        let value = value.trim_start_matches(' ');
+        return Some((
+            here + line.len() - value.len(),
+            value.trim_end().len().max(1),
+        ));
+    }
+    None
+}
+
 /// The newsletter settings mail servers and clients will judge: addresses and the unsubscribe link.
 fn check_newsletter(nl: &NewsletterConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
-    let mut errors = Vec::new();
+    let mut errors: Vec<Diagnostic> = check_rate_setting(nl, source).into_iter().collect();
     let addresses = [
         ("from", Some(&nl.from)),
         ("reply_to", nl.reply_to.as_ref()),
@@ -642,6 +719,35 @@ mod tests {
             c.site.newsletter.unwrap().service.unwrap().unsubscribe,
             "http://[::1]:8025/newsletter/abmelden"
         );
+    }
+
+    #[test]
+    fn a_rate_that_is_no_limit_by_accident_is_an_error_at_its_line() {
+        for bad in ["-1", ".nan", ".inf", "1e-20", "20000"] {
+            let ds = load(
+                &format!("  unsubscribe_url: \"https://x.example/?t={{token}}\"\n  # rate: 5\n  sample_recipient:\n    email: rate@example.org\n  rate: {bad}\n"),
+                None,
+            )
+            .expect_err(bad);
+            let d = ds.iter().next().unwrap();
+            assert!(d.message.contains("`newsletter.rate`"), "{}", d.message);
+            let loc = d.location.as_ref().unwrap();
+            assert_eq!(
+                (loc.line, loc.column, loc.width),
+                (11, 9, bad.len()),
+                "{bad}"
+            );
+        }
+        for good in ["0", "0.5", "10", "10000"] {
+            let c = load(
+                &format!("  unsubscribe_url: \"https://x.example/?t={{token}}\"\n  rate: {good}\n"),
+                None,
+            );
+            assert!(c.is_ok(), "{good}");
+        }
+        assert!(check_rate(f64::NAN).is_err());
+        assert!(check_rate(-0.5).is_err());
+        assert_eq!(check_rate(0.0), Ok(0.0));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod serve;
 pub mod site;
 pub mod slug;
 pub mod subscriptions;
+pub mod sync;
 pub mod synthetic;
 pub mod theme;
 pub mod time;

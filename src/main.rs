@@ -173,7 +173,7 @@ enum NewsletterCommand {
         #[arg(long)]
         dry_run: bool,
         /// Messages per second over all connections, 0 for no limit [default: `rate` in site.yaml, 10]
-        #[arg(long)]
+        #[arg(long, value_parser = parse_rate)]
         rate: Option<f64>,
         /// Connections to the mail server [default: `connections` in site.yaml, 2]
         #[arg(long)]
@@ -235,9 +235,12 @@ enum CheckFormat {
 enum SubscribersCommand {
     /// Add the addresses of a CSV file (header row with `email`, optional `name` and `status`;
     /// `;` or `,`). Addresses that unsubscribed or were forgotten are never added again, nor rows
-    /// whose `status` is not `active` (an export read back in).
+    /// whose `status` is not `active` (an export read back in); known addresses stay as they are
+    /// (unconfirmed sign-ups unconfirmed, names unchanged). Rows with a value that cannot be sent
+    /// are reported with line and column and left out; the exit code is then 1.
     Import { file: PathBuf },
-    /// Add one address whose owner agreed to receive the newsletter (outside the sign-up form)
+    /// Add one address whose owner agreed to receive the newsletter (outside the sign-up form);
+    /// with --name for an active subscriber, correct their name
     Add {
         email: String,
         #[arg(long)]
@@ -283,6 +286,14 @@ fn parse_date(s: &str) -> Result<jiff::civil::Date, String> {
 
 fn parse_now(s: &str) -> Result<jiff::Timestamp, String> {
     ozg_site::time::parse_now(s)
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    ozg_site::config::check_rate(rate)
 }
 
 impl SiteArgs {
@@ -506,6 +517,15 @@ fn run(command: Command) -> Result<(), Diagnostics> {
                     "Dry run: {} messages of edition {number} rendered; they would go to {}.",
                     report.sent, report.destination
                 );
+                for (address, why) in &report.unsendable {
+                    eprintln!("would fail: {address}: {why}");
+                }
+                if report.failed > 0 {
+                    println!(
+                        "{} recipients cannot be sent to (see above); a send marks them failed and goes on with the others.",
+                        report.failed
+                    );
+                }
             } else if report.sent + report.failed == 0 {
                 println!(
                     "Edition {number} has already gone to every subscriber ({} sent); nothing to do. `ozg-site newsletter status {number}` shows details.",
@@ -561,8 +581,9 @@ fn run(command: Command) -> Result<(), Diagnostics> {
                             .map(|f| format!(", finished {f}"))
                             .unwrap_or_default()
                     );
+                    use ozg_site::newsletter::address::printable;
                     for (address, reply) in st.failures {
-                        println!("failed\t{address}\t{reply}");
+                        println!("failed\t{}\t{}", printable(&address), printable(&reply));
                     }
                 }
             }
@@ -610,13 +631,13 @@ fn run(command: Command) -> Result<(), Diagnostics> {
 }
 
 fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), Diagnostics> {
+    use ozg_site::newsletter::address::{Email, clean_name, printable};
     use ozg_site::newsletter::store::{Added, Store, subscribers::Source};
     use ozg_site::newsletter::subscribers;
     let mut store = Store::open(db)?;
     match command {
         SubscribersCommand::Import { file } => {
             let parsed = subscribers::read_csv(&file)?;
-            print_warnings(&parsed.invalid);
             let imported = store.add_all(&parsed.valid, Source::Import)?;
             for (email, why) in &imported.refused {
                 eprintln!("skipped {email}: {}", refusal(why));
@@ -630,12 +651,46 @@ fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), 
                 parsed.not_active,
                 store.count()?
             );
+            if imported.not_confirmed > 0 {
+                println!(
+                    "{} already signed up but not confirmed: left unchanged (only the link in their confirmation mail activates them).",
+                    imported.not_confirmed
+                );
+            }
+            if !parsed.invalid.is_empty() {
+                let mut refused = Diagnostics::new();
+                refused.extend(parsed.invalid);
+                return Err(refused);
+            }
         }
         SubscribersCommand::Add { email, name } => {
-            let email = subscribers::check_address(&email).map_err(Diagnostic::error)?;
-            match store.add(&email, name.as_deref(), Source::Cli)? {
+            let email = Email::parse(&email).map_err(|why| {
+                Diagnostic::error(why.reason(&email))
+                    .hint("write the address like erika.mustermann@example.org")
+            })?;
+            let name = match name.as_deref().map(clean_name) {
+                None => None,
+                Some(Ok(name)) => name,
+                Some(Err(why)) => {
+                    return Err(Diagnostic::error(format!("--name: {}", why.reason()))
+                        .hint("give the name on one line, at most 100 characters, e.g. --name \"Erika Mustermann\"")
+                        .into());
+                }
+            };
+            match store.add(email.as_str(), name.as_deref(), Source::Cli)? {
                 Added::Added => println!("added {email}"),
                 Added::AlreadyThere => println!("{email} is subscribed"),
+                Added::Renamed(Some(name)) => {
+                    println!("{email} is subscribed; its name is now {name}")
+                }
+                Added::Renamed(None) => println!("{email} is subscribed"),
+                Added::NotConfirmed => {
+                    return Err(Diagnostic::error(format!(
+                        "{email} is not added: it signed up through the form and has not confirmed yet; it is left unchanged"
+                    ))
+                    .hint("it becomes a subscriber when its owner clicks the link in the confirmation mail; nothing else activates it")
+                    .into());
+                }
                 why => {
                     return Err(Diagnostic::error(format!(
                         "{email} is not added again: {}",
@@ -651,6 +706,7 @@ fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), 
             forget: true,
         } => {
             let had_data = store.forget(&email)?;
+            let email = printable(&email);
             if had_data {
                 println!(
                     "forgot {email}: every record of it is deleted; a keyed hash keeps it from being imported again"
@@ -667,10 +723,12 @@ fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), 
         } => {
             if store.unsubscribe_address(&email)? {
                 println!(
-                    "unsubscribed {email} (its consent record stays; `remove --forget` deletes it)"
+                    "unsubscribed {} (its consent record stays; `remove --forget` deletes it)",
+                    printable(&email)
                 );
             } else {
                 let known = store.find(&email)?.is_some();
+                let email = printable(&email);
                 return Err(Diagnostic::error(if known {
                     format!("{email} is unsubscribed already")
                 } else {
@@ -681,18 +739,20 @@ fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), 
             }
         }
         SubscribersCommand::List => {
+            // Rows from older versions or edited by hand may hold escape sequences: never raw.
             for s in store.list()? {
                 println!(
                     "{}\t{}\t{}",
-                    s.email,
+                    printable(&s.email),
                     s.status.as_str(),
-                    s.name.unwrap_or_default()
+                    printable(s.name.as_deref().unwrap_or_default())
                 );
             }
         }
         SubscribersCommand::Show { email } => {
             let Some(s) = store.find(&email)? else {
                 let forgotten = store.is_forgotten(&email)?;
+                let email = printable(&email);
                 return Err(Diagnostic::error(if forgotten {
                     format!("nothing is stored about {email} but a keyed hash: it was forgotten")
                 } else {
@@ -704,7 +764,7 @@ fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), 
                 .iter()
                 .zip(s.record())
             {
-                println!("{key}\t{value}");
+                println!("{key}\t{}", printable(&value));
             }
             for (edition, state, at) in store.deliveries_of(s.id)? {
                 println!("edition {edition}\t{state}\t{}", at.unwrap_or_default());
@@ -725,7 +785,10 @@ fn refusal(why: &ozg_site::newsletter::store::Added) -> String {
     match why {
         Added::Unsubscribed(at) => format!("it unsubscribed on {at}"),
         Added::Forgotten => "its owner asked for its data to be deleted".to_string(),
-        Added::Added | Added::AlreadyThere => String::new(),
+        Added::NotConfirmed => {
+            "it signed up through the form and has not confirmed yet".to_string()
+        }
+        Added::Added | Added::AlreadyThere | Added::Renamed(_) => String::new(),
     }
 }
 

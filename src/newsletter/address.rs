@@ -32,8 +32,10 @@ pub enum AddressError {
 }
 
 impl AddressError {
+    /// The reason in a sentence, quoting `shown` (what was given) escaped and shortened: a line
+    /// with an escape sequence or 30 MB in it never reaches the terminal as it is.
     pub fn reason(&self, shown: &str) -> String {
-        let shown = shown.escape_debug();
+        let shown = excerpt(shown);
         match self {
             AddressError::Empty => "the address is empty".into(),
             AddressError::TooLong => format!("the address is longer than {MAX_EMAIL} characters"),
@@ -124,6 +126,33 @@ impl Email {
     pub fn needs_smtputf8(&self) -> bool {
         !self.0.is_ascii()
     }
+
+    /// The keys older versions may have stored for this address: they lower-cased what was
+    /// typed, so the domain may be in Unicode or Punycode, either in NFC or decomposed. Only
+    /// for finding hashes of addresses forgotten before keys had one form; [`Email::key`] first.
+    pub fn legacy_keys(&self) -> Vec<String> {
+        let key = self.key();
+        let Some((local, domain)) = key.rsplit_once('@') else {
+            return vec![key];
+        };
+        let (unicode_domain, _) = idna::domain_to_unicode(domain);
+        let locals = [local.to_string(), local.nfd().collect()];
+        let domains = [
+            domain.to_string(),
+            unicode_domain.clone(),
+            unicode_domain.nfd().collect(),
+        ];
+        let mut keys = vec![key.clone()];
+        for l in &locals {
+            for d in &domains {
+                let k = format!("{l}@{d}").to_lowercase();
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
+    }
 }
 
 impl std::fmt::Display for Email {
@@ -178,6 +207,36 @@ pub fn clean_name(raw: &str) -> Result<Option<String>, NameError> {
     }
     Ok((!name.is_empty()).then_some(name))
 }
+
+/// `value` for a terminal or a log line: every character [`clean_name`] and [`Email::parse`]
+/// refuse (line breaks, escape sequences, NUL, bidirectional overrides) written as `\u{1b}`, the
+/// rest as it is. Values stored by older versions or edited by hand may still hold them.
+pub fn printable(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.chars().any(is_forbidden) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if is_forbidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// At most [`EXCERPT`] characters of `value`, [`printable`], with `…` where it was cut: for
+/// quoting input in an error message.
+pub fn excerpt(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(EXCERPT).collect();
+    let cut = if chars.next().is_some() { "…" } else { "" };
+    format!("{}{cut}", printable(&head))
+}
+
+/// How much of a refused value an error message quotes.
+const EXCERPT: usize = 60;
 
 /// Characters no address or name may hold: C0/C1 controls (CR, LF, TAB, ESC, NUL…), the
 /// replacement character that undecodable bytes became, and the bidirectional embeddings,
@@ -279,6 +338,37 @@ mod tests {
         }
         assert_eq!(clean_name(&"x".repeat(101)), Err(NameError::TooLong));
         assert!(clean_name(&"x".repeat(30_000_000)).is_err());
+    }
+
+    #[test]
+    fn printable_escapes_what_a_terminal_would_obey() {
+        assert_eq!(printable("Jürgen Müller"), "Jürgen Müller");
+        assert_eq!(
+            printable("\u{1b}[2Jrot\r\nzwei\u{0}\u{202e}"),
+            "\\u{1b}[2Jrot\\u{d}\\u{a}zwei\\u{0}\\u{202e}"
+        );
+        let long = excerpt(&"ä".repeat(30_000_000));
+        assert_eq!(long.chars().count(), EXCERPT + 1);
+        assert!(long.ends_with('…'));
+        let why = AddressError::ControlCharacter.reason(&format!("a\u{1b}{}", "b".repeat(1000)));
+        assert!(why.contains("a\\u{1b}b") && why.len() < 200, "{why}");
+    }
+
+    #[test]
+    fn legacy_keys_cover_the_spellings_older_versions_stored() {
+        let keys = Email::parse("Jörg@Bücher.de").unwrap().legacy_keys();
+        assert_eq!(keys[0], "jörg@xn--bcher-kva.de");
+        for old in [
+            "jörg@bücher.de",
+            "jo\u{308}rg@bu\u{308}cher.de",
+            "jo\u{308}rg@xn--bcher-kva.de",
+        ] {
+            assert!(keys.contains(&old.to_string()), "{old}");
+        }
+        assert_eq!(
+            Email::parse("a@example.org").unwrap().legacy_keys(),
+            vec!["a@example.org"]
+        );
     }
 
     proptest! {

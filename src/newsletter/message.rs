@@ -7,6 +7,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
+use super::address::clean_name;
 use super::prepared::Prepared;
 use super::{Edition, Personal};
 use lettre::message::dkim::{
@@ -24,16 +25,30 @@ pub struct Recipient {
     pub personal: Personal,
 }
 
-/// The preview recipient from `sample_recipient` (with a made-up unsubscribe token).
+/// The preview recipient from `sample_recipient` (with a made-up unsubscribe token). Its name
+/// is checked as a subscriber's is ([`clean_name`]): a line break in it would make the mail
+/// library fail to write the `To:` header.
 pub fn sample(config: &NewsletterConfig) -> Result<Recipient, Diagnostic> {
     let sample = &config.sample_recipient;
     let address = sample
         .email
         .parse()
         .map_err(|e| setting_error("sample_recipient", &sample.email, e))?;
+    let name = match sample.name.as_deref().map(clean_name) {
+        None => None,
+        Some(Ok(name)) => name,
+        Some(Err(why)) => {
+            return Err(Diagnostic::error(format!(
+                "`newsletter.sample_recipient.name`: {}",
+                why.reason()
+            ))
+            .in_file(CONFIG_FILE)
+            .hint("write the name on one line, e.g. `name: Erika Mustermann`"));
+        }
+    };
     Ok(Recipient {
-        mailbox: Mailbox::new(sample.name.clone(), address),
-        personal: Personal::new(config, "vorschau", sample.name.as_deref()),
+        personal: Personal::new(config, "vorschau", name.as_deref()),
+        mailbox: Mailbox::new(name, address),
     })
 }
 
@@ -225,4 +240,22 @@ fn setting_error(key: &str, value: &str, e: impl std::fmt::Display) -> Diagnosti
         .in_file(CONFIG_FILE)
         .note(format!("it is `{value}`"))
         .hint("write it like `OZG-Team Sachsen-Anhalt <ozg@sachsen-anhalt.de>` or just `ozg@sachsen-anhalt.de`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_name_with_a_line_break_is_an_error_not_a_panic() {
+        let mut config: NewsletterConfig = serde_yaml::from_str(
+            "from: team@example.org\nsample_recipient: {email: v@example.org, name: \"Erika\\nMustermann\"}",
+        )
+        .unwrap();
+        let e = sample(&config).err().unwrap();
+        assert!(e.message.contains("sample_recipient.name"), "{}", e.message);
+        config.sample_recipient.name = Some(" Erika ".into());
+        let r = sample(&config).unwrap();
+        assert_eq!(r.mailbox.to_string(), "Erika <v@example.org>");
+    }
 }

@@ -101,15 +101,10 @@ impl Outlet {
     /// Sends a finished message (RFC 5322 bytes) to the envelope's recipients.
     pub fn send_raw(&self, envelope: &Envelope, message: &[u8], name: &str) -> Result<(), Refusal> {
         match self {
-            Outlet::Smtp(t) => t.send_raw(envelope, message).map(|_| ()).map_err(|e| {
-                let text = e.to_string();
-                if e.is_permanent() {
-                    Refusal::Permanent(text)
-                } else {
-                    // 4xx, timeouts and dropped connections: the server may take it later.
-                    Refusal::Temporary(text)
-                }
-            }),
+            Outlet::Smtp(t) => t
+                .send_raw(envelope, message)
+                .map(|_| ())
+                .map_err(|e| refusal(&e)),
             Outlet::Outbox(dir) => {
                 let path = dir.join(format!("{name}.eml"));
                 let tmp = dir.join(format!(".{name}.eml.tmp"));
@@ -122,6 +117,37 @@ impl Outlet {
         }
     }
 }
+
+/// Whether trying again can help with what the mail library reports: the one place that
+/// decides it, for `newsletter send` and the subscription service's mail worker alike.
+///
+/// - 5xx replies: permanent, with the server's words.
+/// - A server without SMTPUTF8, for an address whose part before the @ is not ASCII (an
+///   internationalised domain alone goes out as Punycode and needs nothing): lettre refuses
+///   before sending (RFC 6531 §3.4), and the server's extensions do not change between
+///   attempts, so permanent at once. The same for 8BITMIME, which such a message needs too.
+/// - Everything else — 4xx, timeouts, dropped connections: temporary, the server may take it
+///   later.
+pub fn refusal(e: &lettre::transport::smtp::Error) -> Refusal {
+    let text = e.to_string();
+    if e.is_permanent() {
+        return Refusal::Permanent(text);
+    }
+    if e.is_client() {
+        if text.contains("SMTPUTF8") {
+            return Refusal::Permanent(NO_SMTPUTF8.to_string());
+        }
+        if text.contains("8BITMIME") {
+            return Refusal::Permanent(NO_8BITMIME.to_string());
+        }
+    }
+    Refusal::Temporary(text)
+}
+
+/// Why an address with a non-ASCII local part could not be sent.
+pub const NO_SMTPUTF8: &str = "the mail server does not offer SMTPUTF8, which this address needs (it has letters beyond ASCII before the @); ask the mail provider to enable SMTPUTF8";
+/// Why a message with non-ASCII header bytes could not be sent.
+pub const NO_8BITMIME: &str = "the mail server does not offer 8BITMIME, which this message needs; ask the mail provider to enable 8BITMIME";
 
 /// The URL without anything after the host (there should be no password, but never print one).
 pub fn redact(url: &str) -> String {
@@ -191,4 +217,145 @@ fn smtp_transport(url: &str, connections: usize) -> Result<SmtpTransport, Diagno
         }
     }
     Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A scripted SMTP server on 127.0.0.1 for one connection at a time, offering `extensions`;
+    /// returns its port and every command it received.
+    fn fake_server(extensions: &'static [&'static str]) -> (u16, Arc<Mutex<Vec<String>>>) {
+        fake_server_answering(extensions, "250 ok")
+    }
+
+    /// [`fake_server`] answering RCPT with `rcpt`.
+    fn fake_server_answering(
+        extensions: &'static [&'static str],
+        rcpt: &'static str,
+    ) -> (u16, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut out) = stream else { return };
+                out.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut lines = BufReader::new(out.try_clone().unwrap());
+                let _ = out.write_all(b"220 fake ESMTP\r\n");
+                let mut data = false;
+                let mut line = String::new();
+                while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let command = line.trim_end().to_string();
+                    line.clear();
+                    if data {
+                        if command == "." {
+                            data = false;
+                            let _ = out.write_all(b"250 accepted\r\n");
+                        }
+                        continue;
+                    }
+                    log.lock().unwrap().push(command.clone());
+                    let upper = command.to_ascii_uppercase();
+                    let reply = if upper.starts_with("EHLO") {
+                        let mut r = String::from("250-fake\r\n");
+                        for e in extensions {
+                            r.push_str(&format!("250-{e}\r\n"));
+                        }
+                        r.push_str("250 HELP\r\n");
+                        r
+                    } else if upper.starts_with("DATA") {
+                        data = true;
+                        "354 go on\r\n".to_string()
+                    } else if upper.starts_with("RCPT") {
+                        format!("{rcpt}\r\n")
+                    } else if upper.starts_with("QUIT") {
+                        let _ = out.write_all(b"221 bye\r\n");
+                        break;
+                    } else {
+                        "250 ok\r\n".to_string()
+                    };
+                    let _ = out.write_all(reply.as_bytes());
+                }
+            }
+        });
+        (port, seen)
+    }
+
+    fn envelope(to: &str) -> Envelope {
+        Envelope::new(
+            Some("team@example.org".parse().unwrap()),
+            vec![to.parse().unwrap()],
+        )
+        .unwrap()
+    }
+
+    fn outlet(port: u16) -> Outlet {
+        Outlet::new(Some(&format!("smtp://127.0.0.1:{port}")), PathBuf::new(), 1).unwrap()
+    }
+
+    const MESSAGE: &[u8] = b"Subject: x\r\n\r\nx\r\n";
+
+    #[test]
+    fn a_server_without_smtputf8_refuses_a_utf8_address_for_good_at_once() {
+        let (port, seen) = fake_server(&["8BITMIME"]);
+        let outlet = outlet(port);
+        match outlet.send_raw(&envelope("jörg@xn--bcher-kva.de"), MESSAGE, "x") {
+            Err(Refusal::Permanent(why)) => assert_eq!(why, NO_SMTPUTF8),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !seen.lock().unwrap().iter().any(|c| c.starts_with("MAIL")),
+            "nothing was sent"
+        );
+        // An internationalised domain alone is Punycode: ASCII, no SMTPUTF8 needed.
+        outlet
+            .send_raw(&envelope("joerg@xn--bcher-kva.de"), MESSAGE, "x")
+            .unwrap();
+    }
+
+    #[test]
+    fn a_utf8_address_goes_out_with_smtputf8_where_the_server_offers_it() {
+        let (port, seen) = fake_server(&["8BITMIME", "SMTPUTF8"]);
+        outlet(port)
+            .send_raw(&envelope("jörg@xn--bcher-kva.de"), MESSAGE, "x")
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        let mail = seen.iter().find(|c| c.starts_with("MAIL")).unwrap();
+        assert!(mail.ends_with(" SMTPUTF8"), "{mail}");
+        assert!(
+            seen.iter().any(|c| c == "RCPT TO:<jörg@xn--bcher-kva.de>"),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn replies_decide_whether_to_try_again() {
+        for (rcpt, permanent) in [
+            ("550 5.1.1 no such user", true),
+            ("451 4.7.1 try again later", false),
+        ] {
+            let (port, _) = fake_server_answering(&["8BITMIME"], rcpt);
+            match outlet(port).send_raw(&envelope("a@example.org"), MESSAGE, "x") {
+                Err(Refusal::Permanent(why)) if permanent => assert!(why.contains("no such user")),
+                Err(Refusal::Temporary(why)) if !permanent => assert!(why.contains("try again")),
+                other => panic!("{rcpt}: {other:?}"),
+            }
+        }
+        let (port, _) = fake_server(&[]);
+        // Non-ASCII content without 8BITMIME: no retry helps either.
+        match outlet(port).send_raw(
+            &envelope("a@example.org"),
+            "Subject: ä\r\n\r\n".as_bytes(),
+            "x",
+        ) {
+            Err(Refusal::Permanent(why)) => assert_eq!(why, NO_8BITMIME),
+            other => panic!("{other:?}"),
+        }
+    }
 }

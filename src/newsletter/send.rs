@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
 
+use super::address::{Email, clean_name, excerpt, printable};
 use super::message::{self, Recipient};
 use super::outlet::{Outlet, Refusal, redact};
 use super::prepared::Prepared;
-use super::store::{Delivery, Store};
+use super::store::{Delivery, Store, is_token};
 use super::{Edition, Personal, Which, render_editions, settings};
-use crate::config::NewsletterConfig;
+use crate::config::{NewsletterConfig, check_rate};
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::sync::lock;
 
 /// What `send` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +33,7 @@ pub struct SendOptions {
     /// One test copy to this address; nothing is recorded.
     pub to: Option<String>,
     pub dry_run: bool,
-    /// Messages per second over all connections; 0: no limit.
+    /// Messages per second over all connections; 0: no limit ([`check_rate`] says what else).
     pub rate: Option<f64>,
     pub connections: Option<usize>,
     pub include_new: bool,
@@ -53,6 +55,9 @@ pub struct SendReport {
     pub destination: String,
     pub dry_run: bool,
     pub test_copy: bool,
+    /// On a dry run: the recipients a send would mark failed, `(address, reason)`, the address
+    /// [`printable`].
+    pub unsendable: Vec<(String, String)>,
 }
 
 /// The database path: `--db`, else `site.yaml`, else [`super::store::DEFAULT_DB`] under the root.
@@ -71,11 +76,19 @@ struct RateLimit {
 }
 
 impl RateLimit {
-    fn new(per_second: f64) -> RateLimit {
-        RateLimit {
-            interval: (per_second > 0.0).then(|| Duration::from_secs_f64(1.0 / per_second)),
+    /// `per_second` messages per second, 0 for no limit; anything [`check_rate`] refuses is an
+    /// error, never "no limit".
+    fn new(per_second: f64) -> Result<RateLimit, String> {
+        let per_second = check_rate(per_second)?;
+        let interval = if per_second == 0.0 {
+            None
+        } else {
+            Some(Duration::try_from_secs_f64(1.0 / per_second).map_err(|e| e.to_string())?)
+        };
+        Ok(RateLimit {
+            interval,
             next: Mutex::new(Instant::now()),
-        }
+        })
     }
 
     fn wait(&self) {
@@ -83,11 +96,10 @@ impl RateLimit {
             return;
         };
         let at = {
-            let Ok(mut next) = self.next.lock() else {
-                return;
-            };
+            let mut next = lock(&self.next);
             let at = (*next).max(Instant::now());
-            *next = at + interval;
+            // Far in the future at most: a next moment past what `Instant` holds keeps the last.
+            *next = at.checked_add(interval).unwrap_or(at);
             at
         };
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
@@ -106,6 +118,10 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
     let dkim = message::dkim(config, &site_opts.root)?;
     let connections = opts.connections.unwrap_or(config.connections).max(1);
     let rate = opts.rate.unwrap_or(config.rate);
+    let limit = RateLimit::new(rate).map_err(|why| {
+        Diagnostic::error(format!("cannot send: {why}"))
+            .hint("give --rate 10 (messages per second), or 0 for no limit")
+    })?;
     let smtp = opts.smtp.clone().or_else(|| config.smtp.clone());
     let outbox = site_opts
         .root
@@ -113,14 +129,15 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
         .join(edition.number.to_string());
 
     if let Some(address) = &opts.to {
-        let address = super::subscribers::check_address(address)
-            .map_err(|why| Diagnostic::error(format!("--to: {why}")))?;
+        let address = Email::parse(address)
+            .map_err(|why| Diagnostic::error(format!("--to: {}", why.reason(address))))?;
         let mut test = edition.clone();
         test.subject = format!("[TEST] {}", edition.subject);
         let recipient = Recipient {
             mailbox: Mailbox::new(
                 None,
                 address
+                    .as_str()
                     .parse()
                     .map_err(|e| Diagnostic::error(format!("--to: {e}")))?,
             ),
@@ -166,20 +183,21 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
                 .collect();
         }
         let prepared = Prepared::new(&edition);
+        let mut unsendable = Vec::new();
         for d in &recipients {
-            message::build(
-                config,
-                &edition,
-                &prepared,
-                &recipient_of(config, d)?,
-                now,
-                dkim.as_ref(),
-            )?;
+            match recipient_of(config, d) {
+                Ok(r) => {
+                    message::build(config, &edition, &prepared, &r, now, dkim.as_ref())?;
+                }
+                Err(why) => unsendable.push((printable(&d.email).into_owned(), why)),
+            }
         }
         return Ok(SendReport {
-            sent: recipients.len() as u64,
+            sent: (recipients.len() - unsendable.len()) as u64,
+            failed: unsendable.len() as u64,
             dry_run: true,
             destination: smtp.map_or_else(|| outbox.display().to_string(), |u| redact(&u)),
+            unsendable,
             ..SendReport::default()
         });
     }
@@ -209,7 +227,6 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
 
     let progress = progress_bar(opts.progress, pending.len() as u64);
     let queue = Mutex::new(VecDeque::from(pending));
-    let limit = RateLimit::new(rate);
     let counts = Mutex::new(Counts::default());
     let prepared = Prepared::new(&edition);
     let run = Run {
@@ -230,16 +247,19 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
                 let (queue, counts, progress, run) = (&queue, &counts, &progress, &run);
                 scope.spawn(move || -> Result<(), Diagnostic> {
                     let store = store?;
-                    while let Some(d) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                    // One statement, so the queue's guard is dropped before the delivery.
+                    while let Some(d) = lock(queue).pop_front() {
                         let outcome = run.deliver(&store, &d)?;
-                        if let Ok(mut c) = counts.lock() {
+                        let failed = {
+                            let mut c = lock(counts);
                             match outcome {
                                 Outcome::Sent => c.sent += 1,
                                 Outcome::Failed => c.failed += 1,
                                 Outcome::Unsubscribed => c.unsubscribed += 1,
                             }
-                            progress.set_message(format!("{} failed", c.failed));
-                        }
+                            c.failed
+                        };
+                        progress.set_message(format!("{failed} failed"));
                         progress.inc(1);
                     }
                     Ok(())
@@ -260,7 +280,7 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
         return Err(first.into());
     }
     store.finish_if_done(edition.number)?;
-    let counts = counts.lock().map(|c| *c).unwrap_or_default();
+    let counts = *lock(&counts);
     report.sent = counts.sent;
     report.failed = counts.failed;
     report.unsubscribed = counts.unsubscribed;
@@ -281,14 +301,40 @@ fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
     bar
 }
 
-fn recipient_of(config: &NewsletterConfig, d: &Delivery) -> Result<Recipient, Diagnostic> {
-    let address = d.email.parse().map_err(|e| {
-        Diagnostic::error(format!("the stored address `{}` is invalid: {e}", d.email))
-            .hint("remove it with `ozg-site subscribers remove`")
+/// The recipient of a journal row, checked as if it came in at the door today: a row written by
+/// an older version or edited by hand may hold a line break in the name (which the mail
+/// library cannot put in a header), an address that no longer parses, a damaged token. `Err`
+/// says why in a sentence for `newsletter status`; the row is then marked failed.
+fn recipient_of(config: &NewsletterConfig, d: &Delivery) -> Result<Recipient, String> {
+    let email = Email::parse(&d.email).map_err(|e| {
+        format!(
+            "the stored address cannot be sent to: {}; add the correct address with `ozg-site subscribers add`",
+            e.reason(&d.email)
+        )
     })?;
+    let name = match d.name.as_deref().map(|n| (n, clean_name(n))) {
+        None => None,
+        Some((_, Ok(name))) => name,
+        Some((raw, Err(e))) => {
+            return Err(format!(
+                "the stored name `{}` cannot go into a mail: {}; correct it with `ozg-site subscribers add {email} --name \"…\"`, then send again with --retry-failed",
+                excerpt(raw),
+                e.reason()
+            ));
+        }
+    };
+    if !is_token(&d.token) {
+        return Err(
+            "the stored unsubscribe token is damaged (was the database edited by hand?)".into(),
+        );
+    }
+    let address = email
+        .as_str()
+        .parse()
+        .map_err(|e| format!("the mail library refuses the address {email}: {e}"))?;
     Ok(Recipient {
-        mailbox: Mailbox::new(d.name.clone(), address),
-        personal: Personal::new(config, &d.token, d.name.as_deref()),
+        personal: Personal::new(config, &d.token, name.as_deref()),
+        mailbox: Mailbox::new(name, address),
     })
 }
 
@@ -340,11 +386,11 @@ impl Run<'_> {
                 self.now,
                 self.dkim,
             )
-            .map_err(first)
+            .map_err(|ds| first(ds).message)
         }) {
             Ok(m) => m,
-            Err(e) => {
-                store.mark_failed(number, d.subscriber, 0, &e.message)?;
+            Err(why) => {
+                store.mark_failed(number, d.subscriber, 0, &why)?;
                 return Ok(Outcome::Failed);
             }
         };
@@ -382,4 +428,87 @@ fn first(ds: Diagnostics) -> Diagnostic {
         .next()
         .cloned()
         .unwrap_or_else(|| Diagnostic::error("cannot build the message"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> NewsletterConfig {
+        let mut c: NewsletterConfig =
+            serde_yaml::from_str("from: team@example.org\nsalutation: \"Guten Tag {name},\"")
+                .unwrap();
+        c.unsubscribe_link = "https://x.example/ab?t={token}".into();
+        c
+    }
+
+    fn delivery(email: &str, name: Option<&str>) -> Delivery {
+        Delivery {
+            subscriber: 1,
+            email: email.into(),
+            name: name.map(str::to_string),
+            token: crate::newsletter::store::new_token().unwrap(),
+        }
+    }
+
+    #[test]
+    fn stored_rows_the_door_would_refuse_are_reasons_not_panics() {
+        let c = config();
+        for (email, name, why) in [
+            (
+                "a@example.org",
+                Some("Er\r\nika"),
+                "stored name `Er\\u{d}\\u{a}ika`",
+            ),
+            ("a@example.org", Some("\u{1b}[31mrot"), "control character"),
+            (
+                "a\r\n@example.org",
+                None,
+                "stored address cannot be sent to",
+            ),
+            ("\"a b\"@example.org", None, "quoted part"),
+            ("kaputt", None, "not an e-mail address"),
+        ] {
+            let e = recipient_of(&c, &delivery(email, name)).err().unwrap();
+            assert!(e.contains(why), "{e}");
+            assert!(!e.contains('\r') && !e.contains('\u{1b}'), "{e}");
+        }
+        let mut damaged = delivery("a@example.org", None);
+        damaged.token = "x\r\nBcc: b@example.org".into();
+        assert!(recipient_of(&c, &damaged).err().unwrap().contains("token"));
+        // What the door accepts goes out; an old row's Unicode domain as Punycode.
+        let r = recipient_of(&c, &delivery("Jörg@Bücher.de", Some(" Jörg "))).unwrap();
+        assert_eq!(r.mailbox.email.to_string(), "Jörg@xn--bcher-kva.de");
+        assert_eq!(r.mailbox.name.as_deref(), Some("Jörg"));
+        assert_eq!(r.personal.salutation, "Guten Tag Jörg,");
+    }
+
+    #[test]
+    fn a_rate_that_would_mean_no_limit_or_panic_is_refused() {
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 1e-20, 1e9] {
+            assert!(RateLimit::new(bad).is_err(), "{bad}");
+        }
+        assert_eq!(RateLimit::new(0.0).unwrap().interval, None);
+        assert_eq!(
+            RateLimit::new(4.0).unwrap().interval,
+            Some(Duration::from_millis(250))
+        );
+    }
+
+    #[test]
+    fn a_poisoned_rate_limit_still_limits() {
+        let limit = RateLimit::new(10_000.0).unwrap();
+        let _ = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _guard = limit.next.lock().unwrap();
+                panic!("poison it");
+            })
+            .join()
+        });
+        assert!(limit.next.is_poisoned());
+        let before = *lock(&limit.next);
+        limit.wait();
+        limit.wait();
+        assert!(*lock(&limit.next) >= before + Duration::from_micros(200));
+    }
 }

@@ -1,6 +1,6 @@
 """A real SMTP server on 127.0.0.1 for the send tests (aiosmtpd), recording every accepted message
 and able to misbehave the way mail providers do: temporary refusals (451), permanent ones (550),
-dropped connections and slow answers."""
+dropped connections and slow answers; with or without SMTPUTF8 (RFC 6531)."""
 
 import email
 import email.policy
@@ -15,6 +15,7 @@ from aiosmtpd.smtp import AuthResult
 class Recorder:
     def __init__(self, temp_fail=0.0, reject=(), drop_every=0, seed=1):
         self.messages = []          # (recipient, parsed message)
+        self.mail_options = []      # (recipient, MAIL FROM parameters such as SMTPUTF8)
         self.raw = []               # the bytes as they arrived, for signature checks
         self.lock = threading.Lock()
         self.temp_fail = temp_fail
@@ -50,6 +51,7 @@ class Recorder:
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append((rcpt.lower(), message))
+                self.mail_options.append((rcpt.lower(), list(envelope.mail_options)))
                 self.raw.append(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
@@ -69,11 +71,12 @@ def authenticator(user, password):
     return check
 
 
-def start(recorder, auth=None):
-    """Starts the server on a free loopback port; returns (controller, port)."""
-    kwargs = {}
+def start(recorder, auth=None, smtputf8=False):
+    """Starts the server on a free loopback port; returns (controller, port). `smtputf8` makes it
+    offer SMTPUTF8 (addresses with non-ASCII letters before the @)."""
+    kwargs = {"enable_SMTPUTF8": smtputf8}
     if auth:
-        kwargs = {"authenticator": authenticator(*auth), "auth_require_tls": False, "auth_required": True}
+        kwargs |= {"authenticator": authenticator(*auth), "auth_require_tls": False, "auth_required": True}
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

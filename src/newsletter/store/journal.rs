@@ -93,7 +93,8 @@ impl Store {
     }
 
     /// Makes the failed recipients of `edition` pending again (those still subscribed); returns
-    /// how many.
+    /// how many. Each row takes the subscriber's address and name as they are now: a name that
+    /// could not be sent and was corrected since goes out corrected.
     pub fn retry_failed(&self, edition: u32) -> Result<u64, Diagnostic> {
         let Some(id) = self.campaign_id(edition)? else {
             return Ok(0);
@@ -101,7 +102,11 @@ impl Store {
         let n = self
             .conn
             .execute(
-                "UPDATE deliveries SET state = 'pending', attempts = 0 WHERE campaign = ?1 AND state = 'failed'
+                "UPDATE deliveries SET state = 'pending', attempts = 0,
+                 email = (SELECT email FROM subscribers s WHERE s.id = deliveries.subscriber),
+                 name = (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber),
+                 token = (SELECT token FROM subscribers s WHERE s.id = deliveries.subscriber)
+                 WHERE campaign = ?1 AND state = 'failed'
                  AND subscriber IN (SELECT id FROM subscribers WHERE status = 'active')",
                 [id],
             )
@@ -300,6 +305,24 @@ mod tests {
         assert_eq!(s.retry_failed(2).unwrap(), 1);
         assert_eq!(s.status(2).unwrap().unwrap().finished_at, None);
         assert_eq!(s.pending(2).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_retry_takes_the_corrected_name() {
+        let (_d, mut s) = store();
+        s.add("a@example.org", Some("Anna"), Source::Cli).unwrap();
+        s.start_campaign(3, "Betreff", false).unwrap();
+        s.conn
+            .execute("UPDATE deliveries SET name = 'An\r\nna'", [])
+            .unwrap();
+        let d = s.pending(3).unwrap().pop().unwrap();
+        s.mark_failed(3, d.subscriber, 0, "the stored name cannot go into a mail")
+            .unwrap();
+        s.add("a@example.org", Some("Anna Neu"), Source::Cli)
+            .unwrap();
+        assert_eq!(s.retry_failed(3).unwrap(), 1);
+        let again = s.pending(3).unwrap().pop().unwrap();
+        assert_eq!(again.name.as_deref(), Some("Anna Neu"));
     }
 
     #[test]

@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
+use super::address::Email;
 use crate::diagnostics::Diagnostic;
 
 pub use journal::{Delivery, Status as CampaignStatus};
@@ -31,11 +32,18 @@ pub use subscribers::{Added, Consent, Subscriber};
 /// Where the database lives unless `site.yaml` or `--db` say otherwise.
 pub const DEFAULT_DB: &str = ".ozg-site/newsletter.sqlite";
 
+/// One step of [`MIGRATIONS`]: SQL, or Rust where SQL cannot do it (Unicode normalisation).
+enum Step {
+    Sql(&'static str),
+    Code(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+}
+
 /// The schema, one step per version (`PRAGMA user_version`). Steps are never edited once
 /// released: a database made by an older version runs the steps it lacks, in order.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [Step; 3] = [
     // 1: subscribers and the send journal.
-    "
+    Step::Sql(
+        "
     CREATE TABLE IF NOT EXISTS subscribers (
         id INTEGER PRIMARY KEY,
         email TEXT NOT NULL,
@@ -65,10 +73,12 @@ const MIGRATIONS: [&str; 2] = [
     );
     CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (campaign, state);
     ",
+    ),
     // 2: the subscription service: status and consent record per subscriber, confirmation
     // links, the queue of the service's mails, and the hashes of forgotten addresses.
     // Times compared in queries are integers (Unix milliseconds); times only shown are RFC 3339.
-    "
+    Step::Sql(
+        "
     ALTER TABLE subscribers ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
         CHECK (status IN ('pending', 'active', 'unsubscribed'));
     ALTER TABLE subscribers ADD COLUMN source TEXT NOT NULL DEFAULT 'import'
@@ -114,7 +124,67 @@ const MIGRATIONS: [&str; 2] = [
         value TEXT NOT NULL
     );
     ",
+    ),
+    // 3: addresses in their one form (see `address`): older versions stored them as typed and
+    // keyed them lower-cased, so `jörg@bücher.de` and `jörg@xn--bcher-kva.de` were two people.
+    Step::Code(one_form_for_addresses),
 ];
+
+/// Migration 3: every stored address that parses gets its one form and key
+/// ([`Email::parse`]); addresses that do not parse stay as they are (sending marks them failed,
+/// with the reason). Where two rows turn out to be one address, the row that says most about
+/// consent stays — unsubscribed before active before pending, so an opt-out always wins — and
+/// the others go, with their pending deliveries; what was sent to them stays in the journal.
+fn one_form_for_addresses(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, String, String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, email, email_key, status FROM subscribers
+             ORDER BY CASE status WHEN 'unsubscribed' THEN 0 WHEN 'active' THEN 1 ELSE 2 END, id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut kept = std::collections::HashSet::new();
+    let mut moves = Vec::new();
+    for (id, email, key, _) in rows {
+        let (email, key) = match Email::parse(&email) {
+            Ok(e) => (e.as_str().to_string(), e.key()),
+            Err(_) => (email, key),
+        };
+        if kept.insert(key.clone()) {
+            moves.push((id, Some((email, key))));
+        } else {
+            moves.push((id, None));
+        }
+    }
+    // Keys first move out of the way, so no row takes a key another still holds.
+    tx.execute(
+        "UPDATE subscribers SET email_key = '\u{1}' || id || '\u{1}' || email_key",
+        [],
+    )?;
+    for (id, new) in moves {
+        match new {
+            Some((email, key)) => {
+                tx.execute(
+                    "UPDATE subscribers SET email = ?2, email_key = ?3 WHERE id = ?1",
+                    params![id, email, key],
+                )?;
+                tx.execute(
+                    "UPDATE deliveries SET email = ?2 WHERE subscriber = ?1",
+                    params![id, email],
+                )?;
+            }
+            None => {
+                tx.execute(
+                    "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'",
+                    [id],
+                )?;
+                tx.execute("DELETE FROM subscribers WHERE id = ?1", [id])?;
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Where a subscriber stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +304,19 @@ impl Store {
         hash_address(&self.address_key, email)
     }
 
+    /// The hashes under which the address may have been forgotten: [`Store::address_hash`], and
+    /// those of the keys older versions made of other spellings ([`Email::legacy_keys`]).
+    fn forgotten_hashes(&self, email: &str) -> Vec<String> {
+        match Email::parse(email) {
+            Ok(e) => e
+                .legacy_keys()
+                .iter()
+                .map(|k| hash_key(&self.address_key, k))
+                .collect(),
+            Err(_) => vec![self.address_hash(email)],
+        }
+    }
+
     /// [`Store::address_hash`] without the database, for a process's log lines.
     pub fn hasher(&self) -> AddressHasher {
         AddressHasher(self.address_key.clone())
@@ -254,12 +337,18 @@ impl AddressHasher {
 }
 
 fn hash_address(key: &ring::hmac::Key, email: &str) -> String {
-    hex(ring::hmac::sign(key, address_key(email).as_bytes()).as_ref())
+    hash_key(key, &address_key(email))
 }
 
-/// The form of an address that decides whether two are the same subscriber.
+fn hash_key(key: &ring::hmac::Key, address_key: &str) -> String {
+    hex(ring::hmac::sign(key, address_key.as_bytes()).as_ref())
+}
+
+/// The form of an address that decides whether two are the same subscriber: the key of its one
+/// form ([`Email::key`]), so every spelling of an address is one subscriber and one hash.
+/// Something that is no address keeps its trimmed, lower-cased self.
 pub fn address_key(email: &str) -> String {
-    email.trim().to_lowercase()
+    super::address::address_key(email)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), String> {
@@ -283,8 +372,12 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
             "it was made by a newer ozg-site (schema {version}, this one knows {latest}); update ozg-site"
         ));
     }
-    for step in &MIGRATIONS[version.max(0) as usize..] {
-        tx.execute_batch(step).map_err(sql)?;
+    for step in MIGRATIONS.iter().skip(version.max(0) as usize) {
+        match step {
+            Step::Sql(batch) => tx.execute_batch(batch),
+            Step::Code(run) => run(&tx),
+        }
+        .map_err(sql)?;
     }
     let key = random_hex(32).map_err(|e| e.message)?;
     tx.execute(
@@ -376,7 +469,10 @@ pub(crate) mod tests {
         let path = dir.path().join("old.sqlite");
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            let Step::Sql(first) = MIGRATIONS[0] else {
+                unreachable!()
+            };
+            conn.execute_batch(first).unwrap();
             conn.execute(
                 "INSERT INTO subscribers (email, email_key, name, token, added_at)
                  VALUES ('Anna@example.org', 'anna@example.org', 'Anna', ?1, '2025-01-02T03:04:05Z')",
@@ -396,6 +492,67 @@ pub(crate) mod tests {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.address_hash(" ANNA@example.org"), hash);
         assert_eq!(hash.len(), 64);
+    }
+
+    #[test]
+    fn addresses_stored_by_an_older_version_get_their_one_form_and_an_opt_out_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..2] {
+                let Step::Sql(batch) = step else {
+                    unreachable!()
+                };
+                conn.execute_batch(batch).unwrap();
+            }
+            conn.execute_batch("PRAGMA user_version = 2").unwrap();
+            // Keyed as older versions did: lower-cased as typed. Rows 1 and 2 are one address.
+            for (email, status) in [
+                ("Jörg@Bücher.de", "active"),
+                ("jo\u{308}rg@xn--bcher-kva.de", "unsubscribed"),
+                ("kaputt\r\n@example.org", "active"),
+                ("anna@example.org", "active"),
+            ] {
+                conn.execute(
+                    "INSERT INTO subscribers (email, email_key, name, token, added_at, status)
+                     VALUES (?1, ?2, NULL, ?3, '2025-01-02T03:04:05Z', ?4)",
+                    params![
+                        email,
+                        email.trim().to_lowercase(),
+                        new_token().unwrap(),
+                        status
+                    ],
+                )
+                .unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO campaigns (edition, subject, started_at) VALUES (1, 'B', 'x');
+                 INSERT INTO deliveries (campaign, subscriber, email, token, state)
+                 SELECT 1, id, email, token, 'pending' FROM subscribers WHERE status = 'active';",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let list = s.list().unwrap();
+        let emails: Vec<_> = list.iter().map(|x| (x.email.as_str(), x.status)).collect();
+        assert_eq!(
+            emails,
+            vec![
+                ("anna@example.org", SubscriberStatus::Active),
+                ("jörg@xn--bcher-kva.de", SubscriberStatus::Unsubscribed),
+                ("kaputt\r\n@example.org", SubscriberStatus::Active),
+            ]
+        );
+        for spelling in ["JÖRG@bücher.de", "jo\u{308}rg@bu\u{308}cher.de"] {
+            assert_eq!(
+                s.find(spelling).unwrap().unwrap().status,
+                SubscriberStatus::Unsubscribed
+            );
+        }
+        // The duplicate's pending mail is gone; the others' stay, in their new form.
+        let pending: Vec<_> = s.pending(1).unwrap().into_iter().map(|d| d.email).collect();
+        assert_eq!(pending, vec!["kaputt\r\n@example.org", "anna@example.org"]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, SubscriberStatus, address_key, db_error, new_token, shown};
 use crate::diagnostics::Diagnostic;
+use crate::newsletter::address::{Email, clean_name};
 
 /// How a subscriber came onto the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +125,13 @@ impl Subscriber {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Added {
     Added,
-    /// Active already (or pending: then it is active now, consent given outside ozg-site).
+    /// Active already; nothing changed.
     AlreadyThere,
+    /// Active already; `subscribers add --name` gave it this name (`None`: no name).
+    Renamed(Option<String>),
+    /// Signed up through the form and not confirmed yet: left as it is. Only the confirmation
+    /// link activates it — a stranger may have typed someone else's address into the form.
+    NotConfirmed,
     /// They unsubscribed at this time: only they can come back, through the form.
     Unsubscribed(String),
     /// They asked to be forgotten: only they can come back, through the form.
@@ -136,7 +142,10 @@ pub enum Added {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Imported {
     pub added: u64,
+    /// Active already: left unchanged, names included (see [`Store::add_all`]).
     pub already_there: u64,
+    /// Signed up through the form, not confirmed: left unchanged.
+    pub not_confirmed: u64,
     /// Addresses that unsubscribed or were forgotten, with the reason: not added again.
     pub refused: Vec<(String, Added)>,
 }
@@ -163,37 +172,86 @@ fn subscriber(r: &Row<'_>) -> rusqlite::Result<Subscriber> {
 }
 
 impl Store {
-    /// Adds a subscriber whose consent was given outside ozg-site.
+    /// Adds a subscriber whose consent was given outside ozg-site (`subscribers add`). The
+    /// address and name are checked here too ([`Email::parse`], [`clean_name`]), so nothing
+    /// reaches the store that sending could not handle.
+    ///
+    /// For an active subscriber, a given `name` replaces the stored one: one address typed by
+    /// an editor is a deliberate correction (a name that cannot be sent, a typo). Without a
+    /// name nothing changes. A pending, unsubscribed or forgotten address is left as it is.
     pub fn add(
         &mut self,
         email: &str,
         name: Option<&str>,
         source: Source,
     ) -> Result<Added, Diagnostic> {
-        self.add_all(&[(email.to_string(), name.map(str::to_string))], source)
-            .map(|mut imported| match imported.refused.pop() {
-                Some((_, why)) => why,
-                None if imported.added == 1 => Added::Added,
-                None => Added::AlreadyThere,
-            })
+        let email = Email::parse(email).map_err(|e| Diagnostic::error(e.reason(email)))?;
+        let name = match name.map(clean_name) {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return Err(Diagnostic::error(e.reason())),
+            None => None,
+        };
+        let rename = name.is_some();
+        let (imported, renamed) = self.insert(&[(email, name.clone())], source, rename)?;
+        Ok(match imported {
+            _ if renamed > 0 => Added::Renamed(name),
+            Imported { added: 1, .. } => Added::Added,
+            Imported {
+                not_confirmed: 1, ..
+            } => Added::NotConfirmed,
+            Imported { mut refused, .. } => {
+                refused.pop().map_or(Added::AlreadyThere, |(_, why)| why)
+            }
+        })
     }
 
-    /// Adds many in one transaction. Addresses that unsubscribed or were forgotten are refused:
-    /// an old list must never bring back someone who left.
+    /// Adds many in one transaction (`subscribers import`). Nothing already stored changes: an
+    /// active subscriber keeps their name (they may have given it themselves, through the form;
+    /// an old list must not overwrite it — `subscribers add --name` corrects one); a pending
+    /// sign-up stays pending (only its confirmation link activates it); addresses that
+    /// unsubscribed or were forgotten are refused (an old list must never bring back someone who
+    /// left). Names must be [`clean_name`]'s; others are refused as a whole.
     pub fn add_all(
         &mut self,
-        list: &[(String, Option<String>)],
+        list: &[(Email, Option<String>)],
         source: Source,
     ) -> Result<Imported, Diagnostic> {
+        self.insert(list, source, false)
+            .map(|(imported, _)| imported)
+    }
+
+    /// [`Store::add_all`]; with `rename`, active subscribers get the given names. Returns how
+    /// many were renamed, too.
+    fn insert(
+        &mut self,
+        list: &[(Email, Option<String>)],
+        source: Source,
+        rename: bool,
+    ) -> Result<(Imported, u64), Diagnostic> {
+        for (email, name) in list {
+            if let Some(n) = name
+                && clean_name(n) != Ok(Some(n.clone()))
+            {
+                return Err(Diagnostic::error(format!(
+                    "internal: the name given for {email} is not in its stored form"
+                )));
+            }
+        }
         let path = self.path.clone();
-        let hashes: Vec<String> = list.iter().map(|(e, _)| self.address_hash(e)).collect();
+        let hashes: Vec<Vec<String>> = list
+            .iter()
+            .map(|(e, _)| self.forgotten_hashes(e.as_str()))
+            .collect();
         let now = shown(jiff::Timestamp::now());
         let tx = self.write()?;
         let mut imported = Imported::default();
+        let mut renamed = 0;
         {
             let fail = |e: rusqlite::Error| db_error(&path, e);
             let mut find = tx
-                .prepare("SELECT status, unsubscribed_at FROM subscribers WHERE email_key = ?1")
+                .prepare(
+                    "SELECT status, unsubscribed_at, name FROM subscribers WHERE email_key = ?1",
+                )
                 .map_err(fail)?;
             let mut forgotten = tx
                 .prepare("SELECT 1 FROM forgotten WHERE address_hash = ?1")
@@ -204,36 +262,38 @@ impl Store {
                      source, requested_at) VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?5)",
                 )
                 .map_err(fail)?;
-            let mut activate = tx
+            let mut set_name = tx
                 .prepare(
-                    "UPDATE subscribers SET status = 'active', source = ?2, requested_at = ?3,
-                     name = coalesce(?4, name) WHERE email_key = ?1",
+                    "UPDATE subscribers SET name = ?2 WHERE email_key = ?1 AND status = 'active'",
                 )
                 .map_err(fail)?;
-            for ((email, name), hash) in list.iter().zip(&hashes) {
-                let key = address_key(email);
-                let existing: Option<(SubscriberStatus, Option<String>)> = find
-                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+            for ((email, name), hashes) in list.iter().zip(&hashes) {
+                let key = email.key();
+                type Found = (SubscriberStatus, Option<String>, Option<String>);
+                let existing: Option<Found> = find
+                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
                     .map_err(fail)?;
                 match existing {
-                    Some((SubscriberStatus::Active, _)) => imported.already_there += 1,
-                    Some((SubscriberStatus::Unsubscribed, at)) => imported
-                        .refused
-                        .push((email.clone(), Added::Unsubscribed(at.unwrap_or_default()))),
-                    Some((SubscriberStatus::Pending, _)) => {
-                        activate
-                            .execute(params![key, source.as_str(), now, name])
-                            .map_err(fail)?;
+                    Some((SubscriberStatus::Active, _, stored)) => {
+                        if rename && *name != stored {
+                            set_name.execute(params![key, name]).map_err(fail)?;
+                            renamed += 1;
+                        }
                         imported.already_there += 1;
                     }
-                    None if forgotten.exists([hash]).map_err(fail)? => {
-                        imported.refused.push((email.clone(), Added::Forgotten))
+                    Some((SubscriberStatus::Unsubscribed, at, _)) => imported.refused.push((
+                        email.to_string(),
+                        Added::Unsubscribed(at.unwrap_or_default()),
+                    )),
+                    Some((SubscriberStatus::Pending, _, _)) => imported.not_confirmed += 1,
+                    None if is_forgotten(&mut forgotten, hashes).map_err(fail)? => {
+                        imported.refused.push((email.to_string(), Added::Forgotten))
                     }
                     None => {
                         insert
                             .execute(params![
-                                email.trim(),
+                                email.as_str(),
                                 key,
                                 name,
                                 new_token()?,
@@ -247,7 +307,7 @@ impl Store {
             }
         }
         tx.commit().map_err(|e| db_error(&path, e))?;
-        Ok(imported)
+        Ok((imported, renamed))
     }
 
     /// Unsubscribes an address on behalf of its owner (`subscribers remove`); `Ok(false)` if it
@@ -284,17 +344,20 @@ impl Store {
         let tx = self.write()?;
         let mut deleted = tx
             .execute(
-                "DELETE FROM deliveries WHERE lower(trim(email)) = ?1
-                 OR subscriber IN (SELECT id FROM subscribers WHERE email_key = ?1)",
+                "DELETE FROM deliveries
+                 WHERE subscriber IN (SELECT id FROM subscribers WHERE email_key = ?1)",
                 [&key],
             )
             .map_err(fail)?;
-        deleted += tx
-            .execute(
-                "DELETE FROM outgoing WHERE lower(trim(recipient)) = ?1",
-                [&key],
-            )
-            .map_err(fail)?;
+        // Rows that name the address in another spelling, or outlived their subscriber: SQL's
+        // lower() knows only ASCII, so the one form is compared here.
+        for (table, column) in [("deliveries", "email"), ("outgoing", "recipient")] {
+            for rowid in rows_naming(&tx, table, column, &key).map_err(fail)? {
+                deleted += tx
+                    .execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [rowid])
+                    .map_err(fail)?;
+            }
+        }
         // Confirmation links and queued mails of the subscriber go with it (ON DELETE CASCADE).
         deleted += tx
             .execute("DELETE FROM subscribers WHERE email_key = ?1", [&key])
@@ -338,11 +401,11 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Whether the address was forgotten (and has not signed up again since).
+    /// Whether the address was forgotten (and has not signed up again since), in any spelling.
     pub fn is_forgotten(&self, email: &str) -> Result<bool, Diagnostic> {
         self.conn
             .prepare_cached("SELECT 1 FROM forgotten WHERE address_hash = ?1")
-            .and_then(|mut s| s.exists([self.address_hash(email)]))
+            .and_then(|mut s| is_forgotten(&mut s, &self.forgotten_hashes(email)))
             .map_err(|e| self.err(e))
     }
 
@@ -377,10 +440,58 @@ impl Store {
     }
 }
 
+/// The rowids of `table` whose address `column` has the key `key` ([`address_key`]).
+fn rows_naming(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    column: &str,
+    key: &str,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = tx.prepare(&format!("SELECT rowid, {column} FROM {table}"))?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (rowid, address) = row?;
+        if address_key(&address) == key {
+            found.push(rowid);
+        }
+    }
+    Ok(found)
+}
+
+/// Whether any of `hashes` is in `forgotten` (`SELECT 1 FROM forgotten WHERE address_hash = ?1`).
+fn is_forgotten(
+    forgotten: &mut rusqlite::Statement<'_>,
+    hashes: &[String],
+) -> rusqlite::Result<bool> {
+    for hash in hashes {
+        if forgotten.exists([hash])? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::newsletter::store::tests::store;
+
+    fn email(s: &str) -> Email {
+        Email::parse(s).unwrap()
+    }
+
+    /// A sign-up through the form that was never confirmed, as the service stores it.
+    fn pending(s: &Store, address: &str, name: &str) {
+        s.conn
+            .execute(
+                "INSERT INTO subscribers (email, email_key, name, token, added_at, status, source,
+                 requested_at) VALUES (?1, ?2, ?3, ?4, '2026-01-01T00:00:00Z', 'pending', 'form',
+                 '2026-01-01T00:00:00Z')",
+                params![address, address_key(address), name, new_token().unwrap()],
+            )
+            .unwrap();
+    }
 
     #[test]
     fn addresses_are_unique_in_any_case_and_tokens_differ() {
@@ -397,8 +508,8 @@ mod tests {
         let imported = s
             .add_all(
                 &[
-                    ("b@example.org".into(), None),
-                    ("B@example.org".into(), None),
+                    (email("b@example.org"), None),
+                    (email("B@example.org"), None),
                 ],
                 Source::Import,
             )
@@ -438,8 +549,8 @@ mod tests {
         let imported = s
             .add_all(
                 &[
-                    ("b@example.org".into(), None),
-                    ("c@example.org".into(), None),
+                    (email("b@example.org"), None),
+                    (email("c@example.org"), None),
                 ],
                 Source::Import,
             )
@@ -452,5 +563,154 @@ mod tests {
         // Forgetting an address never stored still keeps its hash.
         assert!(!s.forget("nie@example.org").unwrap());
         assert!(s.is_forgotten("nie@example.org").unwrap());
+    }
+
+    #[test]
+    fn a_pending_sign_up_is_neither_activated_nor_renamed_by_import_or_add() {
+        let (_d, mut s) = store();
+        pending(&s, "fremd@example.org", "vom Formular");
+        let imported = s
+            .add_all(
+                &[(email("Fremd@example.org"), Some("Aus der Liste".into()))],
+                Source::Import,
+            )
+            .unwrap();
+        assert_eq!((imported.added, imported.not_confirmed), (0, 1));
+        assert_eq!(
+            s.add("fremd@example.org", Some("Per Hand"), Source::Cli)
+                .unwrap(),
+            Added::NotConfirmed
+        );
+        let row = s.find("fremd@example.org").unwrap().unwrap();
+        assert_eq!(row.status, SubscriberStatus::Pending);
+        assert_eq!(row.name.as_deref(), Some("vom Formular"));
+        assert_eq!(row.consent.source, Source::Form);
+        assert_eq!(s.count().unwrap(), 0);
+    }
+
+    #[test]
+    fn an_import_keeps_active_names_and_add_with_a_name_corrects_one() {
+        let (_d, mut s) = store();
+        s.add("a@example.org", Some("Anna"), Source::Cli).unwrap();
+        let imported = s
+            .add_all(
+                &[(email("a@example.org"), Some("Alte Liste".into()))],
+                Source::Import,
+            )
+            .unwrap();
+        assert_eq!(imported.already_there, 1);
+        assert_eq!(
+            s.find("a@example.org").unwrap().unwrap().name.as_deref(),
+            Some("Anna")
+        );
+        assert_eq!(
+            s.add("a@example.org", None, Source::Cli).unwrap(),
+            Added::AlreadyThere
+        );
+        assert_eq!(
+            s.add("a@example.org", Some("Anna"), Source::Cli).unwrap(),
+            Added::AlreadyThere
+        );
+        assert_eq!(
+            s.add("A@example.org", Some(" Anna  Schmidt "), Source::Cli)
+                .unwrap(),
+            Added::Renamed(Some("Anna  Schmidt".into()))
+        );
+        assert_eq!(
+            s.find("a@example.org").unwrap().unwrap().name.as_deref(),
+            Some("Anna  Schmidt")
+        );
+    }
+
+    #[test]
+    fn add_refuses_what_sending_could_not_handle() {
+        let (_d, mut s) = store();
+        for (address, name) in [
+            ("a@example.org", "Erika\r\nBcc: x@example.org"),
+            ("a@example.org", "\u{1b}[31mrot"),
+            ("a@example.org", "a\u{0}b"),
+            ("\"a b\"@example.org", "Anna"),
+            ("a\n@example.org", "Anna"),
+        ] {
+            assert!(
+                s.add(address, Some(name), Source::Cli).is_err(),
+                "{address:?} {name:?}"
+            );
+        }
+        assert!(
+            s.add("a@example.org", Some(&"x".repeat(30_000_000)), Source::Cli)
+                .is_err()
+        );
+        assert!(
+            s.add_all(
+                &[(email("a@example.org"), Some("a\nb".into()))],
+                Source::Import
+            )
+            .is_err()
+        );
+        assert!(s.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_forgotten_address_stays_forgotten_in_every_spelling() {
+        let (_d, mut s) = store();
+        s.add("jörg@bücher.de", Some("Jörg"), Source::Cli).unwrap();
+        let stored = s.list().unwrap().pop().unwrap();
+        assert_eq!(
+            stored.email, "jörg@xn--bcher-kva.de",
+            "the domain is stored as Punycode"
+        );
+        assert!(s.forget("JÖRG@BÜCHER.DE").unwrap());
+        for spelling in [
+            "jörg@xn--bcher-kva.de",
+            "jo\u{308}rg@bu\u{308}cher.de",
+            "Jörg@Bücher.de",
+        ] {
+            assert!(s.is_forgotten(spelling).unwrap(), "{spelling}");
+            assert!(matches!(
+                s.add(spelling, None, Source::Cli).unwrap(),
+                Added::Forgotten
+            ));
+        }
+        assert!(s.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn forgetting_deletes_journal_rows_in_every_spelling() {
+        let (_d, mut s) = store();
+        s.add("ÄRGER@bücher.de", None, Source::Cli).unwrap();
+        s.start_campaign(1, "Betreff", false).unwrap();
+        // A row that outlived its subscriber, in an older spelling.
+        s.conn
+            .execute_batch(
+                "INSERT INTO deliveries (campaign, subscriber, email, token, state)
+                 VALUES (1, 99, 'A\u{308}RGER@Bücher.DE', 'x', 'sent')",
+            )
+            .unwrap();
+        assert!(s.forget("ärger@xn--bcher-kva.de").unwrap());
+        let left: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM deliveries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn an_address_forgotten_by_an_older_version_stays_forgotten() {
+        let (_d, mut s) = store();
+        // Older versions hashed the lower-cased address as typed, here decomposed and in Unicode.
+        let old_key = "jo\u{308}rg@bu\u{308}cher.de";
+        s.conn
+            .execute(
+                "INSERT INTO forgotten (address_hash, forgotten_at) VALUES (?1, '2025-01-01T00:00:00Z')",
+                [super::super::hash_key(&s.address_key, old_key)],
+            )
+            .unwrap();
+        assert!(s.is_forgotten("jörg@xn--bcher-kva.de").unwrap());
+        let imported = s
+            .add_all(&[(email("JÖRG@bücher.de"), None)], Source::Import)
+            .unwrap();
+        assert_eq!(imported.refused.len(), 1);
+        assert_eq!(imported.added, 0);
     }
 }
