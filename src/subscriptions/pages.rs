@@ -25,6 +25,11 @@ pub enum Page<'a> {
     },
     /// After a sign-up, whatever the address's state: "check your mailbox".
     Sent,
+    /// The confirmation link's page, with its button: opening the link confirms nothing.
+    Confirm {
+        email: &'a str,
+        token: &'a str,
+    },
     Confirmed {
         email: &'a str,
     },
@@ -57,6 +62,8 @@ pub enum Problem {
     UnsupportedType,
     BadForm,
     TooLarge,
+    /// The form's body did not arrive in time.
+    TooSlow,
     NotFound,
     /// The database or the templates failed: our fault, try later.
     Unavailable,
@@ -76,6 +83,7 @@ impl Problem {
             Problem::UnsupportedType => "unsupported_type",
             Problem::BadForm => "bad_form",
             Problem::TooLarge => "too_large",
+            Problem::TooSlow => "too_slow",
             Problem::NotFound => "not_found",
             Problem::Unavailable => "unavailable",
         }
@@ -95,6 +103,7 @@ impl Problem {
             Problem::CrossSite => StatusCode::FORBIDDEN,
             Problem::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::TooSlow => StatusCode::REQUEST_TIMEOUT,
             Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -115,6 +124,7 @@ impl Page<'_> {
         match self {
             Page::Form { .. } => "subscriptions/form.html",
             Page::Sent => "subscriptions/sent.html",
+            Page::Confirm { .. } => "subscriptions/confirm.html",
             Page::Confirmed { .. } => "subscriptions/confirmed.html",
             Page::Unsubscribe { .. } => "subscriptions/unsubscribe.html",
             Page::Unsubscribed { .. } => "subscriptions/unsubscribed.html",
@@ -123,9 +133,10 @@ impl Page<'_> {
     }
 }
 
-const TEMPLATES: [&str; 6] = [
+const TEMPLATES: [&str; 7] = [
     "subscriptions/form.html",
     "subscriptions/sent.html",
+    "subscriptions/confirm.html",
     "subscriptions/confirmed.html",
     "subscriptions/unsubscribe.html",
     "subscriptions/unsubscribed.html",
@@ -142,6 +153,7 @@ pub struct Pages {
 /// What every page knows about the service.
 pub struct ServiceFacts<'a> {
     pub signup_url: &'a str,
+    pub confirm_url: &'a str,
     pub unsubscribe_url: &'a str,
     pub archive_url: &'a str,
     pub privacy_url: &'a str,
@@ -177,6 +189,7 @@ impl Pages {
         }
         let service = obj(vec![
             ("signup_url", Value::from(facts.signup_url)),
+            ("confirm_url", Value::from(facts.confirm_url)),
             ("unsubscribe_url", Value::from(facts.unsubscribe_url)),
             ("archive_url", Value::from(facts.archive_url)),
             ("privacy_url", Value::from(facts.privacy_url)),
@@ -220,7 +233,7 @@ impl Pages {
             }
             Page::Sent => {}
             Page::Confirmed { email } => context.insert("email", email),
-            Page::Unsubscribe { email, token } => {
+            Page::Confirm { email, token } | Page::Unsubscribe { email, token } => {
                 context.insert("email", email);
                 context.insert("token", token);
             }
@@ -257,6 +270,10 @@ fn sample_pages() -> Vec<Page<'static>> {
             },
         },
         Page::Sent,
+        Page::Confirm {
+            email: "vorschau@example.org",
+            token: "0123456789abcdef0123456789abcdef",
+        },
         Page::Confirmed {
             email: "vorschau@example.org",
         },
@@ -282,6 +299,7 @@ fn sample_pages() -> Vec<Page<'static>> {
             Problem::UnsupportedType,
             Problem::BadForm,
             Problem::TooLarge,
+            Problem::TooSlow,
             Problem::NotFound,
             Problem::Unavailable,
         ]
