@@ -412,3 +412,184 @@ impl AsyncWrite for Guarded {
         this.progressed(result, cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use std::io::{Read, Write};
+    use std::net::TcpStream as Client;
+
+    fn settings() -> Settings {
+        Settings {
+            header_timeout: Duration::from_secs(2),
+            write_stall: Duration::from_millis(500),
+            lifetime: Duration::from_secs(60),
+            grace: Duration::from_millis(500),
+            max_connections: 4,
+            per_client: 2,
+            report_every: Duration::from_secs(60),
+        }
+    }
+
+    /// A server on its own runtime with `settings`, whose `/` names the peer and whose `/big`
+    /// is 64 MiB; it runs until the returned sender is dropped or used.
+    fn start(settings: Settings, proxies: bool) -> (SocketAddr, Server) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let router =
+            Router::new()
+                .route(
+                    "/",
+                    get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                        peer.ip().to_string()
+                    }),
+                )
+                .route("/big", get(|| async { vec![b'x'; 64 << 20] }));
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(serve(listener, router, settings, move |_| proxies, async {
+                let _ = stopped.await;
+            }))
+        });
+        (addr, Server { stop, thread })
+    }
+
+    struct Server {
+        stop: tokio::sync::oneshot::Sender<()>,
+        thread: std::thread::JoinHandle<()>,
+    }
+
+    impl Server {
+        /// Stops it; how long `serve` took to return.
+        fn stop(self) -> Duration {
+            let began = std::time::Instant::now();
+            let _ = self.stop.send(());
+            self.thread.join().unwrap();
+            began.elapsed()
+        }
+    }
+
+    fn connect(addr: SocketAddr) -> Client {
+        let c = Client::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c
+    }
+
+    /// Sends `GET path` and reads until the server closes the connection.
+    fn get_once(addr: SocketAddr, path: &str) -> String {
+        let mut c = connect(addr);
+        c.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Opens a connection that sends nothing, once the server has taken it.
+    fn hold(addr: SocketAddr) -> Client {
+        let c = connect(addr);
+        std::thread::sleep(Duration::from_millis(50));
+        c
+    }
+
+    /// Whether the server closed `c` (reading ends) within its read timeout.
+    fn closed(mut c: Client) -> bool {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).is_ok()
+            || c.read(&mut [0u8; 1])
+                .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionReset)
+    }
+
+    #[test]
+    fn handlers_know_the_peer() {
+        let (addr, server) = start(settings(), false);
+        let answer = get_once(addr, "/");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("127.0.0.1"), "{answer}");
+        server.stop();
+    }
+
+    #[test]
+    fn one_client_cannot_take_every_connection() {
+        let (addr, server) = start(settings(), false);
+        let a = hold(addr);
+        let _b = hold(addr);
+        let third = get_once(addr, "/");
+        assert!(third.starts_with("HTTP/1.1 429"), "{third}");
+        assert!(third.contains("zu viele Verbindungen"), "{third}");
+        drop(a);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(get_once(addr, "/").starts_with("HTTP/1.1 200"));
+        server.stop();
+    }
+
+    #[test]
+    fn past_the_cap_connections_are_turned_away_at_once() {
+        // A proxy's connections are not counted per client, only against the cap.
+        let (addr, server) = start(settings(), true);
+        let mut held: Vec<_> = (0..4).map(|_| hold(addr)).collect();
+        let fifth = get_once(addr, "/");
+        assert!(fifth.starts_with("HTTP/1.1 503"), "{fifth}");
+        assert!(fifth.contains("Retry-After: 10"), "{fifth}");
+        held.clear();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(get_once(addr, "/").starts_with("HTTP/1.1 200"));
+        server.stop();
+    }
+
+    #[test]
+    fn a_client_that_never_reads_the_answer_loses_its_connection() {
+        let (addr, server) = start(
+            Settings {
+                per_client: 1,
+                ..settings()
+            },
+            false,
+        );
+        let mut reader = connect(addr);
+        reader
+            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        // Its one connection is taken while the answer waits; then the write gives up.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(get_once(addr, "/").starts_with("HTTP/1.1 429"));
+        std::thread::sleep(Duration::from_millis(900));
+        assert!(get_once(addr, "/").starts_with("HTTP/1.1 200"));
+        drop(reader);
+        server.stop();
+    }
+
+    #[test]
+    fn a_head_that_never_finishes_is_cut_off() {
+        let (addr, server) = start(settings(), false);
+        let mut slow = connect(addr);
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        let began = std::time::Instant::now();
+        assert!(closed(slow), "closed by the server");
+        assert!(
+            began.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            began.elapsed()
+        );
+        server.stop();
+    }
+
+    #[test]
+    fn shutdown_closes_connections_that_never_finish() {
+        let (addr, server) = start(settings(), false);
+        let mut slow = connect(addr);
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let took = server.stop();
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert!(closed(slow));
+    }
+}
