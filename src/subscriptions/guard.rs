@@ -289,16 +289,20 @@ impl Ceiling {
         bucket.tokens >= 1.0
     }
 
-    /// Takes one mail; `Some(refused meanwhile)` on success (`Some(Some(n))` when the ceiling
-    /// had been reached before), `None` when there is no room.
+    /// Takes one mail; `Some(refused meanwhile)` on success, `None` when there is no room.
+    ///
+    /// A time of refusals ends (`Some(Some(n))`) only once a tenth of the ceiling has come back:
+    /// under a steady flood the bucket refills a mail at a time and is emptied at once, which
+    /// would otherwise log two lines per mail.
     fn take(&self, now: Instant) -> Option<Option<u64>> {
         let mut bucket = self.state.lock().ok()?;
         self.refill(&mut bucket, now);
         if bucket.tokens < 1.0 {
             return None;
         }
+        let recovered = bucket.tokens >= (self.capacity / 10.0).max(1.0);
         bucket.tokens -= 1.0;
-        Some(bucket.refused.take())
+        Some(if recovered { bucket.refused.take() } else { None })
     }
 
     /// Counts a refused sign-up; true for the first one since the ceiling was reached.
@@ -545,12 +549,17 @@ mod tests {
         assert_eq!(ceiling.take(t0), None);
         assert!(ceiling.refused());
         assert!(!ceiling.refused());
-        // One mail a second comes back.
+        // One mail a second comes back; the refusals go on being counted as one time of them.
         assert!(!ceiling.has_room(t0 + Duration::from_millis(500)));
         assert!(ceiling.has_room(t0 + Duration::from_secs(1)));
-        assert_eq!(ceiling.take(t0 + Duration::from_secs(1)), Some(Some(2)));
+        assert_eq!(ceiling.take(t0 + Duration::from_secs(1)), Some(None));
         assert_eq!(ceiling.take(t0 + Duration::from_secs(1)), None);
+        assert!(!ceiling.refused());
         // A clock that goes back takes nothing away.
         assert!(!ceiling.has_room(t0));
+        // Once a tenth is back, the first mail says how many got none.
+        let later = t0 + Duration::from_secs(1 + 360);
+        assert_eq!(ceiling.take(later), Some(Some(3)));
+        assert_eq!(ceiling.take(later), Some(None));
     }
 }

@@ -271,16 +271,17 @@ const BURST: u64 = 200;
 /// many addresses the maps would otherwise grow for an hour.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
 
-/// The service's housekeeping: hourly [`tidy`]; a checkpoint of the WAL after a burst of writes
-/// (passive while it goes on, truncating once it is over), so the WAL file stays small; idle
-/// limiter entries forgotten every minute.
+/// The service's housekeeping: hourly [`tidy`]; checkpoints of the WAL after writes — passive
+/// every [`BURST`] writes while they go on, truncating once they paused for a look — so the WAL
+/// file is emptied after every burst; idle limiter entries forgotten every minute.
 async fn upkeep(app: Arc<http::App>) {
     use crate::newsletter::store::optin::Checkpoint;
     let mut look = tokio::time::interval(LOOK_EVERY);
     look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tidied: Option<Instant> = None;
     let mut forgotten = Instant::now();
-    let (mut seen, mut checkpointed) = (0u64, 0u64);
+    // Writes counted at the last look, at the last passive and at the last truncating checkpoint.
+    let (mut seen, mut passive, mut truncated) = (0u64, 0u64, 0u64);
     loop {
         look.tick().await;
         let now = Instant::now();
@@ -295,18 +296,19 @@ async fn upkeep(app: Arc<http::App>) {
         let writes = app.writes.load(std::sync::atomic::Ordering::Relaxed);
         let quiet = writes == seen;
         seen = writes;
-        if writes > checkpointed && (quiet || writes - checkpointed >= BURST) {
-            let mode = if quiet {
-                Checkpoint::Truncate
-            } else {
-                Checkpoint::Passive
-            };
-            match app.pool.run(move |store| store.checkpoint(mode)).await {
-                Ok(true) => checkpointed = writes,
-                // Readers of an older snapshot: the next look tries again.
-                Ok(false) => {}
-                Err(e) => log(&format!("database: {}", e.message)),
-            }
+        let mode = if quiet && writes > truncated {
+            Checkpoint::Truncate
+        } else if !quiet && writes - passive >= BURST {
+            Checkpoint::Passive
+        } else {
+            continue;
+        };
+        match app.pool.run(move |store| store.checkpoint(mode)).await {
+            Ok(true) if mode == Checkpoint::Truncate => (passive, truncated) = (writes, writes),
+            Ok(true) => passive = writes,
+            // Readers of an older snapshot, or writers: the next look tries again.
+            Ok(false) => {}
+            Err(e) => log(&format!("database: {}", e.message)),
         }
     }
 }
