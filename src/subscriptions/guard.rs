@@ -302,7 +302,11 @@ impl Ceiling {
         }
         let recovered = bucket.tokens >= (self.capacity / 10.0).max(1.0);
         bucket.tokens -= 1.0;
-        Some(if recovered { bucket.refused.take() } else { None })
+        Some(if recovered {
+            bucket.refused.take()
+        } else {
+            None
+        })
     }
 
     /// Counts a refused sign-up; true for the first one since the ceiling was reached.

@@ -286,11 +286,12 @@ async fn confirm_page(State(app): State<Arc<App>>, uri: Uri) -> Response {
         .run(move |store| store.confirmation_link(&lookup, Timestamp::now()))
         .await;
     match found {
-        Ok(Link::Open { email }) => page(
+        Ok(Link::Open { email, consent }) => page(
             &app,
             Page::Confirm {
                 email: &email,
                 token: &token,
+                consent: &consent,
             },
         ),
         Ok(Link::Used) => problem(&app, Problem::ConfirmUsed),

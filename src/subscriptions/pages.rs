@@ -26,9 +26,11 @@ pub enum Page<'a> {
     /// After a sign-up, whatever the address's state: "check your mailbox".
     Sent,
     /// The confirmation link's page, with its button: opening the link confirms nothing.
+    /// `consent` is the statement of the link's request, the one the button records.
     Confirm {
         email: &'a str,
         token: &'a str,
+        consent: &'a str,
     },
     Confirmed {
         email: &'a str,
@@ -233,7 +235,16 @@ impl Pages {
             }
             Page::Sent => {}
             Page::Confirmed { email } => context.insert("email", email),
-            Page::Confirm { email, token } | Page::Unsubscribe { email, token } => {
+            Page::Confirm {
+                email,
+                token,
+                consent,
+            } => {
+                context.insert("email", email);
+                context.insert("token", token);
+                context.insert("consent", consent);
+            }
+            Page::Unsubscribe { email, token } => {
                 context.insert("email", email);
                 context.insert("token", token);
             }
@@ -273,6 +284,7 @@ fn sample_pages() -> Vec<Page<'static>> {
         Page::Confirm {
             email: "vorschau@example.org",
             token: "0123456789abcdef0123456789abcdef",
+            consent: "Einwilligung",
         },
         Page::Confirmed {
             email: "vorschau@example.org",

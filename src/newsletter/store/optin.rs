@@ -63,9 +63,10 @@ pub enum Confirmed {
 /// What a confirmation link would do, looked up without using it (the page with the button).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
-    /// Valid: the button confirms this address.
+    /// Valid: the button confirms this address, with the consent statement of its request.
     Open {
         email: String,
+        consent: String,
     },
     Used,
     Expired,
@@ -346,6 +347,7 @@ impl LinkRow {
         } else {
             Link::Open {
                 email: self.email.clone(),
+                consent: self.consent.clone(),
             }
         }
     }
@@ -626,7 +628,8 @@ mod tests {
             assert_eq!(
                 s.confirmation_link(&t, t0).unwrap(),
                 Link::Open {
-                    email: "a@example.org".into()
+                    email: "a@example.org".into(),
+                    consent: "Ich möchte den Newsletter.".into(),
                 }
             );
         }
