@@ -566,4 +566,102 @@ mod tests {
         assert_eq!(ceiling.take(later), Some(Some(3)));
         assert_eq!(ceiling.take(later), Some(None));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Values of `X-Forwarded-For` as proxies, clients and attackers write them.
+        fn forwarded() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..200),
+                "[0-9a-fA-F:., \\[\\]%a-z]{0,120}".prop_map(String::into_bytes),
+                proptest::collection::vec(any::<std::net::IpAddr>(), 0..6).prop_map(|ips| ips
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    .into_bytes()),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn form_bodies_never_panic_and_hold_no_more_than_was_sent(
+                body in proptest::collection::vec(any::<u8>(), 0..600)
+            ) {
+                if let Ok(fields) = parse_form(&body) {
+                    let chars: usize = fields.iter().map(|(k, v)| k.chars().count() + v.chars().count()).sum();
+                    prop_assert!(chars <= body.len());
+                }
+            }
+
+            #[test]
+            fn encoded_forms_come_back_as_sent(email in any::<String>(), name in any::<String>()) {
+                let body: String = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("email", &email)
+                    .append_pair("name", &name)
+                    .finish();
+                let fields = parse_form(body.as_bytes()).unwrap();
+                prop_assert_eq!(&fields["email"], &email);
+                prop_assert_eq!(&fields["name"], &name);
+            }
+
+            #[test]
+            fn checked_sign_ups_are_within_their_bounds(
+                email in prop_oneof![any::<String>(), "[a-zA-Z0-9.+_\"\\x00-\\x1f\u{e4}-]{0,70}@[a-z0-9.\u{fc}-]{0,40}"],
+                name in any::<String>(),
+            ) {
+                match check_signup(&email, &name) {
+                    Ok(form) => {
+                        let stored = form.email.as_str();
+                        prop_assert!(stored.chars().count() <= MAX_EMAIL);
+                        prop_assert!(!stored.chars().any(char::is_control));
+                        prop_assert!(!stored.starts_with('"'));
+                        prop_assert!(stored.parse::<lettre::Address>().is_ok());
+                        prop_assert_eq!(&Email::parse(stored).unwrap(), &form.email);
+                        if let Some(n) = &form.name {
+                            prop_assert!(!n.is_empty() && n.chars().count() <= MAX_NAME);
+                            let forbidden = |c: char| c.is_control() || c == char::REPLACEMENT_CHARACTER;
+                            prop_assert!(!n.chars().any(forbidden));
+                        }
+                    }
+                    Err(errors) => prop_assert!(errors != FormErrors::default()),
+                }
+            }
+
+            #[test]
+            fn the_client_is_the_peer_or_an_address_the_proxy_named(
+                peer in any::<std::net::IpAddr>(),
+                loopback in any::<bool>(),
+                values in proptest::collection::vec(forwarded(), 0..4),
+            ) {
+                let peer = if loopback { "127.0.0.1".parse().unwrap() } else { peer };
+                let mut headers = HeaderMap::new();
+                for v in &values {
+                    if let Ok(v) = axum::http::HeaderValue::from_bytes(v) {
+                        headers.append("x-forwarded-for", v);
+                    }
+                }
+                let client = client_address(peer, &headers, &[]);
+                if !is_proxy(peer, &[]) {
+                    prop_assert_eq!(client, peer);
+                } else if client != peer {
+                    let named = headers
+                        .get_all("x-forwarded-for")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .flat_map(|v| v.split(','))
+                        .any(|entry| entry.trim().parse() == Ok(client));
+                    prop_assert!(named, "{client} is in the header");
+                }
+                // The key of a client is its /64 (or its IPv4 address), and stable.
+                let key = client_key(client);
+                prop_assert_eq!(client_key(key), key);
+                if let IpAddr::V6(v6) = key {
+                    prop_assert_eq!(&v6.segments()[4..], &[0u16, 0, 0, 0][..]);
+                }
+            }
+        }
+    }
 }

@@ -505,3 +505,74 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
         Err(_) => Err(Problem::TooSlow),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn tokens_in_queries_and_forms() {
+        let t = "0123456789abcdef0123456789abcdef";
+        let uri = |q: &str| format!("/x?{q}").parse::<Uri>().unwrap();
+        assert_eq!(
+            token_in_query(&uri(&format!("token={t}"))),
+            Ok(Some(t.into()))
+        );
+        assert_eq!(token_in_query(&"/x".parse().unwrap()), Ok(None));
+        assert_eq!(token_in_query(&uri("token=")), Ok(None));
+        assert_eq!(
+            token_in_query(&uri("token=abc")),
+            Err(Problem::TokenMalformed)
+        );
+        assert_eq!(
+            token_in_query(&uri(&format!("token={t}&token={t}"))),
+            Err(Problem::BadForm)
+        );
+        let long = format!("token={t}&x={}", "a".repeat(600));
+        assert_eq!(token_in_query(&uri(&long)), Err(Problem::TokenMalformed));
+        let fields = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>()
+        };
+        assert_eq!(token_field(&fields(&[("token", t)])), Ok(t.into()));
+        assert_eq!(token_field(&fields(&[])), Err(Problem::TokenMissing));
+        assert_eq!(
+            token_field(&fields(&[("token", &t.to_uppercase())])),
+            Err(Problem::TokenMalformed)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_gives_a_well_formed_token_or_a_problem(query in "[ -~]{0,700}") {
+            if let Ok(uri) = format!("/newsletter/bestaetigen?{query}").parse::<Uri>() {
+                match token_in_query(&uri) {
+                    Ok(Some(t)) => prop_assert!(is_token(&t)),
+                    Ok(None) => {}
+                    Err(p) => prop_assert!(matches!(
+                        p,
+                        Problem::TokenMalformed | Problem::BadForm
+                    )),
+                }
+            }
+        }
+
+        #[test]
+        fn any_form_body_gives_a_well_formed_token_or_a_problem(
+            body in proptest::collection::vec(any::<u8>(), 0..300)
+        ) {
+            if let Ok(fields) = guard::parse_form(&body) {
+                match token_field(&fields) {
+                    Ok(t) => prop_assert!(is_token(&t)),
+                    Err(p) => prop_assert!(matches!(
+                        p,
+                        Problem::TokenMalformed | Problem::TokenMissing
+                    )),
+                }
+            }
+        }
+    }
+}
