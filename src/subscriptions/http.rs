@@ -108,14 +108,22 @@ async fn frame(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         .get::<Note>()
         .map(|n| format!(" {}", n.0))
         .unwrap_or_default();
-    let path: String = path.chars().take(100).collect();
     log(&format!(
         "{method} {} {} {}ms client={client}{note}",
-        path.escape_debug(),
+        logged_path(&path),
         response.status().as_u16(),
         started.elapsed().as_millis()
     ));
     response
+}
+
+/// The path as the log shows it: ours as they are, any other as `(unknown-path)` — a mangled
+/// link may carry an address or a token in its path, and the log keeps neither.
+fn logged_path(path: &str) -> &str {
+    match path {
+        SIGNUP_PATH | CONFIRM_PATH | UNSUBSCRIBE_PATH | "/healthz" => path,
+        _ => "(unknown-path)",
+    }
 }
 
 fn page(app: &App, page: Page<'_>) -> Response {
@@ -510,6 +518,20 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_log_shows_only_our_own_paths() {
+        assert_eq!(logged_path("/newsletter/anmelden"), "/newsletter/anmelden");
+        assert_eq!(logged_path("/healthz"), "/healthz");
+        assert_eq!(
+            logged_path("/newsletter/abmelden/erika@example.org"),
+            "(unknown-path)"
+        );
+        assert_eq!(
+            logged_path("/0123456789abcdef0123456789abcdef"),
+            "(unknown-path)"
+        );
+    }
 
     #[test]
     fn tokens_in_queries_and_forms() {

@@ -432,6 +432,8 @@ def test_the_log_holds_no_addresses_and_no_tokens(world):
     assert confirm(service, confirm_link)[0] == 200
     [(token,)] = service.sql("SELECT token FROM subscribers")
     service.request("POST", f"/newsletter/abmelden?token={token}", "List-Unsubscribe=One-Click", FORM)
+    # A mangled link with the address in its path: a 404, and the log names no such path.
+    assert service.request("GET", "/newsletter/abmelden/geheim@example.org")[0] == 404
     log = service.log.read_text()
     assert "POST /newsletter/anmelden 200" in log and "address=" in log
     assert "@" not in log and "geheim" not in log.lower()
