@@ -139,6 +139,12 @@ pub struct SubscriptionsConfig {
     /// Sign-ups one client (IP address) may send per hour; more are refused with 429.
     #[serde(default = "default_per_client")]
     pub signups_per_client_per_hour: u32,
+    /// The service's mails per hour for everybody together (confirmation links and notes to
+    /// subscribers): past it sign-ups look the same to the reader but send and store nothing, so
+    /// a flood from many clients and addresses costs neither the mail server's reputation nor
+    /// the database. Refills evenly over the hour.
+    #[serde(default = "default_mails_per_hour")]
+    pub confirmation_mails_per_hour: u32,
     /// Proxies whose `X-Forwarded-For` names the real client (the loopback address always counts:
     /// a proxy on the same machine).
     #[serde(default)]
@@ -155,6 +161,10 @@ fn default_per_address() -> u32 {
 
 fn default_per_client() -> u32 {
     20
+}
+
+fn default_mails_per_hour() -> u32 {
+    500
 }
 
 /// The addresses of the subscription service, derived from `subscriptions.url` or `base_url`.
@@ -564,6 +574,11 @@ fn check_subscriptions(subs: &SubscriptionsConfig, source: &YamlSource<'_>) -> V
             subs.signups_per_client_per_hour,
             1_000_000,
         ),
+        (
+            "confirmation_mails_per_hour",
+            subs.confirmation_mails_per_hour,
+            100_000,
+        ),
     ];
     for (key, value, max) in numbers {
         if value == 0 || value > max {
@@ -776,6 +791,13 @@ mod tests {
                 None
             ))
             .contains("between 1 and 720")
+        );
+        assert!(
+            first_error(load(
+                "  subscriptions:\n    consent: Ja\n    confirmation_mails_per_hour: 0\n",
+                None
+            ))
+            .contains("`confirmation_mails_per_hour` is 0; it must be between 1 and 100000")
         );
         let old = load(
             "  unsubscribe_url: \"https://x.example/?t={token}\"\n",

@@ -1,21 +1,21 @@
 //! What the service checks before it trusts a request: where a form was sent from, who the
-//! client is, what the form holds, and how often the client and the address came before.
-//! Pure functions and small types, so each rule has its table of cases.
+//! client is, what the form holds, and how often the client, the mailbox and everybody together
+//! came before. Pure functions and small types, so each rule has its table of cases.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_TYPE, ORIGIN};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// Longest address mail servers accept (RFC 5321: 254 characters in a path).
-pub const MAX_EMAIL: usize = 254;
-/// Longest name we keep.
-pub const MAX_NAME: usize = 100;
+use crate::newsletter::address::{AddressError, Email, NameError, clean_name};
+
+pub use crate::newsletter::address::{MAX_EMAIL, MAX_NAME};
 /// Largest form body: two short fields need far less.
 pub const MAX_BODY: usize = 4096;
 /// Longest query string: a token needs 38 characters.
@@ -50,10 +50,18 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The client a request comes from: the peer, or — when the peer is a proxy we trust (one on
-/// this machine, or listed) — the last address the proxy added to `X-Forwarded-For`.
+/// Whether `peer` is a proxy we trust: one on this machine, or listed in `trusted_proxies`. Its
+/// `X-Forwarded-For` names the client, and its connections are not counted as one client's.
+/// An IPv4 peer of a dual-stack socket (`::ffff:127.0.0.1`) counts as the IPv4 address.
+pub fn is_proxy(peer: IpAddr, trusted: &[IpAddr]) -> bool {
+    let peer = peer.to_canonical();
+    peer.is_loopback() || trusted.iter().any(|t| t.to_canonical() == peer)
+}
+
+/// The client a request comes from: the peer, or — when the peer is a proxy we trust
+/// ([`is_proxy`]) — the last address the proxy added to `X-Forwarded-For`. Always one of the two.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !(peer.is_loopback() || trusted.contains(&peer)) {
+    if !is_proxy(peer, trusted) {
         return peer;
     }
     headers
@@ -118,10 +126,10 @@ impl FieldError {
     }
 }
 
-/// A sign-up as typed, checked.
+/// A sign-up as typed, checked: the address in its one stored form, the name cleaned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignupForm {
-    pub email: String,
+    pub email: Email,
     pub name: Option<String>,
 }
 
@@ -132,48 +140,61 @@ pub struct FormErrors {
     pub name: Option<FieldError>,
 }
 
-/// Checks the sign-up fields: an address mail servers take, a name without control characters.
+/// Checks the sign-up fields with the rules every way into the store uses
+/// ([`Email::parse`], [`clean_name`]): only an address the mail library can send to is taken, so
+/// a sign-up never ends in a mail that cannot be built.
 pub fn check_signup(email: &str, name: &str) -> Result<SignupForm, FormErrors> {
-    let email = email.trim();
-    let name = name.trim();
-    let mut errors = FormErrors::default();
-    if email.is_empty() {
-        errors.email = Some(FieldError::Missing);
-    } else if email.chars().count() > MAX_EMAIL {
-        errors.email = Some(FieldError::TooLong);
-    } else if email.chars().any(char::is_control)
-        || crate::newsletter::subscribers::check_address(email).is_err()
-    {
-        errors.email = Some(FieldError::Invalid);
+    let email = Email::parse(email).map_err(|e| match e {
+        AddressError::Empty => FieldError::Missing,
+        AddressError::TooLong => FieldError::TooLong,
+        AddressError::ControlCharacter
+        | AddressError::Malformed
+        | AddressError::Quoted
+        | AddressError::Domain => FieldError::Invalid,
+    });
+    let name = clean_name(name).map_err(|e| match e {
+        NameError::TooLong => FieldError::TooLong,
+        NameError::ControlCharacter => FieldError::Invalid,
+    });
+    match (email, name) {
+        (Ok(email), Ok(name)) => Ok(SignupForm { email, name }),
+        (email, name) => Err(FormErrors {
+            email: email.err(),
+            name: name.err(),
+        }),
     }
-    if name.chars().count() > MAX_NAME {
-        errors.name = Some(FieldError::TooLong);
-    } else if name.chars().any(|c| c.is_control() || c == '\u{fffd}') {
-        errors.name = Some(FieldError::Invalid);
-    }
-    if errors != FormErrors::default() {
-        return Err(errors);
-    }
-    Ok(SignupForm {
-        email: email.to_string(),
-        name: (!name.is_empty()).then(|| name.to_string()),
-    })
 }
 
-/// How often sign-ups may come, per client and per address (GCRA: the allowance refills evenly
-/// over the hour, so a burst uses it up and a steady trickle is never blocked).
+/// What the limits say about one more mail from a sign-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailAllowance {
+    /// Send it. `refused_meanwhile` is set on the first mail after the ceiling had been reached:
+    /// how many sign-ups got no mail meanwhile, for the one log line that says it is over.
+    Send { refused_meanwhile: Option<u64> },
+    /// This mailbox had its mails for now.
+    MailboxLimited,
+    /// All mailboxes together had theirs; `first` for the sign-up that reached the ceiling, so
+    /// the log says it once, not once per request.
+    Ceiling { first: bool },
+}
+
+/// How often sign-ups may come, per client, per mailbox, and for everybody together (GCRA and a
+/// token bucket: the allowance refills evenly over the hour, so a burst uses it up and a steady
+/// trickle is never blocked).
 pub struct Limits {
     per_client: DefaultKeyedRateLimiter<IpAddr>,
-    per_address: DefaultKeyedRateLimiter<String>,
+    per_mailbox: DefaultKeyedRateLimiter<String>,
+    ceiling: Ceiling,
     clock: DefaultClock,
 }
 
 impl Limits {
-    pub fn new(per_client_per_hour: u32, per_address_per_hour: u32) -> Limits {
+    pub fn new(per_client_per_hour: u32, per_mailbox_per_hour: u32, mails_per_hour: u32) -> Limits {
         let quota = |n: u32| Quota::per_hour(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         Limits {
             per_client: RateLimiter::keyed(quota(per_client_per_hour)),
-            per_address: RateLimiter::keyed(quota(per_address_per_hour)),
+            per_mailbox: RateLimiter::keyed(quota(per_mailbox_per_hour)),
+            ceiling: Ceiling::per_hour(mails_per_hour),
             clock: DefaultClock::default(),
         }
     }
@@ -185,19 +206,124 @@ impl Limits {
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
-    /// Whether another mail may go to this address (keyed by its hash) now.
-    pub fn address(&self, address_hash: &str) -> bool {
-        self.per_address
-            .check_key(&address_hash.to_string())
-            .is_ok()
+    /// Whether a sign-up for the mailbox `mailbox_key` (a keyed hash of [`Email::mailbox`], so
+    /// `+tags` and letter case count as one mailbox, and the limiter keeps no address) may send
+    /// its mail now.
+    ///
+    /// The order matters. The ceiling is looked at first without taking from it: while it is
+    /// reached, the mailbox limiter learns no new keys, so a flood of made-up addresses cannot
+    /// grow it. The mailbox is counted before the ceiling is taken from: a flood against one
+    /// mailbox is stopped by its own limit and does not use up everybody's mails.
+    pub fn mail(&self, mailbox_key: &str) -> MailAllowance {
+        if !self.ceiling.has_room(Instant::now()) {
+            return MailAllowance::Ceiling {
+                first: self.ceiling.refused(),
+            };
+        }
+        if self
+            .per_mailbox
+            .check_key(&mailbox_key.to_string())
+            .is_err()
+        {
+            return MailAllowance::MailboxLimited;
+        }
+        match self.ceiling.take(Instant::now()) {
+            Some(refused_meanwhile) => MailAllowance::Send { refused_meanwhile },
+            None => MailAllowance::Ceiling {
+                first: self.ceiling.refused(),
+            },
+        }
     }
 
-    /// Forgets clients and addresses whose allowance is full again: the maps stay small.
+    /// Forgets clients and mailboxes whose allowance is full again: the maps stay small.
     pub fn forget_idle(&self) {
         self.per_client.retain_recent();
         self.per_client.shrink_to_fit();
-        self.per_address.retain_recent();
-        self.per_address.shrink_to_fit();
+        self.per_mailbox.retain_recent();
+        self.per_mailbox.shrink_to_fit();
+    }
+}
+
+/// The global ceiling of the service's mails: a token bucket of `capacity` mails that refills
+/// `capacity` per hour, evenly. Past it sign-ups look the same to the reader but send nothing and
+/// store nothing, so neither the mail server's reputation nor the database pays for a flood.
+struct Ceiling {
+    capacity: f64,
+    per_second: f64,
+    state: Mutex<Bucket>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    /// Sign-ups refused since the ceiling was reached; `None` while it is not.
+    refused: Option<u64>,
+}
+
+impl Ceiling {
+    fn per_hour(n: u32) -> Ceiling {
+        let capacity = f64::from(n.max(1));
+        Ceiling {
+            capacity,
+            per_second: capacity / 3600.0,
+            state: Mutex::new(Bucket {
+                tokens: capacity,
+                at: Instant::now(),
+                refused: None,
+            }),
+        }
+    }
+
+    fn refill(&self, bucket: &mut Bucket, now: Instant) {
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.capacity);
+        bucket.at = now.max(bucket.at);
+    }
+
+    fn has_room(&self, now: Instant) -> bool {
+        // A poisoned lock means a panic elsewhere: then no mail, rather than no limit.
+        let Ok(mut bucket) = self.state.lock() else {
+            return false;
+        };
+        self.refill(&mut bucket, now);
+        bucket.tokens >= 1.0
+    }
+
+    /// Takes one mail; `Some(refused meanwhile)` on success, `None` when there is no room.
+    ///
+    /// A time of refusals ends (`Some(Some(n))`) only once a tenth of the ceiling has come back:
+    /// under a steady flood the bucket refills a mail at a time and is emptied at once, which
+    /// would otherwise log two lines per mail.
+    fn take(&self, now: Instant) -> Option<Option<u64>> {
+        let mut bucket = self.state.lock().ok()?;
+        self.refill(&mut bucket, now);
+        if bucket.tokens < 1.0 {
+            return None;
+        }
+        let recovered = bucket.tokens >= (self.capacity / 10.0).max(1.0);
+        bucket.tokens -= 1.0;
+        Some(if recovered {
+            bucket.refused.take()
+        } else {
+            None
+        })
+    }
+
+    /// Counts a refused sign-up; true for the first one since the ceiling was reached.
+    fn refused(&self) -> bool {
+        let Ok(mut bucket) = self.state.lock() else {
+            return false;
+        };
+        match &mut bucket.refused {
+            Some(n) => {
+                *n += 1;
+                false
+            }
+            None => {
+                bucket.refused = Some(1);
+                true
+            }
+        }
     }
 }
 
@@ -274,7 +400,7 @@ mod tests {
     #[test]
     fn sign_up_fields() {
         let long = format!("{}@example.org", "a".repeat(250));
-        let cases: [(&str, &str, Option<FieldError>, Option<FieldError>); 8] = [
+        let cases: [(&str, &str, Option<FieldError>, Option<FieldError>); 11] = [
             ("  erika@example.org ", " Erika ", None, None),
             ("", "", Some(FieldError::Missing), None),
             ("erika", "", Some(FieldError::Invalid), None),
@@ -298,17 +424,50 @@ mod tests {
                 None,
                 Some(FieldError::TooLong),
             ),
+            (
+                "erika@example.org",
+                "\u{202e}akirE",
+                None,
+                Some(FieldError::Invalid),
+            ),
+            (
+                "erika@example.org",
+                "\u{1b}[31mErika",
+                None,
+                Some(FieldError::Invalid),
+            ),
+            (
+                "erika@example.org",
+                "Erika\u{0}",
+                None,
+                Some(FieldError::Invalid),
+            ),
         ];
         for (email, name, e, n) in cases {
             match check_signup(email, name) {
                 Ok(f) => {
                     assert_eq!((e, n), (None, None), "{email:?} {name:?} passed");
-                    assert_eq!(f.email, "erika@example.org");
+                    assert_eq!(f.email.as_str(), "erika@example.org");
                     assert_eq!(f.name.as_deref(), Some("Erika"));
                 }
                 Err(errors) => assert_eq!((errors.email, errors.name), (e, n), "{email:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_address_the_mail_library_cannot_send_to_is_an_invalid_field() {
+        // It used to pass the form and fail when the mail was built: a 503 and the address in
+        // the log.
+        let errors = check_signup("\"erika mustermann\"@example.org", "").unwrap_err();
+        assert_eq!(errors.email, Some(FieldError::Invalid));
+        assert_eq!(
+            check_signup("", "").unwrap_err().email,
+            Some(FieldError::Missing)
+        );
+        let form = check_signup("Jo\u{308}rg@B\u{fc}cher.de", "").unwrap();
+        assert_eq!(form.email.as_str(), "J\u{f6}rg@xn--bcher-kva.de");
+        assert_eq!(form.name, None, "an empty name is no name");
     }
 
     #[test]
@@ -331,8 +490,8 @@ mod tests {
     }
 
     #[test]
-    fn limits_per_client_and_per_address() {
-        let limits = Limits::new(2, 1);
+    fn limits_per_client_and_per_mailbox() {
+        let limits = Limits::new(2, 1, 100);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(limits.client(ip).is_ok());
         assert!(limits.client(ip).is_ok());
@@ -342,9 +501,167 @@ mod tests {
             "{wait:?}"
         );
         assert!(limits.client("192.0.2.2".parse().unwrap()).is_ok());
-        assert!(limits.address("abc"));
-        assert!(!limits.address("abc"));
-        assert!(limits.address("def"));
+        let send = MailAllowance::Send {
+            refused_meanwhile: None,
+        };
+        assert_eq!(limits.mail("abc"), send);
+        assert_eq!(limits.mail("abc"), MailAllowance::MailboxLimited);
+        assert_eq!(limits.mail("def"), send);
         limits.forget_idle();
+    }
+
+    #[test]
+    fn tags_and_letter_case_do_not_make_another_mailbox() {
+        let limits = Limits::new(100, 1, 100);
+        let key = |raw: &str| Email::parse(raw).unwrap().mailbox();
+        assert!(matches!(
+            limits.mail(&key("anna@example.org")),
+            MailAllowance::Send { .. }
+        ));
+        for other in [
+            "anna+1@example.org",
+            "Anna+news@Example.org",
+            "ANNA@example.org",
+        ] {
+            assert_eq!(
+                limits.mail(&key(other)),
+                MailAllowance::MailboxLimited,
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn past_the_ceiling_no_mailbox_gets_mail_and_the_log_hears_it_once() {
+        let limits = Limits::new(1000, 3, 2);
+        assert!(matches!(limits.mail("a"), MailAllowance::Send { .. }));
+        assert!(matches!(limits.mail("b"), MailAllowance::Send { .. }));
+        assert_eq!(limits.mail("c"), MailAllowance::Ceiling { first: true });
+        assert_eq!(limits.mail("d"), MailAllowance::Ceiling { first: false });
+        assert_eq!(limits.mail("a"), MailAllowance::Ceiling { first: false });
+        // The mailbox limiter learned nothing while the ceiling was reached.
+        assert_eq!(limits.per_mailbox.len(), 2);
+    }
+
+    #[test]
+    fn the_ceiling_refills_evenly_and_reports_what_it_refused() {
+        let ceiling = Ceiling::per_hour(3600);
+        let t0 = Instant::now();
+        for _ in 0..3600 {
+            assert_eq!(ceiling.take(t0), Some(None));
+        }
+        assert_eq!(ceiling.take(t0), None);
+        assert!(ceiling.refused());
+        assert!(!ceiling.refused());
+        // One mail a second comes back; the refusals go on being counted as one time of them.
+        assert!(!ceiling.has_room(t0 + Duration::from_millis(500)));
+        assert!(ceiling.has_room(t0 + Duration::from_secs(1)));
+        assert_eq!(ceiling.take(t0 + Duration::from_secs(1)), Some(None));
+        assert_eq!(ceiling.take(t0 + Duration::from_secs(1)), None);
+        assert!(!ceiling.refused());
+        // A clock that goes back takes nothing away.
+        assert!(!ceiling.has_room(t0));
+        // Once a tenth is back, the first mail says how many got none.
+        let later = t0 + Duration::from_secs(1 + 360);
+        assert_eq!(ceiling.take(later), Some(Some(3)));
+        assert_eq!(ceiling.take(later), Some(None));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Values of `X-Forwarded-For` as proxies, clients and attackers write them.
+        fn forwarded() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..200),
+                "[0-9a-fA-F:., \\[\\]%a-z]{0,120}".prop_map(String::into_bytes),
+                proptest::collection::vec(any::<std::net::IpAddr>(), 0..6).prop_map(|ips| ips
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    .into_bytes()),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn form_bodies_never_panic_and_hold_no_more_than_was_sent(
+                body in proptest::collection::vec(any::<u8>(), 0..600)
+            ) {
+                if let Ok(fields) = parse_form(&body) {
+                    let chars: usize = fields.iter().map(|(k, v)| k.chars().count() + v.chars().count()).sum();
+                    prop_assert!(chars <= body.len());
+                }
+            }
+
+            #[test]
+            fn encoded_forms_come_back_as_sent(email in any::<String>(), name in any::<String>()) {
+                let body: String = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("email", &email)
+                    .append_pair("name", &name)
+                    .finish();
+                let fields = parse_form(body.as_bytes()).unwrap();
+                prop_assert_eq!(&fields["email"], &email);
+                prop_assert_eq!(&fields["name"], &name);
+            }
+
+            #[test]
+            fn checked_sign_ups_are_within_their_bounds(
+                email in prop_oneof![any::<String>(), "[a-zA-Z0-9.+_\"\\x00-\\x1f\u{e4}-]{0,70}@[a-z0-9.\u{fc}-]{0,40}"],
+                name in any::<String>(),
+            ) {
+                match check_signup(&email, &name) {
+                    Ok(form) => {
+                        let stored = form.email.as_str();
+                        prop_assert!(stored.chars().count() <= MAX_EMAIL);
+                        prop_assert!(!stored.chars().any(char::is_control));
+                        prop_assert!(!stored.starts_with('"'));
+                        prop_assert!(stored.parse::<lettre::Address>().is_ok());
+                        prop_assert_eq!(&Email::parse(stored).unwrap(), &form.email);
+                        if let Some(n) = &form.name {
+                            prop_assert!(!n.is_empty() && n.chars().count() <= MAX_NAME);
+                            let forbidden = |c: char| c.is_control() || c == char::REPLACEMENT_CHARACTER;
+                            prop_assert!(!n.chars().any(forbidden));
+                        }
+                    }
+                    Err(errors) => prop_assert!(errors != FormErrors::default()),
+                }
+            }
+
+            #[test]
+            fn the_client_is_the_peer_or_an_address_the_proxy_named(
+                peer in any::<std::net::IpAddr>(),
+                loopback in any::<bool>(),
+                values in proptest::collection::vec(forwarded(), 0..4),
+            ) {
+                let peer = if loopback { "127.0.0.1".parse().unwrap() } else { peer };
+                let mut headers = HeaderMap::new();
+                for v in &values {
+                    if let Ok(v) = axum::http::HeaderValue::from_bytes(v) {
+                        headers.append("x-forwarded-for", v);
+                    }
+                }
+                let client = client_address(peer, &headers, &[]);
+                if !is_proxy(peer, &[]) {
+                    prop_assert_eq!(client, peer);
+                } else if client != peer {
+                    let named = headers
+                        .get_all("x-forwarded-for")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .flat_map(|v| v.split(','))
+                        .any(|entry| entry.trim().parse() == Ok(client));
+                    prop_assert!(named, "{client} is in the header");
+                }
+                // The key of a client is its /64 (or its IPv4 address), and stable.
+                let key = client_key(client);
+                prop_assert_eq!(client_key(key), key);
+                if let IpAddr::V6(v6) = key {
+                    prop_assert_eq!(&v6.segments()[4..], &[0u16, 0, 0, 0][..]);
+                }
+            }
+        }
     }
 }

@@ -3,28 +3,32 @@
 //!
 //! - `GET  /newsletter/anmelden`: the sign-up form; `POST`: a sign-up (from the site's box or this
 //!   form), answered with the same page whether or not the address is known.
-//! - `GET  /newsletter/bestaetigen?token=…`: confirms a sign-up (once, before the link expires).
+//! - `GET  /newsletter/bestaetigen?token=…`: the confirmation link's page, with its button; the
+//!   link is looked up, not used: mail gateways that open every link confirm nobody. `POST` with
+//!   the token as a form field confirms (once, before the link expires).
 //! - `GET  /newsletter/abmelden?token=…`: a page with a button; `POST` with the token as a form
 //!   field unsubscribes, as does `POST …?token=…` with `List-Unsubscribe=One-Click` (RFC 8058).
 //! - `GET  /healthz`: `ok` while the database answers, for monitoring.
 //!
 //! Query strings carry tokens, so the log shows paths only, and addresses only as keyed hashes.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::header::{CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 
-use super::guard::{self, Limits};
+use super::guard::{self, Limits, MailAllowance};
 use super::log;
 use super::mail::Mailer;
 use super::pages::{Page, Pages, Problem};
@@ -32,7 +36,7 @@ use super::pool::Pool;
 use super::worker::Wake;
 use crate::config::{CONFIRM_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
 use crate::diagnostics::Diagnostic;
-use crate::newsletter::store::optin::{Confirmed, SignupRequest, Unsubscribed};
+use crate::newsletter::store::optin::{Confirmed, Link, SignupRequest, Unsubscribed};
 use crate::newsletter::store::subscribers::Via;
 use crate::newsletter::store::{AddressHasher, SubscriberStatus, is_token};
 
@@ -42,6 +46,8 @@ pub struct App {
     pub pages: Pages,
     pub mailer: Mailer,
     pub limits: Limits,
+    /// `confirmation_mails_per_hour`, for the log line when it is reached.
+    pub mails_per_hour: u32,
     /// Origins whose pages may send the forms: the site and the service.
     pub origins: Vec<String>,
     pub trusted_proxies: Vec<IpAddr>,
@@ -51,12 +57,18 @@ pub struct App {
     pub hasher: AddressHasher,
     /// `Content-Security-Policy` of every page: the site's styles and scripts, nothing else.
     pub csp: HeaderValue,
+    /// Writing requests answered so far: the upkeep checkpoints the WAL after a burst of them.
+    pub writes: AtomicU64,
 }
+
+/// How long a form body (at most [`guard::MAX_BODY`] bytes) may take to arrive once its headers
+/// are in: a browser sends it at once, a client that trickles it holds a connection for nothing.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(SIGNUP_PATH, get(signup_form).post(signup))
-        .route(CONFIRM_PATH, get(confirm))
+        .route(CONFIRM_PATH, get(confirm_page).post(confirm))
         .route(UNSUBSCRIBE_PATH, get(unsubscribe_page).post(unsubscribe))
         .route("/healthz", get(health))
         .fallback(not_found)
@@ -96,14 +108,22 @@ async fn frame(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         .get::<Note>()
         .map(|n| format!(" {}", n.0))
         .unwrap_or_default();
-    let path: String = path.chars().take(100).collect();
     log(&format!(
         "{method} {} {} {}ms client={client}{note}",
-        path.escape_debug(),
+        logged_path(&path),
         response.status().as_u16(),
         started.elapsed().as_millis()
     ));
     response
+}
+
+/// The path as the log shows it: ours as they are, any other as `(unknown-path)` — a mangled
+/// link may carry an address or a token in its path, and the log keeps neither.
+fn logged_path(path: &str) -> &str {
+    match path {
+        SIGNUP_PATH | CONFIRM_PATH | UNSUBSCRIBE_PATH | "/healthz" => path,
+        _ => "(unknown-path)",
+    }
 }
 
 fn page(app: &App, page: Page<'_>) -> Response {
@@ -129,9 +149,15 @@ fn page(app: &App, page: Page<'_>) -> Response {
 fn problem(app: &App, problem: Problem) -> Response {
     let mut response = page(app, Page::Problem(problem));
     if let Problem::TooMany { retry_minutes } = problem
-        && let Ok(v) = HeaderValue::from_str(&(retry_minutes * 60).to_string())
+        && let Ok(v) = HeaderValue::from_str(&(retry_minutes.saturating_mul(60)).to_string())
     {
         response.headers_mut().insert(RETRY_AFTER, v);
+    }
+    if problem == Problem::TooSlow {
+        // The rest of the body may still come: this connection cannot take another request.
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }
@@ -141,10 +167,16 @@ fn noted(mut response: Response, note: String) -> Response {
     response
 }
 
-/// A database failure: our problem, logged, and the reader asked to try later.
+/// A database failure: our problem, logged, and the reader asked to try later. The messages
+/// name the database file, never an address or a token.
 fn unavailable(app: &App, e: &Diagnostic) -> Response {
     log(&format!("database: {}", e.message));
     problem(app, Problem::Unavailable)
+}
+
+/// Counts a request that wrote to the database, for the upkeep's checkpoints.
+fn wrote(app: &App) {
+    app.writes.fetch_add(1, Ordering::Relaxed);
 }
 
 async fn signup_form(State(app): State<Arc<App>>) -> Response {
@@ -193,11 +225,32 @@ async fn signup(
             );
         }
     };
-    let who = app.hasher.short(&form.email);
-    // Past its allowance an address gets the same page but no more mail: nobody can flood a
-    // mailbox with confirmation requests, and the page tells nothing about the address.
-    if !app.limits.address(&who) {
-        return noted(page(&app, Page::Sent), format!("address={who} limited"));
+    let who = app.hasher.short(form.email.as_str());
+    // Past an allowance a sign-up gets the same page but no mail, and is not stored: nobody can
+    // flood a mailbox (`+tags` and letter case are one mailbox) or, from many clients, the mail
+    // server and the database; and the page tells nothing about the address.
+    match app.limits.mail(&app.hasher.short(&form.email.mailbox())) {
+        MailAllowance::Send { refused_meanwhile } => {
+            if let Some(n) = refused_meanwhile {
+                log(&format!(
+                    "sign-ups send mail again: {n} got none while the ceiling of {} mails per hour was reached",
+                    app.mails_per_hour
+                ));
+            }
+        }
+        MailAllowance::MailboxLimited => {
+            return noted(page(&app, Page::Sent), format!("address={who} limited"));
+        }
+        MailAllowance::Ceiling { first } => {
+            if first {
+                log(&format!(
+                    "the ceiling of {} service mails per hour is reached: sign-ups get the usual page, \
+                     but no mail and no record, until it refills (`confirmation_mails_per_hour`)",
+                    app.mails_per_hour
+                ));
+            }
+            return noted(page(&app, Page::Sent), format!("address={who} ceiling"));
+        }
     }
     let shared = app.clone();
     let stored = app
@@ -205,7 +258,7 @@ async fn signup(
         .run(move |store| {
             let now = Timestamp::now();
             let request = SignupRequest {
-                email: &form.email,
+                email: form.email.as_str(),
                 name: form.name.as_deref(),
                 consent: &shared.consent,
                 now,
@@ -214,12 +267,13 @@ async fn signup(
             store.signup(&request, |outcome| {
                 shared
                     .mailer
-                    .for_signup(outcome, &form.email, &shared.consent, now)
+                    .for_signup(outcome, form.email.as_str(), &shared.consent, now)
             })
         })
         .await;
     match stored {
         Ok(_) => {
+            wrote(&app);
             app.wake.ring();
             noted(page(&app, Page::Sent), format!("address={who}"))
         }
@@ -227,22 +281,57 @@ async fn signup(
     }
 }
 
-async fn confirm(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Response {
+/// The confirmation link's page: what the link would do, and the button that does it.
+async fn confirm_page(State(app): State<Arc<App>>, uri: Uri) -> Response {
     let token = match token_in_query(&uri) {
         Ok(Some(t)) => t,
         Ok(None) => return problem(&app, Problem::TokenMissing),
         Err(p) => return problem(&app, p),
     };
-    // Link checkers and mail scanners ask with HEAD: that must not confirm anybody.
-    if method == Method::HEAD {
-        return StatusCode::OK.into_response();
+    let lookup = token.clone();
+    let found = app
+        .pool
+        .run(move |store| store.confirmation_link(&lookup, Timestamp::now()))
+        .await;
+    match found {
+        Ok(Link::Open { email, consent }) => page(
+            &app,
+            Page::Confirm {
+                email: &email,
+                token: &token,
+                consent: &consent,
+            },
+        ),
+        Ok(Link::Used) => problem(&app, Problem::ConfirmUsed),
+        Ok(Link::Expired) => problem(&app, Problem::ConfirmExpired),
+        Ok(Link::Unknown) => problem(&app, Problem::ConfirmUnknown),
+        Err(e) => unavailable(&app, &e),
     }
+}
+
+/// The button of the confirmation page: a form from our pages, with the token as a field.
+async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    if !guard::from_trusted_page(&headers, &app.origins) {
+        return problem(&app, Problem::CrossSite);
+    }
+    if !guard::is_form(&headers) {
+        return problem(&app, Problem::UnsupportedType);
+    }
+    let fields = match read_form(&headers, body).await {
+        Ok(f) => f,
+        Err(p) => return problem(&app, p),
+    };
+    let token = match token_field(&fields) {
+        Ok(t) => t,
+        Err(p) => return problem(&app, p),
+    };
     let confirmed = app
         .pool
         .run(move |store| store.confirm(&token, Timestamp::now()))
         .await;
     match confirmed {
         Ok(Confirmed::Now { email }) => {
+            wrote(&app);
             let who = app.hasher.short(&email);
             noted(
                 page(&app, Page::Confirmed { email: &email }),
@@ -315,10 +404,9 @@ async fn unsubscribe(
                 Ok(f) => f,
                 Err(p) => return problem(&app, p),
             };
-            match fields.get("token").map(String::as_str) {
-                None | Some("") => return problem(&app, Problem::TokenMissing),
-                Some(t) if !is_token(t) => return problem(&app, Problem::TokenMalformed),
-                Some(t) => (t.to_string(), Via::Link),
+            match token_field(&fields) {
+                Ok(t) => (t, Via::Link),
+                Err(p) => return problem(&app, p),
             }
         }
         Err(p) => return problem(&app, p),
@@ -329,6 +417,7 @@ async fn unsubscribe(
         .await;
     match done {
         Ok(Unsubscribed::Now { email }) => {
+            wrote(&app);
             let who = app.hasher.short(&email);
             noted(
                 page(
@@ -377,8 +466,8 @@ async fn not_found(State(app): State<Arc<App>>) -> Response {
     problem(&app, Problem::NotFound)
 }
 
-/// The `token` of the query string: `Ok(None)` without one.
-fn token_in_query(uri: &Uri) -> Result<Option<String>, Problem> {
+/// The `token` of the query string: `Ok(None)` without one; only what [`is_token`] accepts.
+pub(crate) fn token_in_query(uri: &Uri) -> Result<Option<String>, Problem> {
     let query = uri.query().unwrap_or_default();
     if query.len() > guard::MAX_QUERY {
         return Err(Problem::TokenMalformed);
@@ -391,16 +480,22 @@ fn token_in_query(uri: &Uri) -> Result<Option<String>, Problem> {
     }
 }
 
+/// The `token` field of a posted form: the buttons of the confirmation and unsubscribe pages.
+pub(crate) fn token_field(fields: &HashMap<String, String>) -> Result<String, Problem> {
+    match fields.get("token").map(String::as_str) {
+        None | Some("") => Err(Problem::TokenMissing),
+        Some(t) if is_token(t) => Ok(t.to_string()),
+        Some(_) => Err(Problem::TokenMalformed),
+    }
+}
+
 /// The fields of a form body of at most [`guard::MAX_BODY`] bytes.
-async fn read_form(
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<std::collections::HashMap<String, String>, Problem> {
+async fn read_form(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, Problem> {
     let bytes = read_body(headers, body).await?;
     guard::parse_form(&bytes).map_err(|_| Problem::BadForm)
 }
 
-/// A body of at most [`guard::MAX_BODY`] bytes, read within 10 seconds.
+/// A body of at most [`guard::MAX_BODY`] bytes, read within [`BODY_TIMEOUT`].
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Problem> {
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -409,15 +504,97 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
     if declared.is_some_and(|n| n > guard::MAX_BODY) {
         return Err(Problem::TooLarge);
     }
-    let read = tokio::time::timeout(
-        Duration::from_secs(10),
-        axum::body::to_bytes(body, guard::MAX_BODY),
-    )
-    .await;
+    let read =
+        tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, guard::MAX_BODY)).await;
     match read {
         Ok(Ok(b)) => Ok(b),
         // Longer than allowed (sent without a length), or it broke off.
         Ok(Err(_)) => Err(Problem::TooLarge),
-        Err(_) => Err(Problem::BadForm),
+        Err(_) => Err(Problem::TooSlow),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_log_shows_only_our_own_paths() {
+        assert_eq!(logged_path("/newsletter/anmelden"), "/newsletter/anmelden");
+        assert_eq!(logged_path("/healthz"), "/healthz");
+        assert_eq!(
+            logged_path("/newsletter/abmelden/erika@example.org"),
+            "(unknown-path)"
+        );
+        assert_eq!(
+            logged_path("/0123456789abcdef0123456789abcdef"),
+            "(unknown-path)"
+        );
+    }
+
+    #[test]
+    fn tokens_in_queries_and_forms() {
+        let t = "0123456789abcdef0123456789abcdef";
+        let uri = |q: &str| format!("/x?{q}").parse::<Uri>().unwrap();
+        assert_eq!(
+            token_in_query(&uri(&format!("token={t}"))),
+            Ok(Some(t.into()))
+        );
+        assert_eq!(token_in_query(&"/x".parse().unwrap()), Ok(None));
+        assert_eq!(token_in_query(&uri("token=")), Ok(None));
+        assert_eq!(
+            token_in_query(&uri("token=abc")),
+            Err(Problem::TokenMalformed)
+        );
+        assert_eq!(
+            token_in_query(&uri(&format!("token={t}&token={t}"))),
+            Err(Problem::BadForm)
+        );
+        let long = format!("token={t}&x={}", "a".repeat(600));
+        assert_eq!(token_in_query(&uri(&long)), Err(Problem::TokenMalformed));
+        let fields = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>()
+        };
+        assert_eq!(token_field(&fields(&[("token", t)])), Ok(t.into()));
+        assert_eq!(token_field(&fields(&[])), Err(Problem::TokenMissing));
+        assert_eq!(
+            token_field(&fields(&[("token", &t.to_uppercase())])),
+            Err(Problem::TokenMalformed)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_gives_a_well_formed_token_or_a_problem(query in "[ -~]{0,700}") {
+            if let Ok(uri) = format!("/newsletter/bestaetigen?{query}").parse::<Uri>() {
+                match token_in_query(&uri) {
+                    Ok(Some(t)) => prop_assert!(is_token(&t)),
+                    Ok(None) => {}
+                    Err(p) => prop_assert!(matches!(
+                        p,
+                        Problem::TokenMalformed | Problem::BadForm
+                    )),
+                }
+            }
+        }
+
+        #[test]
+        fn any_form_body_gives_a_well_formed_token_or_a_problem(
+            body in proptest::collection::vec(any::<u8>(), 0..300)
+        ) {
+            if let Ok(fields) = guard::parse_form(&body) {
+                match token_field(&fields) {
+                    Ok(t) => prop_assert!(is_token(&t)),
+                    Err(p) => prop_assert!(matches!(
+                        p,
+                        Problem::TokenMalformed | Problem::TokenMissing
+                    )),
+                }
+            }
+        }
     }
 }

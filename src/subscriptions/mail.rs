@@ -135,7 +135,8 @@ impl Mailer {
         })?;
         let recipient: Mailbox = to
             .parse()
-            .map_err(|e| Diagnostic::error(format!("`{to}` cannot be mailed to: {e}")))?;
+            // Not the address itself: this message may end up in the log.
+            .map_err(|e| Diagnostic::error(format!("the recipient cannot be mailed to: {e}")))?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(recipient)

@@ -9,6 +9,7 @@
 
 pub mod guard;
 pub mod http;
+pub mod listener;
 pub mod mail;
 pub mod pages;
 pub mod pool;
@@ -17,14 +18,14 @@ pub mod worker;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::config::{CONFIG_FILE, NewsletterConfig, ServiceUrls, SubscriptionsConfig, origin_of};
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::newsletter::outlet::{Outlet, redact};
+use crate::newsletter::outlet::Outlet;
 use crate::newsletter::store::Store;
 use crate::parse::kinds::Kind;
 use crate::site::Site;
@@ -32,7 +33,7 @@ use crate::theme::Theme;
 
 /// Database connections for requests: SQLite writes one at a time anyway; a few let reads go on.
 const CONNECTIONS: usize = 4;
-/// How often stale sign-ups are deleted and idle rate-limit entries dropped.
+/// How often stale sign-ups are deleted.
 const TIDY_EVERY: Duration = Duration::from_secs(3600);
 
 /// What `subscriptions serve` was asked to do.
@@ -105,6 +106,7 @@ fn pages_and_mails(
         theme,
         &pages::ServiceFacts {
             signup_url: &urls.signup,
+            confirm_url: &urls.confirm,
             unsubscribe_url: &urls.unsubscribe,
             archive_url: &archive_url,
             privacy_url: subs.privacy_page.as_deref().unwrap_or_default(),
@@ -204,7 +206,9 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
         limits: guard::Limits::new(
             subs.signups_per_client_per_hour,
             subs.signups_per_address_per_hour,
+            subs.confirmation_mails_per_hour,
         ),
+        mails_per_hour: subs.confirmation_mails_per_hour,
         origins,
         trusted_proxies: subs.trusted_proxies.clone(),
         consent: subs.consent.clone(),
@@ -213,6 +217,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
         hasher,
         csp: HeaderValue::from_str(&csp)
             .map_err(|e| Diagnostic::error(format!("internal: bad security header: {e}")))?,
+        writes: Default::default(),
     });
 
     println!("Subscription service listening on http://{local} (Ctrl-C stops it)");
@@ -228,48 +233,101 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
         );
     }
     let router = http::router(app.clone());
-    let served = runtime.block_on(async {
-        let tidy = tokio::spawn(tidy(app.clone()));
-        let result = axum::serve(
+    let trusted = subs.trusted_proxies.clone();
+    runtime.block_on(async {
+        let upkeep = tokio::spawn(upkeep(app.clone()));
+        listener::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            router,
+            listener::Settings::default(),
+            move |peer| guard::is_proxy(peer, &trusted),
+            stopped(),
         )
-        .with_graceful_shutdown(stopped())
         .await;
-        tidy.abort();
-        result
+        upkeep.abort();
     });
     wake.stop();
     for w in workers {
         let _ = w.join();
     }
     log("stopped");
-    served.map_err(|e| {
-        Diagnostic::error(format!("the service stopped: {}", redact(&e.to_string()))).into()
-    })
+    Ok(())
 }
 
-/// One line on stderr, with the time: the service's log.
+/// One line on stderr, with the time: the service's log. A log that cannot be written (a closed
+/// pipe) loses the line; it does not stop the service, as `eprintln!` would with a panic.
 pub(crate) fn log(line: &str) {
+    use std::io::Write;
     let now = Timestamp::now();
-    eprintln!("{} {line}", now.round(jiff::Unit::Second).unwrap_or(now));
+    let now = now.round(jiff::Unit::Second).unwrap_or(now);
+    let _ = writeln!(std::io::stderr().lock(), "{now} {line}");
 }
 
-/// Hourly: deletes unconfirmed sign-ups whose links expired 30 days ago, forgets idle limits.
-async fn tidy(app: Arc<http::App>) {
-    let mut every = tokio::time::interval(TIDY_EVERY);
+/// How often the upkeep looks whether a burst of writes has ended.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
+/// Writing requests after which the WAL is checkpointed even while more come.
+const BURST: u64 = 200;
+/// How often limiter entries whose allowance is full again are forgotten: under a flood from
+/// many addresses the maps would otherwise grow for an hour.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+/// The service's housekeeping: hourly [`tidy`]; checkpoints of the WAL after writes — passive
+/// every [`BURST`] writes while they go on, truncating once they paused for a look — so the WAL
+/// file is emptied after every burst; idle limiter entries forgotten every minute.
+async fn upkeep(app: Arc<http::App>) {
+    use crate::newsletter::store::optin::Checkpoint;
+    let mut look = tokio::time::interval(LOOK_EVERY);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tidied: Option<Instant> = None;
+    let mut forgotten = Instant::now();
+    // Writes counted at the last look, at the last passive and at the last truncating checkpoint.
+    let (mut seen, mut passive, mut truncated) = (0u64, 0u64, 0u64);
     loop {
-        every.tick().await;
-        match app
-            .pool
-            .run(|store| store.delete_stale_signups(Timestamp::now()))
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => log(&format!("deleted {n} sign-ups never confirmed")),
+        look.tick().await;
+        let now = Instant::now();
+        if tidied.is_none_or(|t| now.duration_since(t) >= TIDY_EVERY) {
+            tidy(&app).await;
+            tidied = Some(now);
+        }
+        if now.duration_since(forgotten) >= FORGET_EVERY {
+            app.limits.forget_idle();
+            forgotten = now;
+        }
+        let writes = app.writes.load(std::sync::atomic::Ordering::Relaxed);
+        let quiet = writes == seen;
+        seen = writes;
+        let mode = if quiet && writes > truncated {
+            Checkpoint::Truncate
+        } else if !quiet && writes - passive >= BURST {
+            Checkpoint::Passive
+        } else {
+            continue;
+        };
+        match app.pool.run(move |store| store.checkpoint(mode)).await {
+            Ok(true) if mode == Checkpoint::Truncate => (passive, truncated) = (writes, writes),
+            Ok(true) => passive = writes,
+            // Readers of an older snapshot, or writers: the next look tries again.
+            Ok(false) => {}
             Err(e) => log(&format!("database: {}", e.message)),
         }
-        app.limits.forget_idle();
+    }
+}
+
+/// Deletes unconfirmed sign-ups whose links expired 30 days ago, and empties the WAL.
+async fn tidy(app: &http::App) {
+    use crate::newsletter::store::optin::Checkpoint;
+    match app
+        .pool
+        .run(|store| {
+            let deleted = store.delete_stale_signups(Timestamp::now())?;
+            store.checkpoint(Checkpoint::Truncate)?;
+            Ok(deleted)
+        })
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => log(&format!("deleted {n} sign-ups never confirmed")),
+        Err(e) => log(&format!("database: {}", e.message)),
     }
 }
 

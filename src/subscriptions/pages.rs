@@ -25,6 +25,13 @@ pub enum Page<'a> {
     },
     /// After a sign-up, whatever the address's state: "check your mailbox".
     Sent,
+    /// The confirmation link's page, with its button: opening the link confirms nothing.
+    /// `consent` is the statement of the link's request, the one the button records.
+    Confirm {
+        email: &'a str,
+        token: &'a str,
+        consent: &'a str,
+    },
     Confirmed {
         email: &'a str,
     },
@@ -57,6 +64,8 @@ pub enum Problem {
     UnsupportedType,
     BadForm,
     TooLarge,
+    /// The form's body did not arrive in time.
+    TooSlow,
     NotFound,
     /// The database or the templates failed: our fault, try later.
     Unavailable,
@@ -76,6 +85,7 @@ impl Problem {
             Problem::UnsupportedType => "unsupported_type",
             Problem::BadForm => "bad_form",
             Problem::TooLarge => "too_large",
+            Problem::TooSlow => "too_slow",
             Problem::NotFound => "not_found",
             Problem::Unavailable => "unavailable",
         }
@@ -95,6 +105,7 @@ impl Problem {
             Problem::CrossSite => StatusCode::FORBIDDEN,
             Problem::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::TooSlow => StatusCode::REQUEST_TIMEOUT,
             Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -115,6 +126,7 @@ impl Page<'_> {
         match self {
             Page::Form { .. } => "subscriptions/form.html",
             Page::Sent => "subscriptions/sent.html",
+            Page::Confirm { .. } => "subscriptions/confirm.html",
             Page::Confirmed { .. } => "subscriptions/confirmed.html",
             Page::Unsubscribe { .. } => "subscriptions/unsubscribe.html",
             Page::Unsubscribed { .. } => "subscriptions/unsubscribed.html",
@@ -123,9 +135,10 @@ impl Page<'_> {
     }
 }
 
-const TEMPLATES: [&str; 6] = [
+const TEMPLATES: [&str; 7] = [
     "subscriptions/form.html",
     "subscriptions/sent.html",
+    "subscriptions/confirm.html",
     "subscriptions/confirmed.html",
     "subscriptions/unsubscribe.html",
     "subscriptions/unsubscribed.html",
@@ -142,6 +155,7 @@ pub struct Pages {
 /// What every page knows about the service.
 pub struct ServiceFacts<'a> {
     pub signup_url: &'a str,
+    pub confirm_url: &'a str,
     pub unsubscribe_url: &'a str,
     pub archive_url: &'a str,
     pub privacy_url: &'a str,
@@ -177,6 +191,7 @@ impl Pages {
         }
         let service = obj(vec![
             ("signup_url", Value::from(facts.signup_url)),
+            ("confirm_url", Value::from(facts.confirm_url)),
             ("unsubscribe_url", Value::from(facts.unsubscribe_url)),
             ("archive_url", Value::from(facts.archive_url)),
             ("privacy_url", Value::from(facts.privacy_url)),
@@ -220,6 +235,15 @@ impl Pages {
             }
             Page::Sent => {}
             Page::Confirmed { email } => context.insert("email", email),
+            Page::Confirm {
+                email,
+                token,
+                consent,
+            } => {
+                context.insert("email", email);
+                context.insert("token", token);
+                context.insert("consent", consent);
+            }
             Page::Unsubscribe { email, token } => {
                 context.insert("email", email);
                 context.insert("token", token);
@@ -257,6 +281,11 @@ fn sample_pages() -> Vec<Page<'static>> {
             },
         },
         Page::Sent,
+        Page::Confirm {
+            email: "vorschau@example.org",
+            token: "0123456789abcdef0123456789abcdef",
+            consent: "Einwilligung",
+        },
         Page::Confirmed {
             email: "vorschau@example.org",
         },
@@ -282,6 +311,7 @@ fn sample_pages() -> Vec<Page<'static>> {
             Problem::UnsupportedType,
             Problem::BadForm,
             Problem::TooLarge,
+            Problem::TooSlow,
             Problem::NotFound,
             Problem::Unavailable,
         ]

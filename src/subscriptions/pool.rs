@@ -4,11 +4,15 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
 use crate::diagnostics::Diagnostic;
 use crate::newsletter::store::Store;
+
+/// The longest a request waits for a connection of the pool.
+const WAIT: Duration = Duration::from_secs(20);
 
 pub struct Pool {
     idle: Mutex<Vec<Store>>,
@@ -36,10 +40,11 @@ impl Pool {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, Diagnostic> + Send + 'static,
     ) -> Result<T, Diagnostic> {
-        let _permit = self
-            .permits
-            .acquire()
+        // A database locked by another process for long makes requests queue here: they get
+        // "try later" instead of holding their connections until the clients give up.
+        let _permit = tokio::time::timeout(WAIT, self.permits.acquire())
             .await
+            .map_err(|_| Diagnostic::error("no database connection became free in 20 s"))?
             .map_err(|_| Diagnostic::error("the database pool is closed"))?;
         let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut store = match taken {

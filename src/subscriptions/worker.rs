@@ -143,7 +143,13 @@ impl Sender {
             }
             Err(Refusal::Temporary(reply)) => {
                 let factor = 1u32 << mail.attempts.min(16);
-                let pause = (self.first_retry * factor).min(MAX_PAUSE);
+                // `retry_delay_ms` is the operator's: a huge one must not overflow into a panic
+                // that would end this worker.
+                let pause = self
+                    .first_retry
+                    .checked_mul(factor)
+                    .unwrap_or(MAX_PAUSE)
+                    .min(MAX_PAUSE);
                 let next = plus(now, SignedDuration::try_from(pause).unwrap_or(LEASE));
                 log(&format!(
                     "{} mail to address {who} not accepted yet (attempt {}), again in {} s: {}",

@@ -1,8 +1,8 @@
 // Newsletter sign-up with double opt-in, as readers meet it: the static site and
 // `ozg-site subscriptions serve` behind one address, the way nginx puts them together (the three
 // service paths go to the service, everything else is the built site). A reader signs up from the
-// home page or the archive, confirms with the link from the mail in the outbox, and unsubscribes
-// with one click; every page is accessible, valid HTML and styled by the site's stylesheet.
+// home page or the archive, confirms with the link from the mail in the outbox and the button on
+// its page, and unsubscribes with one click; every page is accessible, valid HTML and styled by the site's stylesheet.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -156,10 +156,15 @@ const post = (path, fields) => fetch(siteUrl + path, {
   method: 'POST', body: new URLSearchParams(fields), redirect: 'manual',
 });
 
-/** Signs `email` up and confirms it without a browser. */
+/** The token of a confirmation link. */
+const tokenOf = (link) => new URL(link).searchParams.get('token');
+
+/** Signs `email` up and confirms it without a browser: the link's page, then its button. */
 async function subscribed(email) {
   assert.equal((await post('/newsletter/anmelden', { email })).status, 200);
-  assert.equal((await fetch(await confirmationLink(email))).status, 200);
+  const link = await confirmationLink(email);
+  assert.equal((await fetch(link)).status, 200);
+  assert.equal((await post('/newsletter/bestaetigen', { token: tokenOf(link) })).status, 200);
   assert.match(subscriber(email), /^status\tactive$/m);
 }
 
@@ -194,10 +199,11 @@ async function submits(page, action) {
 }
 
 const SENT = /^Fast geschafft: Bitte bestätigen Sie Ihre Anmeldung$/;
+const CONFIRM = /^Anmeldung bestätigen$/;
 const CONFIRMED = /^Anmeldung bestätigt$/;
 
 for (const width of [375, 1280]) {
-  test(`at ${width}px a reader signs up on the home page, confirms by mail, and a second click on the link is refused`, async () => {
+  test(`at ${width}px a reader signs up on the home page, confirms with the button on the link's page, and a second click on the link is refused`, async () => {
     const email = freshAddress(`start-${width}`);
     const page = await newPage(browser, width, { bypassCSP: true });
     await page.goto(siteUrl + '/');
@@ -211,7 +217,13 @@ for (const width of [375, 1280]) {
     assert.match(subscriber(email), /^status\tpending$/m);
 
     const link = await confirmationLink(email);
-    const confirmed = await page.goto(link);
+    const asked = await page.goto(link);
+    await assertSitePage(page, asked, 200, CONFIRM);
+    assert.match(await page.locator('main').textContent(), new RegExp(email.replace(/\./g, '\\.')));
+    await assertAccessible(page, `signup-confirm-${width}`);
+    assert.match(subscriber(email), /^status\tpending$/m, 'opening the link alone confirms nothing');
+    const confirmed = await submits(page, () => page.getByRole('button', { name: 'Anmeldung bestätigen' }).click());
+    assert.equal(new URL(page.url()).pathname, '/newsletter/bestaetigen');
     await assertSitePage(page, confirmed, 200, CONFIRMED);
     assert.match(await page.locator('main').textContent(), new RegExp(email.replace(/\./g, '\\.')));
     await assertAccessible(page, `signup-confirmed-${width}`);
@@ -336,8 +348,10 @@ test('every page of the service is valid HTML (Nu checker)', async () => {
   await save('gesendet', await post('/newsletter/anmelden', { email, name: 'Nu' }), 200);
   await save('fehler', await post('/newsletter/anmelden', { email: 'erika@', name: 'x'.repeat(101) }), 422);
   const link = await confirmationLink(email);
-  await save('bestaetigt', await fetch(link), 200);
+  await save('bestaetigen', await fetch(link), 200);
+  await save('bestaetigt', await post('/newsletter/bestaetigen', { token: tokenOf(link) }), 200);
   await save('schon-bestaetigt', await fetch(link), 410);
+  await save('zu-langsam-oder-falsch', await post('/newsletter/bestaetigen', { token: 'abc' }), 400);
   const token = unsubscribeToken(email);
   await save('abbestellen', await fetch(`${siteUrl}/newsletter/abmelden?token=${token}`), 200);
   await save('abgemeldet', await post('/newsletter/abmelden', { token }), 200);

@@ -1,6 +1,6 @@
 """`ozg-site subscriptions serve` under load, while `newsletter send` sends an edition from the
-same database: 200 keep-alive clients on 127.0.0.1 sign up, confirm, unsubscribe with one click
-and fetch pages for OZG_LOAD_SECONDS (30 by default; OZG_LOAD_SEED varies the mix). Afterwards
+same database: 200 keep-alive clients on 127.0.0.1 sign up, confirm (the link's page, then its
+button), unsubscribe with one click and fetch pages for OZG_LOAD_SECONDS (30 by default; OZG_LOAD_SEED varies the mix). Afterwards
 the answers the clients got, the database and the mails the SMTP sink received must tell one
 consistent story: no 5xx, every confirmation recorded with its consent, every one-click
 unsubscribe kept, every edition once.
@@ -52,6 +52,7 @@ EXPECTED = {
     "POST anmelden (imported)": {200},
     "POST abmelden one-click": {200},
     "GET bestaetigen": {200, 410},
+    "POST bestaetigen": {200, 410},
     "GET abmelden": {200},
     "GET anmelden": {200},
 }
@@ -105,6 +106,9 @@ def make_site(tmp_path):
         # All the load comes from 127.0.0.1, which counts as one client.
         if line.rstrip() == "  subscriptions:":
             out.append("    signups_per_client_per_hour: 1000000\n")
+            # The ceiling for everybody is the flood test's subject (test_flood.py); here every
+            # fresh address must get its mails.
+            out.append("    confirmation_mails_per_hour: 100000\n")
             added.add("client limit")
         elif line.rstrip() == "newsletter:":
             out.append("  retry_delay_ms: 50\n")
@@ -221,14 +225,17 @@ def client(number, port, deadline, tokens, links, results):
     previous = None  # (endpoint, status, ended) of the request before on this connection
     while time.monotonic() < deadline:
         action = rng.choices(list(MIX), list(MIX.values()))[0]
-        address, token, again, body, headers = "", "", False, None, {}
+        address, token, again = "", "", False
         taken = links.take(rng) if action == "confirm" else None
         if action == "confirm" and taken is None:
             action = "page"
         if action == "confirm":
+            # The link's page, then its button: a form posting the token.
             token, again = taken
             address = links.owner[token]
-            endpoint, method, path = "GET bestaetigen", "GET", f"/newsletter/bestaetigen?token={token}"
+            steps = [("GET bestaetigen", "GET", f"/newsletter/bestaetigen?token={token}", None, {}),
+                     ("POST bestaetigen", "POST", "/newsletter/bestaetigen",
+                      urllib.parse.urlencode({"token": token}).encode(), form)]
         elif action in ("signup_new", "signup_imported"):
             if action == "signup_new":
                 endpoint, address = "POST anmelden (new)", f"load{rng.randrange(FRESH)}@example.org"
@@ -237,43 +244,43 @@ def client(number, port, deadline, tokens, links, results):
             fields = {"email": address}
             if rng.random() < 0.3:
                 fields["name"] = rng.choice(NAMES)
-            method, path, headers = "POST", "/newsletter/anmelden", form
             body = urllib.parse.urlencode(fields).encode()
+            steps = [(endpoint, "POST", "/newsletter/anmelden", body, form)]
         elif action == "unsubscribe":
             address = rng.choice(imported)
             token = tokens[address]
-            endpoint, method, path = "POST abmelden one-click", "POST", f"/newsletter/abmelden?token={token}"
-            headers, body = form, b"List-Unsubscribe=One-Click"
+            steps = [("POST abmelden one-click", "POST", f"/newsletter/abmelden?token={token}", b"List-Unsubscribe=One-Click", form)]
         elif rng.random() < 0.5:
             address = rng.choice(imported)
-            endpoint, method, path = "GET abmelden", "GET", f"/newsletter/abmelden?token={tokens[address]}"
+            steps = [("GET abmelden", "GET", f"/newsletter/abmelden?token={tokens[address]}", None, {})]
         else:
-            endpoint, method, path = "GET anmelden", "GET", "/newsletter/anmelden"
-        started = time.monotonic()
-        status, error, connected = None, "", conn is None
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                previous = None
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-            if response.will_close:
-                conn.close()
+            steps = [("GET anmelden", "GET", "/newsletter/anmelden", None, {})]
+        for endpoint, method, path, body, headers in steps:
+            started = time.monotonic()
+            status, error, connected = None, "", conn is None
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    previous = None
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if response.will_close:
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as e:
+                error = f"{type(e).__name__}: {e} " + (
+                    f"(after {previous[0]} → {previous[1]} on this connection, {started - previous[2]:.3f} s before)"
+                    if previous else "(on a new connection)")
+                if conn is not None:
+                    conn.close()
                 conn = None
-        except (OSError, http.client.HTTPException) as e:
-            error = f"{type(e).__name__}: {e} " + (
-                f"(after {previous[0]} → {previous[1]} on this connection, {started - previous[2]:.3f} s before)"
-                if previous else "(on a new connection)")
-            if conn is not None:
-                conn.close()
-            conn = None
-        ended = time.monotonic()
-        results.append(Result(endpoint, status, started, ended, address, token, again, error, connected))
-        previous = (endpoint, status, ended)
-        if endpoint == "GET bestaetigen" and not again:
-            links.answered(token)
+            ended = time.monotonic()
+            results.append(Result(endpoint, status, started, ended, address, token, again, error, connected))
+            previous = (endpoint, status, ended)
+            if endpoint == "POST bestaetigen" and not again:
+                links.answered(token)
     if conn is not None:
         conn.close()
 
@@ -391,11 +398,14 @@ def test_service_under_load_while_an_edition_goes_out(tmp_path, capsys):
             problems.add("answers ≥ 500", f"{r.endpoint} {r.address} {utc(wall + r.started)} → {r.status}")
         elif r.status is not None and r.status not in EXPECTED[r.endpoint]:
             problems.add(f"unexpected status of {r.endpoint}", f"{r.address} → {r.status}")
-    confirms = by_endpoint["GET bestaetigen"]
+    confirms = by_endpoint["POST bestaetigen"]
     for r in confirms:
         if r.again and r.status != 410:
             problems.add("a confirmation link clicked again was not refused with 410",
                          f"{r.address} → {r.status}")
+    for r in by_endpoint["GET bestaetigen"]:
+        if r.again and r.status != 410:
+            problems.add("the page of a used confirmation link did not say 410", f"{r.address} → {r.status}")
 
     # --- The database ------------------------------------------------------------------------------
     conn = sqlite3.connect(db)

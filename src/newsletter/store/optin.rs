@@ -3,7 +3,10 @@
 //! agreed to. Unsubscribing by link ends a subscription at once and for good.
 //!
 //! A sign-up for an address that exists changes nothing about it until its owner confirms, so
-//! nobody can alter someone else's subscription by typing their address.
+//! nobody can alter someone else's subscription by typing their address. What a sign-up asks
+//! for (the name, the consent statement) stays with its link in `confirmations` and reaches the
+//! subscriber only through the link that is confirmed: a stranger's sign-up of the same address
+//! leaves no trace on the subscriber.
 
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -57,6 +60,29 @@ pub enum Confirmed {
     Unknown,
 }
 
+/// What a confirmation link would do, looked up without using it (the page with the button).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// Valid: the button confirms this address, with the consent statement of its request.
+    Open {
+        email: String,
+        consent: String,
+    },
+    Used,
+    Expired,
+    Unknown,
+}
+
+/// How a checkpoint treats the readers and writers of the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Copies what it can without waiting for anybody: for during a burst.
+    Passive,
+    /// Waits briefly for readers and writers, copies everything and empties the WAL file: for
+    /// quiet moments.
+    Truncate,
+}
+
 /// What an unsubscribe did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unsubscribed {
@@ -105,10 +131,12 @@ impl Store {
                     None => {
                         let now = shown(request.now);
                         tx.execute(
+                            // No name: it belongs to this request, kept with its link, and
+                            // reaches the subscriber only if this link is the one confirmed.
                             "INSERT INTO subscribers (email, email_key, name, token, added_at,
                              status, source, requested_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 'form', ?5)",
-                            params![request.email.trim(), key, request.name, new_token()?, now],
+                             VALUES (?1, ?2, NULL, ?3, ?4, 'pending', 'form', ?4)",
+                            params![request.email.trim(), key, new_token()?, now],
                         )
                         .map_err(fail)?;
                         tx.last_insert_rowid()
@@ -142,69 +170,57 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Confirms the sign-up of `token` at `now`: single use, valid until it expires.
+    /// What the link of `token` would do at `now`, without using it.
+    pub fn confirmation_link(&self, token: &str, now: Timestamp) -> Result<Link, Diagnostic> {
+        let found = find_link(&self.conn, &token_hash(token)).map_err(|e| self.err(e))?;
+        Ok(match found {
+            None => Link::Unknown,
+            Some(row) => row.state(now),
+        })
+    }
+
+    /// Confirms the sign-up of `token` at `now`: single use, valid until it expires. The
+    /// subscriber takes the name and consent of this link's request — and only of this one: an
+    /// empty name clears one given before.
     pub fn confirm(&mut self, token: &str, now: Timestamp) -> Result<Confirmed, Diagnostic> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let hash = token_hash(token);
         let address_key = self.address_key.clone();
         let tx = self.write()?;
-        type Row = (
-            i64,
-            Option<String>,
-            String,
-            String,
-            i64,
-            Option<i64>,
-            String,
-        );
-        let found: Option<Row> = tx
-            .query_row(
-                "SELECT c.subscriber, c.name, c.consent, c.created_at, c.expires_ms, c.used_ms,
-                 s.email FROM confirmations c JOIN subscribers s ON s.id = c.subscriber
-                 WHERE c.token_hash = ?1",
-                [&hash],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(fail)?;
-        let Some((id, name, consent, requested_at, expires_ms, used_ms, email)) = found else {
+        let Some(row) = find_link(&tx, &hash).map_err(fail)? else {
             return Ok(Confirmed::Unknown);
         };
-        if used_ms.is_some() {
-            return Ok(Confirmed::Used);
-        }
-        if millis(now) >= expires_ms {
-            return Ok(Confirmed::Expired);
+        match row.state(now) {
+            Link::Open { .. } => {}
+            Link::Used => return Ok(Confirmed::Used),
+            Link::Expired => return Ok(Confirmed::Expired),
+            Link::Unknown => return Ok(Confirmed::Unknown),
         }
         // Every other link of this subscriber is spent too: one confirmation, one record.
         tx.execute(
             "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL",
-            params![id, millis(now)],
+            params![row.subscriber, millis(now)],
         )
         .map_err(fail)?;
         tx.execute(
             "UPDATE subscribers SET status = 'active', source = 'form', requested_at = ?2,
-             confirmed_at = ?3, consent = ?4, name = coalesce(?5, name),
+             confirmed_at = ?3, consent = ?4, name = ?5,
              unsubscribed_at = NULL, unsubscribed_via = NULL WHERE id = ?1",
-            params![id, requested_at, shown(now), consent, name],
+            params![
+                row.subscriber,
+                row.requested_at,
+                shown(now),
+                row.consent,
+                row.name
+            ],
         )
         .map_err(fail)?;
-        let hash = super::hash_address(&address_key, &email);
+        let hash = super::hash_address(&address_key, &row.email);
         tx.execute("DELETE FROM forgotten WHERE address_hash = ?1", [hash])
             .map_err(fail)?;
         tx.commit().map_err(fail)?;
-        Ok(Confirmed::Now { email })
+        Ok(Confirmed::Now { email: row.email })
     }
 
     /// The address and status behind an unsubscribe token, for the page with the button.
@@ -274,6 +290,86 @@ impl Store {
         tx.commit().map_err(fail)?;
         Ok(deleted as u64)
     }
+
+    /// Copies the WAL into the database file (`PRAGMA wal_checkpoint`), so the WAL stays small
+    /// after a burst of sign-ups: with `journal_size_limit` the file shrinks back once a
+    /// checkpoint got through, to nothing after a TRUNCATE. Returns whether it copied everything; `false` means readers of an
+    /// older snapshot were still busy (another process sending, say), which the next one catches.
+    pub fn checkpoint(&mut self, mode: Checkpoint) -> Result<bool, Diagnostic> {
+        let sql = match mode {
+            Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+            Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+        };
+        // TRUNCATE holds the write lock while it waits for readers: a second at most, so a
+        // sign-up arriving meanwhile is delayed by no more than that.
+        let wait = match mode {
+            Checkpoint::Passive => None,
+            Checkpoint::Truncate => Some(CHECKPOINT_WAIT),
+        };
+        if let Some(wait) = wait {
+            self.conn.busy_timeout(wait).map_err(|e| self.err(e))?;
+        }
+        let busy = self
+            .conn
+            .query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.err(e));
+        if wait.is_some() {
+            self.conn
+                .busy_timeout(BUSY_TIMEOUT)
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(busy? == 0)
+    }
+}
+
+/// How long a TRUNCATE checkpoint waits for other connections.
+const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// The busy timeout every connection has (see [`Store::open`]), restored after a checkpoint.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A confirmation link as stored, with its subscriber's address.
+struct LinkRow {
+    subscriber: i64,
+    name: Option<String>,
+    consent: String,
+    requested_at: String,
+    expires_ms: i64,
+    used_ms: Option<i64>,
+    email: String,
+}
+
+impl LinkRow {
+    fn state(&self, now: Timestamp) -> Link {
+        if self.used_ms.is_some() {
+            Link::Used
+        } else if millis(now) >= self.expires_ms {
+            Link::Expired
+        } else {
+            Link::Open {
+                email: self.email.clone(),
+                consent: self.consent.clone(),
+            }
+        }
+    }
+}
+
+fn find_link(conn: &rusqlite::Connection, hash: &str) -> rusqlite::Result<Option<LinkRow>> {
+    conn.prepare_cached(
+        "SELECT c.subscriber, c.name, c.consent, c.created_at, c.expires_ms, c.used_ms, s.email
+         FROM confirmations c JOIN subscribers s ON s.id = c.subscriber WHERE c.token_hash = ?1",
+    )?
+    .query_row([hash], |r| {
+        Ok(LinkRow {
+            subscriber: r.get(0)?,
+            name: r.get(1)?,
+            consent: r.get(2)?,
+            requested_at: r.get(3)?,
+            expires_ms: r.get(4)?,
+            used_ms: r.get(5)?,
+            email: r.get(6)?,
+        })
+    })
+    .optional()
 }
 
 /// Ends a subscription inside `tx`: status and record, no pending delivery of any campaign, no
@@ -305,6 +401,13 @@ mod tests {
     use super::*;
     use crate::newsletter::store::subscribers::Source;
     use crate::newsletter::store::tests::store;
+
+    fn named<'a>(email: &'a str, name: Option<&'a str>, now: Timestamp) -> SignupRequest<'a> {
+        SignupRequest {
+            name,
+            ..request(email, now)
+        }
+    }
 
     fn request(email: &str, now: Timestamp) -> SignupRequest<'_> {
         SignupRequest {
@@ -466,5 +569,103 @@ mod tests {
         assert_eq!(s.delete_stale_signups(day31).unwrap(), 1);
         assert!(s.find("a@example.org").unwrap().is_none());
         assert!(s.find("b@example.org").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_strangers_name_never_reaches_the_subscriber_the_confirmed_request_decides() {
+        let (_d, mut s) = store();
+        let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
+        let phishing = "Ihr Konto wird gesperrt: http://boese.example/";
+        // A stranger signs the victim up with a name of their own …
+        let strangers = token_of(
+            &s.signup(&named("opfer@example.org", Some(phishing), t0), mail)
+                .unwrap(),
+        );
+        let pending = s.find("opfer@example.org").unwrap().unwrap();
+        assert_eq!(pending.name, None, "an unconfirmed request names nobody");
+        // … the owner signs up later without a name and confirms their own link.
+        let t1 = plus(t0, SignedDuration::from_hours(1));
+        let owners = token_of(
+            &s.signup(&named("opfer@example.org", None, t1), mail)
+                .unwrap(),
+        );
+        assert!(matches!(
+            s.confirm(&owners, t1).unwrap(),
+            Confirmed::Now { .. }
+        ));
+        let active = s.find("opfer@example.org").unwrap().unwrap();
+        assert_eq!(active.status, SubscriberStatus::Active);
+        assert_eq!(active.name, None, "the stranger's name is gone");
+        assert_eq!(active.consent.requested_at, "2026-01-10T10:00:00Z");
+        assert_eq!(s.confirm(&strangers, t1).unwrap(), Confirmed::Used);
+        // Unsubscribed and back with a name: the new link's name counts, and a later
+        // confirmation without one clears it again.
+        let token = active.token;
+        s.unsubscribe(&token, Via::Link, t1).unwrap();
+        let t2 = plus(t1, SignedDuration::from_hours(1));
+        let with_name = token_of(
+            &s.signup(&named("opfer@example.org", Some("Olga"), t2), mail)
+                .unwrap(),
+        );
+        assert_eq!(s.find("opfer@example.org").unwrap().unwrap().name, None);
+        s.confirm(&with_name, t2).unwrap();
+        assert_eq!(
+            s.find("opfer@example.org")
+                .unwrap()
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("Olga")
+        );
+    }
+
+    #[test]
+    fn a_link_is_looked_up_without_being_used() {
+        let (_d, mut s) = store();
+        let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
+        let t = token_of(&s.signup(&request("a@example.org", t0), mail).unwrap());
+        for _ in 0..3 {
+            assert_eq!(
+                s.confirmation_link(&t, t0).unwrap(),
+                Link::Open {
+                    email: "a@example.org".into(),
+                    consent: "Ich möchte den Newsletter.".into(),
+                }
+            );
+        }
+        assert_eq!(
+            s.find("a@example.org").unwrap().unwrap().status,
+            SubscriberStatus::Pending
+        );
+        let later = plus(t0, SignedDuration::from_hours(48));
+        assert_eq!(s.confirmation_link(&t, later).unwrap(), Link::Expired);
+        assert_eq!(
+            s.confirmation_link(&new_token().unwrap(), t0).unwrap(),
+            Link::Unknown
+        );
+        s.confirm(&t, t0).unwrap();
+        assert_eq!(s.confirmation_link(&t, t0).unwrap(), Link::Used);
+    }
+
+    #[test]
+    fn a_checkpoint_empties_the_wal() {
+        let (_d, mut s) = store();
+        let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
+        for i in 0..200 {
+            s.signup(&request(&format!("a{i}@example.org"), t0), mail)
+                .unwrap();
+        }
+        let wal = s.path().with_extension("sqlite-wal");
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+        assert!(s.checkpoint(Checkpoint::Passive).unwrap());
+        assert!(s.checkpoint(Checkpoint::Truncate).unwrap());
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        let limit: i64 = s
+            .conn
+            .query_row("PRAGMA journal_size_limit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(limit, 64 * 1024 * 1024);
+        // The busy timeout is back to what every connection has.
+        s.signup(&request("b@example.org", t0), mail).unwrap();
     }
 }
