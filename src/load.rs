@@ -2,6 +2,10 @@
 //!
 //! Everything later works on [`SourceFile`]s in memory, so parsing and rendering are pure and run in
 //! parallel. Unreadable and non-UTF-8 files become diagnostics here, each naming the file.
+//!
+//! Nothing outside the site folder is ever read: [`SiteRoot`] follows a symlink only when its
+//! target stays inside the site and outside hidden folders such as `.ozg-site/`, and resolves every
+//! path an editor writes (`downloads`, images) under the same rule.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +41,23 @@ pub struct SourceFile {
     pub hash: u64,
     /// Size and modification time when read, so the preview re-reads only files that changed.
     pub stamp: Stamp,
+}
+
+impl SourceFile {
+    /// The site folder the file lies in (`content`, `newsletters`) and its folder inside that
+    /// (`sprechstunden/69-forum`, or `` at the top): what paths it names are relative to.
+    pub fn folder(&self) -> (&'static str, &str) {
+        let (within, inner) = match self.origin {
+            Origin::Content => (CONTENT_DIR, self.key.as_str()),
+            Origin::Newsletter => (
+                NEWSLETTER_DIR,
+                self.key
+                    .strip_prefix(NEWSLETTER_DIR)
+                    .map_or(self.key.as_str(), |k| k.trim_start_matches('/')),
+            ),
+        };
+        (within, inner.rsplit_once('/').map_or("", |(dir, _)| dir))
+    }
 }
 
 /// A file's size and modification time.
@@ -84,11 +105,12 @@ pub fn load_sources_reusing(
     root: &Path,
     previous: Option<&Previous>,
 ) -> Result<Sources, Diagnostics> {
+    let site = SiteRoot::new(root)?;
     let mut errors = Diagnostics::new();
     let mut candidates = Vec::new();
     let mut assets = Vec::new();
-    let content = root.join(CONTENT_DIR);
-    if !content.is_dir() {
+    let content = site.check_path(CONTENT_DIR)?;
+    if !content.is_some_and(|c| c.is_dir()) {
         return Err(Diagnostic::error("the site has no content folder")
             .in_file(CONTENT_DIR)
             .hint("create `content/_index.md` for the home page")
@@ -98,49 +120,21 @@ pub fn load_sources_reusing(
         (CONTENT_DIR, Origin::Content),
         (NEWSLETTER_DIR, Origin::Newsletter),
     ] {
-        let base = root.join(dir);
-        if !base.is_dir() {
-            continue;
-        }
-        for entry in WalkDir::new(&base).sort_by_file_name().follow_links(true) {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    let shown = e
-                        .path()
-                        .and_then(|p| p.strip_prefix(root).ok())
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|| PathBuf::from(dir));
-                    // A dangling link or unreadable folder: name it rather than silently skip it.
-                    errors.push(
-                        Diagnostic::error(format!("cannot read: {}", io_reason(&e.to_string())))
-                            .in_file(shown)
-                            .hint("check that the file exists and is readable, or remove it"),
-                    );
-                    continue;
-                }
-            };
-            if entry.file_type().is_dir() {
-                continue;
-            }
-            let rel = match entry.path().strip_prefix(&base) {
-                Ok(r) => slash_path(r),
-                Err(_) => continue,
-            };
-            if is_hidden(&rel) {
-                continue;
-            }
-            let is_md = rel.ends_with(".md");
+        for found in site.walk(dir, is_hidden_name, &mut errors) {
+            let is_md = found.rel.ends_with(".md");
             match (origin, is_md) {
-                (_, true) => candidates.push((origin, entry.path().to_path_buf(), rel)),
+                (_, true) => candidates.push((origin, found.path, found.rel)),
                 (Origin::Content, false) => assets.push(AssetFile {
-                    path: entry.path().to_path_buf(),
-                    key: rel,
+                    path: found.path,
+                    key: found.rel,
                 }),
                 (Origin::Newsletter, false) => {}
             }
         }
     }
+    // `static/` is copied when rendering; its links are judged here, with everything else the
+    // site reads, so one run reports them all.
+    site.walk(STATIC_DIR, is_dot_name, &mut errors);
 
     let read: Vec<Result<SourceFile, Diagnostic>> = candidates
         .into_par_iter()
@@ -229,6 +223,12 @@ pub fn load_one(root: &Path, rel: &str) -> Option<Result<SourceFile, Diagnostic>
     let (origin, key) = markdown_source(rel)?;
     let inner = rel.split_once('/').map_or(rel, |(_, r)| r);
     let (_, shown) = key_and_shown(origin, inner);
+    // The preview reads single changed files through here: a file replaced by a link to the
+    // outside must be refused just as the full walk refuses it.
+    let checked = SiteRoot::new(root).and_then(|site| site.check_path(rel));
+    if let Err(d) = checked {
+        return Some(Err(d));
+    }
     let path = root.join(&shown);
     let stamp = Stamp::of(&path);
     Some(read_source(origin, path, key, shown, stamp))
@@ -291,8 +291,482 @@ fn slash_path(p: &Path) -> String {
 
 /// Editor swap files and dot-folders (`.git`, `.DS_Store`, `foo.md~`) are not content.
 fn is_hidden(rel: &str) -> bool {
-    rel.split('/')
-        .any(|part| part.starts_with('.') || part.ends_with('~') || part.starts_with("#"))
+    rel.split('/').any(is_hidden_name)
+}
+
+/// One name of [`is_hidden`]: dot-files, backups (`x~`) and Emacs lock files (`#x`).
+fn is_hidden_name(name: &str) -> bool {
+    is_dot_name(name) || name.ends_with('~') || name.starts_with('#')
+}
+
+/// Dot-files and dot-folders (`.git`, `.env`, `.htaccess`, `.ozg-site`): never published.
+pub fn is_dot_name(name: &str) -> bool {
+    name.starts_with('.')
+}
+
+/// How many files may be reached through links to folders in one walk: enough for any real site,
+/// few enough that links fanning out to one another (`a/x -> ../b`, `a/y -> ../b`, …) cannot
+/// keep a build busy.
+const MAX_FILES_THROUGH_LINKS: usize = 100_000;
+
+/// The site folder as the build may read it.
+///
+/// Git stores symlinks, so one committed link such as
+/// `content/aktuelles/daten.bin -> ../../.ozg-site/newsletter.sqlite` would publish whatever it
+/// points to. A link is followed only when its canonical target lies inside the canonical root
+/// and below no hidden folder or file (`.ozg-site/`, `.git/`, `.env`): those hold the subscriber
+/// database, keys and history, and are never published. Every other link (outside, dangling, a
+/// loop) is an editor error naming the link and its target. Plain files and folders are never
+/// canonicalized, so a site without links pays nothing for the check.
+#[derive(Debug, Clone)]
+pub struct SiteRoot {
+    /// The root as given (`--root`): paths shown to editors are relative to it.
+    root: PathBuf,
+    /// The root with every link in it resolved, which link targets are compared with.
+    canonical: PathBuf,
+}
+
+/// A file found by [`SiteRoot::walk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Below the walked folder as it was reached (through a link, under the link's name).
+    pub path: PathBuf,
+    /// Relative to the walked folder, with `/`.
+    pub rel: String,
+}
+
+/// Why the canonical form of a path may not be read.
+enum Refusal {
+    Outside,
+    /// A hidden folder (`.ozg-site/`) or file (`.env`) of the site on the way: how to name it.
+    Hidden(String),
+    Missing,
+    Unreadable(String),
+}
+
+/// Why a path an editor wrote (`downloads`, `slides`, `video`, an image) cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WrittenPathError {
+    /// Empty, `//`, a control character or a backslash: what is wrong with it.
+    Malformed(&'static str),
+    /// `..` climbs out of the folder the path must stay in.
+    Leaves { folder: &'static str },
+    /// A folder or file name starting with a dot.
+    Hidden,
+    /// A link on the way leads outside the site or into a hidden folder.
+    LinkOut,
+    /// Nothing is there: the path as shown to the editor (`static/bilder/x.jpg`).
+    Missing { shown: String },
+    /// Something is there, but not a file.
+    NotAFile,
+}
+
+impl std::fmt::Display for WrittenPathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WrittenPathError::Malformed(why) => f.write_str(why),
+            WrittenPathError::Leaves { folder } => {
+                write!(f, "`..` leads out of the `{folder}/` folder")
+            }
+            WrittenPathError::Hidden => f.write_str(
+                "names starting with a dot are hidden files and folders, which are never published",
+            ),
+            WrittenPathError::LinkOut => {
+                f.write_str("a link on the way leads outside the site or into a hidden folder")
+            }
+            WrittenPathError::Missing { shown } => write!(f, "{shown} does not exist"),
+            WrittenPathError::NotAFile => f.write_str("it is a folder, not a file"),
+        }
+    }
+}
+
+impl WrittenPathError {
+    /// How to fix it, for the cases a caller does not explain in its own words.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            WrittenPathError::LinkOut => {
+                "copy the file into the site instead of linking to it: the build publishes only what lies inside the site folder"
+            }
+            _ => {
+                "name a file in the page's folder (`folien.pdf`), or one in static/ with a leading slash (`/dateien/folien.pdf`)"
+            }
+        }
+    }
+}
+
+impl SiteRoot {
+    pub fn new(root: &Path) -> Result<SiteRoot, Diagnostic> {
+        let canonical = root.canonicalize().map_err(|e| {
+            Diagnostic::error(format!(
+                "cannot read the site folder {}: {}",
+                printable(&root.to_string_lossy()),
+                io_reason(&e.to_string())
+            ))
+            .hint("pass the folder holding site.yaml with --root")
+        })?;
+        Ok(SiteRoot {
+            root: root.to_path_buf(),
+            canonical,
+        })
+    }
+
+    /// The root as given.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// `path` (below the root as given) as editors see it: relative, with `/`, control
+    /// characters escaped so a file name cannot rewrite the terminal.
+    pub fn shown(&self, path: &Path) -> PathBuf {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        PathBuf::from(printable(&slash_path(rel)))
+    }
+
+    /// The canonical form of `path`, if the build may read it.
+    fn resolve(&self, path: &Path) -> Result<PathBuf, Refusal> {
+        let canonical = path.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Refusal::Missing,
+            _ => Refusal::Unreadable(io_reason(&e.to_string())),
+        })?;
+        self.allowed(&canonical)?;
+        Ok(canonical)
+    }
+
+    /// Whether the build may read the canonical path `canonical`.
+    fn allowed(&self, canonical: &Path) -> Result<(), Refusal> {
+        let inner = canonical
+            .strip_prefix(&self.canonical)
+            .map_err(|_| Refusal::Outside)?;
+        let names: Vec<_> = inner
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect();
+        match names.iter().position(|name| is_dot_name(name)) {
+            Some(i) if i + 1 < names.len() => Err(Refusal::Hidden(format!(
+                "the hidden folder `{}/`",
+                printable(&names[i])
+            ))),
+            Some(i) => Err(Refusal::Hidden(format!(
+                "the hidden file `{}`",
+                printable(&names[i])
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The diagnostic for the link at `link` that may not be followed.
+    fn refused_link(&self, link: &Path, why: Refusal) -> Diagnostic {
+        let shown = self.shown(link);
+        let target = std::fs::read_link(link)
+            .map(|t| printable(&t.to_string_lossy()))
+            .unwrap_or_else(|_| "?".to_string());
+        let named = format!(
+            "cannot read `{}`: it is a link to `{target}`",
+            shown.display()
+        );
+        let (message, hint) = match why {
+            Refusal::Outside => (
+                format!("{named}, outside the site folder"),
+                "copy the file or folder into the site instead of linking to it, or remove the link: the build publishes only what lies inside the site folder".to_string(),
+            ),
+            Refusal::Hidden(what) => (
+                format!("{named}, into {what}"),
+                "hidden files and folders (`.ozg-site/`, `.git/`, `.env`) are never published: remove the link, or copy the file to a visible place in the site if it is meant to be read".to_string(),
+            ),
+            Refusal::Missing => (
+                format!("{named}, which does not exist"),
+                "correct the link's target or remove the link".to_string(),
+            ),
+            Refusal::Unreadable(reason) => (
+                format!("{named} that cannot be followed: {reason}"),
+                "a link that leads back to itself (directly or through other links) never ends: remove it, or copy the file into the site".to_string(),
+            ),
+        };
+        Diagnostic::error(message).in_file(shown).hint(hint)
+    }
+
+    /// The first link among `rel`'s folders and itself, for naming the culprit of a refusal.
+    fn first_link(&self, rel: &str) -> Option<PathBuf> {
+        let mut path = self.root.clone();
+        for part in rel.split('/').filter(|p| !p.is_empty()) {
+            path.push(part);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Some(path);
+            }
+        }
+        None
+    }
+
+    /// Checks `rel` (relative to the root, with `/`: `content`, `themes/mini/templates`,
+    /// `site.yaml`) before the build reads it: `None` if nothing is there, an error if a link in
+    /// it may not be followed.
+    pub fn check_path(&self, rel: &str) -> Result<Option<PathBuf>, Diagnostic> {
+        let path = self.root.join(rel);
+        let refuse = |why| {
+            let link = self.first_link(rel).unwrap_or_else(|| path.clone());
+            self.refused_link(&link, why)
+        };
+        match path.canonicalize() {
+            // No link on the way: the common case costs one `realpath`.
+            Ok(c) if c == self.canonical.join(rel) => Ok(Some(path)),
+            Ok(c) => match self.allowed(&c) {
+                Ok(()) => Ok(Some(path)),
+                Err(why) => Err(refuse(why)),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match self.first_link(rel) {
+                    // A dangling link is a mistake to name; a missing folder is for the caller.
+                    Some(_) => Err(refuse(Refusal::Missing)),
+                    None => Ok(None),
+                }
+            }
+            Err(e) => Err(refuse(Refusal::Unreadable(io_reason(&e.to_string())))),
+        }
+    }
+
+    /// Every file below the folder `dir` (relative to the root), in file name order; entries
+    /// whose name `hidden` accepts are skipped with everything below them. Links are followed
+    /// where the build may read their target (folders included, not into themselves); every
+    /// other link, every unreadable folder and every pipe, socket or device is an error in
+    /// `errors`. A folder that does not exist has no files.
+    pub fn walk(
+        &self,
+        dir: &str,
+        hidden: fn(&str) -> bool,
+        errors: &mut Diagnostics,
+    ) -> Vec<Found> {
+        let base = match self.check_path(dir) {
+            Ok(Some(base)) if base.is_dir() => base,
+            Ok(_) => return Vec::new(),
+            Err(d) => {
+                errors.push(d);
+                return Vec::new();
+            }
+        };
+        let mut walk = Walk {
+            site: self,
+            hidden,
+            found: Vec::new(),
+            errors,
+            link_parents: Vec::new(),
+            through_links: 0,
+        };
+        walk.folder(&base, "");
+        walk.found
+    }
+
+    /// The file an editor names in front matter or Markdown: `written` (without a leading `/`)
+    /// relative to the folder `from` inside the site folder `within` (`content`, `newsletters`,
+    /// `static`), which `..` may not leave. Returns the file's path below the root.
+    pub fn written_file(
+        &self,
+        within: &'static str,
+        from: &str,
+        written: &str,
+    ) -> Result<PathBuf, WrittenPathError> {
+        if written.trim().is_empty() {
+            return Err(WrittenPathError::Malformed("the path is empty"));
+        }
+        if written.chars().any(char::is_control) {
+            return Err(WrittenPathError::Malformed(
+                "the path contains a control character",
+            ));
+        }
+        if written.contains('\\') {
+            return Err(WrittenPathError::Malformed(
+                "the path contains `\\`; separate folders with `/`",
+            ));
+        }
+        let mut parts: Vec<&str> = from.split('/').filter(|p| !p.is_empty()).collect();
+        for part in written.split('/') {
+            match part {
+                "" => {
+                    return Err(WrittenPathError::Malformed(
+                        "the path has an empty folder name (`//`, or `/` at the end)",
+                    ));
+                }
+                "." => {}
+                ".." => {
+                    if parts.pop().is_none() {
+                        return Err(WrittenPathError::Leaves { folder: within });
+                    }
+                }
+                name if is_dot_name(name) => return Err(WrittenPathError::Hidden),
+                name => parts.push(name),
+            }
+        }
+        let mut path = self.root.join(within);
+        path.extend(&parts);
+        let mut plain = self.canonical.join(within);
+        plain.extend(&parts);
+        let missing = || WrittenPathError::Missing {
+            shown: self.shown(&path).to_string_lossy().into_owned(),
+        };
+        let canonical = match path.canonicalize() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+            // A link loop on the way: it leads nowhere inside the site.
+            Err(_) => return Err(WrittenPathError::LinkOut),
+        };
+        if canonical != plain && self.allowed(&canonical).is_err() {
+            return Err(WrittenPathError::LinkOut);
+        }
+        match std::fs::metadata(&canonical) {
+            Ok(m) if m.is_file() => Ok(path),
+            Ok(_) => Err(WrittenPathError::NotAFile),
+            Err(_) => Err(missing()),
+        }
+    }
+}
+
+/// One [`SiteRoot::walk`] in progress.
+struct Walk<'a> {
+    site: &'a SiteRoot,
+    hidden: fn(&str) -> bool,
+    found: Vec<Found>,
+    errors: &'a mut Diagnostics,
+    /// The canonical folders holding the links to folders being walked through, outermost first.
+    link_parents: Vec<PathBuf>,
+    through_links: usize,
+}
+
+impl Walk<'_> {
+    /// Walks `dir` (reached as its files' paths should read), its files' `rel` starting with `prefix`.
+    fn folder(&mut self, dir: &Path, prefix: &str) {
+        let hidden = self.hidden;
+        let entries = WalkDir::new(dir)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !hidden(&e.file_name().to_string_lossy()));
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let shown = e
+                        .path()
+                        .map_or_else(|| self.site.shown(dir), |p| self.site.shown(p));
+                    self.errors.push(
+                        Diagnostic::error(format!("cannot read: {}", io_reason(&e.to_string())))
+                            .in_file(shown)
+                            .hint("check that the file exists and is readable, or remove it"),
+                    );
+                    continue;
+                }
+            };
+            if entry.depth() == 0 {
+                continue;
+            }
+            if !self.link_parents.is_empty() {
+                self.through_links += 1;
+                if self.through_links > MAX_FILES_THROUGH_LINKS {
+                    self.errors.push(
+                        Diagnostic::error(format!(
+                            "more than {MAX_FILES_THROUGH_LINKS} files are reached through links to folders"
+                        ))
+                        .in_file(self.site.shown(dir))
+                        .hint("links to folders should add a few files, not copies of the site: remove some of them"),
+                    );
+                    return;
+                }
+            }
+            let Ok(inner) = entry.path().strip_prefix(dir) else {
+                continue;
+            };
+            let rel = match prefix {
+                "" => slash_path(inner),
+                _ => format!("{prefix}/{}", slash_path(inner)),
+            };
+            let kind = entry.file_type();
+            if kind.is_dir() {
+                continue;
+            }
+            if kind.is_file() {
+                self.found.push(Found {
+                    path: entry.into_path(),
+                    rel,
+                });
+            } else if kind.is_symlink() {
+                self.link(entry.path(), rel);
+            } else {
+                self.errors.push(not_a_file(self.site.shown(entry.path())));
+            }
+        }
+    }
+
+    /// Follows the link at `link` if the build may read its target.
+    fn link(&mut self, link: &Path, rel: String) {
+        let target = match self.site.resolve(link) {
+            Ok(t) => t,
+            Err(why) => {
+                self.errors.push(self.site.refused_link(link, why));
+                return;
+            }
+        };
+        match std::fs::metadata(&target) {
+            Ok(m) if m.is_file() => self.found.push(Found {
+                path: link.to_path_buf(),
+                rel,
+            }),
+            Ok(m) if m.is_dir() => {
+                // Following a link to a folder that holds the link (or a link that led here)
+                // would walk the same files forever.
+                let parent = link
+                    .parent()
+                    .and_then(|p| p.canonicalize().ok())
+                    .unwrap_or_default();
+                let looping = self
+                    .link_parents
+                    .iter()
+                    .chain(std::iter::once(&parent))
+                    .any(|p| p.starts_with(&target));
+                if looping {
+                    let shown = self.site.shown(link);
+                    let to = std::fs::read_link(link)
+                        .map(|t| printable(&t.to_string_lossy()))
+                        .unwrap_or_default();
+                    self.errors.push(
+                        Diagnostic::error(format!(
+                            "cannot read `{}`: it is a link to `{to}`, a folder the link itself lies in, so following it would never end",
+                            shown.display()
+                        ))
+                        .in_file(shown)
+                        .hint("remove the link, or link to the files it should add instead"),
+                    );
+                    return;
+                }
+                self.link_parents.push(parent);
+                self.folder(link, &rel);
+                self.link_parents.pop();
+            }
+            _ => self.errors.push(not_a_file(self.site.shown(link))),
+        }
+    }
+}
+
+fn not_a_file(shown: PathBuf) -> Diagnostic {
+    Diagnostic::error(format!(
+        "`{}` is not a regular file (a pipe, socket or device)",
+        shown.display()
+    ))
+    .in_file(shown)
+    .hint("remove it from the site folder: only files and folders can be published")
+}
+
+/// `s` with control characters escaped (`\u{1b}`, `\r`), for messages that show names from disk.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
