@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use super::Asset;
 use crate::config::Config;
-use crate::diagnostics::Diagnostic;
-use crate::load::STATIC_DIR;
+use crate::diagnostics::{Diagnostic, Location};
+use crate::load::{STATIC_DIR, SourceFile};
 use crate::parse::markdown::Rendered;
 
 pub const CACHE_DIR: &str = ".ozg-site/images";
@@ -28,14 +28,14 @@ struct Variant {
 }
 
 /// Rewrites the `<img>` elements of `body` for local JPEG/PNG images into responsive ones and
-/// returns the files to publish. `page_dir` is the page's folder on disk (for `bild.jpg` next to
-/// a bundle's `index.md`), `page_path` its URL path.
+/// returns the files to publish. `file` is the page's source (`bild.jpg` is next to it, and an
+/// error points into it), `page_path` its URL path. An image is read only from inside the site
+/// (see [`crate::load::SiteRoot::written_file`]): `../../../x.png` or a link out is an error.
 pub fn rewrite(
     body: &Arc<Rendered>,
-    page_dir: Option<&Path>,
+    file: &SourceFile,
     page_path: &str,
     config: &Config,
-    shown: &Path,
 ) -> Result<(Arc<Rendered>, Vec<Asset>), Diagnostic> {
     if !body.html.contains("<img ") {
         return Ok((body.clone(), Vec::new()));
@@ -50,7 +50,7 @@ pub fn rewrite(
         };
         let tag = &rest[start..start + len + 1];
         html.push_str(&rest[..start]);
-        match responsive(tag, page_dir, page_path, config, first) {
+        match responsive(tag, file, page_path, config, first) {
             Some(Ok((new, files))) => {
                 html.push_str(&new);
                 assets.extend(files);
@@ -58,7 +58,7 @@ pub fn rewrite(
             Some(Err(e)) => {
                 let src = attribute(tag, "src").unwrap_or_default();
                 return Err(Diagnostic::error(format!("the image `{src}` cannot be used: {e}"))
-                    .in_file(shown)
+                    .at(source_location(file, src))
                     .hint("put the file next to the page's index.md (write `bild.jpg`) or into static/ (write `/bilder/bild.jpg`), as JPEG or PNG"));
             }
             None => html.push_str(tag),
@@ -75,6 +75,19 @@ pub fn rewrite(
     Ok((Arc::new(rendered), assets))
 }
 
+/// Where the image `src` is written in the page's file: the Markdown `(src` or an HTML `"src`,
+/// else the file as a whole (the HTML may spell it differently, e.g. with `&amp;`).
+fn source_location(file: &SourceFile, src: &str) -> Location {
+    ["(", "\"", "'"]
+        .iter()
+        .find_map(|open| file.text.find(&format!("{open}{src}")).map(|i| i + 1))
+        .filter(|_| !src.is_empty())
+        .map_or_else(
+            || Location::file(&file.shown),
+            |offset| Location::at_offset(&file.shown, &file.text, offset, src.len()),
+        )
+}
+
 fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     let key = format!(" {name}=\"");
     let start = tag.find(&key)? + key.len();
@@ -85,7 +98,7 @@ fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
 /// `None`: not a local raster image (left as it is).
 fn responsive(
     tag: &str,
-    page_dir: Option<&Path>,
+    file: &SourceFile,
     page_path: &str,
     config: &Config,
     first: bool,
@@ -104,16 +117,21 @@ fn responsive(
         .and_then(|s| s.strip_prefix('/'))
     {
         (
-            config.root.join(STATIC_DIR).join(abs),
+            config.site_root.written_file(STATIC_DIR, "", abs),
             format!("{}/{}", config.base_path, parent(abs)),
         )
     } else if !src.starts_with('/') {
+        let (within, from) = file.folder();
         (
-            page_dir?.join(src),
+            config.site_root.written_file(within, from, src),
             format!("{}{}", config.url(page_path), parent(src)),
         )
     } else {
         return None;
+    };
+    let source = match source {
+        Ok(path) => path,
+        Err(e) => return Some(Err(e.to_string())),
     };
     Some(process(&source, &config.root).map(|(width, height, variants, webp)| {
         let stem = Path::new(src)
