@@ -304,10 +304,11 @@ pub fn is_dot_name(name: &str) -> bool {
     name.starts_with('.')
 }
 
-/// How many files may be reached through links to folders in one walk: enough for any real site,
-/// few enough that links fanning out to one another (`a/x -> ../b`, `a/y -> ../b`, …) cannot
-/// keep a build busy.
+/// How many entries, and how many further links, one walk may reach through links to folders:
+/// far more than a real site links, few enough that folders linking to one another
+/// (`f0/x -> ../f1`, `f0/y -> ../f1`, … reach 2^n paths) cannot keep a build busy.
 const MAX_FILES_THROUGH_LINKS: usize = 100_000;
+const MAX_LINKS_THROUGH_LINKS: usize = 1_000;
 
 /// The site folder as the build may read it.
 ///
@@ -422,12 +423,16 @@ impl SiteRoot {
         PathBuf::from(printable(&slash_path(rel)))
     }
 
-    /// The canonical form of `path`, if the build may read it.
-    fn resolve(&self, path: &Path) -> Result<PathBuf, Refusal> {
-        let canonical = path.canonicalize().map_err(|e| match e.kind() {
+    /// The canonical target of the link at `link`, whose folder's canonical path is `parent`, if
+    /// the build may read it. Resolving from the known folder keeps the work per link small even
+    /// deep inside folders reached through other links.
+    fn resolve_link(&self, link: &Path, parent: &Path) -> Result<PathBuf, Refusal> {
+        let unreadable = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::NotFound => Refusal::Missing,
             _ => Refusal::Unreadable(io_reason(&e.to_string())),
-        })?;
+        };
+        let target = std::fs::read_link(link).map_err(unreadable)?;
+        let canonical = parent.join(target).canonicalize().map_err(unreadable)?;
         self.allowed(&canonical)?;
         Ok(canonical)
     }
@@ -543,15 +548,27 @@ impl SiteRoot {
                 return Vec::new();
             }
         };
+        let canonical = match base.canonicalize() {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(
+                    Diagnostic::error(format!("cannot read: {}", io_reason(&e.to_string())))
+                        .in_file(self.shown(&base))
+                        .hint("check that the folder exists and is readable"),
+                );
+                return Vec::new();
+            }
+        };
         let mut walk = Walk {
             site: self,
             hidden,
             found: Vec::new(),
             errors,
             link_parents: Vec::new(),
-            through_links: 0,
+            through_links: (0, 0),
+            exhausted: false,
         };
-        walk.folder(&base, "");
+        walk.folder(&base, &canonical, "");
         walk.found
     }
 
@@ -627,12 +644,16 @@ struct Walk<'a> {
     errors: &'a mut Diagnostics,
     /// The canonical folders holding the links to folders being walked through, outermost first.
     link_parents: Vec<PathBuf>,
-    through_links: usize,
+    /// Entries and links reached through links to folders so far.
+    through_links: (usize, usize),
+    /// The budget is spent: nothing more is followed (and the error is reported once).
+    exhausted: bool,
 }
 
 impl Walk<'_> {
-    /// Walks `dir` (reached as its files' paths should read), its files' `rel` starting with `prefix`.
-    fn folder(&mut self, dir: &Path, prefix: &str) {
+    /// Walks `dir` (reached as its files' paths should read; `canonical` is where it really is),
+    /// its files' `rel` starting with `prefix`.
+    fn folder(&mut self, dir: &Path, canonical: &Path, prefix: &str) {
         let hidden = self.hidden;
         let entries = WalkDir::new(dir)
             .follow_links(false)
@@ -657,18 +678,8 @@ impl Walk<'_> {
             if entry.depth() == 0 {
                 continue;
             }
-            if !self.link_parents.is_empty() {
-                self.through_links += 1;
-                if self.through_links > MAX_FILES_THROUGH_LINKS {
-                    self.errors.push(
-                        Diagnostic::error(format!(
-                            "more than {MAX_FILES_THROUGH_LINKS} files are reached through links to folders"
-                        ))
-                        .in_file(self.site.shown(dir))
-                        .hint("links to folders should add a few files, not copies of the site: remove some of them"),
-                    );
-                    return;
-                }
+            if !self.within_budget(entry.path_is_symlink(), dir) {
+                return;
             }
             let Ok(inner) = entry.path().strip_prefix(dir) else {
                 continue;
@@ -687,16 +698,46 @@ impl Walk<'_> {
                     rel,
                 });
             } else if kind.is_symlink() {
-                self.link(entry.path(), rel);
+                // Folders below `dir` are real ones (links are walked on their own), so the
+                // link's folder really is there.
+                let parent = canonical.join(inner.parent().unwrap_or(Path::new("")));
+                self.link(entry.path(), &parent, rel);
             } else {
                 self.errors.push(not_a_file(self.site.shown(entry.path())));
             }
         }
     }
 
-    /// Follows the link at `link` if the build may read its target.
-    fn link(&mut self, link: &Path, rel: String) {
-        let target = match self.site.resolve(link) {
+    /// Counts an entry reached through a link to a folder; `false` (and an error) once a walk
+    /// has reached too many.
+    fn within_budget(&mut self, is_link: bool, dir: &Path) -> bool {
+        if self.link_parents.is_empty() {
+            return true;
+        }
+        if self.exhausted {
+            return false;
+        }
+        self.through_links.0 += 1;
+        self.through_links.1 += usize::from(is_link);
+        if self.through_links.0 <= MAX_FILES_THROUGH_LINKS
+            && self.through_links.1 <= MAX_LINKS_THROUGH_LINKS
+        {
+            return true;
+        }
+        self.exhausted = true;
+        self.errors.push(
+            Diagnostic::error(format!(
+                "more than {MAX_FILES_THROUGH_LINKS} files or {MAX_LINKS_THROUGH_LINKS} links are reached through links to folders"
+            ))
+            .in_file(self.site.shown(dir))
+            .hint("links to folders should add a few files, not copies of the site: remove some of them"),
+        );
+        false
+    }
+
+    /// Follows the link at `link` (in the canonical folder `parent`) if the build may read its target.
+    fn link(&mut self, link: &Path, parent: &Path, rel: String) {
+        let target = match self.site.resolve_link(link, parent) {
             Ok(t) => t,
             Err(why) => {
                 self.errors.push(self.site.refused_link(link, why));
@@ -711,14 +752,11 @@ impl Walk<'_> {
             Ok(m) if m.is_dir() => {
                 // Following a link to a folder that holds the link (or a link that led here)
                 // would walk the same files forever.
-                let parent = link
-                    .parent()
-                    .and_then(|p| p.canonicalize().ok())
-                    .unwrap_or_default();
                 let looping = self
                     .link_parents
                     .iter()
-                    .chain(std::iter::once(&parent))
+                    .map(PathBuf::as_path)
+                    .chain(std::iter::once(parent))
                     .any(|p| p.starts_with(&target));
                 if looping {
                     let shown = self.site.shown(link);
@@ -735,8 +773,8 @@ impl Walk<'_> {
                     );
                     return;
                 }
-                self.link_parents.push(parent);
-                self.folder(link, &rel);
+                self.link_parents.push(parent.to_path_buf());
+                self.folder(link, &target, &rel);
                 self.link_parents.pop();
             }
             _ => self.errors.push(not_a_file(self.site.shown(link))),
@@ -790,6 +828,205 @@ mod tests {
         let p = dir.path().join("a.md");
         std::fs::write(&p, "\u{FEFF}---\n").unwrap();
         assert_eq!(read_text(&p, Path::new("a.md")).unwrap(), "---\n");
+    }
+
+    use std::os::unix::fs::symlink;
+
+    /// A site folder with `content/a/bild.png`, `static/x.pdf`, `.ozg-site/db` and a folder outside.
+    fn site() -> (tempfile::TempDir, SiteRoot) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        for (rel, text) in [
+            ("content/a/bild.png", "png"),
+            ("static/x.pdf", "pdf"),
+            (".ozg-site/db", "geheim"),
+            ("outside/secret.txt", "geheim"),
+        ] {
+            let p = if rel.starts_with("outside") {
+                dir.path().join(rel)
+            } else {
+                root.join(rel)
+            };
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let site = SiteRoot::new(&root).unwrap();
+        (dir, site)
+    }
+
+    fn walk(site: &SiteRoot, dir: &str) -> (Vec<String>, Vec<String>) {
+        let mut errors = Diagnostics::new();
+        let found = site.walk(dir, is_hidden_name, &mut errors);
+        (
+            found.into_iter().map(|f| f.rel).collect(),
+            errors.iter().map(|d| d.message.clone()).collect(),
+        )
+    }
+
+    #[test]
+    fn links_inside_the_site_are_followed_and_all_others_refused() {
+        let (dir, site) = site();
+        let root = site.path().to_path_buf();
+        let c = root.join("content");
+        symlink("../static/x.pdf", c.join("folien.pdf")).unwrap();
+        symlink("../static", c.join("auch-static")).unwrap();
+        symlink("../.ozg-site/db", c.join("daten.bin")).unwrap();
+        symlink(dir.path().join("outside"), c.join("draussen")).unwrap();
+        symlink("/etc/passwd", c.join("passwd")).unwrap();
+        symlink("nirgends", c.join("kaputt")).unwrap();
+        symlink("schleife", c.join("schleife")).unwrap();
+        symlink("..", c.join("a/hoch")).unwrap();
+        let (found, errors) = walk(&site, "content");
+        assert_eq!(found, ["a/bild.png", "auch-static/x.pdf", "folien.pdf"]);
+        let expect = [
+            "`content/daten.bin`: it is a link to `../.ozg-site/db`, into the hidden folder `.ozg-site/`",
+            "`content/a/hoch`: it is a link to `..`, a folder the link itself lies in",
+            "`content/draussen`: it is a link to `",
+            "`content/passwd`: it is a link to `/etc/passwd`, outside the site folder",
+            "`content/kaputt`: it is a link to `nirgends`, which does not exist",
+            "`content/schleife`: it is a link to `schleife` that cannot be followed",
+        ];
+        for e in expect {
+            assert!(errors.iter().any(|m| m.contains(e)), "{e}\n{errors:#?}");
+        }
+        assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+    }
+
+    #[test]
+    fn links_between_folders_cannot_loop_or_fan_out_forever() {
+        let (_dir, site) = site();
+        let c = site.path().join("content");
+        std::fs::create_dir_all(c.join("b")).unwrap();
+        symlink("../b", c.join("a/zu-b")).unwrap();
+        symlink("../a", c.join("b/zu-a")).unwrap();
+        let (found, errors) = walk(&site, "content");
+        // `a/zu-b/zu-a` and `b/zu-a/zu-b` lead back into folders being walked.
+        assert_eq!(found, ["a/bild.png", "b/zu-a/bild.png"]);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().all(|m| m.contains("never end")), "{errors:?}");
+
+        // Two links from each of 20 folders to the next reach 2^20 paths without any loop.
+        for i in 0..20 {
+            let d = c.join(format!("f{i}"));
+            std::fs::create_dir_all(&d).unwrap();
+            symlink(format!("../f{}", i + 1), d.join("x")).unwrap();
+            symlink(format!("../f{}", i + 1), d.join("y")).unwrap();
+        }
+        std::fs::create_dir_all(c.join("f20")).unwrap();
+        let (_, errors) = walk(&site, "content");
+        let spent = errors
+            .iter()
+            .filter(|m| m.contains("links are reached through links"))
+            .count();
+        assert_eq!(spent, 1, "{errors:?}");
+    }
+
+    #[test]
+    fn a_folder_the_build_reads_may_itself_not_be_a_link_out() {
+        let (dir, site) = site();
+        std::fs::remove_dir_all(site.path().join("static")).unwrap();
+        symlink(dir.path().join("outside"), site.path().join("static")).unwrap();
+        let (found, errors) = walk(&site, "static");
+        assert!(found.is_empty());
+        assert!(
+            errors[0].contains("`static`: it is a link to"),
+            "{errors:?}"
+        );
+        assert_eq!(site.check_path("themes/nicht-da").unwrap(), None);
+    }
+
+    #[test]
+    fn pipes_are_refused_rather_than_read_forever() {
+        let (_dir, site) = site();
+        let fifo = site.path().join("content/a/rohr.md");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo on this machine: nothing to test
+        }
+        let (found, errors) = walk(&site, "content");
+        assert_eq!(found, ["a/bild.png"]);
+        assert!(errors[0].contains("not a regular file"), "{errors:?}");
+    }
+
+    /// A written path, where it is written, and the file it names or a test of the error.
+    type Case<'a> = (
+        &'static str,
+        &'a str,
+        &'a str,
+        Result<&'a str, &'a dyn Fn(&WrittenPathError) -> bool>,
+    );
+
+    #[test]
+    fn written_paths_stay_in_their_folder() {
+        let (dir, site) = site();
+        let c = site.path().join("content");
+        symlink(dir.path().join("outside/secret.txt"), c.join("a/raus.txt")).unwrap();
+        symlink("../../.ozg-site/db", c.join("a/db.txt")).unwrap();
+        symlink("../../static/x.pdf", c.join("a/drin.pdf")).unwrap();
+        let leaves = WrittenPathError::Leaves {
+            folder: CONTENT_DIR,
+        };
+        let malformed = |e: &WrittenPathError| matches!(e, WrittenPathError::Malformed(_));
+        let cases: [Case<'_>; 15] = [
+            (CONTENT_DIR, "a", "bild.png", Ok("content/a/bild.png")),
+            (CONTENT_DIR, "a", "./bild.png", Ok("content/a/bild.png")),
+            (CONTENT_DIR, "a/b", "../bild.png", Ok("content/a/bild.png")),
+            (CONTENT_DIR, "a", "drin.pdf", Ok("content/a/drin.pdf")),
+            (STATIC_DIR, "", "x.pdf", Ok("static/x.pdf")),
+            (CONTENT_DIR, "a", "../../site.yaml", Err(&|e| *e == leaves)),
+            (
+                CONTENT_DIR,
+                "a",
+                "../../../../../../etc/passwd",
+                Err(&|e| *e == leaves),
+            ),
+            (STATIC_DIR, "", "/etc/passwd", Err(&malformed)),
+            (STATIC_DIR, "", "..\\..\\x", Err(&malformed)),
+            (CONTENT_DIR, "a", "bild\u{0}.png", Err(&malformed)),
+            (CONTENT_DIR, "a", "", Err(&malformed)),
+            (
+                STATIC_DIR,
+                "",
+                ".env",
+                Err(&|e| *e == WrittenPathError::Hidden),
+            ),
+            (
+                CONTENT_DIR,
+                "a",
+                "raus.txt",
+                Err(&|e| *e == WrittenPathError::LinkOut),
+            ),
+            (
+                CONTENT_DIR,
+                "a",
+                "db.txt",
+                Err(&|e| *e == WrittenPathError::LinkOut),
+            ),
+            (
+                CONTENT_DIR,
+                "",
+                "a",
+                Err(&|e| *e == WrittenPathError::NotAFile),
+            ),
+        ];
+        for (within, from, written, expected) in cases {
+            let got = site.written_file(within, from, written);
+            match (expected, got) {
+                (Ok(rel), Ok(path)) => assert_eq!(path, site.path().join(rel), "{written}"),
+                (Err(is), Err(e)) => assert!(is(&e), "{written}: {e:?}"),
+                (_, got) => panic!("{written}: {got:?}"),
+            }
+        }
+        let missing = site
+            .written_file(CONTENT_DIR, "a", "fehlt.pdf")
+            .unwrap_err();
+        assert_eq!(missing.to_string(), "content/a/fehlt.pdf does not exist");
+    }
+
+    #[test]
+    fn names_from_disk_cannot_rewrite_the_terminal() {
+        assert_eq!(printable("a\u{1b}[2Jb\rc"), "a\\u{1b}[2Jb\\rc");
+        assert_eq!(printable("Größe.md"), "Größe.md");
     }
 
     #[test]
