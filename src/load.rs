@@ -417,7 +417,7 @@ impl SiteRoot {
     }
 
     /// `path` (below the root as given) as editors see it: relative, with `/`, control
-    /// characters escaped so a file name cannot rewrite the terminal.
+    /// characters shown as pictures so a file name cannot rewrite the terminal.
     pub fn shown(&self, path: &Path) -> PathBuf {
         let rel = path.strip_prefix(&self.root).unwrap_or(path);
         PathBuf::from(printable(&slash_path(rel)))
@@ -791,18 +791,18 @@ fn not_a_file(shown: PathBuf) -> Diagnostic {
     .hint("remove it from the site folder: only files and folders can be published")
 }
 
-/// `s` with control characters escaped (`\u{1b}`, `\r`), for messages that show names from disk.
+/// `s` with control characters shown as their pictures (`␛`, `␍`; `�` for C1 controls), for
+/// messages that show names from disk: a file name cannot rewrite the editor's terminal.
 pub fn printable(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return s.to_string();
     }
     s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
+        .map(|c| match u32::from(c) {
+            code @ 0..0x20 => char::from_u32(0x2400 + code).unwrap_or('\u{FFFD}'),
+            0x7f => '\u{2421}',
+            _ if c.is_control() => '\u{FFFD}',
+            _ => c,
         })
         .collect()
 }
@@ -1025,7 +1025,10 @@ mod tests {
 
     #[test]
     fn names_from_disk_cannot_rewrite_the_terminal() {
-        assert_eq!(printable("a\u{1b}[2Jb\rc"), "a\\u{1b}[2Jb\\rc");
+        assert_eq!(
+            printable("a\u{1b}[2Jb\rc\u{0}\u{7f}\u{9b}"),
+            "a␛[2Jb␍c␀␡\u{FFFD}"
+        );
         assert_eq!(printable("Größe.md"), "Größe.md");
     }
 
