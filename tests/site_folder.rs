@@ -306,6 +306,49 @@ fn images_and_downloads_out_of_the_site_are_refused() {
 }
 
 #[test]
+fn a_link_planted_in_the_image_cache_is_not_published() {
+    // `.ozg-site/images/` holds resized images by their source's hash; an editor can commit a
+    // link there (`git add -f`) under the name the next build will look for.
+    let site = Site::fixture("basic");
+    let photo = image::RgbImage::from_fn(1000, 500, |x, _| image::Rgb([(x % 256) as u8, 40, 90]));
+    photo
+        .save(site.path("content/sprechstunden/69-forum/bild.png"))
+        .unwrap();
+    let page = "content/sprechstunden/69-forum/index.md";
+    site.write(page, site.read(page) + "\n![Ein Bild](bild.png)\n");
+    site.build().ok();
+    let cached: Vec<_> = std::fs::read_dir(site.path(".ozg-site/images"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("-480.png"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    std::fs::remove_file(&cached[0]).unwrap();
+    symlink("/etc/passwd", &cached[0]).unwrap();
+    // Links where the build writes (its temporary file, the WebP marker) must not be written through.
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("opfer.txt");
+    std::fs::write(&victim, OUTSIDE_MARKER).unwrap();
+    let stem = cached[0].to_string_lossy().replace("-480.png", "");
+    let marker = std::path::PathBuf::from(format!("{stem}.webp-smaller"));
+    let _ = std::fs::remove_file(&marker);
+    symlink(&victim, &marker).unwrap();
+    symlink(&victim, format!("{stem}-960.tmp")).unwrap();
+
+    site.build().ok();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), OUTSIDE_MARKER);
+    let out = site.path("public/sprechstunden/69-2-gdst-forum/bild-480w.png");
+    assert_eq!(image::image_dimensions(&out).unwrap(), (480, 240));
+    assert!(!site.all_output_text().contains("root:"));
+    assert!(
+        !std::fs::symlink_metadata(&cached[0])
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
 fn dot_files_are_never_published() {
     // The walks skipped these before; this keeps every collecting place doing so.
     let site = Site::fixture("basic");

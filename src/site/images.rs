@@ -223,7 +223,9 @@ fn process(source: &Path, root: &Path) -> Result<(u32, u32, Vec<Variant>, Vec<Va
     let widths: Vec<u32> = WIDTHS.into_iter().filter(|w| *w < width).collect();
     let file = |w: u32, e: &str| cache.join(format!("{hash:016x}-{w}.{e}"));
     let marker = cache.join(format!("{hash:016x}.webp-smaller"));
-    let complete = widths.iter().all(|w| file(*w, ext).is_file());
+    // Only regular files count: `.ozg-site/` can be committed with `git add -f`, and a link
+    // planted under the name looked for here would publish its target as an image.
+    let complete = widths.iter().all(|w| is_plain_file(&file(*w, ext)));
     if !complete {
         std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
         let decoded =
@@ -254,7 +256,7 @@ fn process(source: &Path, root: &Path) -> Result<(u32, u32, Vec<Variant>, Vec<Va
         }
         // Offer WebP only when it saves bytes over the whole set.
         if webp_total < plain_total {
-            std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+            create_fresh(&marker, b"")?;
         } else {
             let _ = std::fs::remove_file(&marker);
         }
@@ -266,7 +268,7 @@ fn process(source: &Path, root: &Path) -> Result<(u32, u32, Vec<Variant>, Vec<Va
             file: file(*w, ext),
         })
         .collect();
-    let webp = if marker.is_file() {
+    let webp = if is_plain_file(&marker) {
         widths
             .iter()
             .map(|w| Variant {
@@ -289,8 +291,30 @@ fn write_atomically(
     encode(&mut out).map_err(|e| e.to_string())?;
     let bytes = out.into_inner();
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| e.to_string())?;
+    create_fresh(&tmp, &bytes)?;
+    // A rename replaces a link at `path` itself, never the file it points to.
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
     Ok(bytes.len() as u64)
+}
+
+/// A regular file, not a link to one.
+fn is_plain_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// Writes `bytes` to a new file at `path`, removing whatever was there first: writing through a
+/// planted link would overwrite the file it points to.
+fn create_fresh(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
