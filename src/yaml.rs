@@ -150,9 +150,10 @@ const MAX_BRACKET_WORK: usize = 1 << 25;
 /// flow collection, never inside quoted, plain or block scalars or comments. Its cost is linear.
 fn too_deep(yaml: &str) -> Option<usize> {
     let b = yaml.as_bytes();
-    let blank = |i: usize| matches!(b.get(i), None | Some(b' ' | b'\t' | b'\r' | b'\n'));
+    let blank =
+        |i: usize| matches!(b.get(i), None | Some(b' ' | b'\t')) || line_break(b, i).is_some();
     let flow_indicator = |i: usize| matches!(b.get(i), Some(b',' | b'[' | b']' | b'{' | b'}'));
-    let end_of_line = |i: usize| memchr_newline(b, i);
+    let end_of_line = |i: usize| end_of_line(b, i);
     let mut depth = 0usize;
     let mut i = 0;
     let mut line_begin = 0;
@@ -172,7 +173,7 @@ fn too_deep(yaml: &str) -> Option<usize> {
             line_begin = i;
             let indent = b[i..].iter().take_while(|c| **c == b' ').count();
             let j = i + indent;
-            let is_blank = matches!(b.get(j), None | Some(b'\n') | Some(b'\r'));
+            let is_blank = j == b.len() || line_break(b, j).is_some();
             let continues = |limit: Option<usize>| limit.is_some_and(|t| is_blank || indent > t);
             if continues(block_scalar) || (b.get(j) != Some(&b'#') && continues(plain_continues)) {
                 // The line belongs to the scalar: nothing in it is structure.
@@ -196,15 +197,15 @@ fn too_deep(yaml: &str) -> Option<usize> {
             i = j;
             continue;
         }
+        if let Some(len) = line_break(b, i) {
+            i += len;
+            line_start = true;
+            line_begin = i;
+            continue;
+        }
         let c = b[i];
         match c {
-            b'\n' => {
-                i += 1;
-                line_start = true;
-                line_begin = i;
-                continue;
-            }
-            b' ' | b'\t' | b'\r' => {
+            b' ' | b'\t' => {
                 i += 1;
                 continue;
             }
@@ -237,9 +238,9 @@ fn too_deep(yaml: &str) -> Option<usize> {
                 i += 1;
             }
             b'"' | b'\'' if node => {
-                let (end, last_newline) = skip_quoted(b, i);
-                if let Some(n) = last_newline {
-                    line_begin = n + 1;
+                let (end, last_line) = skip_quoted(b, i);
+                if let Some(begin) = last_line {
+                    line_begin = begin;
                 }
                 node = false;
                 i = end;
@@ -283,11 +284,11 @@ fn too_deep(yaml: &str) -> Option<usize> {
                 // may go on in further lines indented more than its parent.
                 let mut j = i;
                 loop {
+                    if j == b.len() || line_break(b, j).is_some() {
+                        plain_continues = Some(parent);
+                        break;
+                    }
                     match b.get(j) {
-                        None | Some(b'\n') => {
-                            plain_continues = Some(parent);
-                            break;
-                        }
                         Some(b':') if blank(j + 1) => break,
                         Some(b'#') if j > 0 && blank(j - 1) => break,
                         _ => j += 1,
@@ -302,31 +303,45 @@ fn too_deep(yaml: &str) -> Option<usize> {
 }
 
 /// The end of the quoted scalar opening at `start` (just past its closing quote, or the end of
-/// the text), and the last line break inside it.
+/// the text), and where the last line inside it begins.
 fn skip_quoted(b: &[u8], start: usize) -> (usize, Option<usize>) {
-    let quote = b[start];
+    let quote = b.get(start).copied();
     let mut i = start + 1;
-    let mut last_newline = None;
-    while i < b.len() {
-        match b[i] {
-            b'\\' if quote == b'"' => i += 2,
-            b'\'' if quote == b'\'' && b.get(i + 1) == Some(&b'\'') => i += 2,
-            c if c == quote => return (i + 1, last_newline),
-            b'\n' => {
-                last_newline = Some(i);
-                i += 1;
-            }
+    let mut last_line = None;
+    while let Some(&c) = b.get(i) {
+        if let Some(len) = line_break(b, i) {
+            i += len;
+            last_line = Some(i);
+            continue;
+        }
+        match c {
+            b'\\' if quote == Some(b'"') => i += 2,
+            b'\'' if quote == Some(b'\'') && b.get(i + 1) == Some(&b'\'') => i += 2,
+            c if Some(c) == quote => return (i + 1, last_line),
             _ => i += 1,
         }
     }
-    (b.len(), last_newline)
+    (b.len(), last_line)
+}
+
+/// The length of the line break at `i`, if one is there: libyaml breaks lines at LF, CR LF and a
+/// bare CR, and at NEL, U+2028 and U+2029.
+fn line_break(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i..)? {
+        [b'\r', b'\n', ..] => Some(2),
+        [b'\r' | b'\n', ..] => Some(1),
+        [0xC2, 0x85, ..] => Some(2),
+        [0xE2, 0x80, 0xA8 | 0xA9, ..] => Some(3),
+        _ => None,
+    }
 }
 
 /// The index of the line break at or after `i`, or the end of the text.
-fn memchr_newline(b: &[u8], i: usize) -> usize {
-    b.get(i..)
-        .and_then(|rest| rest.iter().position(|c| *c == b'\n'))
-        .map_or(b.len(), |p| i + p)
+fn end_of_line(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && line_break(b, i).is_none() {
+        i += 1;
+    }
+    i
 }
 
 /// Byte offset of `key:` at the start of a line (a top-level key), if present.
@@ -500,6 +515,11 @@ mod tests {
             format!("- k: |\n    text\n  other: {}", "[".repeat(65)),
             format!("x: |\n  text\ny: {}", "[".repeat(65)),
             format!("x: [a, b]\ny: {}", "[ # ]]]]\n".repeat(65)),
+            format!("a: 1 # c\rb: {}", "[".repeat(65)),
+            format!("a: 1 # c\u{85}b: {}", "[".repeat(65)),
+            format!("a: 1 # c\u{2028}b: {}", "[".repeat(65)),
+            format!("a: 'x\u{2029}' # ]]]]\u{2029}b: {}", "[".repeat(65)),
+            format!("a: |\r  text\rb: {}", "[".repeat(65)),
         ] {
             assert!(deep(&yaml).is_some(), "{yaml}");
         }
@@ -672,10 +692,14 @@ mod tests {
         }
 
         #[test]
-        fn block_style_never_counts_and_a_deep_value_after_it_is_found(n in node()) {
-            let yaml = serde_yaml::to_string(&block(&n)).unwrap();
+        fn block_style_never_counts_and_a_deep_value_after_it_is_found(
+            n in node(),
+            brk in proptest::sample::select(vec!["\n", "\r\n", "\r", "\u{85}", "\u{2028}"]),
+        ) {
+            let yaml = serde_yaml::to_string(&block(&n)).unwrap().replace('\n', brk);
             proptest::prop_assert_eq!(deep(&yaml), None, "{}", yaml);
-            let then = format!("x:\n{}y: {}\n", yaml.lines().map(|l| format!("  {l}\n")).collect::<String>(), "[".repeat(65));
+            let indented: String = yaml.split(brk).map(|l| format!("  {l}{brk}")).collect();
+            let then = format!("x:{brk}{indented}y: {}{brk}", "[".repeat(65));
             proptest::prop_assert!(deep(&then).is_some(), "{}", then);
         }
     }
