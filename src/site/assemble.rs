@@ -818,23 +818,23 @@ pub(super) fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut D
             };
             (within, from, file, url)
         };
-        let at = yaml.value_location(file, key);
+        let at = || yaml.value_location(file, key);
         let disk = config
             .site_root
             .written_file(within, from, written)
             .map_err(|e| match e {
                 WrittenPathError::Missing { .. } | WrittenPathError::NotAFile => {
                     Diagnostic::error(format!("the file `{file}` does not exist"))
-                        .at(at.clone())
+                        .at(at())
                         .hint("put the file into the page's folder (page bundle: `name/index.md` with the file beside it), or into `static/` and write `/path/file.pdf`")
                 }
                 other => Diagnostic::error(format!("the file `{file}` cannot be offered: {other}"))
-                    .at(at.clone())
+                    .at(at())
                     .hint(other.hint()),
             })?;
         let len = std::fs::metadata(&disk).map(|m| m.len()).map_err(|_| {
             Diagnostic::error(format!("the file `{file}` cannot be read"))
-                .at(at)
+                .at(at())
                 .hint("check that the file is readable")
         })?;
         Ok((url, len))
