@@ -358,7 +358,7 @@ pub enum WrittenPathError {
     LinkOut,
     /// Nothing is there: the path as shown to the editor (`static/bilder/x.jpg`).
     Missing { shown: String },
-    /// Something is there, but not a file.
+    /// Something is there, but not a regular file (a folder, a pipe, a device).
     NotAFile,
 }
 
@@ -376,7 +376,7 @@ impl std::fmt::Display for WrittenPathError {
                 f.write_str("a link on the way leads outside the site or into a hidden folder")
             }
             WrittenPathError::Missing { shown } => write!(f, "{shown} does not exist"),
-            WrittenPathError::NotAFile => f.write_str("it is a folder, not a file"),
+            WrittenPathError::NotAFile => f.write_str("it is not a regular file"),
         }
     }
 }
