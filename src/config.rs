@@ -350,6 +350,8 @@ fn default_task_open_label() -> String {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub root: PathBuf,
+    /// The site folder as the build may read it: every path an editor writes is resolved by it.
+    pub site_root: crate::load::SiteRoot,
     pub site: SiteConfig,
     pub tz: TimeZone,
     /// The text of `site.yaml`, for locating errors found after loading (e.g. broken navigation links).
@@ -375,6 +377,9 @@ impl Config {
             )
             .into());
         }
+        let site_root = crate::load::SiteRoot::new(root)?;
+        // `site.yaml -> /elsewhere/site.yaml` would put another folder's settings into the site.
+        site_root.check_path(CONFIG_FILE)?;
         let text = crate::load::read_text(&path, &shown).map_err(Diagnostics::from)?;
         let site: SiteConfig = YamlSource::whole_file(&shown, &text)
             .parse("site.yaml")
@@ -405,6 +410,16 @@ impl Config {
                 None
             }
         };
+        if !crate::theme::is_folder_name(&site.theme) {
+            errors.push(
+                Diagnostic::error(format!(
+                    "theme `{}` is not the name of a folder in `themes/`",
+                    crate::load::printable(&site.theme)
+                ))
+                .at(source.value_location(&site.theme, "theme"))
+                .hint("write the folder's name alone, e.g. `theme: default`; the theme must lie inside the site"),
+            );
+        }
         if site.title.trim().is_empty() {
             errors.push(
                 Diagnostic::error("the site title is empty")
@@ -421,6 +436,7 @@ impl Config {
         match (tz, base, errors.has_errors()) {
             (Some(tz), Some((base_url, base_path)), false) => Ok(Config {
                 root: root.to_path_buf(),
+                site_root,
                 site,
                 tz,
                 text,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::load::read_text;
+use crate::load::{SiteRoot, is_dot_name, read_text};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_theme.rs"));
 
@@ -57,11 +57,22 @@ impl Theme {
         }
     }
 
-    /// Loads `themes/<name>/` from the site; falls back to the embedded default theme.
+    /// Loads `themes/<name>/` from the site; falls back to the embedded default theme. Links
+    /// in the theme follow the rule of [`SiteRoot`]: nothing outside the site is read.
     pub fn load(root: &Path, name: &str) -> Result<Theme, Diagnostics> {
-        let dir = root.join(THEMES_DIR).join(name);
-        if dir.is_dir() {
-            return Self::from_disk(root, &dir, name);
+        if !is_folder_name(name) {
+            // `site.yaml` reports this at the value; a caller that skipped it still reads nothing.
+            return Err(
+                Diagnostic::error(format!("theme `{name}` is not a folder name"))
+                    .in_file(crate::config::CONFIG_FILE)
+                    .hint("name a folder in `themes/`, e.g. `theme: default`")
+                    .into(),
+            );
+        }
+        let site = SiteRoot::new(root)?;
+        let rel = format!("{THEMES_DIR}/{name}");
+        if site.check_path(&rel)?.is_some_and(|dir| dir.is_dir()) {
+            return Self::from_disk(&site, &rel, name);
         }
         if name == "default" {
             return Ok(Self::embedded());
@@ -103,15 +114,15 @@ impl Theme {
         }
     }
 
-    fn from_disk(root: &Path, dir: &Path, name: &str) -> Result<Theme, Diagnostics> {
+    fn from_disk(site: &SiteRoot, dir: &str, name: &str) -> Result<Theme, Diagnostics> {
         let mut errors = Diagnostics::new();
-        let templates = read_templates(root, &dir.join("templates"), &mut errors);
-        let mut email_templates = read_templates(root, &dir.join("email"), &mut errors);
+        let templates = read_templates(site, &format!("{dir}/templates"), &mut errors);
+        let mut email_templates = read_templates(site, &format!("{dir}/email"), &mut errors);
         // A theme that does not style the newsletter mail gets the built-in one.
         if email_templates.is_empty() {
             email_templates = Self::embedded().email_templates;
         }
-        let static_files = list_static(&dir.join("static"));
+        let static_files = static_files(site, &format!("{dir}/static"), &mut errors);
         if errors.has_errors() {
             return Err(errors);
         }
@@ -124,26 +135,23 @@ impl Theme {
     }
 }
 
-/// Every template below `dir`, named by its path relative to it.
-fn read_templates(root: &Path, dir: &Path, errors: &mut Diagnostics) -> Vec<TemplateFile> {
+/// Whether `name` names a folder directly inside `themes/`: no `/`, `\\`, `..`, dot or control
+/// character, so `theme: ../../etc` cannot point the build at another folder.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && !is_dot_name(name)
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
+}
+
+/// Every template below `dir` (relative to the site root), named by its path relative to it.
+fn read_templates(site: &SiteRoot, dir: &str, errors: &mut Diagnostics) -> Vec<TemplateFile> {
     let mut templates = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let rel = slash(entry.path().strip_prefix(dir).unwrap_or(entry.path()));
-        if rel.split('/').any(|p| p.starts_with('.')) {
-            continue;
-        }
-        let shown = entry
-            .path()
-            .strip_prefix(root)
-            .unwrap_or(entry.path())
-            .to_path_buf();
-        match read_text(entry.path(), &shown) {
+    for found in site.walk(dir, is_dot_name, errors) {
+        let shown = site.shown(&found.path);
+        match read_text(&found.path, &shown) {
             Ok(text) => templates.push(TemplateFile {
-                name: rel,
+                name: found.rel,
                 shown,
                 text,
             }),
@@ -153,26 +161,21 @@ fn read_templates(root: &Path, dir: &Path, errors: &mut Diagnostics) -> Vec<Temp
     templates
 }
 
-/// Every file below `dir` as a static file at the same relative path.
-pub fn list_static(dir: &Path) -> Vec<StaticFile> {
-    walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
+/// Every file below `dir` (relative to the site root) as a static file at the same relative
+/// path; dot-files (`.env`, `.htaccess`, `.ozg-site/`) are never published. Links are followed as
+/// [`SiteRoot::walk`] allows; the others are errors in `errors`.
+fn static_files(site: &SiteRoot, dir: &str, errors: &mut Diagnostics) -> Vec<StaticFile> {
+    site.walk(dir, is_dot_name, errors)
         .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| {
-            let rel = slash(e.path().strip_prefix(dir).ok()?);
-            (!rel.split('/').any(|p| p.starts_with('.'))).then(|| StaticFile {
-                output: rel,
-                source: StaticSource::Disk(e.path().to_path_buf()),
-            })
+        .map(|found| StaticFile {
+            output: found.rel,
+            source: StaticSource::Disk(found.path),
         })
         .collect()
 }
 
-fn slash(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+/// The site's `static/` folder as static files, as [`static_files`] lists them. Links that may
+/// not be followed are left out here: loading the site (`load::load_sources`) reported them.
+pub fn list_static(site: &SiteRoot) -> Vec<StaticFile> {
+    static_files(site, crate::load::STATIC_DIR, &mut Diagnostics::new())
 }

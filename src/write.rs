@@ -72,7 +72,7 @@ pub struct Memory {
 
 impl Memory {
     fn insert(&self, rel: &str, file: MemoryFile) -> Result<(), Diagnostic> {
-        let rel = rel.trim_start_matches('/').to_string();
+        let rel = output_path(rel)?.to_string();
         match self.files.lock() {
             Ok(mut files) => {
                 files.insert(rel, file);
@@ -181,13 +181,7 @@ impl Staging {
     }
 
     fn path_of(&self, rel: &str) -> Result<PathBuf, Diagnostic> {
-        let rel = rel.trim_start_matches('/');
-        if rel.split('/').any(|p| p == "..") {
-            return Err(Diagnostic::error(format!(
-                "refusing to write outside the output folder: {rel}"
-            )));
-        }
-        Ok(self.dir.join(rel))
+        Ok(self.dir.join(output_path(rel)?))
     }
 
     /// Swaps the new build in: the old output is moved aside, the new one renamed into place, the
@@ -258,6 +252,27 @@ fn remove_dir_all_parallel(dir: &Path) {
     }
 }
 
+/// `rel` without its leading `/`, if a sink may write it: never outside the output folder, and
+/// never a dot-file or dot-folder (`.htaccess`, `.env`, `.git/`, `.ozg-site/`), whichever stage
+/// asks. Every sink checks here, so the build and the preview publish the same files.
+fn output_path(rel: &str) -> Result<&str, Diagnostic> {
+    let rel = rel.trim_start_matches('/');
+    let shown = || crate::load::printable(rel);
+    if rel.split('/').any(|p| p == "..") {
+        return Err(Diagnostic::error(format!(
+            "refusing to write outside the output folder: {}",
+            shown()
+        )));
+    }
+    if rel.split('/').any(crate::load::is_dot_name) {
+        return Err(
+            Diagnostic::error(format!("refusing to publish the hidden file {}", shown()))
+                .hint("names starting with a dot are never published; rename the file or folder"),
+        );
+    }
+    Ok(rel)
+}
+
 fn io_error(path: &Path, what: &str, e: &io::Error) -> Diagnostic {
     Diagnostic::error(format!("cannot {what} {}: {e}", path.display()))
         .hint("check free disk space and permissions of the output folder")
@@ -324,6 +339,30 @@ mod tests {
         );
         assert!(!target.join("stale.html").exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn no_sink_writes_a_dot_file_or_outside_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = Staging::new(&dir.path().join("public")).unwrap();
+        let memory = Memory::default();
+        let sinks: [&dyn Sink; 2] = [&staging, &memory];
+        for sink in sinks {
+            for rel in [
+                ".htaccess",
+                "/.env",
+                "a/.git/config",
+                ".ozg-site/x",
+                "../x",
+                "a/../../x",
+            ] {
+                assert!(sink.write(rel, b"x").is_err(), "{rel}");
+            }
+            sink.write("/a/b.html", b"x").unwrap();
+        }
+        assert!(memory.snapshot().contains_key("a/b.html"));
+        assert!(staging.path().join("a/b.html").is_file());
+        assert!(!staging.path().join(".htaccess").exists());
     }
 
     #[test]

@@ -240,19 +240,38 @@ fn ics_offset(offset: jiff::tz::Offset) -> String {
     format!("{sign}{:02}{:02}", secs / 3600, (secs % 3600) / 60)
 }
 
-/// Escapes TEXT values (RFC 5545 §3.3.11).
+/// Escapes TEXT values (RFC 5545 §3.3.11): every line break an editor can type (CR LF, a bare CR,
+/// LF, U+0085, U+2028, U+2029) becomes `\n`, so a value can never start a property of its own.
 fn text(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace(';', "\\;")
-        .replace(',', "\\,")
-        .replace("\r\n", "\\n")
-        .replace('\n', "\\n")
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push_str("\\n");
+            }
+            '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Appends a content line, folded at 75 octets without splitting a UTF-8 character, with CRLF.
+/// Control characters are not allowed in content lines (RFC 5545 §3.1): a tab becomes a space,
+/// every other one (a CR or LF that [`text`] did not see, ESC, NUL, DEL, C1) is dropped.
 fn line(out: &mut String, content: &str) {
     let mut width = 0;
     for c in content.chars() {
+        let c = match c {
+            '\t' => ' ',
+            c if c.is_control() => continue,
+            c => c,
+        };
         let len = c.len_utf8();
         if width + len > 75 {
             out.push_str("\r\n ");
@@ -282,6 +301,19 @@ mod tests {
     #[test]
     fn escapes_text() {
         assert_eq!(text("a, b; c\\d\ne"), "a\\, b\\; c\\\\d\\ne");
+    }
+
+    #[test]
+    fn no_line_break_or_control_character_reaches_a_content_line() {
+        assert_eq!(text("a\r\nb\rc\nd\u{2028}e"), "a\\nb\\nc\\nd\\ne");
+        let mut out = String::new();
+        let value = "Titel\rX-EVIL:1\nBEGIN:VEVENT\u{1b}[31m\u{0}\u{7f}\u{85}\tEnde";
+        line(&mut out, &format!("SUMMARY:{}", text(value)));
+        line(&mut out, "URL:https://x.example/a\rb");
+        assert_eq!(
+            out,
+            "SUMMARY:Titel\\nX-EVIL:1\\nBEGIN:VEVENT[31m\\n Ende\r\nURL:https://x.example/ab\r\n"
+        );
     }
 
     #[test]

@@ -558,7 +558,7 @@ fn render_job(
 
 /// Theme static files, then the site's `static/` (which wins on equal paths), then content assets.
 fn copy_static(site: &Site, theme: &Theme, staging: &dyn Sink) -> Result<usize, Diagnostic> {
-    let site_static = crate::theme::list_static(&site.config.root.join(crate::load::STATIC_DIR));
+    let site_static = crate::theme::list_static(&site.config.site_root);
     let mut by_output: HashMap<&str, &StaticSource> = HashMap::new();
     for f in theme.static_files.iter().chain(site_static.iter()) {
         by_output.insert(f.output.as_str(), &f.source);

@@ -1,7 +1,7 @@
 //! Loaded files → the site model: sections, pages, URLs, publication, links.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::Zoned;
 use rayon::prelude::*;
@@ -12,7 +12,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::load::{Origin, STATIC_DIR, SourceFile, Sources};
+use crate::load::{Origin, STATIC_DIR, SourceFile, Sources, WrittenPathError};
 use crate::parse::front_matter::{self, Split};
 use crate::parse::kinds::{
     AdventSettings, FileRef, Kind, KindFields, SectionFront, SortBy, parse_page_front,
@@ -250,7 +250,7 @@ pub fn assemble(
         .map(|p| (&mut p.body, &p.file, &p.path))
         .chain(sections.iter_mut().map(|s| (&mut s.body, &s.file, &s.path)));
     for (body, file, path) in bodies {
-        match super::images::rewrite(body, file.path.parent(), path, &config, &file.shown) {
+        match super::images::rewrite(body, file, path, &config) {
             Ok((rewritten, images)) => {
                 *body = rewritten;
                 assets.extend(images);
@@ -801,39 +801,43 @@ fn place_assets(assets: Vec<crate::load::AssetFile>, pages: &[Page]) -> Vec<Asse
 
 pub(super) fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut Diagnostics) {
     let yaml = page.split.yaml_source(&page.file);
-    // A referenced file: relative to the page bundle (or the page's folder), or `/…` from `static/`.
+    // A referenced file: relative to the page bundle (or the page's folder), or `/…` from `static/`;
+    // `..` may not leave that folder, and links on the way may not leave the site.
     let locate = |file: &str, key: &str| -> Result<(String, u64), Diagnostic> {
-        let (disk, url): (PathBuf, String) = if let Some(rest) = file.strip_prefix('/') {
-            (config.root.join(STATIC_DIR).join(rest), config.url(file))
+        let (within, from, written, url) = if let Some(rest) = file.strip_prefix('/') {
+            (STATIC_DIR, "", rest, config.url(file))
         } else {
-            match &page.bundle {
-                Some(b) => (
-                    config
-                        .root
-                        .join(crate::load::CONTENT_DIR)
-                        .join(b)
-                        .join(file),
-                    config.url(&format!("{}{file}", page.path)),
-                ),
+            let (within, from) = page.file.folder();
+            let url = match &page.bundle {
+                Some(_) => config.url(&format!("{}{file}", page.path)),
                 None => {
                     let folder = page.file.key.rsplit_once('/').map_or("", |(d, _)| d);
                     let sep = if folder.is_empty() { "" } else { "/" };
-                    let dir = page
-                        .file
-                        .path
-                        .parent()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default();
-                    (dir.join(file), config.url(&format!("/{folder}{sep}{file}")))
+                    config.url(&format!("/{folder}{sep}{file}"))
                 }
-            }
+            };
+            (within, from, file, url)
         };
-        let meta = std::fs::metadata(&disk).ok().filter(|m| m.is_file()).ok_or_else(|| {
-            Diagnostic::error(format!("the file `{file}` does not exist"))
-                .at(yaml.value_location(file, key))
-                .hint("put the file into the page's folder (page bundle: `name/index.md` with the file beside it), or into `static/` and write `/path/file.pdf`")
+        let at = || yaml.value_location(file, key);
+        let disk = config
+            .site_root
+            .written_file(within, from, written)
+            .map_err(|e| match e {
+                WrittenPathError::Missing { .. } | WrittenPathError::NotAFile => {
+                    Diagnostic::error(format!("the file `{file}` does not exist"))
+                        .at(at())
+                        .hint("put the file into the page's folder (page bundle: `name/index.md` with the file beside it), or into `static/` and write `/path/file.pdf`")
+                }
+                other => Diagnostic::error(format!("the file `{file}` cannot be offered: {other}"))
+                    .at(at())
+                    .hint(other.hint()),
+            })?;
+        let len = std::fs::metadata(&disk).map(|m| m.len()).map_err(|_| {
+            Diagnostic::error(format!("the file `{file}` cannot be read"))
+                .at(at())
+                .hint("check that the file is readable")
         })?;
-        Ok((url, meta.len()))
+        Ok((url, len))
     };
     let download = |r: &FileRef, key: &str| -> Result<Download, Diagnostic> {
         let (url, size) = locate(&r.file, key)?;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use super::Asset;
 use crate::config::Config;
-use crate::diagnostics::Diagnostic;
-use crate::load::STATIC_DIR;
+use crate::diagnostics::{Diagnostic, Location};
+use crate::load::{STATIC_DIR, SourceFile};
 use crate::parse::markdown::Rendered;
 
 pub const CACHE_DIR: &str = ".ozg-site/images";
@@ -28,14 +28,14 @@ struct Variant {
 }
 
 /// Rewrites the `<img>` elements of `body` for local JPEG/PNG images into responsive ones and
-/// returns the files to publish. `page_dir` is the page's folder on disk (for `bild.jpg` next to
-/// a bundle's `index.md`), `page_path` its URL path.
+/// returns the files to publish. `file` is the page's source (`bild.jpg` is next to it, and an
+/// error points into it), `page_path` its URL path. An image is read only from inside the site
+/// (see [`crate::load::SiteRoot::written_file`]): `../../../x.png` or a link out is an error.
 pub fn rewrite(
     body: &Arc<Rendered>,
-    page_dir: Option<&Path>,
+    file: &SourceFile,
     page_path: &str,
     config: &Config,
-    shown: &Path,
 ) -> Result<(Arc<Rendered>, Vec<Asset>), Diagnostic> {
     if !body.html.contains("<img ") {
         return Ok((body.clone(), Vec::new()));
@@ -50,7 +50,7 @@ pub fn rewrite(
         };
         let tag = &rest[start..start + len + 1];
         html.push_str(&rest[..start]);
-        match responsive(tag, page_dir, page_path, config, first) {
+        match responsive(tag, file, page_path, config, first) {
             Some(Ok((new, files))) => {
                 html.push_str(&new);
                 assets.extend(files);
@@ -58,7 +58,7 @@ pub fn rewrite(
             Some(Err(e)) => {
                 let src = attribute(tag, "src").unwrap_or_default();
                 return Err(Diagnostic::error(format!("the image `{src}` cannot be used: {e}"))
-                    .in_file(shown)
+                    .at(source_location(file, src))
                     .hint("put the file next to the page's index.md (write `bild.jpg`) or into static/ (write `/bilder/bild.jpg`), as JPEG or PNG"));
             }
             None => html.push_str(tag),
@@ -75,6 +75,19 @@ pub fn rewrite(
     Ok((Arc::new(rendered), assets))
 }
 
+/// Where the image `src` is written in the page's file: the Markdown `(src` or an HTML `"src`,
+/// else the file as a whole (the HTML may spell it differently, e.g. with `&amp;`).
+fn source_location(file: &SourceFile, src: &str) -> Location {
+    ["(", "\"", "'"]
+        .iter()
+        .find_map(|open| file.text.find(&format!("{open}{src}")).map(|i| i + 1))
+        .filter(|_| !src.is_empty())
+        .map_or_else(
+            || Location::file(&file.shown),
+            |offset| Location::at_offset(&file.shown, &file.text, offset, src.len()),
+        )
+}
+
 fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     let key = format!(" {name}=\"");
     let start = tag.find(&key)? + key.len();
@@ -85,7 +98,7 @@ fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
 /// `None`: not a local raster image (left as it is).
 fn responsive(
     tag: &str,
-    page_dir: Option<&Path>,
+    file: &SourceFile,
     page_path: &str,
     config: &Config,
     first: bool,
@@ -104,16 +117,21 @@ fn responsive(
         .and_then(|s| s.strip_prefix('/'))
     {
         (
-            config.root.join(STATIC_DIR).join(abs),
+            config.site_root.written_file(STATIC_DIR, "", abs),
             format!("{}/{}", config.base_path, parent(abs)),
         )
     } else if !src.starts_with('/') {
+        let (within, from) = file.folder();
         (
-            page_dir?.join(src),
+            config.site_root.written_file(within, from, src),
             format!("{}{}", config.url(page_path), parent(src)),
         )
     } else {
         return None;
+    };
+    let source = match source {
+        Ok(path) => path,
+        Err(e) => return Some(Err(e.to_string())),
     };
     Some(process(&source, &config.root).map(|(width, height, variants, webp)| {
         let stem = Path::new(src)
@@ -205,7 +223,9 @@ fn process(source: &Path, root: &Path) -> Result<(u32, u32, Vec<Variant>, Vec<Va
     let widths: Vec<u32> = WIDTHS.into_iter().filter(|w| *w < width).collect();
     let file = |w: u32, e: &str| cache.join(format!("{hash:016x}-{w}.{e}"));
     let marker = cache.join(format!("{hash:016x}.webp-smaller"));
-    let complete = widths.iter().all(|w| file(*w, ext).is_file());
+    // Only regular files count: `.ozg-site/` can be committed with `git add -f`, and a link
+    // planted under the name looked for here would publish its target as an image.
+    let complete = widths.iter().all(|w| is_plain_file(&file(*w, ext)));
     if !complete {
         std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
         let decoded =
@@ -236,7 +256,7 @@ fn process(source: &Path, root: &Path) -> Result<(u32, u32, Vec<Variant>, Vec<Va
         }
         // Offer WebP only when it saves bytes over the whole set.
         if webp_total < plain_total {
-            std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+            create_fresh(&marker, b"")?;
         } else {
             let _ = std::fs::remove_file(&marker);
         }
@@ -248,7 +268,7 @@ fn process(source: &Path, root: &Path) -> Result<(u32, u32, Vec<Variant>, Vec<Va
             file: file(*w, ext),
         })
         .collect();
-    let webp = if marker.is_file() {
+    let webp = if is_plain_file(&marker) {
         widths
             .iter()
             .map(|w| Variant {
@@ -271,8 +291,30 @@ fn write_atomically(
     encode(&mut out).map_err(|e| e.to_string())?;
     let bytes = out.into_inner();
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| e.to_string())?;
+    create_fresh(&tmp, &bytes)?;
+    // A rename replaces a link at `path` itself, never the file it points to.
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
     Ok(bytes.len() as u64)
+}
+
+/// A regular file, not a link to one.
+fn is_plain_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// Writes `bytes` to a new file at `path`, removing whatever was there first: writing through a
+/// planted link would overwrite the file it points to.
+fn create_fresh(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
