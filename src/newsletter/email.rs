@@ -120,6 +120,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         heading_anchors: false,
         task_done_label: &md.task_done_label,
         task_open_label: &md.task_open_label,
+        trusted_embeds: &md.trusted_embeds,
     };
     let mut refs = References::new();
     let render_part = |range: std::ops::Range<usize>, refs: &mut References| {
