@@ -509,7 +509,10 @@ impl Fragment {
     }
 
     fn body_offset(&self, at: usize) -> usize {
-        let line = self.lines.partition_point(|(t, _)| *t <= at).saturating_sub(1);
+        let line = self
+            .lines
+            .partition_point(|(t, _)| *t <= at)
+            .saturating_sub(1);
         self.lines
             .get(line)
             .map_or(0, |(text, body)| body + at.saturating_sub(*text))
@@ -826,7 +829,13 @@ mod tests {
             .collect();
         assert_eq!(
             schemes,
-            ["javascript:", "data:", "javascript:", "javascript:", "vbscript:"],
+            [
+                "javascript:",
+                "data:",
+                "javascript:",
+                "javascript:",
+                "vbscript:"
+            ],
             "{found:?}"
         );
         assert_eq!((found[0].0, found[0].1), (4, 5));
@@ -850,7 +859,10 @@ mod tests {
         let body = "Das <abbr title=\"Onlinezugangsgesetz\">OZG</abbr>, <kbd>Strg</kbd><br>\n\n<details><summary>Mehr</summary>\n\nText\n\n</details>\n\n<img src=\"/bild.png\">\n";
         let r = md(body);
         assert_eq!(errors_at(&r), []);
-        assert!(r.html.contains("<abbr title=\"Onlinezugangsgesetz\">OZG</abbr>"));
+        assert!(
+            r.html
+                .contains("<abbr title=\"Onlinezugangsgesetz\">OZG</abbr>")
+        );
         assert!(r.html.contains("<details><summary>Mehr</summary>"));
         assert_eq!(r.raw_elements.len(), 1);
         assert_eq!(r.raw_elements[0].src.as_deref(), Some("/bild.png"));
@@ -860,7 +872,8 @@ mod tests {
 
     #[test]
     fn an_iframe_passes_only_from_a_trusted_prefix() {
-        let body = "<iframe src=\"https://www.youtube-nocookie.com/embed/x\" title=\"Video\"></iframe>\n";
+        let body =
+            "<iframe src=\"https://www.youtube-nocookie.com/embed/x\" title=\"Video\"></iframe>\n";
         assert_eq!(errors_at(&md(body)).len(), 1);
         let trusted = vec!["https://www.youtube-nocookie.com/embed/".to_string()];
         let opts = MarkdownOptions {

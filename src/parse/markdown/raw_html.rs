@@ -31,8 +31,13 @@ pub struct Attr {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tok {
-    Start { name: String, attrs: Vec<Attr> },
-    End { name: String },
+    Start {
+        name: String,
+        attrs: Vec<Attr>,
+    },
+    End {
+        name: String,
+    },
     Comment(String),
     Doctype,
     /// Text (character data, also inside `<title>` or `<style>`), entities decoded.
@@ -169,7 +174,9 @@ pub fn tokenize(html: &str) -> Tokens {
     // Text still held back belongs to the input.
     while let Some(Tok::Text(text)) = rest.next_if(|t| matches!(t, Tok::Text(_))) {
         // Inside `<title>` or `<style>` the sentinel itself is text; it is not the input's.
-        let text = text.strip_suffix(SENTINEL).map_or(text.clone(), str::to_string);
+        let text = text
+            .strip_suffix(SENTINEL)
+            .map_or(text.clone(), str::to_string);
         out.tokens.push(Spanned {
             token: Tok::Text(text),
             start: from,
@@ -330,9 +337,7 @@ pub enum Reason {
 pub fn forbidden_element(name: &str) -> Option<Reason> {
     Some(match name {
         "script" | "noscript" => Reason::Script,
-        "form" | "input" | "button" | "select" | "textarea" | "keygen" | "isindex" => {
-            Reason::Form
-        }
+        "form" | "input" | "button" | "select" | "textarea" | "keygen" | "isindex" => Reason::Form,
         "iframe" | "frame" | "frameset" | "object" | "embed" | "applet" | "param" | "portal"
         | "fencedframe" => Reason::Embed,
         "base" | "meta" | "link" | "style" => Reason::Page,
@@ -594,7 +599,10 @@ pub fn dangerous_scheme(url: &str) -> Option<&'static str> {
 /// could lead a browser elsewhere on the host or confuse the prefix, so they never match.
 pub fn is_trusted_embed(src: &str, prefixes: &[String]) -> bool {
     let src = src.trim_matches(|c: char| c.is_ascii_control() || c == ' ');
-    if src.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+    if src
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
         return false;
     }
     prefixes.iter().any(|prefix| {
@@ -776,9 +784,9 @@ impl Problem {
                 attribute: None,
                 scheme,
             } => format!("a `{scheme}:` address is not allowed as a link or image"),
-            Problem::UnsafeStyle { element, what } => format!(
-                "the `style` attribute on `<{element}>` loads or runs something (`{what}`)"
-            ),
+            Problem::UnsafeStyle { element, what } => {
+                format!("the `style` attribute on `<{element}>` loads or runs something (`{what}`)")
+            }
             Problem::UntrustedEmbed { src: Some(src) } => format!(
                 "`<iframe>` embeds `{}`, which is not a trusted embed",
                 shorten(src, 80)

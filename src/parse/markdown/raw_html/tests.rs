@@ -40,7 +40,10 @@ fn forbidden_elements_in_any_spelling_are_found() {
         ("<script>alert(1)</script>", "script"),
         ("<ScRiPt src=x></ScRiPt>", "script"),
         ("<script/>", "script"),
-        ("<noscript><p title=\"</noscript><img src=x>\"></noscript>", "noscript"),
+        (
+            "<noscript><p title=\"</noscript><img src=x>\"></noscript>",
+            "noscript",
+        ),
         ("<object data=x></object>", "object"),
         ("<embed src=x>", "embed"),
         ("<form action=https://x.example><input></form>", "form"),
@@ -48,8 +51,14 @@ fn forbidden_elements_in_any_spelling_are_found() {
         ("<frameset><frame src=x></frameset>", "frameset"),
         ("<applet code=x></applet>", "applet"),
         ("<base href=https://evil.example/>", "base"),
-        ("<meta http-equiv=refresh content=\"0;url=https://evil.example\">", "meta"),
-        ("<link rel=stylesheet href=https://evil.example/x.css>", "link"),
+        (
+            "<meta http-equiv=refresh content=\"0;url=https://evil.example\">",
+            "meta",
+        ),
+        (
+            "<link rel=stylesheet href=https://evil.example/x.css>",
+            "link",
+        ),
         ("<style>body{display:none}</style>", "style"),
         ("<svg><circle r=1></circle></svg>", "svg"),
         ("<math><mi>x</mi></math>", "math"),
