@@ -114,6 +114,8 @@ pub fn render(
     let mut out = Rendered::default();
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut summary_cut: Option<usize> = None;
+    // A teaser cut inside an HTML block could end inside a tag, which list pages then continue.
+    let mut marker_in_html_block: Option<Range<usize>> = None;
     let mut first_paragraph: (Option<usize>, Option<usize>) = (None, None);
     let mut depth = 0usize;
     let mut used_ids: Vec<String> = Vec::new();
@@ -254,7 +256,10 @@ pub fn render(
                 id,
             }),
             Event::Html(ref h) | Event::InlineHtml(ref h) if h.trim() == MORE_MARKER => {
-                summary_cut.get_or_insert(events.len());
+                if summary_cut.is_none() {
+                    summary_cut = Some(events.len());
+                    marker_in_html_block = safety.block.is_some().then(|| range.clone());
+                }
                 continue;
             }
             other => other,
@@ -355,6 +360,15 @@ pub fn render(
             .cloned();
         let mut summary = String::new();
         pulldown_cmark::html::push_html(&mut summary, teaser);
+        if let Some(marker) = &marker_in_html_block
+            && !raw_html::tokenize(&summary).complete
+        {
+            out.diagnostics.push(
+                Diagnostic::error("`<!-- more -->` stands inside a tag of raw HTML, so the teaser would end inside it")
+                    .at(locate(marker))
+                    .hint("Setzen Sie <!-- more --> zwischen zwei Absätze, außerhalb von HTML-Tags; sonst wird in Übersichten der folgende Inhalt Teil des Tags."),
+            );
+        }
         if !summary.trim().is_empty() {
             out.summary = Some(summary);
         }
@@ -384,6 +398,8 @@ impl Safety<'_> {
                     self.check_html(&block);
                 }
             }
+            // The teaser marker is not written out, so it is not read either.
+            Event::Html(html) | Event::InlineHtml(html) if html.trim() == MORE_MARKER => {}
             Event::Html(html) if self.block.is_some() => {
                 if let Some(block) = &mut self.block {
                     block.push(html, range, self.body);
@@ -889,6 +905,18 @@ mod tests {
         let r = render(body, &src, &|_| Resolved::Unpublished, &opts);
         assert_eq!(errors_at(&r), []);
         assert!(r.html.contains("<iframe src="));
+    }
+
+    #[test]
+    fn a_teaser_cut_inside_a_tag_is_refused() {
+        let r = md("<div title=\"\n<!-- more -->\n\">Text</div>\n");
+        let found = errors_at(&r);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (5, 1));
+        // Between blocks, or between complete tags, the marker cuts as before.
+        let r = md("<div>\n<b>Eins</b>\n<!-- more -->\nZwei\n</div>\n");
+        assert_eq!(errors_at(&r), []);
+        assert_eq!(r.summary.as_deref(), Some("<div>\n<b>Eins</b>\n"));
     }
 
     #[test]
