@@ -378,3 +378,15 @@ fn an_image_without_alt_next_to_umlauts_is_a_diagnostic_not_a_panic() {
     run.stderr_has("newsletters/2-ausgabe.md:12:7");
     run.stderr_has("this `<img>` has no alternative text");
 }
+
+#[test]
+fn a_deeply_nested_edition_is_an_error_not_a_crash() {
+    let site = with_newsletter();
+    site.write(
+        EDITION,
+        site.read(EDITION) + &format!("\n{}tief{}\n", "<div>".repeat(5000), "</div>".repeat(5000)),
+    );
+    let run = newsletter_build(&site);
+    run.failed_with(1);
+    run.stderr_has("this part of the edition nests 5000 elements deep");
+}

@@ -27,6 +27,9 @@ pub const HTML_TEMPLATE: &str = "edition.mjml";
 pub const TEXT_TEMPLATE: &str = "edition.txt";
 /// Plain-text mail is read in fixed-width windows; 72 columns leave room for quoting.
 pub const TEXT_WIDTH: usize = 72;
+/// How deeply an edition's content may nest: MJML's parser recurses per level and runs out of
+/// stack a few hundred levels down (on the preview server's 2 MB threads first).
+const MAX_NESTING: usize = 100;
 
 /// An edition rendered for mail, still with the placeholders of [`super::Personal`].
 #[derive(Debug, Clone)]
@@ -133,7 +136,23 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             file_text: &page.file.text,
             offset: page.split.body + range.start,
         };
-        let rendered = markdown::render(part, &source, &resolve, &opts);
+        let mut rendered = markdown::render(part, &source, &resolve, &opts);
+        let depth = raw_html::nesting_depth(&rendered.html);
+        if depth > MAX_NESTING {
+            let start = part.len() - part.trim_start().len();
+            rendered.diagnostics.push(
+                Diagnostic::error(format!(
+                    "this part of the edition nests {depth} elements deep; an e-mail takes at most {MAX_NESTING}"
+                ))
+                .at(Location::at_offset(
+                    &page.file.shown,
+                    &page.file.text,
+                    source.offset + start,
+                    1,
+                ))
+                .hint("Verschachteln Sie Listen, Zitate und HTML-Elemente weniger tief."),
+            );
+        }
         let text = markdown_to_text(part, &text_link, refs, TEXT_WIDTH);
         (rendered, text)
     };
