@@ -229,7 +229,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
     let html = mjml_to_html(&mjml, &templates.shown(HTML_TEMPLATE))?;
     let html = make_links_absolute(&html, &origin, &web_url)
         .map_err(|bad| theme_error(templates, HTML_TEMPLATE, bad))?;
-    let html = sanitize::sanitize(&html);
+    let html = sanitize::sanitize(&html, &origin);
     sanitize::check(&html).map_err(|e| theme_error(templates, HTML_TEMPLATE, e))?;
     let text = templates
         .render(TEXT_TEMPLATE, &ctx, Some(shown))

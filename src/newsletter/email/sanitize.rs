@@ -4,14 +4,14 @@
 //! from editors' Markdown, so it is treated as untrusted. The head is written here, not taken
 //! over: the title (as text), fixed `meta` tags and the one Outlook settings block. The body goes
 //! through ammonia with an explicit allow-list — tables, the inline `style` attribute, images
-//! with an https address, links to https, http, mailto and tel, headings, lists, emphasis — and
+//! with an https address (or the site's own, for the preview over http), links to https, http,
+//! mailto and tel, headings, lists, emphasis — and
 //! `style` values lose every declaration that loads or runs something. Comments survive ammonia
 //! only to be judged here: Outlook reads `<!--[if mso]>…<![endif]-->` as HTML, so a conditional
 //! comment stays only if it holds nothing but the ghost tables MJML writes for Outlook.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
 
 use crate::newsletter::UNSUBSCRIBE_URL;
 use crate::parse::markdown::escape;
@@ -106,7 +106,6 @@ const DROPPED_WITH_CONTENT: &[&str] = &[
     "form",
     "button",
     "canvas",
-    "head",
 ];
 
 /// Attributes any element of the subset may keep. No `background` (an image address), no event
@@ -172,42 +171,50 @@ const GHOST_ATTRIBUTES: &[&str] = &[
 /// besides the title and fixed `meta` tags.
 const OUTLOOK_SETTINGS: &str = "\n\n<!--[if mso]>\n<noscript>\n<xml>\n<o:OfficeDocumentSettings>\n  <o:AllowPNG/>\n  <o:PixelsPerInch>96</o:PixelsPerInch>\n</o:OfficeDocumentSettings>\n</xml>\n</noscript>\n<![endif]-->\n\n";
 
-fn builder() -> &'static ammonia::Builder<'static> {
-    static BUILDER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
-    BUILDER.get_or_init(|| {
-        let tag_attributes: HashMap<&str, HashSet<&str>> = TAG_ATTRIBUTES
-            .iter()
-            .map(|(tag, attrs)| (*tag, attrs.iter().copied().collect()))
-            .collect();
-        let mut builder = ammonia::Builder::empty();
-        builder
-            .tags(TAGS.iter().copied().collect())
-            .clean_content_tags(DROPPED_WITH_CONTENT.iter().copied().collect())
-            .generic_attributes(GENERIC_ATTRIBUTES.iter().copied().collect())
-            .tag_attributes(tag_attributes)
-            .url_schemes(LINK_SCHEMES.iter().copied().collect())
-            // Links were made absolute before; the only relative address left is the
-            // recipient's own unsubscribe link, filled in at send time.
-            .url_relative(ammonia::UrlRelative::Custom(Box::new(keep_placeholder)))
-            .link_rel(None)
-            .strip_comments(false)
-            .attribute_filter(filter_attribute);
-        builder
-    })
+/// The allow-list; images may also come from `origin` (`http://127.0.0.1:…` in the preview).
+fn builder(origin: &str) -> ammonia::Builder<'static> {
+    let tag_attributes: HashMap<&str, HashSet<&str>> = TAG_ATTRIBUTES
+        .iter()
+        .map(|(tag, attrs)| (*tag, attrs.iter().copied().collect()))
+        .collect();
+    let own = format!("{}/", origin.trim_end_matches('/'));
+    let mut builder = ammonia::Builder::empty();
+    builder
+        .tags(TAGS.iter().copied().collect())
+        .clean_content_tags(DROPPED_WITH_CONTENT.iter().copied().collect())
+        .generic_attributes(GENERIC_ATTRIBUTES.iter().copied().collect())
+        .tag_attributes(tag_attributes)
+        .url_schemes(LINK_SCHEMES.iter().copied().collect())
+        // Links were made absolute before; the only relative address left is the recipient's
+        // own unsubscribe link, filled in at send time.
+        .url_relative(ammonia::UrlRelative::Custom(Box::new(keep_placeholder)))
+        .link_rel(None)
+        .strip_comments(false)
+        .attribute_filter(move |element, attribute, value| {
+            filter_attribute(element, attribute, value, &own)
+        });
+    builder
 }
 
 fn keep_placeholder(url: &str) -> Option<Cow<'_, str>> {
     (url == UNSUBSCRIBE_URL).then_some(Cow::Borrowed(url))
 }
 
-fn filter_attribute<'v>(element: &str, attribute: &str, value: &'v str) -> Option<Cow<'v, str>> {
+fn filter_attribute<'v>(
+    element: &str,
+    attribute: &str,
+    value: &'v str,
+    own: &str,
+) -> Option<Cow<'v, str>> {
+    let starts = |prefix: &str| {
+        value
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
     match (element, attribute) {
         (_, "style") => filter_style(value),
-        // An image over http is blocked by mail programs, and over anything else it is not an image.
-        ("img", "src") => value
-            .get(..8)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
-            .then_some(Cow::Borrowed(value)),
+        // Mail programs block images over http (and anything else is not an image address).
+        ("img", "src") => (starts("https://") || starts(own)).then_some(Cow::Borrowed(value)),
         _ => Some(Cow::Borrowed(value)),
     }
 }
@@ -261,11 +268,12 @@ fn read_shell(html: &str) -> Shell {
     shell
 }
 
-/// The e-mail HTML with everything outside the e-mail subset gone (see the module comment).
-pub(super) fn sanitize(html: &str) -> String {
+/// The e-mail HTML with everything outside the e-mail subset gone (see the module comment);
+/// `origin` is the site's `scheme://host[:port]`.
+pub(super) fn sanitize(html: &str, origin: &str) -> String {
     let shell = read_shell(html);
     let body = html.get(shell.body.clone()).unwrap_or_default();
-    let cleaned = builder().clean(body).to_string();
+    let cleaned = builder(origin).clean(body).to_string();
     let body = keep_outlook_comments(&cleaned);
     let lang = shell
         .lang

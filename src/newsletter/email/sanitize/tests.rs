@@ -2,6 +2,8 @@ use proptest::prelude::*;
 
 use super::*;
 
+const ORIGIN: &str = "https://ozg.example";
+
 /// A mail as `mjml_to_html` and `make_links_absolute` leave it, around `body`.
 fn mail(body: &str) -> String {
     format!(
@@ -33,7 +35,7 @@ fn scripts_frames_handlers_and_loading_styles_are_gone() {
         "<!-- [if mso]><script>x</script><![endif] -->",
         "<!--[if mso]><img src=\"https://tracker.example/x.gif\"><![endif]-->",
     ));
-    let clean = sanitize(&dirty);
+    let clean = sanitize(&dirty, ORIGIN);
     let lower = clean.to_lowercase();
     for gone in [
         "<script",
@@ -93,7 +95,7 @@ fn what_a_real_edition_needs_stays_as_it_is() {
     let html = format!(
         "<!DOCTYPE html><html lang=\"de\" dir=\"auto\" xmlns=\"http://www.w3.org/1999/xhtml\" xmlns:v=\"urn:schemas-microsoft-com:vml\" xmlns:o=\"urn:schemas-microsoft-com:office:office\"><head><title>Ausgabe 2</title><!--[if !mso]><!--><meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\"><!--<![endif]--><meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{OUTLOOK_SETTINGS}</head><body style=\"margin: 0;padding: 0\">{body}<a href=\"%%UNSUBSCRIBE_URL%%\">Abbestellen</a></body></html>"
     );
-    assert_eq!(sanitize(&html), html);
+    assert_eq!(sanitize(&html, ORIGIN), html);
     assert_eq!(check(&html), Ok(()));
 }
 
@@ -124,9 +126,10 @@ fn an_image_without_alt_next_to_umlauts_is_an_error_not_a_panic() {
     // The tag is longer than the 120 characters shown, and character 120 is an umlaut: the old
     // byte slice cut it in half and panicked.
     let src = format!("https://ozg.example/bilder/{}.png", "ä".repeat(100));
-    let html = sanitize(&mail(&format!(
-        "<p>Grüße <img src=\"{src}\"> Übergröße</p>"
-    )));
+    let html = sanitize(
+        &mail(&format!("<p>Grüße <img src=\"{src}\"> Übergröße</p>")),
+        ORIGIN,
+    );
     let error = check(&html).unwrap_err();
     assert!(
         error.starts_with(
@@ -138,9 +141,22 @@ fn an_image_without_alt_next_to_umlauts_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn images_load_over_https_or_from_the_site_itself() {
+    let html = mail(concat!(
+        "<img alt=\"a\" src=\"http://127.0.0.1:1111/bilder/a.png\">",
+        "<img alt=\"b\" src=\"http://tracker.example/b.png\">",
+        "<img alt=\"c\" src=\"http://127.0.0.1:1111.evil.example/c.png\">",
+    ));
+    let clean = sanitize(&html, "http://127.0.0.1:1111");
+    assert!(clean.contains("<img alt=\"a\" src=\"http://127.0.0.1:1111/bilder/a.png\">"));
+    assert!(clean.contains("<img alt=\"b\">") && clean.contains("<img alt=\"c\">"));
+}
+
+#[test]
 fn a_mail_without_the_unsubscribe_link_is_refused() {
     let html = sanitize(
         "<html><body><p>Hallo</p><a href=\"https://ozg.example/abmelden\">Abmelden</a></body></html>",
+        ORIGIN,
     );
     assert!(check(&html).unwrap_err().contains("no unsubscribe link"));
 }
@@ -165,7 +181,7 @@ proptest! {
             Just("<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>"),
         ], 0..12)
     ) {
-        let clean = sanitize(&mail(&parts.concat()));
+        let clean = sanitize(&mail(&parts.concat()), ORIGIN);
         let body = body_of(&clean);
         let findings = raw_html::check(body, &raw_html::Policy::default()).findings;
         prop_assert!(findings.is_empty(), "{:?} in {}", findings, clean);
