@@ -645,19 +645,75 @@ pub fn is_trusted_embed(src: &str, prefixes: &[String]) -> bool {
 /// CSS functions that only compute a value; every other function may load something
 /// (`url()`, `image-set()`, `src()`) or, in old browsers, run code (`expression()`).
 const HARMLESS_CSS_FUNCTIONS: &[&str] = &[
+    // Colours
     "rgb",
     "rgba",
     "hsl",
     "hsla",
+    "hwb",
+    "lab",
+    "lch",
+    "oklab",
+    "oklch",
+    "color",
+    "color-mix",
+    // Numbers
     "calc",
     "min",
     "max",
     "clamp",
+    "abs",
+    "round",
     "var",
+    "env",
+    // Gradients (drawn, not loaded)
     "linear-gradient",
     "radial-gradient",
+    "conic-gradient",
     "repeating-linear-gradient",
     "repeating-radial-gradient",
+    "repeating-conic-gradient",
+    // Transforms
+    "translate",
+    "translatex",
+    "translatey",
+    "translatez",
+    "translate3d",
+    "scale",
+    "scalex",
+    "scaley",
+    "scalez",
+    "scale3d",
+    "rotate",
+    "rotatex",
+    "rotatey",
+    "rotatez",
+    "rotate3d",
+    "skew",
+    "skewx",
+    "skewy",
+    "matrix",
+    "matrix3d",
+    "perspective",
+    // Filters other than url(#…)
+    "blur",
+    "brightness",
+    "contrast",
+    "drop-shadow",
+    "grayscale",
+    "hue-rotate",
+    "invert",
+    "opacity",
+    "saturate",
+    "sepia",
+    // Layout and timing
+    "repeat",
+    "minmax",
+    "fit-content",
+    "cubic-bezier",
+    "steps",
+    "counter",
+    "counters",
 ];
 
 /// Words that load or run something wherever they stand in a declaration.
@@ -677,7 +733,8 @@ const UNSAFE_CSS_WORDS: &[&str] = &[
 /// comments, in lower case.
 pub fn unsafe_css(css: &str) -> Option<&'static str> {
     let plain = normalise_css(css);
-    if let Some(word) = UNSAFE_CSS_WORDS.iter().find(|w| plain.contains(**w)) {
+    let squeezed = plain.replace(' ', "");
+    if let Some(word) = UNSAFE_CSS_WORDS.iter().find(|w| squeezed.contains(**w)) {
         return Some(*word);
     }
     let bytes = plain.as_bytes();
@@ -700,7 +757,7 @@ pub fn unsafe_css(css: &str) -> Option<&'static str> {
     None
 }
 
-/// CSS in one spelling: escapes decoded, comments and whitespace gone, ASCII lower case.
+/// CSS in one spelling: escapes decoded, comments gone, whitespace one space, ASCII lower case.
 fn normalise_css(css: &str) -> String {
     let mut out = String::with_capacity(css.len());
     let mut chars = css.chars().peekable();
@@ -740,7 +797,11 @@ fn normalise_css(css: &str) -> String {
                     out.push(decoded.to_ascii_lowercase());
                 }
             }
-            c if c.is_whitespace() || c.is_control() => {}
+            c if c.is_whitespace() || c.is_control() => {
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
             c => out.push(c.to_ascii_lowercase()),
         }
     }

@@ -146,6 +146,7 @@ fn styles_that_load_or_run_something_are_found() {
         "color:#0b3f73",
         "font-family: Arial, \"Helvetica Neue\", sans-serif",
         "width: calc(100% - 24px)",
+        "transform: rotate(2deg) translateX(4px); filter: drop-shadow(0 0 2px rgb(0 0 0 / 50%))",
         "mso-line-height-rule:exactly;border-top:solid 1px #c9ced6",
     ] {
         assert_eq!(unsafe_css(css), None, "{css}");
