@@ -366,7 +366,8 @@ pub fn forbidden_element(name: &str) -> Option<Reason> {
     })
 }
 
-/// Attributes a trusted embed may have besides `src`.
+/// Attributes a trusted embed may have besides `src`. Not `name`: a link with that `target`
+/// could load any address into the frame.
 const EMBED_ATTRIBUTES: &[&str] = &[
     "title",
     "width",
@@ -375,6 +376,7 @@ const EMBED_ATTRIBUTES: &[&str] = &[
     "allowfullscreen",
     "loading",
     "referrerpolicy",
+    "sandbox",
     "frameborder",
     "class",
     "id",
