@@ -195,7 +195,7 @@ fn trusted_embeds_pass_only_with_their_prefix_and_their_attributes() {
     let policy = Policy {
         trusted_embeds: &trusted,
     };
-    let ok = "<iframe src=\"https://www.youtube-nocookie.com/embed/abc?rel=0\" title=\"Video\" width=\"560\" height=\"315\" allowfullscreen></iframe>";
+    let ok = "<iframe src=\"https://www.youtube-nocookie.com/embed/abc?rel=0\" title=\"Video\" width=\"560\" height=\"315\" sandbox=\"allow-scripts allow-same-origin\" allowfullscreen></iframe>";
     assert_eq!(check(ok, &policy).findings, []);
     assert_eq!(check(ok, &policy).elements.len(), 1);
     assert!(matches!(
@@ -209,6 +209,7 @@ fn trusted_embeds_pass_only_with_their_prefix_and_their_attributes() {
         "<iframe src=\"https://www.youtube-nocookie.com/embed\\..\\x\"></iframe>",
         "<iframe src=\"https://www.youtube-nocookie.com/embed/x\" srcdoc=\"<script>alert(1)</script>\"></iframe>",
         "<iframe src=\"https://www.youtube-nocookie.com/embed/x\" onload=\"alert(1)\"></iframe>",
+        "<iframe src=\"https://www.youtube-nocookie.com/embed/x\" name=\"ziel\"></iframe>",
         "<iframe srcdoc=\"x\"></iframe>",
         "<object data=\"https://www.youtube-nocookie.com/embed/x\"></object>",
     ] {
