@@ -322,6 +322,10 @@ pub struct MarkdownConfig {
     pub task_done_label: String,
     #[serde(default = "default_task_open_label")]
     pub task_open_label: String,
+    /// Address prefixes an `<iframe src>` in Markdown may start with, e.g.
+    /// `https://www.youtube-nocookie.com/embed/`; no other embed passes `check`.
+    #[serde(default)]
+    pub trusted_embeds: Vec<String>,
 }
 
 impl Default for MarkdownConfig {
@@ -330,8 +334,34 @@ impl Default for MarkdownConfig {
             heading_anchors: true,
             task_done_label: default_task_done_label(),
             task_open_label: default_task_open_label(),
+            trusted_embeds: Vec::new(),
         }
     }
+}
+
+/// A trusted embed prefix must name its host completely (`https://host/`, so
+/// `https://host.evil.example/` cannot match) and be spelled as browsers send it.
+fn check_trusted_embeds(md: &MarkdownConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
+    md.trusted_embeds
+        .iter()
+        .filter(|prefix| {
+            let Some(rest) = prefix.strip_prefix("https://") else {
+                return true;
+            };
+            let host = rest.split('/').next().unwrap_or_default();
+            host.is_empty()
+                || !rest.contains('/')
+                || !prefix.ends_with('/')
+                || prefix.chars().any(|c| {
+                    c.is_control() || c.is_whitespace() || matches!(c, '\\' | '@' | '?' | '#')
+                })
+        })
+        .map(|prefix| {
+            Diagnostic::error(format!("`{prefix}` is not a usable trusted embed"))
+                .at(source.value_location(prefix, "markdown"))
+                .hint("write the start of the embed addresses with https://, the full host and a path ending in /, e.g. https://www.youtube-nocookie.com/embed/")
+        })
+        .collect()
 }
 
 fn yes() -> bool {
@@ -427,6 +457,7 @@ impl Config {
                     .hint("give the site a title, e.g. `title: OZG Sachsen-Anhalt`"),
             );
         }
+        errors.extend(check_trusted_embeds(&site.markdown, &source));
         let mut site = site;
         if let (Some(nl), Some((base_url, _))) = (&mut site.newsletter, &base) {
             errors.extend(check_newsletter(nl, &source));

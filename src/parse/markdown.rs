@@ -2,12 +2,21 @@
 //!
 //! Besides HTML the pass yields what later stages need without parsing again: the table of contents
 //! (heading ids are what `#anchor` links are checked against), the teaser, the `@/` links to check,
-//! and the word count.
+//! the word count, and the images and frames written as raw HTML.
+//!
+//! It also refuses what must not reach a reader: raw HTML that runs script, sends data, embeds
+//! other sites or changes how the page is parsed, and `javascript:`/`vbscript:`/`data:` addresses
+//! in links and images ([`raw_html`]).
 
+pub mod raw_html;
+
+use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{
+    CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd,
+};
 use serde::Serialize;
 use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
@@ -49,6 +58,8 @@ pub struct MarkdownOptions<'a> {
     pub heading_anchors: bool,
     pub task_done_label: &'a str,
     pub task_open_label: &'a str,
+    /// Address prefixes an `<iframe src>` may start with (`markdown.trusted_embeds` in site.yaml).
+    pub trusted_embeds: &'a [String],
 }
 
 /// The file a body belongs to, for positions in diagnostics.
@@ -57,6 +68,16 @@ pub struct BodySource<'a> {
     pub file_text: &'a str,
     /// Where the body starts in the file, in bytes.
     pub offset: usize,
+}
+
+/// An `<img>` or `<iframe>` written as raw HTML, for the stages that judge them: an e-mail shows
+/// no frames, and its images need alt text and an address mail programs can load.
+#[derive(Debug, Clone)]
+pub struct RawElement {
+    pub name: String,
+    pub src: Option<String>,
+    pub alt: Option<String>,
+    pub location: Location,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -68,6 +89,7 @@ pub struct Rendered {
     pub anchors_to_check: Vec<AnchorRef>,
     pub word_count: usize,
     pub diagnostics: Vec<Diagnostic>,
+    pub raw_elements: Vec<RawElement>,
 }
 
 const MORE_MARKER: &str = "<!-- more -->";
@@ -92,6 +114,8 @@ pub fn render(
     let mut out = Rendered::default();
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut summary_cut: Option<usize> = None;
+    // A teaser cut inside an HTML block could end inside a tag, which list pages then continue.
+    let mut marker_in_html_block: Option<Range<usize>> = None;
     let mut first_paragraph: (Option<usize>, Option<usize>) = (None, None);
     let mut depth = 0usize;
     let mut used_ids: Vec<String> = Vec::new();
@@ -116,7 +140,19 @@ pub fn render(
         )
     };
 
-    for (event, range) in Parser::new_ext(body, options()).into_offset_iter() {
+    let mut safety = Safety {
+        body,
+        source,
+        policy: raw_html::Policy {
+            trusted_embeds: opts.trusted_embeds,
+        },
+        block: None,
+        diagnostics: Vec::new(),
+        elements: Vec::new(),
+    };
+    let mut parser = Parser::new_ext(body, options()).into_offset_iter();
+    for (event, range) in parser.by_ref() {
+        safety.event(&event, &range);
         if let Event::Text(t) = &event {
             out.word_count += count_words(t);
         }
@@ -220,7 +256,10 @@ pub fn render(
                 id,
             }),
             Event::Html(ref h) | Event::InlineHtml(ref h) if h.trim() == MORE_MARKER => {
-                summary_cut.get_or_insert(events.len());
+                if summary_cut.is_none() {
+                    summary_cut = Some(events.len());
+                    marker_in_html_block = safety.block.is_some().then(|| range.clone());
+                }
                 continue;
             }
             other => other,
@@ -301,6 +340,14 @@ pub fn render(
         }
     }
 
+    for (_, definition) in parser.reference_definitions().iter() {
+        safety.reference_definition(&definition.dest, &definition.span);
+    }
+    out.diagnostics.append(&mut safety.diagnostics);
+    out.diagnostics
+        .sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+    out.raw_elements = safety.elements;
+
     let teaser_range = match (summary_cut, first_paragraph) {
         (Some(cut), _) => Some(0..cut),
         (None, (Some(start), Some(end))) => Some(start..end),
@@ -313,6 +360,15 @@ pub fn render(
             .cloned();
         let mut summary = String::new();
         pulldown_cmark::html::push_html(&mut summary, teaser);
+        if let Some(marker) = &marker_in_html_block
+            && !raw_html::tokenize(&summary).complete
+        {
+            out.diagnostics.push(
+                Diagnostic::error("`<!-- more -->` stands inside a tag of raw HTML, so the teaser would end inside it")
+                    .at(locate(marker))
+                    .hint("Setzen Sie <!-- more --> zwischen zwei Absätze, außerhalb von HTML-Tags; sonst wird in Übersichten der folgende Inhalt Teil des Tags."),
+            );
+        }
         if !summary.trim().is_empty() {
             out.summary = Some(summary);
         }
@@ -320,6 +376,163 @@ pub fn render(
     out.html.reserve(body.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut out.html, events.into_iter());
     out
+}
+
+/// The checks of what may reach a reader, fed every event of the pass.
+struct Safety<'s> {
+    body: &'s str,
+    source: &'s BodySource<'s>,
+    policy: raw_html::Policy<'s>,
+    /// The HTML block being read: pulldown-cmark gives it line by line.
+    block: Option<Fragment>,
+    diagnostics: Vec<Diagnostic>,
+    elements: Vec<RawElement>,
+}
+
+impl Safety<'_> {
+    fn event(&mut self, event: &Event<'_>, range: &Range<usize>) {
+        match event {
+            Event::Start(Tag::HtmlBlock) => self.block = Some(Fragment::default()),
+            Event::End(TagEnd::HtmlBlock) => {
+                if let Some(block) = self.block.take() {
+                    self.check_html(&block);
+                }
+            }
+            // The teaser marker is not written out, so it is not read either.
+            Event::Html(html) | Event::InlineHtml(html) if html.trim() == MORE_MARKER => {}
+            Event::Html(html) if self.block.is_some() => {
+                if let Some(block) = &mut self.block {
+                    block.push(html, range, self.body);
+                }
+            }
+            // Inline HTML is always one whole tag or comment, and checked on its own: the text
+            // between two of them is escaped, so it can neither open nor close a tag.
+            Event::Html(html) | Event::InlineHtml(html) => {
+                let mut fragment = Fragment::default();
+                fragment.push(html, range, self.body);
+                self.check_html(&fragment);
+            }
+            // Reference links are checked at their definition, where the address is written.
+            Event::Start(
+                Tag::Link {
+                    link_type: link_type @ (LinkType::Inline | LinkType::Autolink),
+                    dest_url,
+                    ..
+                }
+                | Tag::Image {
+                    link_type: link_type @ (LinkType::Inline | LinkType::Autolink),
+                    dest_url,
+                    ..
+                },
+            ) => {
+                let written = self.body.get(range.clone()).unwrap_or_default();
+                let at = match link_type {
+                    LinkType::Autolink => 1,
+                    _ => destination_start(written, "]("),
+                };
+                self.check_destination(dest_url, range.start + at);
+            }
+            _ => {}
+        }
+    }
+
+    fn reference_definition(&mut self, dest: &str, span: &Range<usize>) {
+        let written = self.body.get(span.clone()).unwrap_or_default();
+        self.check_destination(dest, span.start + destination_start(written, "]:"));
+    }
+
+    fn check_destination(&mut self, dest: &str, at: usize) {
+        if let Some(scheme) = raw_html::dangerous_scheme(dest) {
+            let problem = raw_html::Problem::ScriptUrl {
+                attribute: None,
+                scheme,
+            };
+            self.diagnostics.push(
+                Diagnostic::error(problem.message())
+                    .at(self.locate(at, dest.len()))
+                    .hint(problem.hint(&self.policy)),
+            );
+        }
+    }
+
+    fn check_html(&mut self, fragment: &Fragment) {
+        let checked = raw_html::check(&fragment.text, &self.policy);
+        for finding in checked.findings {
+            let location = self.locate(fragment.body_offset(finding.at), finding.len);
+            self.diagnostics.push(
+                Diagnostic::error(finding.problem.message())
+                    .at(location)
+                    .hint(finding.problem.hint(&self.policy)),
+            );
+        }
+        for element in checked.elements {
+            let location = self.locate(fragment.body_offset(element.at), element.name.len() + 1);
+            self.elements.push(RawElement {
+                name: element.name,
+                src: element.src,
+                alt: element.alt,
+                location,
+            });
+        }
+    }
+
+    fn locate(&self, body_offset: usize, len: usize) -> Location {
+        Location::at_offset(
+            self.source.path,
+            self.source.file_text,
+            self.source.offset + body_offset,
+            len,
+        )
+    }
+}
+
+/// Where the address starts in a written link (`[x](here)`) or definition (`[x]: here`).
+fn destination_start(written: &str, after: &str) -> usize {
+    let Some(i) = written.rfind(after).map(|i| i + after.len()) else {
+        return 0;
+    };
+    let rest = written.get(i..).unwrap_or_default();
+    i + (rest.len() - rest.trim_start().len()) + usize::from(rest.trim_start().starts_with('<'))
+}
+
+/// Raw HTML as the browser gets it, and where each of its lines is in the body: a block inside
+/// a quote or list loses its `> ` or indentation, so text offsets are not body offsets.
+#[derive(Default)]
+struct Fragment {
+    text: String,
+    /// (offset in `text`, offset in the body) of each line.
+    lines: Vec<(usize, usize)>,
+}
+
+impl Fragment {
+    fn push(&mut self, html: &str, range: &Range<usize>, body: &str) {
+        let written = body.get(range.clone()).unwrap_or_default();
+        let mut searched = 0;
+        for line in html.split_inclusive('\n') {
+            let key = line.trim_end_matches(['\n', '\r']);
+            let found = written
+                .get(searched..)
+                .filter(|_| !key.is_empty())
+                .and_then(|rest| rest.find(key))
+                .map(|i| searched + i);
+            self.lines
+                .push((self.text.len(), range.start + found.unwrap_or(searched)));
+            if let Some(i) = found {
+                searched = i + key.len();
+            }
+            self.text.push_str(line);
+        }
+    }
+
+    fn body_offset(&self, at: usize) -> usize {
+        let line = self
+            .lines
+            .partition_point(|(t, _)| *t <= at)
+            .saturating_sub(1);
+        self.lines
+            .get(line)
+            .map_or(0, |(text, body)| body + at.saturating_sub(*text))
+    }
 }
 
 fn finish_heading<'a>(
@@ -464,6 +677,7 @@ mod tests {
         heading_anchors: true,
         task_done_label: "erledigt",
         task_open_label: "offen",
+        trusted_embeds: &[],
     };
 
     fn md(body: &str) -> Rendered {
@@ -586,6 +800,123 @@ mod tests {
         for t in ["", " ", "eins", " zwei  Wörter ", "Größe\tund\nÄnderung  ."] {
             assert_eq!(count_words(t), t.split_whitespace().count(), "{t:?}");
         }
+    }
+
+    fn errors_at(r: &Rendered) -> Vec<(usize, usize, String)> {
+        r.diagnostics
+            .iter()
+            .map(|d| {
+                let l = d.location.as_ref().unwrap();
+                (l.line, l.column, d.message.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn raw_html_that_runs_script_is_refused_where_it_is_written() {
+        // The body starts on line 4 of the file.
+        let r = md(
+            "Text <kbd>Strg</kbd>.\n\n> Zitat <img src=x onerror=alert(1)>\n\n- Punkt\n\n  <SCRIPT>alert(1)</SCRIPT>\n\n## Titel <script>x</script>\n",
+        );
+        let found = errors_at(&r);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (6, 20));
+        assert!(found[0].2.contains("`onerror`"));
+        assert_eq!((found[1].0, found[1].1), (10, 3));
+        assert_eq!((found[2].0, found[2].1), (12, 10));
+        assert!(
+            r.diagnostics[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("aus Sicherheitsgründen")
+        );
+    }
+
+    #[test]
+    fn script_links_are_refused_in_every_markdown_form() {
+        let r = md(
+            "[a](javascript:alert(1)) ![b](data:image/png;base64,AA) <JavaScript:alert(1)>\n\n[c][ref] [d](java&#x09;script:alert(1))\n\n[ref]: vbscript:msgbox(1)\n",
+        );
+        let found = errors_at(&r);
+        let schemes: Vec<&str> = found
+            .iter()
+            .map(|(_, _, m)| m.split('`').nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            schemes,
+            [
+                "javascript:",
+                "data:",
+                "javascript:",
+                "javascript:",
+                "vbscript:"
+            ],
+            "{found:?}"
+        );
+        assert_eq!((found[0].0, found[0].1), (4, 5));
+        assert_eq!((found[2].0, found[2].1), (4, 58));
+        assert_eq!((found[4].0, found[4].1), (8, 8));
+    }
+
+    #[test]
+    fn a_tag_left_open_across_a_blank_line_is_refused() {
+        // The paragraph after the blank line would otherwise become the div's attributes:
+        // Markdown does not escape quotes in text.
+        let r = md("<div title=\"\n\n\" onmouseover=\"alert(1)\" x=\"\n\n\">Hallo</div>\n");
+        let found = errors_at(&r);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (4, 1));
+        assert!(found[0].2.contains("ends inside a tag"));
+    }
+
+    #[test]
+    fn harmless_raw_html_stays_and_images_are_reported_as_facts() {
+        let body = "Das <abbr title=\"Onlinezugangsgesetz\">OZG</abbr>, <kbd>Strg</kbd><br>\n\n<details><summary>Mehr</summary>\n\nText\n\n</details>\n\n<img src=\"/bild.png\">\n";
+        let r = md(body);
+        assert_eq!(errors_at(&r), []);
+        assert!(
+            r.html
+                .contains("<abbr title=\"Onlinezugangsgesetz\">OZG</abbr>")
+        );
+        assert!(r.html.contains("<details><summary>Mehr</summary>"));
+        assert_eq!(r.raw_elements.len(), 1);
+        assert_eq!(r.raw_elements[0].src.as_deref(), Some("/bild.png"));
+        assert_eq!(r.raw_elements[0].alt, None);
+        assert_eq!(r.raw_elements[0].location.line, 12);
+    }
+
+    #[test]
+    fn an_iframe_passes_only_from_a_trusted_prefix() {
+        let body =
+            "<iframe src=\"https://www.youtube-nocookie.com/embed/x\" title=\"Video\"></iframe>\n";
+        assert_eq!(errors_at(&md(body)).len(), 1);
+        let trusted = vec!["https://www.youtube-nocookie.com/embed/".to_string()];
+        let opts = MarkdownOptions {
+            trusted_embeds: &trusted,
+            ..OPTS
+        };
+        let file = format!("---\ntitle: x\n---\n{body}");
+        let src = BodySource {
+            path: Path::new("content/a.md"),
+            file_text: &file,
+            offset: 17,
+        };
+        let r = render(body, &src, &|_| Resolved::Unpublished, &opts);
+        assert_eq!(errors_at(&r), []);
+        assert!(r.html.contains("<iframe src="));
+    }
+
+    #[test]
+    fn a_teaser_cut_inside_a_tag_is_refused() {
+        let r = md("<div title=\"\n<!-- more -->\n\">Text</div>\n");
+        let found = errors_at(&r);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (5, 1));
+        // Between blocks, or between complete tags, the marker cuts as before.
+        let r = md("<div>\n<b>Eins</b>\n<!-- more -->\nZwei\n</div>\n");
+        assert_eq!(errors_at(&r), []);
+        assert_eq!(r.summary.as_deref(), Some("<div>\n<b>Eins</b>\n"));
     }
 
     #[test]

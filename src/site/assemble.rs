@@ -1028,6 +1028,7 @@ pub(super) fn render_body(
         heading_anchors: md.heading_anchors,
         task_done_label: &md.task_done_label,
         task_open_label: &md.task_open_label,
+        trusted_embeds: &md.trusted_embeds,
     };
     // Record what each link resolved to, so a cached body is reused only while that holds.
     let links = std::cell::RefCell::new(Vec::new());
