@@ -623,3 +623,31 @@ fn next_event(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
     }
     panic!("no {prefix} event within 20 s");
 }
+
+#[test]
+fn a_static_file_replaced_by_a_link_out_is_not_served_by_the_running_preview() {
+    let (site, outside) = site_with_secrets();
+    site.write("static/dateien/notiz.txt", "harmlos");
+    let server = Server::start(&site);
+    assert_eq!(server.get("/dateien/notiz.txt").0, 200);
+
+    let events = server.events();
+    std::fs::remove_file(site.path("static/dateien/notiz.txt")).expect("remove the file");
+    link(
+        &site,
+        "static/dateien/notiz.txt",
+        outside.path().join("geheim.txt"),
+    );
+    // The save takes the full build, which refuses the link; until then, and after it (a build
+    // error keeps the last good site), the file is checked again when it is read.
+    let error = next_event(&events, "builderror");
+    assert!(error.contains("static/dateien/notiz.txt"), "{error}");
+    let (status, body) = server.get("/dateien/notiz.txt");
+    assert_eq!(status, 404, "the link out must not be served: {body}");
+    assert!(!body.contains(OUTSIDE_MARKER), "{body}");
+    assert_eq!(
+        server.get("/kontakt/").0,
+        200,
+        "the last good site is still served"
+    );
+}

@@ -242,9 +242,11 @@ impl SiteBuilder {
                         matches!(f, MemoryFile::Disk { path: p, .. }
                             if relative(&self.root, p).as_deref() == Some(rel.as_str()))
                     });
+                    // A file replaced by a link takes the full build, which refuses a link out.
+                    let plain = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
                     match served {
                         Some((out, MemoryFile::Disk { path: p, .. }))
-                            if exists && !offered_for_download(&last.site, out) =>
+                            if exists && plain && !offered_for_download(&last.site, out) =>
                         {
                             statics.push((out.clone(), p.clone()));
                         }

@@ -535,7 +535,7 @@ async fn file(State(app): State<App>, uri: Uri) -> Response {
     };
     let files = app.shared.files();
     if let Some(found) = files.get(&key) {
-        return respond(&key, found, StatusCode::OK, app.shared.generation()).await;
+        return respond(&key, found, StatusCode::OK, &app.shared).await;
     }
     // `/aktuelles` → `/aktuelles/`, as static web servers do.
     let dir_index = format!("{key}/index.html");
@@ -551,15 +551,7 @@ async fn file(State(app): State<App>, uri: Uri) -> Response {
         };
     }
     match files.get("404.html") {
-        Some(page) => {
-            respond(
-                "404.html",
-                page,
-                StatusCode::NOT_FOUND,
-                app.shared.generation(),
-            )
-            .await
-        }
+        Some(page) => respond("404.html", page, StatusCode::NOT_FOUND, &app.shared).await,
         None => (StatusCode::NOT_FOUND, "Nicht gefunden\n").into_response(),
     }
 }
@@ -567,7 +559,13 @@ async fn file(State(app): State<App>, uri: Uri) -> Response {
 /// A file of the build as a response. HTML gets the live-reload script; everything else goes
 /// out without a copy: rendered files share the build's bytes, files on disk are read in
 /// chunks as the client takes them, so a slow client (or many) holds a chunk, not the file.
-async fn respond(key: &str, file: &MemoryFile, status: StatusCode, generation: u64) -> Response {
+async fn respond(key: &str, file: &MemoryFile, status: StatusCode, shared: &Shared) -> Response {
+    let generation = shared.generation();
+    if let MemoryFile::Disk { path, .. } = file
+        && !shared.readable(path)
+    {
+        return (StatusCode::NOT_FOUND, "Nicht gefunden\n").into_response();
+    }
     let mime = mime_type(key);
     let html = mime.starts_with("text/html");
     // Known for a body that streams only; hyper counts the others itself.

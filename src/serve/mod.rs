@@ -54,11 +54,15 @@ pub struct Shared {
     /// page that missed an event (it connected late) reloads when it sees a newer number.
     generation: std::sync::atomic::AtomicU64,
     pub events: broadcast::Sender<Change>,
+    /// The site folder, to check at every read that a file served from disk has not become a
+    /// link out of the site since the build that listed it (a build error keeps that build).
+    root: Option<crate::load::SiteRoot>,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    fn new(root: Option<crate::load::SiteRoot>) -> Shared {
         Shared {
+            root,
             files: RwLock::new(Arc::new(BTreeMap::new())),
             error: RwLock::new(None),
             next_change: RwLock::new(None),
@@ -69,6 +73,22 @@ impl Shared {
 
     pub fn files(&self) -> Arc<BTreeMap<String, MemoryFile>> {
         self.files.read().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Whether the file at `path` may still be read: it lies below the site folder and no link
+    /// on its way leads out of the site or into a hidden folder.
+    pub fn readable(&self, path: &std::path::Path) -> bool {
+        let Some(root) = &self.root else {
+            return false;
+        };
+        let Ok(rel) = path.strip_prefix(root.path()) else {
+            return false;
+        };
+        let rel: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        matches!(root.check_path(&rel.join("/")), Ok(Some(_)))
     }
 
     pub fn generation(&self) -> u64 {
@@ -125,7 +145,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     let (runtime, listener, local) = listen(SocketAddr::new(opts.bind, opts.port))?;
     let base_url = format!("http://{local}");
 
-    let shared = Arc::new(Shared::new());
+    let shared = Arc::new(Shared::new(crate::load::SiteRoot::new(&opts.root).ok()));
     let site = SiteBuilder::new(opts.root.clone(), base_url.clone(), opts.drafts, opts.now);
     rebuild(&site, &shared, &[], true);
 
