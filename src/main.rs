@@ -596,7 +596,13 @@ fn run(command: Command) -> Result<(), Diagnostics> {
                 config.site.newsletter.as_ref(),
                 db.as_deref(),
             );
-            subscribers(command, &path)
+            let unsubscribe_link = config
+                .site
+                .newsletter
+                .as_ref()
+                .map(|n| n.unsubscribe_link.clone())
+                .filter(|l| !l.is_empty());
+            subscribers(command, &path, unsubscribe_link.as_deref())
         }
         Command::Subscriptions {
             command:
@@ -630,7 +636,11 @@ fn run(command: Command) -> Result<(), Diagnostics> {
     }
 }
 
-fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), Diagnostics> {
+fn subscribers(
+    command: SubscribersCommand,
+    db: &std::path::Path,
+    unsubscribe_link: Option<&str>,
+) -> Result<(), Diagnostics> {
     use ozg_site::newsletter::address::{Email, clean_name, printable};
     use ozg_site::newsletter::store::{Added, Store, subscribers::Source};
     use ozg_site::newsletter::subscribers;
@@ -765,6 +775,14 @@ fn subscribers(command: SubscribersCommand, db: &std::path::Path) -> Result<(), 
                 .zip(s.record())
             {
                 println!("{key}\t{}", printable(&value));
+            }
+            // Not stored (the database keeps only its hash), but what support needs when a
+            // reader cannot find the link in their mails.
+            if s.status == ozg_site::newsletter::store::SubscriberStatus::Active
+                && let Some(link) = unsubscribe_link
+            {
+                let token = store.register_unsubscribe_link(&s)?;
+                println!("unsubscribe_link\t{}", link.replace("{token}", &token));
             }
             for (edition, state, at) in store.deliveries_of(s.id)? {
                 println!("edition {edition}\t{state}\t{}", at.unwrap_or_default());

@@ -168,17 +168,17 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
     let db = database_path(&site_opts.root, Some(config), opts.db.as_deref());
     let mut store = Store::open(&db)?;
     if opts.dry_run {
-        let mut recipients = store.pending(edition.number)?;
+        let mut recipients = store.pending_unregistered(edition.number)?;
         if store.status(edition.number)?.is_none() {
             recipients = store
                 .list()?
                 .into_iter()
                 .filter(|s| s.status == super::store::SubscriberStatus::Active)
                 .map(|s| Delivery {
+                    token: store.unsubscribe_token(&s.link_nonce),
                     subscriber: s.id,
                     email: s.email,
                     name: s.name,
-                    token: s.token,
                 })
                 .collect();
         }

@@ -431,7 +431,7 @@ mod tests {
             id: 1,
             email: email.into(),
             name: Some(name.into()),
-            token: "t".into(),
+            link_nonce: "n".into(),
             status: SubscriberStatus::Active,
             consent: Consent {
                 source: Source::Form,

@@ -11,6 +11,7 @@ tests/artifacts/load-summary.txt.
 """
 
 import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -310,7 +311,12 @@ def test_service_under_load_while_an_edition_goes_out(tmp_path, capsys):
                                "--db", str(db)], capture_output=True, text=True)
     assert imported.returncode == 0, imported.stderr
     conn = sqlite3.connect(db)
-    tokens = dict(conn.execute("SELECT email_key, token FROM subscribers WHERE source = 'import'"))
+    # The database keeps no tokens, only their hashes: derive them as `newsletter send` does
+    # (store/links.rs), with the key file beside the database.
+    key = bytes.fromhex(db.with_name(db.name + ".key").read_text().strip())
+    tokens = {email_key: hmac.new(key, b"unsubscribe\0" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
+              for email_key, nonce in conn.execute(
+                  "SELECT email_key, link_nonce FROM subscribers WHERE source = 'import'")}
     conn.close()
     assert len(tokens) == IMPORTED
 
@@ -393,9 +399,19 @@ def test_service_under_load_while_an_edition_goes_out(tmp_path, capsys):
     timeouts = [r for r in failed if "timed out" in r.error]
     for r in failed:
         problems.add("requests without an answer", f"{r.endpoint} {utc(wall + r.started)}: {r.error}")
+    # A confirmed sign-up starts a new subscription with a new unsubscribe link: the imported
+    # link of an address that unsubscribed and came back ends nothing any more (404).
+    renewed_at = {}
+    for r in results:
+        if r.endpoint == "POST bestaetigen" and r.status == 200:
+            # From when its request started: it may commit before the answer arrives.
+            renewed_at[r.address] = min(renewed_at.get(r.address, r.started), r.started)
     for r in results:
         if r.status is not None and r.status >= 500:
             problems.add("answers ≥ 500", f"{r.endpoint} {r.address} {utc(wall + r.started)} → {r.status}")
+        elif (r.status == 404 and r.endpoint in ("POST abmelden one-click", "GET abmelden")
+              and renewed_at.get(r.address, float("inf")) < r.ended):
+            pass
         elif r.status is not None and r.status not in EXPECTED[r.endpoint]:
             problems.add(f"unexpected status of {r.endpoint}", f"{r.address} → {r.status}")
     confirms = by_endpoint["POST bestaetigen"]
@@ -414,7 +430,7 @@ def test_service_under_load_while_an_edition_goes_out(tmp_path, capsys):
         problems.add("PRAGMA integrity_check", str(integrity[:5]))
     for row in conn.execute("PRAGMA foreign_key_check"):
         problems.add("PRAGMA foreign_key_check", str(row))
-    columns = "email_key, status, source, confirmed_at, consent, unsubscribed_at, unsubscribed_via, token"
+    columns = "email_key, status, source, confirmed_at, consent, unsubscribed_at, unsubscribed_via"
     rows = {r[0]: r for r in conn.execute(f"SELECT {columns} FROM subscribers")}
     campaign = conn.execute("SELECT id, finished_at FROM campaigns WHERE edition = 2").fetchone()
     deliveries = conn.execute(
@@ -422,6 +438,8 @@ def test_service_under_load_while_an_edition_goes_out(tmp_path, capsys):
         "WHERE d.campaign = (SELECT id FROM campaigns WHERE edition = 2)").fetchall()
     queued_for = Counter(r[0].lower() for r in conn.execute("SELECT recipient FROM outgoing"))
     outgoing = sum(queued_for.values())
+    unsubscribe_owner = dict(conn.execute(
+        "SELECT u.token_hash, s.email_key FROM unsubscribe_links u JOIN subscribers s ON s.id = u.subscriber"))
     link_owner = dict(conn.execute(
         "SELECT c.token_hash, s.email_key FROM confirmations c JOIN subscribers s ON s.id = c.subscriber"))
     conn.close()
@@ -549,7 +567,10 @@ def test_service_under_load_while_an_edition_goes_out(tmp_path, capsys):
             if owner != m["rcpt"]:
                 problems.add("a confirmation link that belongs to another address", f"{m['rcpt']}: {owner}")
         for token in m["unsubscribe"]:
-            if m["rcpt"] not in rows or rows[m["rcpt"]][7] != token:
+            owner = unsubscribe_owner.get(hashlib.sha256(token.encode()).hexdigest())
+            if owner is None and m["rcpt"] in renewed_at:
+                continue  # a link of the subscription before the renewal: rightly gone
+            if owner != m["rcpt"]:
                 problems.add("an unsubscribe link that is not the recipient's own", m["rcpt"])
     if outgoing:
         problems.add(f"{outgoing} mails left in `outgoing`: the queue did not drain within "

@@ -332,7 +332,7 @@ def insert_subscriber(site, email, name=None, status="active", source="cli"):
     conn = sqlite3.connect(db_of(site))
     with conn:
         conn.execute(
-            "INSERT INTO subscribers (email, email_key, name, token, added_at, status, source, requested_at)"
+            "INSERT INTO subscribers (email, email_key, name, link_nonce, added_at, status, source, requested_at)"
             " VALUES (?, ?, ?, ?, '2025-01-01T00:00:00Z', ?, ?, '2025-01-01T00:00:00Z')",
             (email, email.strip().lower(), name, secrets.token_hex(16), status, source),
         )

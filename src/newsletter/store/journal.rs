@@ -14,6 +14,8 @@ pub struct Delivery {
     pub subscriber: i64,
     pub email: String,
     pub name: Option<String>,
+    /// The unsubscribe token for this recipient's mail: derived from the subscription, never
+    /// stored (see [`super::links`]).
     pub token: String,
 }
 
@@ -62,7 +64,7 @@ impl Store {
         let joined = if join {
             tx.execute(
                 "INSERT INTO deliveries (campaign, subscriber, email, name, token, state)
-                 SELECT ?1, id, email, name, token, 'pending' FROM subscribers
+                 SELECT ?1, id, email, name, '', 'pending' FROM subscribers
                  WHERE status = 'active' AND id NOT IN (SELECT subscriber FROM deliveries WHERE campaign = ?1)",
                 [id],
             )
@@ -104,8 +106,7 @@ impl Store {
             .execute(
                 "UPDATE deliveries SET state = 'pending', attempts = 0,
                  email = (SELECT email FROM subscribers s WHERE s.id = deliveries.subscriber),
-                 name = (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber),
-                 token = (SELECT token FROM subscribers s WHERE s.id = deliveries.subscriber)
+                 name = (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber)
                  WHERE campaign = ?1 AND state = 'failed'
                  AND subscriber IN (SELECT id FROM subscribers WHERE status = 'active')",
                 [id],
@@ -122,16 +123,32 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// The recipients of `edition` not sent yet.
-    pub fn pending(&self, edition: u32) -> Result<Vec<Delivery>, Diagnostic> {
+    /// The recipients of `edition` not sent yet, each with the unsubscribe token of their
+    /// subscription as it is now — registered before any mail carries it, so the link works
+    /// even if this database lost its key file since the token was first made.
+    pub fn pending(&mut self, edition: u32) -> Result<Vec<Delivery>, Diagnostic> {
+        let deliveries = self.pending_unregistered(edition)?;
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| db_error(&path, e);
+        let tx = self.write()?;
+        for d in &deliveries {
+            super::links::register(&tx, d.subscriber, &d.token).map_err(fail)?;
+        }
+        tx.commit().map_err(fail)?;
+        Ok(deliveries)
+    }
+
+    /// [`Store::pending`] without registering the tokens, for a dry run that writes nothing.
+    pub fn pending_unregistered(&self, edition: u32) -> Result<Vec<Delivery>, Diagnostic> {
         let Some(id) = self.campaign_id(edition)? else {
             return Ok(Vec::new());
         };
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT subscriber, email, name, token FROM deliveries
-                 WHERE campaign = ?1 AND state = 'pending' ORDER BY subscriber",
+                "SELECT d.subscriber, d.email, d.name, s.link_nonce FROM deliveries d
+                 JOIN subscribers s ON s.id = d.subscriber
+                 WHERE d.campaign = ?1 AND d.state = 'pending' ORDER BY d.subscriber",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -140,7 +157,7 @@ impl Store {
                     subscriber: r.get(0)?,
                     email: r.get(1)?,
                     name: r.get(2)?,
-                    token: r.get(3)?,
+                    token: self.link_key.token(&r.get::<_, String>(3)?),
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -177,7 +194,7 @@ impl Store {
             .execute(
                 "INSERT INTO deliveries (campaign, subscriber, email, name, token, state, attempts,
                  sent_at)
-                 SELECT c.id, ?2, ?3, ?4, ?5, 'sent', ?6, ?7 FROM campaigns c
+                 SELECT c.id, ?2, ?3, ?4, '', 'sent', ?5, ?6 FROM campaigns c
                  WHERE c.edition = ?1 AND EXISTS (SELECT 1 FROM subscribers WHERE id = ?2)
                  ON CONFLICT (campaign, subscriber) DO UPDATE SET state = 'sent',
                  attempts = excluded.attempts, last_reply = NULL, sent_at = excluded.sent_at",
@@ -186,7 +203,6 @@ impl Store {
                     delivery.subscriber,
                     delivery.email,
                     delivery.name,
-                    delivery.token,
                     attempts,
                     jiff::Timestamp::now().to_string()
                 ],

@@ -10,9 +10,12 @@
 //! - [`journal`]: campaigns and deliveries, what makes `newsletter send` safe to run again.
 //! - [`subscribers`]: adding, unsubscribing, forgetting, and the consent record.
 //! - [`optin`]: sign-up with confirmation links and unsubscribing by link (the service).
+//! - [`links`]: unsubscribe tokens, derived with a key kept beside the database and stored only
+//!   as hashes.
 //! - [`outgoing`]: the service's mails, queued in the same transaction as the sign-up.
 
 pub mod journal;
+pub mod links;
 pub mod optin;
 pub mod outgoing;
 pub mod subscribers;
@@ -40,7 +43,7 @@ enum Step {
 
 /// The schema, one step per version (`PRAGMA user_version`). Steps are never edited once
 /// released: a database made by an older version runs the steps it lacks, in order.
-const MIGRATIONS: [Step; 3] = [
+const MIGRATIONS: [Step; 4] = [
     // 1: subscribers and the send journal.
     Step::Sql(
         "
@@ -128,6 +131,9 @@ const MIGRATIONS: [Step; 3] = [
     // 3: addresses in their one form (see `address`): older versions stored them as typed and
     // keyed them lower-cased, so `jörg@bücher.de` and `jörg@xn--bcher-kva.de` were two people.
     Step::Code(one_form_for_addresses),
+    // 4: unsubscribe tokens only as hashes; `subscribers.token` becomes `link_nonce`, what the
+    // tokens are derived from (see `links`).
+    Step::Code(links::hash_stored_tokens),
 ];
 
 /// Migration 3: every stored address that parses gets its one form and key
@@ -233,6 +239,8 @@ pub struct Store {
     path: PathBuf,
     /// The key of [`Store::address_hash`], made once per database.
     address_key: ring::hmac::Key,
+    /// The key unsubscribe tokens are derived with, from its own file ([`links::key_path`]).
+    link_key: links::LinkKey,
 }
 
 fn db_error(path: &Path, e: impl std::fmt::Display) -> Diagnostic {
@@ -272,10 +280,12 @@ impl Store {
             .map_err(|e| db_error(path, e))?;
         let key_bytes =
             hex_decode(&key_hex).ok_or_else(|| db_error(path, "damaged address key"))?;
+        let link_key = links::LinkKey::load_or_create(path)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
             address_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key_bytes),
+            link_key,
         })
     }
 
@@ -319,6 +329,22 @@ impl Store {
                 .collect(),
             Err(_) => vec![self.address_hash(email)],
         }
+    }
+
+    /// The unsubscribe token of `subscriber`, registered (if it was not) so that it works.
+    pub fn register_unsubscribe_link(
+        &mut self,
+        subscriber: &Subscriber,
+    ) -> Result<String, Diagnostic> {
+        let token = self.unsubscribe_token(&subscriber.link_nonce);
+        links::register(&self.conn, subscriber.id, &token).map_err(|e| self.err(e))?;
+        Ok(token)
+    }
+
+    /// The unsubscribe token of the subscription with `link_nonce` ([`Subscriber::link_nonce`]),
+    /// derived again; the database holds only its hash (see [`links`]).
+    pub fn unsubscribe_token(&self, link_nonce: &str) -> String {
+        self.link_key.token(link_nonce)
     }
 
     /// [`Store::address_hash`] without the database, for a process's log lines.
@@ -391,7 +417,11 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
     .map_err(sql)?;
     tx.execute_batch(&format!("PRAGMA user_version = {latest}"))
         .map_err(sql)?;
-    tx.commit().map_err(sql)
+    tx.commit().map_err(sql)?;
+    // Until a checkpoint the database file keeps the pages as they were before (with the clear
+    // tokens migration 4 removes): copy the new ones over them now.
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .map_err(sql)
 }
 
 /// `bytes` random bytes from the operating system, as hex digits.
@@ -537,7 +567,7 @@ pub(crate) mod tests {
             )
             .unwrap();
         }
-        let s = Store::open(&path).unwrap();
+        let mut s = Store::open(&path).unwrap();
         let list = s.list().unwrap();
         let emails: Vec<_> = list.iter().map(|x| (x.email.as_str(), x.status)).collect();
         assert_eq!(

@@ -111,20 +111,25 @@ impl Store {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let key = address_key(request.email);
+        let link_key = self.link_key.clone();
         let tx = self.write()?;
         let existing: Option<(i64, SubscriberStatus, String)> = tx
             .query_row(
-                "SELECT id, status, token FROM subscribers WHERE email_key = ?1",
+                "SELECT id, status, link_nonce FROM subscribers WHERE email_key = ?1",
                 [&key],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(fail)?;
         let outcome = match existing {
-            Some((id, SubscriberStatus::Active, token)) => Signup::AlreadyActive {
-                subscriber: id,
-                unsubscribe_token: token,
-            },
+            Some((id, SubscriberStatus::Active, nonce)) => {
+                let token = link_key.token(&nonce);
+                super::links::register(&tx, id, &token).map_err(fail)?;
+                Signup::AlreadyActive {
+                    subscriber: id,
+                    unsubscribe_token: token,
+                }
+            }
             found => {
                 let id = match found {
                     Some((id, _, _)) => id,
@@ -133,7 +138,7 @@ impl Store {
                         tx.execute(
                             // No name: it belongs to this request, kept with its link, and
                             // reaches the subscriber only if this link is the one confirmed.
-                            "INSERT INTO subscribers (email, email_key, name, token, added_at,
+                            "INSERT INTO subscribers (email, email_key, name, link_nonce, added_at,
                              status, source, requested_at)
                              VALUES (?1, ?2, NULL, ?3, ?4, 'pending', 'form', ?4)",
                             params![request.email.trim(), key, new_token()?, now],
@@ -187,6 +192,7 @@ impl Store {
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let hash = token_hash(token);
         let address_key = self.address_key.clone();
+        let link_key = self.link_key.clone();
         let tx = self.write()?;
         let Some(row) = find_link(&tx, &hash).map_err(fail)? else {
             return Ok(Confirmed::Unknown);
@@ -216,6 +222,9 @@ impl Store {
             ],
         )
         .map_err(fail)?;
+        // A new subscription, a new unsubscribe link: one from before (an earlier subscription
+        // that ended, a mail someone forwarded) no longer ends this one.
+        super::links::renew(&tx, &path, &link_key, row.subscriber)?;
         let hash = super::hash_address(&address_key, &row.email);
         tx.execute("DELETE FROM forgotten WHERE address_hash = ?1", [hash])
             .map_err(fail)?;
@@ -228,12 +237,13 @@ impl Store {
         &self,
         token: &str,
     ) -> Result<Option<(String, SubscriberStatus)>, Diagnostic> {
+        let Some(id) = super::links::subscriber_of(&self.conn, token).map_err(|e| self.err(e))?
+        else {
+            return Ok(None);
+        };
         self.conn
-            .prepare_cached("SELECT email, status FROM subscribers WHERE token = ?1")
-            .and_then(|mut s| {
-                s.query_row([token], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
+            .prepare_cached("SELECT email, status FROM subscribers WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(|e| self.err(e))
     }
 
@@ -247,14 +257,18 @@ impl Store {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let tx = self.write()?;
-        let found: Option<(i64, String, SubscriberStatus)> = tx
-            .query_row(
-                "SELECT id, email, status FROM subscribers WHERE token = ?1",
-                [token],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(fail)?;
+        let found: Option<(i64, String, SubscriberStatus)> =
+            match super::links::subscriber_of(&tx, token).map_err(fail)? {
+                None => None,
+                Some(id) => tx
+                    .query_row(
+                        "SELECT id, email, status FROM subscribers WHERE id = ?1",
+                        [id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(fail)?,
+            };
         let outcome = match found {
             None => Unsubscribed::Unknown,
             Some((_, email, SubscriberStatus::Unsubscribed)) => Unsubscribed::Already { email },
@@ -477,7 +491,7 @@ mod tests {
         // Signing up again changes nothing and tells the owner instead.
         let again = s.signup(&request("erika@example.org", t1), mail).unwrap();
         assert!(
-            matches!(again, Signup::AlreadyActive { unsubscribe_token, .. } if unsubscribe_token == active.token)
+            matches!(again, Signup::AlreadyActive { unsubscribe_token, .. } if unsubscribe_token == s.unsubscribe_token(&active.link_nonce))
         );
         assert_eq!(s.queued().unwrap(), 2);
     }
@@ -506,7 +520,8 @@ mod tests {
         let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
         let t = token_of(&s.signup(&request("a@example.org", t0), mail).unwrap());
         s.confirm(&t, t0).unwrap();
-        let token = s.find("a@example.org").unwrap().unwrap().token;
+        let nonce = s.find("a@example.org").unwrap().unwrap().link_nonce;
+        let token = s.unsubscribe_token(&nonce);
         // Someone signs the address up again; then its owner unsubscribes.
         let s2 = s.signup(&request("a@example.org", t0), mail).unwrap();
         assert!(matches!(s2, Signup::AlreadyActive { .. }));
@@ -600,7 +615,7 @@ mod tests {
         assert_eq!(s.confirm(&strangers, t1).unwrap(), Confirmed::Used);
         // Unsubscribed and back with a name: the new link's name counts, and a later
         // confirmation without one clears it again.
-        let token = active.token;
+        let token = s.unsubscribe_token(&active.link_nonce);
         s.unsubscribe(&token, Via::Link, t1).unwrap();
         let t2 = plus(t1, SignedDuration::from_hours(1));
         let with_name = token_of(

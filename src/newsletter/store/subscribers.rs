@@ -82,7 +82,9 @@ pub struct Subscriber {
     pub id: i64,
     pub email: String,
     pub name: Option<String>,
-    pub token: String,
+    /// What the subscription's unsubscribe token is derived from ([`Store::unsubscribe_token`]);
+    /// not a token itself.
+    pub link_nonce: String,
     pub status: SubscriberStatus,
     pub consent: Consent,
 }
@@ -150,7 +152,7 @@ pub struct Imported {
     pub refused: Vec<(String, Added)>,
 }
 
-const COLUMNS: &str = "id, email, name, token, status, source, requested_at, confirmed_at,
+const COLUMNS: &str = "id, email, name, link_nonce, status, source, requested_at, confirmed_at,
     consent, unsubscribed_at, unsubscribed_via";
 
 fn subscriber(r: &Row<'_>) -> rusqlite::Result<Subscriber> {
@@ -158,7 +160,7 @@ fn subscriber(r: &Row<'_>) -> rusqlite::Result<Subscriber> {
         id: r.get(0)?,
         email: r.get(1)?,
         name: r.get(2)?,
-        token: r.get(3)?,
+        link_nonce: r.get(3)?,
         status: r.get(4)?,
         consent: Consent {
             source: Source::parse(&r.get::<_, String>(5)?),
@@ -243,6 +245,7 @@ impl Store {
             .map(|(e, _)| self.forgotten_hashes(e.as_str()))
             .collect();
         let now = shown(jiff::Timestamp::now());
+        let link_key = self.link_key.clone();
         let tx = self.write()?;
         let mut imported = Imported::default();
         let mut renamed = 0;
@@ -258,7 +261,7 @@ impl Store {
                 .map_err(fail)?;
             let mut insert = tx
                 .prepare(
-                    "INSERT INTO subscribers (email, email_key, name, token, added_at, status,
+                    "INSERT INTO subscribers (email, email_key, name, link_nonce, added_at, status,
                      source, requested_at) VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?5)",
                 )
                 .map_err(fail)?;
@@ -291,16 +294,19 @@ impl Store {
                         imported.refused.push((email.to_string(), Added::Forgotten))
                     }
                     None => {
+                        let nonce = new_token()?;
                         insert
                             .execute(params![
                                 email.as_str(),
                                 key,
                                 name,
-                                new_token()?,
+                                nonce,
                                 now,
                                 source.as_str()
                             ])
                             .map_err(fail)?;
+                        let id = tx.last_insert_rowid();
+                        super::links::register(&tx, id, &link_key.token(&nonce)).map_err(fail)?;
                         imported.added += 1;
                     }
                 }
@@ -475,6 +481,7 @@ fn is_forgotten(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::newsletter::store::is_token;
     use crate::newsletter::store::tests::store;
 
     fn email(s: &str) -> Email {
@@ -485,7 +492,7 @@ mod tests {
     fn pending(s: &Store, address: &str, name: &str) {
         s.conn
             .execute(
-                "INSERT INTO subscribers (email, email_key, name, token, added_at, status, source,
+                "INSERT INTO subscribers (email, email_key, name, link_nonce, added_at, status, source,
                  requested_at) VALUES (?1, ?2, ?3, ?4, '2026-01-01T00:00:00Z', 'pending', 'form',
                  '2026-01-01T00:00:00Z')",
                 params![address, address_key(address), name, new_token().unwrap()],
@@ -517,8 +524,12 @@ mod tests {
         assert_eq!((imported.added, imported.already_there), (1, 1));
         let list = s.list().unwrap();
         assert_eq!(list.len(), 2);
-        assert_ne!(list[0].token, list[1].token);
-        assert_eq!(list[0].token.len(), 32);
+        let (t0, t1) = (
+            s.unsubscribe_token(&list[0].link_nonce),
+            s.unsubscribe_token(&list[1].link_nonce),
+        );
+        assert_ne!(t0, t1);
+        assert!(is_token(&t0), "{t0}");
         assert_eq!(list[0].consent.source, Source::Cli);
         assert_eq!(list[1].consent.source, Source::Import);
         assert_eq!(s.count().unwrap(), 2);
