@@ -158,7 +158,12 @@ fn checked_path(raw: &str) -> Result<String, Refusal> {
             "write the old path, e.g. `/alte/adresse/`",
         );
     }
-    if raw.contains("://") {
+    let scheme = raw.split_once("://").map(|(s, _)| s);
+    if scheme.is_some_and(|s| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    }) {
         return refusal(
             format!(
                 "`{}` is a full address, not a path of this site",
@@ -873,16 +878,30 @@ fn list_locations(
         .map(|value| {
             let found =
                 start.and(field.map_or(Some(cursor), |f| after_field(yaml.yaml, cursor, f)));
+            // With a field, the value is looked for before the field's next appearance.
+            let window_end = |from: usize| {
+                field
+                    .and_then(|f| after_field(yaml.yaml, from, f))
+                    .map_or(yaml.yaml.len(), |next| {
+                        next.saturating_sub(field.map_or(0, str::len))
+                    })
+            };
             let at = found.and_then(|from| {
-                let i = yaml.yaml.get(from..)?.find(value)?;
+                let i = yaml.yaml.get(from..window_end(from))?.find(value)?;
                 (!value.is_empty()).then_some(from + i)
             });
-            match at {
-                Some(at) => {
+            match (at, found, field) {
+                (Some(at), _, _) => {
                     cursor = at + value.len();
                     Location::at_offset(yaml.path, yaml.file_text, yaml.offset + at, value.len())
                 }
-                None => yaml.key_location(key),
+                // Written with escapes: at least its field.
+                (None, Some(end), Some(f)) => {
+                    cursor = end;
+                    let at = end.saturating_sub(f.len());
+                    Location::at_offset(yaml.path, yaml.file_text, yaml.offset + at, f.len())
+                }
+                _ => yaml.key_location(key),
             }
         })
         .collect()
@@ -1026,6 +1045,7 @@ mod tests {
             ("/%C3/", "UTF-8"),
             ("/%FF%FE/", "UTF-8"),
             ("https://ozg.sachsen-anhalt.de/alt/", "full address"),
+            ("/a/https://x/", "character `:`"),
         ] {
             let got = addr(raw);
             assert!(
