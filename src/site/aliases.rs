@@ -201,6 +201,12 @@ fn checked_path(raw: &str) -> Result<String, Refusal> {
                 "write the address without `.` and `..` parts, as a reader's browser shows it",
             );
         }
+        if part.starts_with('.') {
+            return refusal(
+                format!("a part of the address `{}` starts with `.`", shown(raw)),
+                "names starting with `.` are hidden files that web servers refuse to serve, and `/.well-known/` belongs to the server; choose another address",
+            );
+        }
         if part.len() > MAX_SEGMENT {
             return refusal(
                 format!(
@@ -236,6 +242,10 @@ fn forbidden(c: char) -> Option<(String, &'static str)> {
         c if c.is_control() => (
             format!("the control character U+{:04X}", u32::from(c)),
             "remove it: addresses hold visible characters only",
+        ),
+        '\u{300}'..='\u{36f}' => (
+            format!("the combining accent U+{:04X}", u32::from(c)),
+            "write the accented letter as one character (`ü`, not `u` followed by `¨`); text copied from some Mac programs splits them",
         ),
         c if c.is_whitespace() => (
             "a space".to_string(),
@@ -873,6 +883,7 @@ fn list_locations(
 ) -> Vec<Location> {
     let start = find_top_level_key(yaml.yaml, key);
     let mut cursor = start.map_or(0, |s| s + key.len());
+    let lines = Lines::new(yaml.file_text);
     values
         .iter()
         .map(|value| {
@@ -886,25 +897,75 @@ fn list_locations(
                         next.saturating_sub(field.map_or(0, str::len))
                     })
             };
-            let at = found.and_then(|from| {
+            // A value with escapes in it is not in the text as it reads; do not look for it
+            // (a search through the whole text for each would be slow for long lists).
+            let searchable = !value.is_empty()
+                && !value.contains(|c: char| c.is_control() || "\\\"'".contains(c));
+            let at = found.filter(|_| searchable).and_then(|from| {
                 let i = yaml.yaml.get(from..window_end(from))?.find(value)?;
-                (!value.is_empty()).then_some(from + i)
+                Some(from + i)
             });
             match (at, found, field) {
                 (Some(at), _, _) => {
                     cursor = at + value.len();
-                    Location::at_offset(yaml.path, yaml.file_text, yaml.offset + at, value.len())
+                    lines.at(yaml.path, yaml.offset + at, value.len())
                 }
                 // Written with escapes: at least its field.
                 (None, Some(end), Some(f)) => {
                     cursor = end;
                     let at = end.saturating_sub(f.len());
-                    Location::at_offset(yaml.path, yaml.file_text, yaml.offset + at, f.len())
+                    lines.at(yaml.path, yaml.offset + at, f.len())
                 }
                 _ => yaml.key_location(key),
             }
         })
         .collect()
+}
+
+/// Where each line of a file starts, so that locating thousands of values in one file does not
+/// count its lines again for each (as [`Location::at_offset`] does).
+struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Lines<'t> {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { text, starts }
+    }
+
+    /// Like [`Location::at_offset`] for an `offset` at a character boundary (a match's start).
+    fn at(&self, path: &Path, offset: usize, len: usize) -> Location {
+        let index = self
+            .starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1);
+        let start = self.starts.get(index).copied().unwrap_or(0);
+        let end = self
+            .starts
+            .get(index + 1)
+            .map_or(self.text.len(), |next| next.saturating_sub(1));
+        match (self.text.get(start..offset), self.text.get(start..end)) {
+            (Some(before), Some(line)) => {
+                let mut stop = (offset + len).min(end);
+                while !self.text.is_char_boundary(stop) {
+                    stop -= 1;
+                }
+                let width = self.text.get(offset..stop).map_or(0, |t| t.chars().count());
+                Location {
+                    path: path.to_path_buf(),
+                    line: index + 1,
+                    column: before.chars().count() + 1,
+                    width: width.max(1),
+                    source_line: Some(line.trim_end_matches('\r').to_string()),
+                }
+            }
+            _ => Location::at_offset(path, self.text, offset, len),
+        }
+    }
 }
 
 /// The offset after the next `field:` (also `"field":`) from `from` on.
@@ -1038,6 +1099,9 @@ mod tests {
             ("/a:b", "character `:`"),
             ("/a*b", "character `*`"),
             ("/a\u{202e}b", "character"),
+            ("/u\u{308}ber/", "combining accent U+0308"),
+            ("/.well-known/acme-challenge/x", "starts with `.`"),
+            ("/.htaccess", "starts with `.`"),
             ("/%zz/", "two hexadecimal digits"),
             ("/%4", "two hexadecimal digits"),
             ("/a%", "two hexadecimal digits"),
@@ -1102,6 +1166,20 @@ mod tests {
         );
         assert!(taken.clash("a/index.html").is_none());
         assert!(taken.clash("a/bc/index.html").is_none());
+    }
+
+    #[test]
+    fn line_index_locates_like_the_diagnostics() {
+        let text = "a: 1\r\nb: Größe /x/\n\nc: [/y/]";
+        let lines = Lines::new(text);
+        for (needle, len) in [("1", 1), ("/x/", 3), ("/y/", 3), ("Größe", 7), ("c", 20)] {
+            let at = text.find(needle).unwrap();
+            assert_eq!(
+                lines.at(Path::new("f"), at, len),
+                Location::at_offset("f", text, at, len),
+                "{needle}"
+            );
+        }
     }
 
     #[test]
