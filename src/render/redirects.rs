@@ -47,10 +47,12 @@ pub fn write(
     sink: &dyn Sink,
 ) -> Result<usize, Diagnostics> {
     let mut errors = Diagnostics::from(check_theme_files(site, theme, templates));
-    if !site.redirects.is_empty() && !templates.has(TEMPLATE) {
+    if let Some(first) = site.redirects.first()
+        && !templates.has(TEMPLATE)
+    {
         errors.push(
             Diagnostic::error(format!("the theme has no `{TEMPLATE}` template"))
-                .at(site.redirects[0].location.clone())
+                .at(first.location.clone())
                 .hint("copy `templates/redirect.html` from the default theme into the theme: old addresses need a page that sends readers on"),
         );
     }
