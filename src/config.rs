@@ -41,6 +41,10 @@ pub struct SiteConfig {
     /// Sending editions of the newsletter by e-mail; without it, editions exist on the web only.
     #[serde(default)]
     pub newsletter: Option<NewsletterConfig>,
+    /// Old addresses that belong to no page, and where they lead; checked with the pages'
+    /// `aliases` by [`crate::site::aliases`].
+    #[serde(default)]
+    pub redirects: Vec<RedirectRule>,
     /// Free-form values for the theme.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -278,6 +282,16 @@ pub struct NavItem {
     pub title: String,
     /// `@/path.md`, `/path/` or an absolute URL; resolved before templates see it.
     pub url: String,
+}
+
+/// One entry of `redirects:`, as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectRule {
+    /// The old address: a path of the site, like a page's alias (`/alt/`).
+    pub from: String,
+    /// `@/page.md` (optionally `#anchor`), a path of the site (`/pfad/`), or an `https://` address.
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

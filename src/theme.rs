@@ -8,6 +8,8 @@ use crate::load::{SiteRoot, is_dot_name, read_text};
 include!(concat!(env!("OUT_DIR"), "/embedded_theme.rs"));
 
 pub const THEMES_DIR: &str = "themes";
+/// The page at an old address ([`crate::render::redirects`]).
+pub const REDIRECT_TEMPLATE: &str = "redirect.html";
 
 /// A template's text and where it came from (for error messages).
 #[derive(Debug, Clone)]
@@ -116,7 +118,17 @@ impl Theme {
 
     fn from_disk(site: &SiteRoot, dir: &str, name: &str) -> Result<Theme, Diagnostics> {
         let mut errors = Diagnostics::new();
-        let templates = read_templates(site, &format!("{dir}/templates"), &mut errors);
+        let mut templates = read_templates(site, &format!("{dir}/templates"), &mut errors);
+        // Old addresses must keep working with every theme: one without a redirect page gets
+        // the built-in one (it stands alone, without the theme's `base.html`).
+        if !templates.iter().any(|t| t.name == REDIRECT_TEMPLATE) {
+            templates.extend(
+                Self::embedded()
+                    .templates
+                    .into_iter()
+                    .filter(|t| t.name == REDIRECT_TEMPLATE),
+            );
+        }
         let mut email_templates = read_templates(site, &format!("{dir}/email"), &mut errors);
         // A theme that does not style the newsletter mail gets the built-in one.
         if email_templates.is_empty() {

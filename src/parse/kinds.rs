@@ -144,6 +144,9 @@ pub struct CommonFront {
     pub video: Option<VideoRef>,
     pub extra: serde_json::Map<String, serde_json::Value>,
     pub ignore_checks: Vec<IgnoredCheck>,
+    /// Earlier or printed addresses that redirect here (`/alte/adresse/`), as written; checked
+    /// and normalised by [`crate::site::aliases`].
+    pub aliases: Vec<String>,
 }
 
 /// An accessibility check (`ozg-site check`) switched off for one file, with the reason why.
@@ -187,6 +190,8 @@ macro_rules! kind_front_matter {
             extra: serde_json::Map<String, serde_json::Value>,
             #[serde(default)]
             ignore_checks: Vec<IgnoredCheck>,
+            #[serde(default)]
+            aliases: Vec<String>,
             $( $(#[$attr])* $field: $ty, )*
         }
 
@@ -206,6 +211,7 @@ macro_rules! kind_front_matter {
                         video: self.video,
                         extra: self.extra,
                         ignore_checks: self.ignore_checks,
+                        aliases: self.aliases,
                     },
                     $kind { $( $field: self.$field, )* },
                 )
@@ -523,4 +529,7 @@ pub struct SectionFront {
     pub extra: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub ignore_checks: Vec<IgnoredCheck>,
+    /// Earlier or printed addresses that redirect to the section, as for pages.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }

@@ -6,6 +6,7 @@ pub mod context;
 pub mod memo;
 mod outputs;
 pub mod preview;
+pub mod redirects;
 mod search;
 pub mod templates;
 
@@ -232,6 +233,10 @@ fn render_all(
         staging,
         outputs::Extras::All,
     ) {
+        Ok(n) => written.files += n,
+        Err(ds) => errors.extend(ds),
+    }
+    match redirects::write(site, theme, &templates, staging) {
         Ok(n) => written.files += n,
         Err(ds) => errors.extend(ds),
     }

@@ -33,6 +33,7 @@ use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 
 use super::{Change, Shared};
 use crate::config::{CONFIRM_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
+use crate::site::aliases::NETLIFY_FILE;
 use crate::write::MemoryFile;
 
 pub const LIVE_SCRIPT_PATH: &str = "/__ozg/live.js";
@@ -534,6 +535,21 @@ async fn file(State(app): State<App>, uri: Uri) -> Response {
         }
     };
     let files = app.shared.files();
+    // An old address answers with the 301 of the build's own table, as the server will; not
+    // cached, since the preview's next build may take it back.
+    if let Some(MemoryFile::Bytes(table)) = files.get(NETLIFY_FILE)
+        && let Some(to) = crate::render::redirects::preview_target(table, &key)
+        && let Ok(location) = HeaderValue::try_from(to)
+    {
+        return (
+            StatusCode::MOVED_PERMANENTLY,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response();
+    }
     if let Some(found) = files.get(&key) {
         return respond(&key, found, StatusCode::OK, &app.shared).await;
     }

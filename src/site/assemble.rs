@@ -258,6 +258,16 @@ pub fn assemble(
             Err(d) => errors.push(d),
         }
     }
+    // Last: old addresses must not take any output path, resized images included.
+    let redirects = super::aliases::collect(
+        &sections,
+        &pages,
+        &assets,
+        &by_key,
+        &index,
+        &config,
+        &mut errors,
+    );
     if errors.has_errors() {
         return Err(errors);
     }
@@ -280,6 +290,7 @@ pub fn assemble(
         by_key,
         schedule,
         assets,
+        redirects,
         index,
         warnings: errors.into_vec(),
     })

@@ -4,6 +4,7 @@
 //! at `now`, gives everything a URL, checks for collisions and broken links, and renders the Markdown
 //! bodies. The site is plain data; rendering templates and writing files are separate passes.
 
+pub mod aliases;
 mod assemble;
 mod images;
 mod links;
@@ -158,6 +159,8 @@ pub struct Site {
     /// Upcoming moments after `now`, earliest first.
     pub schedule: Vec<Moment>,
     pub assets: Vec<Asset>,
+    /// Old and printed addresses (aliases, `redirects:` of `site.yaml`) and where they lead.
+    pub redirects: Vec<aliases::Redirect>,
     /// Every `@/` key and what links to it become, kept so the preview can re-render one page.
     pub(crate) index: assemble::KeyIndex,
     /// Problems that do not stop the build (shown to the editor).

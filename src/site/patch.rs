@@ -83,6 +83,14 @@ impl PagePatch {
         if page.path != old.path || page.bundle != old.bundle {
             return None;
         }
+        // Old addresses are checked against the whole site, and their pages show the target's
+        // title: a change to either is built in full.
+        if page.common.aliases != old.common.aliases
+            || (page.common.title != old.common.title
+                && site.redirects.iter().any(|r| r.leads_to_page(id)))
+        {
+            return None;
+        }
         // The page's moments in the schedule (a session ending) must stay as they are.
         let before: Vec<_> = site
             .schedule
