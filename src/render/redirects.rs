@@ -108,7 +108,7 @@ fn context(site: &Site, r: &Redirect) -> Context {
 /// take a redirect's address or the rule files' place.
 fn check_theme_files(site: &Site, theme: &Theme, templates: &Templates) -> Vec<Diagnostic> {
     let root = &site.config.root;
-    let site_static = crate::theme::list_static(&root.join(crate::load::STATIC_DIR));
+    let site_static = crate::theme::list_static(&site.config.site_root);
     let mut files: Vec<(String, PathBuf)> = theme
         .static_files
         .iter()
