@@ -374,8 +374,12 @@ mod tests {
     #[test]
     fn control_characters_in_a_source_line_are_shown_as_pictures_with_the_caret_in_place() {
         let text = "---\n\tti\u{1b}[2Jtel\r: x\r\n---\n";
-        let d = Diagnostic::error("unknown key")
-            .at(Location::at_offset("content/a.md", text, text.find('x').unwrap(), 1));
+        let d = Diagnostic::error("unknown key").at(Location::at_offset(
+            "content/a.md",
+            text,
+            text.find('x').unwrap(),
+            1,
+        ));
         let out = d.render();
         assert!(!out.contains(['\u{1b}', '\r', '\t']), "{out:?}");
         let lines: Vec<&str> = out.lines().collect();
@@ -393,7 +397,10 @@ mod tests {
             .note("see\u{0}")
             .hint("remove `\u{9b}31m`");
         let out = d.render();
-        assert!(!out.contains(|c: char| c.is_control() && c != '\n'), "{out:?}");
+        assert!(
+            !out.contains(|c: char| c.is_control() && c != '\n'),
+            "{out:?}"
+        );
         assert!(out.contains("`a\u{241b}]0;pwned\u{2407}`"), "{out}");
         assert!(out.contains("content/\u{241b}[2J.md"), "{out}");
     }

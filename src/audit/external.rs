@@ -113,7 +113,7 @@ fn collect(site: &Site) -> BTreeMap<String, Vec<Location>> {
         .map(|p| (&p.file, &p.split))
         .chain(site.sections.iter().map(|s| (&s.file, &s.split)));
     for (file, split) in bodies {
-        let body = &file.text[split.body..];
+        let body = split.body(&file.text);
         for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
             if let Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) = event
                 && (dest_url.starts_with("https://") || dest_url.starts_with("http://"))

@@ -185,7 +185,10 @@ pub fn render_preview(
     sink: &dyn Sink,
     memo: &memo::RenderMemo,
 ) -> Result<preview::Kept, Diagnostics> {
-    render_all(site, theme, sink, Some(memo)).map(|(_, kept)| kept.expect("kept with a memo"))
+    render_all(site, theme, sink, Some(memo)).and_then(|(_, kept)| {
+        // With a memo `render_all` always keeps what it rendered.
+        kept.ok_or_else(|| Diagnostic::error("the preview kept nothing of its build").into())
+    })
 }
 
 fn render_all(

@@ -268,7 +268,7 @@ impl SiteBuilder {
                 return None;
             };
             read.push(file.clone());
-            if site.pages[id].file.hash == file.hash {
+            if site.pages.get(id)?.file.hash == file.hash {
                 continue;
             }
             PagePatch::prepare(site, file, &self.cache)?.apply(site, &mut applied);

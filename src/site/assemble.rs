@@ -439,10 +439,7 @@ fn parent_section(dir: &str, by_dir: &HashMap<String, usize>) -> Option<usize> {
     }
     let mut cur = dir;
     loop {
-        cur = match cur.rfind('/') {
-            Some(i) => &cur[..i],
-            None => "",
-        };
+        cur = cur.rsplit_once('/').map_or("", |(parent, _)| parent);
         if let Some(&id) = by_dir.get(cur) {
             return Some(id);
         }
@@ -487,10 +484,7 @@ pub(super) fn parse_page(
             (s, None)
         }
         Origin::Content => {
-            let dir = match file.key.rfind('/') {
-                Some(i) => &file.key[..i],
-                None => "",
-            };
+            let dir = file.key.rsplit_once('/').map_or("", |(dir, _)| dir);
             let is_bundle = file.key.ends_with("/index.md");
             let home = if is_bundle {
                 parent_section(dir, section_by_dir)
@@ -783,10 +777,7 @@ fn place_assets(assets: Vec<crate::load::AssetFile>, pages: &[Page]) -> Vec<Asse
     assets
         .into_iter()
         .map(|a| {
-            let (dir, name) = match a.key.rfind('/') {
-                Some(i) => (&a.key[..i], &a.key[i + 1..]),
-                None => ("", a.key.as_str()),
-            };
+            let (dir, name) = a.key.rsplit_once('/').unwrap_or(("", a.key.as_str()));
             let output = match bundles.get(dir) {
                 Some(page_path) => format!("{}{}", page_path.trim_start_matches('/'), name),
                 None => a.key.clone(),
@@ -1040,7 +1031,7 @@ pub(super) fn render_body(
         outcome
     };
     let rendered = std::sync::Arc::new(markdown::render(
-        &file.text[split.body..],
+        split.body(&file.text),
         &BodySource {
             path: &file.shown,
             file_text: &file.text,
