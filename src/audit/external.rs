@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostics::{Diagnostic, Location};
 use crate::parse::markdown;
 use crate::site::Site;
+use crate::sync::lock;
 
 pub const CACHE_FILE: &str = ".ozg-site/link-cache.json";
 const CACHE_SECONDS: i64 = 24 * 3600;
@@ -146,16 +147,19 @@ fn ask_all(urls: &[String], timeout: Duration, now: i64) -> HashMap<String, Answ
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL.min(urls.len()) {
             scope.spawn(|| {
-                while let Some(url) = queue.lock().ok().and_then(|mut q| q.next()) {
+                // A `let`, not `while let`: the queue's guard ends with the statement, so the
+                // queue is not locked while asking.
+                loop {
+                    let Some(url) = lock(&queue).next() else {
+                        break;
+                    };
                     let answer = ask(&agent, url, now);
-                    if let Ok(mut a) = answers.lock() {
-                        a.insert(url.clone(), answer);
-                    }
+                    lock(&answers).insert(url.clone(), answer);
                 }
             });
         }
     });
-    answers.into_inner().unwrap_or_default()
+    crate::sync::into_inner(answers)
 }
 
 /// HEAD first (cheap); servers that refuse HEAD get a GET.

@@ -212,10 +212,8 @@ fn render_all(
         .par_iter()
         .map(|job| render_job(site, &templates, job, &values, staging, skip.as_ref()))
         .collect();
-    if let Some(skip) = &skip
-        && let Ok(emitted) = skip.emitted.lock()
-    {
-        skip.memo.retain(&emitted);
+    if let Some(skip) = &skip {
+        skip.memo.retain(&crate::sync::lock(&skip.emitted));
     }
     let mut errors = Diagnostics::new();
     let mut written = Written::default();
@@ -392,9 +390,7 @@ fn emit(
     let Some(skip) = skip else {
         return sink.write(&rel, render()?.as_bytes());
     };
-    if let Ok(mut emitted) = skip.emitted.lock() {
-        emitted.insert(rel.clone());
-    }
+    crate::sync::lock(&skip.emitted).insert(rel.clone());
     let fingerprint = fingerprint();
     if let Some(bytes) = skip.memo.get(&rel, fingerprint, |d| skip.current(site, d)) {
         return sink.write_shared(&rel, bytes);

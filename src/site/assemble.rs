@@ -56,17 +56,15 @@ struct BodyEntry {
 
 impl AssembleCache {
     fn front(&self, key: &(String, u64, Kind)) -> Option<FrontEntry> {
-        self.fronts.lock().ok()?.get(key).cloned()
+        crate::sync::lock(&self.fronts).get(key).cloned()
     }
 
     fn keep_front(&self, key: (String, u64, Kind), entry: FrontEntry) {
-        if let Ok(mut map) = self.fronts.lock() {
-            map.insert(key, entry);
-        }
+        crate::sync::lock(&self.fronts).insert(key, entry);
     }
 
     fn body(&self, key: &(String, u64), index: &KeyIndex) -> Option<std::sync::Arc<Rendered>> {
-        let map = self.bodies.lock().ok()?;
+        let map = crate::sync::lock(&self.bodies);
         let entry = map.get(key)?;
         entry
             .links
@@ -81,25 +79,19 @@ impl AssembleCache {
         rendered: &std::sync::Arc<Rendered>,
         links: Vec<(String, markdown::Resolved)>,
     ) {
-        if let Ok(mut map) = self.bodies.lock() {
-            map.insert(
-                key,
-                BodyEntry {
-                    rendered: rendered.clone(),
-                    links,
-                },
-            );
-        }
+        crate::sync::lock(&self.bodies).insert(
+            key,
+            BodyEntry {
+                rendered: rendered.clone(),
+                links,
+            },
+        );
     }
 
     /// Drops entries of files that no longer exist (or changed), so the cache does not grow.
     fn retain(&self, keys: &std::collections::HashSet<(String, u64)>) {
-        if let Ok(mut map) = self.fronts.lock() {
-            map.retain(|(k, h, _), _| keys.contains(&(k.clone(), *h)));
-        }
-        if let Ok(mut map) = self.bodies.lock() {
-            map.retain(|k, _| keys.contains(k));
-        }
+        crate::sync::lock(&self.fronts).retain(|(k, h, _), _| keys.contains(&(k.clone(), *h)));
+        crate::sync::lock(&self.bodies).retain(|k, _| keys.contains(k));
     }
 }
 
@@ -978,13 +970,11 @@ fn render_bodies(
 ) {
     if let Some(c) = cache {
         let settings = format!("{:?}", config.site.markdown);
-        if let Ok(mut current) = c.markdown_settings.lock()
-            && *current != settings
-        {
+        // Skipping this on a poisoned lock would keep bodies rendered with the old settings.
+        let mut current = crate::sync::lock(&c.markdown_settings);
+        if *current != settings {
             *current = settings;
-            if let Ok(mut bodies) = c.bodies.lock() {
-                bodies.clear();
-            }
+            crate::sync::lock(&c.bodies).clear();
         }
     }
     pages
