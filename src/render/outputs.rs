@@ -251,5 +251,5 @@ fn sitemap(site: &Site) -> String {
         out.push_str("</url>\n");
     }
     out.push_str("</urlset>\n");
-    out
+    super::templates::xml_chars(out)
 }
