@@ -406,6 +406,31 @@ mod tests {
     }
 
     #[test]
+    fn a_location_of_any_length_at_any_offset_does_not_panic() {
+        let text = "äb\nc";
+        let loc = Location::at_offset("a.md", text, 2, usize::MAX);
+        assert_eq!((loc.line, loc.column, loc.width), (1, 2, 1));
+        let loc = Location::at_offset("a.md", text, usize::MAX, usize::MAX);
+        assert_eq!((loc.line, loc.column, loc.width), (2, 2, 1));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn locations_and_their_rendering_never_panic(
+            text in "[aä€\n\r\t\u{1b}]{0,40}",
+            offset in 0usize..60,
+            len in proptest::prelude::any::<usize>(),
+            column in 0usize..60,
+        ) {
+            let loc = Location::at_offset("a.md", &text, offset, len);
+            proptest::prop_assert!(loc.line >= 1 && loc.column >= 1 && loc.width >= 1);
+            let _ = Diagnostic::error("x").at(loc).render();
+            let at = offset_of_line_column(&text, offset, column);
+            proptest::prop_assert!(text.is_char_boundary(at));
+        }
+    }
+
+    #[test]
     fn suggests_close_field() {
         let hint = unknown_field_hint("unknown field `titel`, expected one of `title`, `date`");
         assert_eq!(hint.as_deref(), Some("did you mean `title`?"));
