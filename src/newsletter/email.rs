@@ -466,10 +466,10 @@ fn mjml_to_html(mjml: &str, template: &Path) -> Result<String, Diagnostics> {
 /// MJML keeps a `<style>` for Outlook 2003 inside a conditional comment; nothing else needs it,
 /// and a mail should carry no style sheet at all.
 fn drop_conditional_styles(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
     const OPEN: &str = "<!--[if";
     const CLOSE: &str = "<![endif]-->";
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
     while let Some((before, from)) = rest.split_once(OPEN) {
         let Some((inside, after)) = from.split_once(CLOSE) else {
             break;

@@ -860,8 +860,8 @@ fn push_html_text(out: &mut String, text: &str) {
 fn decode_entities(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some((text, after)) = rest.split_once('&') {
-        out.push_str(text);
+    while let Some((before, after)) = rest.split_once('&') {
+        out.push_str(before);
         // Entity names are short: looking no further keeps a text full of "&" linear.
         let decoded = after
             .bytes()

@@ -283,8 +283,8 @@ impl Ceiling {
 
     fn has_room(&self, now: Instant) -> bool {
         // Deliberately not `sync::lock`: a poisoned lock means a panic while counting; then no
-        // mail rather than a limit that may be wrong (fails closed). `refused` still
-        // counts, so the log says the ceiling is reached.
+        // mail rather than a limit that may be wrong (fails closed). `refused` still counts, so
+        // the log says that the ceiling is reached.
         let Ok(mut bucket) = self.state.lock() else {
             return false;
         };
