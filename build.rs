@@ -1,9 +1,21 @@
 //! Embeds the default theme into the binary, so `ozg-site build` works for a site without `themes/`.
 
+// As in lib.rs: no unwrap, expect, panic, string slicing or indexing (a failed build script
+// says what it could not do, as the library does).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::string_slice,
+    clippy::indexing_slicing
+)]
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn main() {
+/// On failure cargo shows the message and stops the build.
+fn main() -> Result<(), String> {
     let theme = Path::new("themes/default");
     println!("cargo:rerun-if-changed={}", theme.display());
     let mut files = Vec::new();
@@ -16,24 +28,25 @@ fn main() {
     for file in &files {
         let rel = file
             .strip_prefix(theme)
-            .expect("collected below the theme folder");
+            .map_err(|_| format!("{} is not in {}", file.display(), theme.display()))?;
         let rel = rel
             .components()
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        let abs = std::fs::canonicalize(file).expect("theme file exists");
-        writeln!(
+        let abs = std::fs::canonicalize(file)
+            .map_err(|e| format!("cannot find {}: {e}", file.display()))?;
+        // Writing to a `String` cannot fail.
+        let _ = writeln!(
             out,
             "    ({rel:?}, include_bytes!({:?})),",
             abs.display().to_string()
-        )
-        .unwrap();
+        );
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
-        .join("embedded_theme.rs");
-    std::fs::write(dest, out).expect("OUT_DIR is writable");
+    let out_dir = std::env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?;
+    let dest = PathBuf::from(out_dir).join("embedded_theme.rs");
+    std::fs::write(&dest, out).map_err(|e| format!("cannot write {}: {e}", dest.display()))
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {

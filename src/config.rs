@@ -724,10 +724,10 @@ fn parse_base_url(raw: &str) -> Result<(String, String), String> {
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"))
         .ok_or_else(|| format!("base_url `{raw}` must start with https:// or http://"))?;
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
+    let (host, path) = rest
+        .find('/')
+        .and_then(|i| rest.split_at_checked(i))
+        .unwrap_or((rest, ""));
     if host.is_empty() || host.contains(char::is_whitespace) || path.contains(['?', '#', ' ']) {
         return Err(format!("base_url `{raw}` is not a valid URL"));
     }

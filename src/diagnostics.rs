@@ -39,22 +39,22 @@ impl Location {
     /// The location of byte `offset` (with `len` bytes to underline) in `text`.
     pub fn at_offset(path: impl Into<PathBuf>, text: &str, offset: usize, len: usize) -> Self {
         let offset = floor_char_boundary(text, offset.min(text.len()));
-        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-        let line = text[..offset].matches('\n').count() + 1;
-        let column = text[line_start..offset].chars().count() + 1;
-        let end = floor_char_boundary(text, (offset + len).min(line_end));
-        let width = text[offset..end].chars().count().max(1);
+        // `offset` is a character boundary now, so the split cannot fail.
+        let (before, after) = text.split_at_checked(offset).unwrap_or((text, ""));
+        let head = before.rsplit_once('\n').map_or(before, |(_, head)| head);
+        let tail = after.split_once('\n').map_or(after, |(tail, _)| tail);
+        // The characters that lie wholly within the `len` bytes, on this line.
+        let width = tail
+            .char_indices()
+            .take_while(|(i, c)| i + c.len_utf8() <= len)
+            .count()
+            .max(1);
         Location {
             path: path.into(),
-            line,
-            column,
+            line: before.matches('\n').count() + 1,
+            column: head.chars().count() + 1,
             width,
-            source_line: Some(
-                text[line_start..line_end]
-                    .trim_end_matches('\r')
-                    .to_string(),
-            ),
+            source_line: Some(format!("{head}{tail}").trim_end_matches('\r').to_string()),
         }
     }
 
@@ -72,20 +72,19 @@ impl Location {
 
 /// The byte offset of a 1-based line and (character) column, clamped to the text.
 pub fn offset_of_line_column(text: &str, line: usize, column: usize) -> usize {
-    let mut offset = 0;
+    let mut rest = text;
     for _ in 1..line.max(1) {
-        match text[offset..].find('\n') {
-            Some(i) => offset += i + 1,
+        match rest.split_once('\n') {
+            Some((_, next)) => rest = next,
             None => return text.len(),
         }
     }
-    let rest = &text[offset..];
-    let line_len = rest.find('\n').unwrap_or(rest.len());
-    let within = rest[..line_len]
+    let line = rest.split_once('\n').map_or(rest, |(line, _)| line);
+    let within = line
         .char_indices()
         .nth(column.saturating_sub(1))
-        .map_or(line_len, |(i, _)| i);
-    offset + within
+        .map_or(line.len(), |(i, _)| i);
+    text.len() - rest.len() + within
 }
 
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {
@@ -177,12 +176,13 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        let message = for_terminal(&self.message, "\t");
         match self.code {
             Some(code) => {
-                let _ = writeln!(out, "{label}[{code}]: {}", self.message);
+                let _ = writeln!(out, "{label}[{code}]: {message}");
             }
             None => {
-                let _ = writeln!(out, "{label}: {}", self.message);
+                let _ = writeln!(out, "{label}: {message}");
             }
         }
         let gutter = self
@@ -191,37 +191,31 @@ impl Diagnostic {
             .map_or(1, |l| l.line.to_string().len().max(1));
         let pad = " ".repeat(gutter);
         if let Some(loc) = &self.location {
+            let path = for_terminal(&display_path(&loc.path), "\t");
             if loc.line == 0 {
-                let _ = writeln!(out, "{pad}--> {}", display_path(&loc.path));
+                let _ = writeln!(out, "{pad}--> {path}");
             } else {
-                let _ = writeln!(
-                    out,
-                    "{pad}--> {}:{}:{}",
-                    display_path(&loc.path),
-                    loc.line,
-                    loc.column
-                );
+                let _ = writeln!(out, "{pad}--> {path}:{}:{}", loc.line, loc.column);
                 if let Some(src) = &loc.source_line {
-                    let src = src.replace('\t', "    ");
-                    let before: String = loc
-                        .source_line
-                        .as_deref()
-                        .unwrap_or("")
+                    // A tab becomes four spaces and every other character one, also a control
+                    // character shown as its picture: so the caret stays under the column.
+                    let shown = for_terminal(src, "    ");
+                    let before: String = src
                         .chars()
-                        .take(loc.column - 1)
+                        .take(loc.column.saturating_sub(1))
                         .map(|c| if c == '\t' { "    " } else { " " })
                         .collect();
                     let _ = writeln!(out, "{pad} |");
-                    let _ = writeln!(out, "{:>gutter$} | {src}", loc.line);
+                    let _ = writeln!(out, "{:>gutter$} | {shown}", loc.line);
                     let _ = writeln!(out, "{pad} | {before}{}", "^".repeat(loc.width.max(1)));
                 }
             }
         }
         for note in &self.notes {
-            let _ = writeln!(out, "{pad} = note: {note}");
+            let _ = writeln!(out, "{pad} = note: {}", for_terminal(note, "\t"));
         }
         if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "{pad} = help: {hint}");
+            let _ = writeln!(out, "{pad} = help: {}", for_terminal(hint, "\t"));
         }
         out
     }
@@ -231,6 +225,22 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render())
     }
+}
+
+/// `text` for the editor's terminal: control characters from a content file (ESC starting an
+/// escape sequence, CR moving the cursor back, NUL) as their pictures (`␛`, `␍`, `␀`), so they
+/// cannot rewrite what the editor sees. Line breaks stay, a tab becomes `tab`. One character in
+/// stays one character out (a tab aside), which keeps the caret under a source line's column.
+fn for_terminal(text: &str, tab: &str) -> String {
+    text.split('\n')
+        .map(|line| {
+            line.split('\t')
+                .map(crate::load::printable)
+                .collect::<Vec<_>>()
+                .join(tab)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn display_path(path: &Path) -> String {
@@ -359,6 +369,65 @@ mod tests {
         assert!(out.contains("2 | titel: x"), "{out}");
         assert!(out.contains("  | ^^^^^"), "{out}");
         assert!(out.contains("help: did you mean `title`?"), "{out}");
+    }
+
+    #[test]
+    fn control_characters_in_a_source_line_are_shown_as_pictures_with_the_caret_in_place() {
+        let text = "---\n\tti\u{1b}[2Jtel\r: x\r\n---\n";
+        let d = Diagnostic::error("unknown key").at(Location::at_offset(
+            "content/a.md",
+            text,
+            text.find('x').unwrap(),
+            1,
+        ));
+        let out = d.render();
+        assert!(!out.contains(['\u{1b}', '\r', '\t']), "{out:?}");
+        let lines: Vec<&str> = out.lines().collect();
+        let source = lines.iter().find(|l| l.starts_with("2 | ")).unwrap();
+        assert_eq!(*source, "2 |     ti\u{241b}[2Jtel\u{240d}: x");
+        let caret = lines.iter().find(|l| l.ends_with('^')).unwrap();
+        let column = |line: &str, c: char| line.chars().position(|x| x == c).unwrap();
+        assert_eq!(column(caret, '^'), column(source, 'x'), "{out}");
+    }
+
+    #[test]
+    fn control_characters_in_message_path_and_hint_are_shown_as_pictures() {
+        let d = Diagnostic::error("unknown key `a\u{1b}]0;pwned\u{7}`")
+            .in_file("content/\u{1b}[2J.md")
+            .note("see\u{0}")
+            .hint("remove `\u{9b}31m`");
+        let out = d.render();
+        assert!(
+            !out.contains(|c: char| c.is_control() && c != '\n'),
+            "{out:?}"
+        );
+        assert!(out.contains("`a\u{241b}]0;pwned\u{2407}`"), "{out}");
+        assert!(out.contains("content/\u{241b}[2J.md"), "{out}");
+    }
+
+    #[test]
+    fn a_location_of_any_length_at_any_offset_does_not_panic() {
+        let text = "äb\nc";
+        let loc = Location::at_offset("a.md", text, 2, usize::MAX);
+        assert_eq!((loc.line, loc.column, loc.width), (1, 2, 1));
+        let loc = Location::at_offset("a.md", text, usize::MAX, usize::MAX);
+        assert_eq!((loc.line, loc.column, loc.width), (2, 2, 1));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn locations_and_their_rendering_never_panic(
+            text in "[aä€\n\r\t\u{1b}]{0,40}",
+            offset in 0usize..60,
+            len in proptest::prelude::any::<usize>(),
+            column in 0usize..60,
+        ) {
+            let loc = Location::at_offset("a.md", &text, offset, len);
+            proptest::prop_assert!(loc.line >= 1 && loc.column >= 1 && loc.width >= 1);
+            let _ = Diagnostic::error("x").at(loc).render();
+            let at = offset_of_line_column(&text, offset, column);
+            proptest::prop_assert!(text.is_char_boundary(at));
+        }
     }
 
     #[test]

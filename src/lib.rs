@@ -3,10 +3,38 @@
 //! The pipeline shows in the modules: [`config`] → [`load`] → [`parse`] → [`site`] (assemble the
 //! model) → [`render`] → [`write`]. This file is the front door: [`build`], [`check`], [`schedule`].
 //! [`diagnostics`] is the one error type every stage reports in.
+//!
+//! # Indexing
+//!
+//! No code outside tests may panic: the crate denies `unwrap`, `expect`, `panic!`,
+//! `unreachable!`, string slicing and indexing. [`site`] and [`render`] alone may index, and only
+//! their own arenas: `site.pages[id]`, `site.sections[id]` and the vectors of fingerprints and
+//! values kept beside them are indexed with a [`site::PageId`] or [`site::SectionId`] that
+//! `site::assemble` handed out as the position it pushed the page or section to. The arenas are
+//! built once and never shrink (a preview patch replaces a page in place), and every id stored
+//! in the model (a page's section, a section's pages, parents, neighbours, link targets) and
+//! every vector indexed beside them is made from the same arena, so an id cannot be out of range.
+//! Wrapping each of these hundred lookups in `get(..)` would add an error path that cannot be
+//! taken to every function of the model. Nothing from outside (a file, a request) ever becomes an
+//! index there: text from outside is read with `get`, `strip_prefix` or `split_once`, as elsewhere.
 
 // A `Diagnostic` is large (message, location with source line, hint); errors are the rare path and
 // reported once per run, so returning it by value costs nothing measurable and reads better than boxing.
 #![allow(clippy::result_large_err)]
+// No panic hides in the code: nothing outside `#[cfg(test)]` may unwrap, expect, panic, slice a
+// string (a byte index inside an umlaut panics) or index (see "Indexing" above for the two
+// modules that may index their own arenas).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::string_slice,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod audit;
 pub mod config;
@@ -14,9 +42,11 @@ pub mod diagnostics;
 pub mod load;
 pub mod newsletter;
 pub mod parse;
+#[cfg_attr(not(test), allow(clippy::indexing_slicing))] // its own arena ids, see "Indexing"
 pub mod render;
 pub mod scaffold;
 pub mod serve;
+#[cfg_attr(not(test), allow(clippy::indexing_slicing))] // its own arena ids, see "Indexing"
 pub mod site;
 pub mod slug;
 pub mod subscriptions;

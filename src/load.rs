@@ -255,15 +255,13 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
         .to_vec();
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
-        let bytes = e.as_bytes();
+        // `valid_up_to` is the index of the first bad byte, so both halves exist.
+        let (good, rest) = e.as_bytes().split_at_checked(valid).unwrap_or_default();
         // Show the line up to the bad byte so the editor can find it.
-        let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
-        let bad = bytes[valid];
-        let line_end = bytes[valid..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| valid + i);
-        let text = String::from_utf8_lossy(&bytes[..line_end]).into_owned();
+        let prefix = String::from_utf8_lossy(good).into_owned();
+        let bad = rest.first().copied().unwrap_or_default();
+        let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+        let text = String::from_utf8_lossy(&[good, line].concat()).into_owned();
         let mut loc = Location::at_offset(shown, &text, prefix.len(), 1);
         loc.width = 1;
         Diagnostic::error(format!(
@@ -276,8 +274,8 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
 
 fn io_reason(message: &str) -> String {
     // std's messages end with " (os error 2)", which helps nobody editing content.
-    match message.find(" (os error") {
-        Some(i) => message[..i].to_lowercase(),
+    match message.split_once(" (os error") {
+        Some((reason, _)) => reason.to_lowercase(),
         None => message.to_lowercase(),
     }
 }
@@ -446,14 +444,14 @@ impl SiteRoot {
             .components()
             .map(|c| c.as_os_str().to_string_lossy())
             .collect();
-        match names.iter().position(|name| is_dot_name(name)) {
-            Some(i) if i + 1 < names.len() => Err(Refusal::Hidden(format!(
+        match names.iter().enumerate().find(|(_, name)| is_dot_name(name)) {
+            Some((i, name)) if i + 1 < names.len() => Err(Refusal::Hidden(format!(
                 "the hidden folder `{}/`",
-                printable(&names[i])
+                printable(name)
             ))),
-            Some(i) => Err(Refusal::Hidden(format!(
+            Some((_, name)) => Err(Refusal::Hidden(format!(
                 "the hidden file `{}`",
-                printable(&names[i])
+                printable(name)
             ))),
             None => Ok(()),
         }

@@ -2,7 +2,20 @@
 //!
 //! Exit codes: 0 success, 1 content error (the editor must fix something), 2 usage error.
 
-#![allow(clippy::result_large_err)] // see lib.rs: diagnostics are the rare path
+#![allow(clippy::result_large_err)]
+// see lib.rs: diagnostics are the rare path
+// As in lib.rs: no unwrap, expect, panic, string slicing or indexing outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::string_slice,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

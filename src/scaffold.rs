@@ -141,7 +141,7 @@ pub fn new_content(root: &Path, request: &NewContent) -> Result<std::path::PathB
         }
         NewKind::Door => {
             let days = section
-                .and_then(|s| site.sections[s].front.advent.as_ref())
+                .and_then(|s| site.sections.get(s)?.front.advent.as_ref())
                 .map_or(24, |a| a.days);
             let taken: Vec<u32> = site
                 .pages
@@ -227,8 +227,8 @@ fn find_section(
 
 /// `content/aktuelles/` for a section, `content/` for none.
 fn section_folder(site: &crate::site::Site, section: Option<usize>) -> String {
-    match section {
-        Some(s) => format!("{}{}", crate::load::CONTENT_DIR, site.sections[s].path),
+    match section.and_then(|s| site.sections.get(s)) {
+        Some(s) => format!("{}{}", crate::load::CONTENT_DIR, s.path),
         None => format!("{}/", crate::load::CONTENT_DIR),
     }
 }

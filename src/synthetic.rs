@@ -103,7 +103,7 @@ impl Rng {
     }
     fn words(&mut self, n: usize) -> String {
         (0..n)
-            .map(|_| WORDS[self.below(WORDS.len())])
+            .filter_map(|_| WORDS.get(self.below(WORDS.len())).copied())
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -288,17 +288,16 @@ fn body(rng: &mut Rng, i: usize, total: usize, highlight: bool) -> String {
 fn link_to_url(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
-    while let Some(i) = rest.find("@@LINK@@") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 8..];
+    while let Some((before, after)) = rest.split_once("@@LINK@@") {
+        out.push_str(before);
         let end = after.find(')').unwrap_or(after.len());
-        let target = &after[..end];
+        let (target, after_target) = after.split_at_checked(end).unwrap_or((after, ""));
         let (path, anchor) = target.split_once('#').map_or((target, ""), |(p, a)| (p, a));
         let _ = write!(out, "/{}/", path.trim_end_matches(".md"));
         if !anchor.is_empty() {
             let _ = write!(out, "#{anchor}");
         }
-        rest = &after[end..];
+        rest = after_target;
     }
     out.push_str(rest);
     out

@@ -239,8 +239,15 @@ impl GermanFormat {
 /// Writes a date-time in German. Times without a date (`Time` on a bare date) print `00:00`.
 pub fn format_german(dt: DateTime, format: GermanFormat) -> String {
     let d = dt.date();
-    let weekday = WEEKDAYS[d.weekday().to_monday_zero_offset() as usize];
-    let month = MONTHS[(d.month() - 1) as usize];
+    // jiff keeps the offset in 0..=6 and the month in 1..=12: both names are always there.
+    let weekday = WEEKDAYS
+        .get(d.weekday().to_monday_zero_offset() as usize)
+        .copied()
+        .unwrap_or_default();
+    let month = MONTHS
+        .get((d.month() - 1) as usize)
+        .copied()
+        .unwrap_or_default();
     match format {
         GermanFormat::Short => format!("{:02}.{:02}.{}", d.day(), d.month(), d.year()),
         GermanFormat::Long => format!("{weekday}, {}. {month} {}", d.day(), d.year()),

@@ -73,25 +73,19 @@ pub struct Memory {
 impl Memory {
     fn insert(&self, rel: &str, file: MemoryFile) -> Result<(), Diagnostic> {
         let rel = output_path(rel)?.to_string();
-        match self.files.lock() {
-            Ok(mut files) => {
-                files.insert(rel, file);
-                Ok(())
-            }
-            Err(_) => Err(Diagnostic::error(
-                "the in-memory output is unusable after an earlier crash",
-            )),
-        }
+        // A map insert is whole or not done: a thread that panicked cannot have left half of one.
+        crate::sync::lock(&self.files).insert(rel, file);
+        Ok(())
     }
 
     /// The files, taken out.
     pub fn into_files(self) -> std::collections::BTreeMap<String, MemoryFile> {
-        self.files.into_inner().unwrap_or_default()
+        crate::sync::into_inner(self.files)
     }
 
     /// The files, for serving and comparing.
     pub fn snapshot(&self) -> std::collections::BTreeMap<String, MemoryFile> {
-        self.files.lock().map(|f| f.clone()).unwrap_or_default()
+        crate::sync::lock(&self.files).clone()
     }
 }
 
@@ -306,6 +300,16 @@ pub fn check_output_dir(root: &Path, output: &Path) -> Result<(), Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_output_keeps_its_files_after_a_panic_while_it_was_locked() {
+        let memory = Memory::default();
+        memory.write("a/index.html", b"a").unwrap();
+        crate::sync::poison(&memory.files);
+        memory.write("b/index.html", b"b").unwrap();
+        assert_eq!(memory.snapshot().len(), 2);
+        assert_eq!(memory.into_files().len(), 2);
+    }
 
     #[test]
     fn uncommitted_build_leaves_previous_output() {

@@ -93,15 +93,17 @@ impl<'a> YamlSource<'a> {
     fn diagnostic(&self, e: &serde_yaml::Error, what: &str) -> Diagnostic {
         let raw = e.to_string();
         // serde_yaml appends " at line X column Y"; we show the place ourselves.
-        let message = match raw.rfind(" at line ") {
-            Some(i) => raw[..i].to_string(),
+        let message = match raw.rsplit_once(" at line ") {
+            Some((message, _)) => message.to_string(),
             None => raw.clone(),
         };
         let (offset, width) = match e.location() {
             Some(loc) => {
                 let start = loc.index().min(self.yaml.len());
-                let word = self.yaml[start..]
-                    .find([':', '\n', ' ', ','])
+                let word = self
+                    .yaml
+                    .get(start..)
+                    .and_then(|rest| rest.find([':', '\n', ' ', ',']))
                     .unwrap_or(0)
                     .max(1);
                 (self.offset + start, word)
@@ -171,7 +173,7 @@ fn too_deep(yaml: &str) -> Option<usize> {
         if line_start && depth == 0 {
             line_start = false;
             line_begin = i;
-            let indent = b[i..].iter().take_while(|c| **c == b' ').count();
+            let indent = b.iter().skip(i).take_while(|c| **c == b' ').count();
             let j = i + indent;
             let is_blank = j == b.len() || line_break(b, j).is_some();
             let continues = |limit: Option<usize>| limit.is_some_and(|t| is_blank || indent > t);
@@ -183,7 +185,8 @@ fn too_deep(yaml: &str) -> Option<usize> {
             block_scalar = None;
             plain_continues = None;
             if indent == 0
-                && (b[j..].starts_with(b"---") || b[j..].starts_with(b"..."))
+                && b.get(j..)
+                    .is_some_and(|rest| rest.starts_with(b"---") || rest.starts_with(b"..."))
                 && blank(j + 3)
             {
                 i = j + 3;
@@ -203,7 +206,7 @@ fn too_deep(yaml: &str) -> Option<usize> {
             line_begin = i;
             continue;
         }
-        let c = b[i];
+        let Some(&c) = b.get(i) else { break };
         match c {
             b' ' | b'\t' => {
                 i += 1;
@@ -262,7 +265,11 @@ fn too_deep(yaml: &str) -> Option<usize> {
             // In flow, `"key":value` needs no space after the colon.
             b':' if blank(i + 1)
                 || (depth > 0 && flow_indicator(i + 1))
-                || (depth > 0 && i > 0 && matches!(b[i - 1], b'"' | b'\'' | b']' | b'}')) =>
+                || (depth > 0
+                    && matches!(
+                        i.checked_sub(1).and_then(|j| b.get(j)),
+                        Some(b'"' | b'\'' | b']' | b'}')
+                    )) =>
             {
                 if depth == 0 {
                     parent = first_col;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostics::{Diagnostic, Location};
 use crate::parse::markdown;
 use crate::site::Site;
+use crate::sync::lock;
 
 pub const CACHE_FILE: &str = ".ozg-site/link-cache.json";
 const CACHE_SECONDS: i64 = 24 * 3600;
@@ -113,7 +114,7 @@ fn collect(site: &Site) -> BTreeMap<String, Vec<Location>> {
         .map(|p| (&p.file, &p.split))
         .chain(site.sections.iter().map(|s| (&s.file, &s.split)));
     for (file, split) in bodies {
-        let body = &file.text[split.body..];
+        let body = split.body(&file.text);
         for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
             if let Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) = event
                 && (dest_url.starts_with("https://") || dest_url.starts_with("http://"))
@@ -146,16 +147,19 @@ fn ask_all(urls: &[String], timeout: Duration, now: i64) -> HashMap<String, Answ
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL.min(urls.len()) {
             scope.spawn(|| {
-                while let Some(url) = queue.lock().ok().and_then(|mut q| q.next()) {
+                // A `let`, not `while let`: the queue's guard ends with the statement, so the
+                // queue is not locked while asking.
+                loop {
+                    let Some(url) = lock(&queue).next() else {
+                        break;
+                    };
                     let answer = ask(&agent, url, now);
-                    if let Ok(mut a) = answers.lock() {
-                        a.insert(url.clone(), answer);
-                    }
+                    lock(&answers).insert(url.clone(), answer);
                 }
             });
         }
     });
-    answers.into_inner().unwrap_or_default()
+    crate::sync::into_inner(answers)
 }
 
 /// HEAD first (cheap); servers that refuse HEAD get a GET.

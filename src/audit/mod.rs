@@ -110,7 +110,7 @@ pub fn audit(site: &Site) -> Vec<Diagnostic> {
     let mut findings = Vec::new();
     for doc in documents(site) {
         let (file, split) = (doc.file, doc.split);
-        let body = &file.text[split.body..];
+        let body = split.body(&file.text);
         let found = audit_body(body, &file.shown, &file.text, split.body);
         findings.extend(
             found

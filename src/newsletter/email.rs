@@ -53,7 +53,11 @@ struct Article {
 
 /// Renders edition `id` of `site` with the theme's e-mail templates.
 pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edition, Diagnostics> {
-    let page = &site.pages[id];
+    let Some(page) = site.pages.get(id) else {
+        return Err(
+            Diagnostic::error(format!("there is no page {id} to render as an edition")).into(),
+        );
+    };
     let KindFields::Newsletter(fields) = &page.fields else {
         return Err(Diagnostic::error("not a newsletter edition")
             .in_file(&page.file.shown)
@@ -76,7 +80,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             );
         }
     }
-    let body = &page.file.text[page.split.body..];
+    let body = page.split.body(&page.file.text);
     errors.extend(check_body(
         body,
         &page.file.shown,
@@ -130,7 +134,8 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
     };
     let mut refs = References::new();
     let render_part = |range: std::ops::Range<usize>, refs: &mut References| {
-        let part = &body[range.clone()];
+        // The ranges are the Markdown parser's offsets into `body`: always inside it.
+        let part = body.get(range.clone()).unwrap_or_default();
         let source = BodySource {
             path: &page.file.shown,
             file_text: &page.file.text,
@@ -461,18 +466,19 @@ fn mjml_to_html(mjml: &str, template: &Path) -> Result<String, Diagnostics> {
 /// MJML keeps a `<style>` for Outlook 2003 inside a conditional comment; nothing else needs it,
 /// and a mail should carry no style sheet at all.
 fn drop_conditional_styles(html: &str) -> String {
+    const OPEN: &str = "<!--[if";
+    const CLOSE: &str = "<![endif]-->";
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
-    while let Some(start) = rest.find("<!--[if") {
-        let Some(len) = rest[start..].find("<![endif]-->") else {
+    while let Some((before, from)) = rest.split_once(OPEN) {
+        let Some((inside, after)) = from.split_once(CLOSE) else {
             break;
         };
-        let end = start + len + "<![endif]-->".len();
-        out.push_str(&rest[..start]);
-        if !rest[start..end].contains("<style") {
-            out.push_str(&rest[start..end]);
+        out.push_str(before);
+        if !inside.contains("<style") {
+            out.extend([OPEN, inside, CLOSE]);
         }
-        rest = &rest[end..];
+        rest = after;
     }
     out.push_str(rest);
     out
@@ -488,12 +494,13 @@ fn make_links_absolute(html: &str, origin: &str, web_url: &str) -> Result<String
             .filter_map(|a| rest.find(a).map(|i| (i, a.len())))
             .min();
         let Some((i, len)) = next else { break };
-        let value_start = i + len;
-        let Some(value_len) = rest[value_start..].find('"') else {
+        let Some((head, from_value)) = rest.split_at_checked(i + len) else {
             break;
         };
-        let value = &rest[value_start..value_start + value_len];
-        out.push_str(&rest[..value_start]);
+        let Some((value, after)) = from_value.split_once('"') else {
+            break;
+        };
+        out.push_str(head);
         let ok = ["https://", "http://", "mailto:", "tel:", "%%"]
             .iter()
             .any(|p| value.starts_with(p));
@@ -506,7 +513,8 @@ fn make_links_absolute(html: &str, origin: &str, web_url: &str) -> Result<String
                 "the e-mail links to `{value}`, which no mail client can open: links in e-mails must be absolute"
             ));
         }
-        rest = &rest[value_start + value_len..];
+        out.push('"');
+        rest = after;
     }
     out.push_str(rest);
     Ok(out)

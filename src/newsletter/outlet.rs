@@ -151,10 +151,10 @@ pub const NO_8BITMIME: &str = "the mail server does not offer 8BITMIME, which th
 
 /// The URL without anything after the host (there should be no password, but never print one).
 pub fn redact(url: &str) -> String {
-    match url.find('@') {
-        Some(i) => match url.find("://") {
-            Some(s) => format!("{}{}", &url[..s + 3], &url[i + 1..]),
-            None => url[i + 1..].to_string(),
+    match url.split_once('@') {
+        Some((_, host)) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://{host}"),
+            None => host.to_string(),
         },
         None => url.to_string(),
     }

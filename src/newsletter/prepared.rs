@@ -33,9 +33,12 @@ impl Template {
             .filter_map(|(token, piece)| rest.find(token).map(|i| (i, token.len(), piece)))
             .min_by_key(|(i, _, _)| *i);
             let Some((i, len, piece)) = next else { break };
-            pieces.push(Piece::Fixed(encode(&rest[..i])));
+            let (Some(fixed), Some(after)) = (rest.get(..i), rest.get(i + len..)) else {
+                break;
+            };
+            pieces.push(Piece::Fixed(encode(fixed)));
             pieces.push(piece);
-            rest = &rest[i + len..];
+            rest = after;
         }
         pieces.push(Piece::Fixed(encode(rest)));
         Template(pieces)

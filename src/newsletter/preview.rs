@@ -32,10 +32,11 @@ pub fn pages(site: &Arc<Site>, theme: &Theme) -> Result<Vec<(String, Vec<u8>)>, 
     };
     Ok(editions
         .iter()
-        .map(|e| {
+        // Every edition was rendered from a page of `site`, so each finds its page.
+        .filter_map(|e| {
             let path = format!(
                 "{}email/index.html",
-                site.pages[e.page].path.trim_start_matches('/')
+                site.pages.get(e.page)?.path.trim_start_matches('/')
             );
             let page = format!(
                 r#"<!DOCTYPE html>
@@ -77,7 +78,7 @@ pre {{ background: #fff; border: 1px solid #c9ced6; padding: 1rem; margin: 0; he
                 html = escape(&personal.html(&e.html)),
                 text = escape(&personal.text(&e.text)),
             );
-            (path, page.into_bytes())
+            Some((path, page.into_bytes()))
         })
         .collect())
 }

@@ -721,17 +721,19 @@ fn strip_html(html: &str) -> String {
     let mut out = String::new();
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
-        push_html_text(&mut out, &rest[..lt]);
-        rest = &rest[lt..];
+        let (text, from_lt) = rest.split_at_checked(lt).unwrap_or((rest, ""));
+        push_html_text(&mut out, text);
+        rest = from_lt;
         if let Some(comment) = rest.strip_prefix("<!--") {
-            rest = comment.find("-->").map_or("", |end| &comment[end + 3..]);
+            rest = comment.split_once("-->").map_or("", |(_, after)| after);
         } else if !starts_tag(rest) {
             // A "<" that starts no tag ("a < b") is text.
             out.push('<');
-            rest = &rest[1..];
+            rest = rest.strip_prefix('<').unwrap_or_default();
         } else if let Some(end) = tag_end(rest) {
-            let tag = &rest[1..end];
-            rest = apply_tag(&mut out, tag, &rest[end + 1..]);
+            // `end` is the index of a `>` after the `<`, so both parts exist.
+            let tag = rest.get(1..end).unwrap_or_default();
+            rest = apply_tag(&mut out, tag, rest.get(end + 1..).unwrap_or_default());
         } else {
             // A tag that never closes swallows the rest, as in a browser, so the HTML part shows the same.
             rest = "";
@@ -786,7 +788,10 @@ fn apply_tag<'h>(out: &mut String, tag: &str, rest: &'h str) -> &'h str {
         "script" | "style" if !closing && !tag.ends_with('/') => {
             let close = format!("</{name}");
             return match find_ignore_case(rest, &close) {
-                Some(at) => rest[at..].find('>').map_or("", |end| &rest[at + end + 1..]),
+                Some(at) => rest
+                    .get(at..)
+                    .and_then(|close| close.split_once('>'))
+                    .map_or("", |(_, after)| after),
                 None => "",
             };
         }
@@ -808,11 +813,14 @@ fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
 fn html_attribute(tag: &str, name: &str) -> Option<String> {
     let lower = tag.to_ascii_lowercase();
     let mut from = 0;
-    while let Some(found) = lower[from..].find(name) {
+    // `lower` has the bytes of `tag` in the same places, so an index into one fits the other.
+    while let Some(found) = lower.get(from..).and_then(|l| l.find(name)) {
         let at = from + found;
         from = at + name.len();
-        let preceded_by_space = lower[..at].ends_with(|c: char| c.is_ascii_whitespace());
-        let after = tag[from..].trim_start();
+        let preceded_by_space = lower
+            .get(..at)
+            .is_some_and(|l| l.ends_with(|c: char| c.is_ascii_whitespace()));
+        let after = tag.get(from..).unwrap_or_default().trim_start();
         let Some(value) = after.strip_prefix('=') else {
             continue;
         };
@@ -821,7 +829,13 @@ fn html_attribute(tag: &str, name: &str) -> Option<String> {
         }
         let value = value.trim_start();
         return Some(match value.chars().next() {
-            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or_default().to_owned(),
+            Some(q @ ('"' | '\'')) => value
+                .strip_prefix(q)
+                .unwrap_or_default()
+                .split(q)
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
             _ => value
                 .split(|c: char| c.is_ascii_whitespace() || c == '/')
                 .next()
@@ -846,22 +860,22 @@ fn push_html_text(out: &mut String, text: &str) {
 fn decode_entities(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
+    while let Some((before, after)) = rest.split_once('&') {
+        out.push_str(before);
         // Entity names are short: looking no further keeps a text full of "&" linear.
-        let decoded = rest.get(1..).and_then(|after| {
-            let end = after.bytes().take(12).position(|b| b == b';')?;
-            entity(&after[..end]).map(|c| (c, end))
-        });
+        let decoded = after
+            .bytes()
+            .take(12)
+            .position(|b| b == b';')
+            .and_then(|end| Some((entity(after.get(..end)?)?, after.get(end + 1..)?)));
         match decoded {
-            Some((c, end)) => {
+            Some((c, after_entity)) => {
                 out.extend(c);
-                rest = &rest[end + 2..];
+                rest = after_entity;
             }
             None => {
                 out.push('&');
-                rest = &rest[1..];
+                rest = after;
             }
         }
     }
@@ -1071,14 +1085,12 @@ fn aligned_table(
         })
         .collect();
     let line = |row: &[String]| -> String {
-        (0..columns)
-            .map(|column| {
+        column_widths
+            .iter()
+            .enumerate()
+            .map(|(column, &column_width)| {
                 let align = table.aligns.get(column).copied().unwrap_or(Alignment::None);
-                pad(
-                    &cell(row, column).replace(GLUE, " "),
-                    column_widths[column],
-                    align,
-                )
+                pad(&cell(row, column).replace(GLUE, " "), column_width, align)
             })
             .collect::<Vec<_>>()
             .join(" | ")

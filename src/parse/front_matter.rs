@@ -18,23 +18,29 @@ impl Split {
         YamlSource {
             path: &file.shown,
             file_text: &file.text,
-            yaml: &file.text[self.yaml.0..self.yaml.1],
+            yaml: file.text.get(self.yaml.0..self.yaml.1).unwrap_or_default(),
             offset: self.yaml.0,
         }
+    }
+
+    /// The Markdown body of `text`, the file this split was made of (empty for any other text).
+    pub fn body<'a>(&self, text: &'a str) -> &'a str {
+        text.get(self.body..).unwrap_or_default()
     }
 }
 
 /// Finds the front matter: a first line `---`, YAML, a closing line `---`.
 pub fn split(text: &str, shown: &std::path::Path) -> Result<Split, Diagnostic> {
-    let first_line_end = text.find('\n').unwrap_or(text.len());
-    if text[..first_line_end].trim_end() != "---" {
+    let (first_line, after_first) = text.split_once('\n').unwrap_or((text, ""));
+    let first_line_end = first_line.len();
+    if first_line.trim_end() != "---" {
         return Err(Diagnostic::error("the file does not start with front matter")
             .at(Location::at_offset(shown, text, 0, first_line_end.max(1)))
             .hint("start the file with a line `---`, then `title: …`, then another line `---`, then the text"));
     }
-    let yaml_start = (first_line_end + 1).min(text.len());
+    let yaml_start = text.len() - after_first.len();
     let mut offset = yaml_start;
-    for line in text[yaml_start..].split_inclusive('\n') {
+    for line in after_first.split_inclusive('\n') {
         let trimmed = line.trim_end();
         if trimmed == "---" || trimmed == "..." {
             return Ok(Split {

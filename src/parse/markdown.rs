@@ -177,9 +177,10 @@ pub fn render(
                 title,
                 id,
             }) if dest_url.starts_with("@/") => {
-                let (target, anchor) = match dest_url.split_once('#') {
-                    Some((t, a)) => (t[2..].to_string(), Some(a.to_string())),
-                    None => (dest_url[2..].to_string(), None),
+                let internal = dest_url.strip_prefix("@/").unwrap_or(&dest_url);
+                let (target, anchor) = match internal.split_once('#') {
+                    Some((t, a)) => (t.to_string(), Some(a.to_string())),
+                    None => (internal.to_string(), None),
                 };
                 match resolve(&target) {
                     Resolved::Url(url) => {
@@ -354,7 +355,9 @@ pub fn render(
         _ => None,
     };
     if let Some(range) = teaser_range {
-        let teaser = events[range]
+        let teaser = events
+            .get(range)
+            .unwrap_or_default()
             .iter()
             .filter(|e| !matches!(e, Event::FootnoteReference(_)))
             .cloned();

@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use tera::Value;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::sync::lock;
+
 /// A value a template looked up by `@/` key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Dep {
@@ -39,9 +41,9 @@ pub struct RenderMemo {
 impl RenderMemo {
     /// Forgets everything when the globals changed (settings, `now`, templates).
     pub(super) fn start(&self, globals: u128) {
-        if let (Ok(mut g), Ok(mut e)) = (self.globals.lock(), self.entries.lock())
-            && *g != globals
-        {
+        // Skipping this on a poisoned lock would serve pages rendered with the old globals.
+        let (mut g, mut e) = (lock(&self.globals), lock(&self.entries));
+        if *g != globals {
             *g = globals;
             e.clear();
         }
@@ -54,7 +56,7 @@ impl RenderMemo {
         fingerprint: u128,
         current: impl Fn(&Dep) -> u128,
     ) -> Option<Arc<Vec<u8>>> {
-        let entries = self.entries.lock().ok()?;
+        let entries = lock(&self.entries);
         let entry = entries.get(rel)?;
         (entry.fingerprint == fingerprint && entry.deps.iter().all(|(d, fp)| current(d) == *fp))
             .then(|| entry.bytes.clone())
@@ -67,16 +69,14 @@ impl RenderMemo {
         bytes: Arc<Vec<u8>>,
         deps: Vec<(Dep, u128)>,
     ) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(
-                rel,
-                Entry {
-                    fingerprint,
-                    bytes,
-                    deps,
-                },
-            );
-        }
+        lock(&self.entries).insert(
+            rel,
+            Entry {
+                fingerprint,
+                bytes,
+                deps,
+            },
+        );
     }
 
     /// The outputs that looked up any of `deps` while rendering.
@@ -84,10 +84,8 @@ impl RenderMemo {
         if deps.is_empty() {
             return Vec::new();
         }
-        let Ok(entries) = self.entries.lock() else {
-            return Vec::new();
-        };
-        entries
+        // An empty answer on a poisoned lock would keep outputs whose inputs changed.
+        lock(&self.entries)
             .iter()
             .filter(|(_, e)| e.deps.iter().any(|(d, _)| deps.contains(d)))
             .map(|(rel, _)| rel.clone())
@@ -96,9 +94,7 @@ impl RenderMemo {
 
     /// Drops outputs that no longer exist.
     pub(super) fn retain(&self, keep: &std::collections::HashSet<String>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|k, _| keep.contains(k));
-        }
+        lock(&self.entries).retain(|k, _| keep.contains(k));
     }
 }
 
@@ -206,5 +202,40 @@ impl Fingerprint {
 
     pub fn finish(&self) -> u128 {
         self.0.digest128()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_globals_forget_every_output_also_after_a_panic_while_locked() {
+        let memo = RenderMemo::default();
+        memo.start(1);
+        memo.put(
+            "a/index.html".into(),
+            7,
+            Arc::new(b"alt".to_vec()),
+            Vec::new(),
+        );
+        crate::sync::poison(&memo.globals);
+        memo.start(2);
+        assert_eq!(memo.get("a/index.html", 7, |_| 0), None);
+    }
+
+    #[test]
+    fn outputs_depending_on_a_change_are_found_also_after_a_panic_while_locked() {
+        let memo = RenderMemo::default();
+        let dep = Dep::Page("aktuelles/a.md".into());
+        memo.put(
+            "a/index.html".into(),
+            7,
+            Arc::new(b"alt".to_vec()),
+            vec![(dep.clone(), 1)],
+        );
+        crate::sync::poison(&memo.entries);
+        let changed = std::collections::HashSet::from([dep]);
+        assert_eq!(memo.dependents(&changed), vec!["a/index.html".to_string()]);
     }
 }

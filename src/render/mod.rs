@@ -186,7 +186,10 @@ pub fn render_preview(
     sink: &dyn Sink,
     memo: &memo::RenderMemo,
 ) -> Result<preview::Kept, Diagnostics> {
-    render_all(site, theme, sink, Some(memo)).map(|(_, kept)| kept.expect("kept with a memo"))
+    render_all(site, theme, sink, Some(memo)).and_then(|(_, kept)| {
+        // With a memo `render_all` always keeps what it rendered.
+        kept.ok_or_else(|| Diagnostic::error("the preview kept nothing of its build").into())
+    })
 }
 
 fn render_all(
@@ -210,10 +213,8 @@ fn render_all(
         .par_iter()
         .map(|job| render_job(site, &templates, job, &values, staging, skip.as_ref()))
         .collect();
-    if let Some(skip) = &skip
-        && let Ok(emitted) = skip.emitted.lock()
-    {
-        skip.memo.retain(&emitted);
+    if let Some(skip) = &skip {
+        skip.memo.retain(&crate::sync::lock(&skip.emitted));
     }
     let mut errors = Diagnostics::new();
     let mut written = Written::default();
@@ -394,9 +395,7 @@ fn emit(
     let Some(skip) = skip else {
         return sink.write(&rel, render()?.as_bytes());
     };
-    if let Ok(mut emitted) = skip.emitted.lock() {
-        emitted.insert(rel.clone());
-    }
+    crate::sync::lock(&skip.emitted).insert(rel.clone());
     let fingerprint = fingerprint();
     if let Some(bytes) = skip.memo.get(&rel, fingerprint, |d| skip.current(site, d)) {
         return sink.write_shared(&rel, bytes);

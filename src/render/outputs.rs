@@ -133,7 +133,10 @@ pub fn write_extras(
 
     // Theme files under `templates/files/` become files at the same path (e.g. the web app manifest).
     for name in templates.names_under(EXTRA_FILES_DIR) {
-        let out = name[EXTRA_FILES_DIR.len()..].to_string();
+        let out = name
+            .strip_prefix(EXTRA_FILES_DIR)
+            .unwrap_or(&name)
+            .to_string();
         record(
             templates
                 .render(&name, &Context::new(), None)
@@ -248,5 +251,5 @@ fn sitemap(site: &Site) -> String {
         out.push_str("</url>\n");
     }
     out.push_str("</urlset>\n");
-    out
+    super::templates::xml_chars(out)
 }

@@ -36,7 +36,7 @@ pub fn index(site: &Site) -> String {
             };
             let mut text = p.common.description.clone().unwrap_or_default();
             text.push(' ');
-            text.push_str(&plain_text(&p.file.text[p.split.body..]));
+            text.push_str(&plain_text(p.split.body(&p.file.text)));
             let text: String = text.trim().chars().take(MAX_TEXT).collect();
             json!({
                 "url": site.config.url(&p.path),

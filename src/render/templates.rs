@@ -11,6 +11,19 @@ use crate::diagnostics::{Diagnostic, Location};
 use crate::theme::Theme;
 use crate::time::{GermanFormat, format_german, parse_template_value};
 
+/// `text` without the characters XML 1.0 allows nowhere: the C0 controls but TAB, LF and CR
+/// (an ESC or U+0001 in a title), U+FFFE and U+FFFF. One of them makes a feed or sitemap
+/// unreadable for every XML parser, and not even a reference (`&#1;`) may stand for it, so they
+/// are dropped.
+pub fn xml_chars(text: String) -> String {
+    let not_xml = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    if text.contains(not_xml) {
+        text.chars().filter(|c| !not_xml(*c)).collect()
+    } else {
+        text
+    }
+}
+
 /// What templates can look up by `@/` key through `get_page`, `get_section` and `url`.
 /// Values are made on demand, so a site of ten thousand pages keeps no second copy of its HTML.
 pub trait Lookup: Send + Sync + 'static {
@@ -88,9 +101,16 @@ impl Templates {
         context: &tera::Context,
         content_file: Option<&std::path::Path>,
     ) -> Result<String, Diagnostic> {
-        self.tera
+        let text = self
+            .tera
             .render(name, context)
-            .map_err(|e| self.diagnostic(&e, content_file))
+            .map_err(|e| self.diagnostic(&e, content_file))?;
+        // Feeds and any other XML a theme renders: escaping cannot help there, see `xml_chars`.
+        Ok(if name.ends_with(".xml") {
+            xml_chars(text)
+        } else {
+            text
+        })
     }
 
     /// Turns a tera error into a diagnostic pointing at the template line, naming the content file.
@@ -282,5 +302,16 @@ fn lookup_value(
         None => Err(tera::Error::message(format!(
             "{function}: no published content at `@/{key}` (pass missing_ok=true to allow that)"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_text_keeps_tabs_line_breaks_and_letters_and_loses_other_controls() {
+        let text = "a\u{1}b\u{1b}[2J\tc\r\nd\u{b}\u{c}\u{0}\u{fffe}\u{ffff}é\u{85}".to_string();
+        assert_eq!(xml_chars(text), "ab[2J\tc\r\ndé\u{85}");
     }
 }

@@ -13,6 +13,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::render::memo::RenderMemo;
 use crate::render::preview::{Kept, render_patch};
 use crate::site::{Applied, AssembleCache, Moment, PagePatch, Site, Target};
+use crate::sync::lock;
 use crate::theme::Theme;
 use crate::write::{Memory, MemoryFile};
 
@@ -101,26 +102,23 @@ impl SiteBuilder {
 
     /// Moves the preview's "now" to the current time (a scheduled moment has arrived).
     pub fn advance_clock(&self) {
-        if let Ok(mut c) = self.clock.lock() {
-            *c = Timestamp::now();
-        }
+        *lock(&self.clock) = Timestamp::now();
     }
 
     fn now(&self) -> Timestamp {
-        self.now
-            .or_else(|| self.clock.lock().ok().map(|c| *c))
-            .unwrap_or_else(Timestamp::now)
+        self.now.unwrap_or_else(|| *lock(&self.clock))
     }
 
-    fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, Diagnostic> {
-        self.state
-            .lock()
-            .map_err(|_| Diagnostic::error("internal: the preview's state is unusable"))
+    /// The state, also after a build panicked while holding it: every build takes the last
+    /// build out of the state before it changes anything, so what a panic leaves behind is no
+    /// last build and the files still dirty, and the next build starts from the files.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        lock(&self.state)
     }
 
     /// Builds everything from the files on disk.
     pub fn build(&self) -> Result<Built, Diagnostics> {
-        let mut state = self.state()?;
+        let mut state = self.state();
         let result = self.build_full(&mut state);
         if result.is_ok() {
             state.dirty.clear();
@@ -131,7 +129,7 @@ impl SiteBuilder {
     /// Builds after `changed` files changed (as the watcher reports them, in any form below the
     /// root): a patch of the last build where possible, else in full.
     pub fn update(&self, changed: &[PathBuf]) -> Result<Built, Diagnostics> {
-        let mut state = self.state()?;
+        let mut state = self.state();
         state.dirty.extend(changed.iter().cloned());
         if let Some(built) = self.try_patch(&mut state) {
             state.dirty.clear();
@@ -148,20 +146,16 @@ impl SiteBuilder {
         // Whatever happens, the old build no longer describes the files.
         let old = state.last.take();
         let config = crate::config::Config::load(&self.root, Some(&self.base_url))?;
+        // Each entry of `previous` is a whole file read before: a panic cannot leave half of one.
         let sources = {
-            let previous = self
-                .previous
-                .lock()
-                .map_err(|_| Diagnostic::error("internal: lock poisoned"))?;
+            let previous = lock(&self.previous);
             crate::load::load_sources_reusing(&self.root, Some(&previous))?
         };
-        if let Ok(mut previous) = self.previous.lock() {
-            *previous = sources
-                .markdown
-                .iter()
-                .map(|f| (f.path.clone(), f.clone()))
-                .collect();
-        }
+        *lock(&self.previous) = sources
+            .markdown
+            .iter()
+            .map(|f| (f.path.clone(), f.clone()))
+            .collect();
         let mut site = crate::site::assemble(
             config,
             sources,
@@ -268,16 +262,12 @@ impl SiteBuilder {
                 return None;
             };
             read.push(file.clone());
-            if site.pages[id].file.hash == file.hash {
+            if site.pages.get(id)?.file.hash == file.hash {
                 continue;
             }
             PagePatch::prepare(site, file, &self.cache)?.apply(site, &mut applied);
         }
-        if let Ok(mut previous) = self.previous.lock() {
-            for f in read {
-                previous.insert(f.path.clone(), f);
-            }
-        }
+        lock(&self.previous).extend(read.into_iter().map(|f| (f.path.clone(), f)));
         let mut written = Vec::new();
         if !applied.pages.is_empty() {
             let memory = Memory::default();
@@ -365,4 +355,27 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
             .collect::<Vec<_>>()
             .join("/"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_preview_builds_again_after_a_build_panicked_while_holding_its_state() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::scaffold::init(dir.path()).unwrap();
+        let builder = SiteBuilder::new(
+            dir.path().to_path_buf(),
+            "http://127.0.0.1:1111".into(),
+            false,
+            Some("2025-12-05T12:00:00Z".parse().unwrap()),
+        );
+        crate::sync::poison(&builder.state);
+        crate::sync::poison(&builder.previous);
+        let built = builder.build().unwrap();
+        assert!(built.files.contains_key("index.html"));
+        let again = builder.update(&[dir.path().join("site.yaml")]).unwrap();
+        assert!(again.files.contains_key("index.html"));
+    }
 }

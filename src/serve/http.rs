@@ -674,8 +674,8 @@ pub fn inject_live_script(html: Vec<u8>, generation: u64) -> Vec<u8> {
     let tag =
         format!("<script src=\"{LIVE_SCRIPT_PATH}\" data-generation=\"{generation}\"></script>");
     let text = String::from_utf8_lossy(&html);
-    match text.rfind("</body>") {
-        Some(i) => format!("{}{tag}\n{}", &text[..i], &text[i..]).into_bytes(),
+    match text.rfind("</body>").and_then(|i| text.split_at_checked(i)) {
+        Some((head, tail)) => format!("{head}{tag}\n{tail}").into_bytes(),
         None => format!("{text}{tag}\n").into_bytes(),
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::broadcast;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::site::Moment;
+use crate::sync;
 use crate::write::MemoryFile;
 
 pub use builder::{Built, Files, Rebuilt, SiteBuilder};
@@ -72,7 +73,7 @@ impl Shared {
     }
 
     pub fn files(&self) -> Arc<BTreeMap<String, MemoryFile>> {
-        self.files.read().map(|f| f.clone()).unwrap_or_default()
+        sync::read(&self.files).clone()
     }
 
     /// Whether the file at `path` may still be read: it lies below the site folder and no link
@@ -96,7 +97,7 @@ impl Shared {
     }
 
     pub fn error(&self) -> Option<String> {
-        self.error.read().ok().and_then(|e| e.clone())
+        sync::read(&self.error).clone()
     }
 }
 
@@ -172,10 +173,13 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     Ok(())
 }
 
+/// The longest the worker sleeps without a change, also when no moment is scheduled.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+
 /// Rebuilds on file changes and, following the clock, at each scheduled moment.
 fn worker(site: SiteBuilder, shared: Arc<Shared>, rx: mpsc::Receiver<Trigger>) {
     loop {
-        let next = shared.next_change.read().ok().and_then(|n| n.clone());
+        let next = sync::read(&shared.next_change).clone();
         let wait = match next {
             Some(moment) if site.follows_clock() => {
                 let secs = moment
@@ -183,9 +187,9 @@ fn worker(site: SiteBuilder, shared: Arc<Shared>, rx: mpsc::Receiver<Trigger>) {
                     .timestamp()
                     .duration_since(Timestamp::now())
                     .as_secs_f64();
-                Duration::from_secs_f64(secs.clamp(0.0, 3600.0))
+                Duration::try_from_secs_f64(secs.clamp(0.0, 3600.0)).unwrap_or(MAX_WAIT)
             }
-            _ => Duration::from_secs(3600),
+            _ => MAX_WAIT,
         };
         let first = match rx.recv_timeout(wait) {
             Ok(t) => t,
@@ -236,17 +240,9 @@ fn rebuild(site: &SiteBuilder, shared: &Shared, changed: &[PathBuf], full: bool)
                     classify(changed_outputs(&old, &built.files).into_iter())
                 }
             };
-            if let Ok(mut f) = shared.files.write() {
-                *f = built.files;
-            }
-            if let Ok(mut n) = shared.next_change.write() {
-                *n = built.next;
-            }
-            let had_error = shared
-                .error
-                .write()
-                .map(|mut e| e.take().is_some())
-                .unwrap_or(false);
+            *sync::write(&shared.files) = built.files;
+            *sync::write(&shared.next_change) = built.next;
+            let had_error = sync::write(&shared.error).take().is_some();
             let change = if had_error {
                 Some(Change::Reload)
             } else {
@@ -270,9 +266,7 @@ fn rebuild(site: &SiteBuilder, shared: &Shared, changed: &[PathBuf], full: bool)
                 .collect::<Vec<_>>()
                 .join("\n");
             eprintln!("{text}");
-            if let Ok(mut e) = shared.error.write() {
-                *e = Some(text.clone());
-            }
+            *sync::write(&shared.error) = Some(text.clone());
             let _ = shared.events.send(Change::Error(text));
         }
     }

@@ -56,17 +56,15 @@ struct BodyEntry {
 
 impl AssembleCache {
     fn front(&self, key: &(String, u64, Kind)) -> Option<FrontEntry> {
-        self.fronts.lock().ok()?.get(key).cloned()
+        crate::sync::lock(&self.fronts).get(key).cloned()
     }
 
     fn keep_front(&self, key: (String, u64, Kind), entry: FrontEntry) {
-        if let Ok(mut map) = self.fronts.lock() {
-            map.insert(key, entry);
-        }
+        crate::sync::lock(&self.fronts).insert(key, entry);
     }
 
     fn body(&self, key: &(String, u64), index: &KeyIndex) -> Option<std::sync::Arc<Rendered>> {
-        let map = self.bodies.lock().ok()?;
+        let map = crate::sync::lock(&self.bodies);
         let entry = map.get(key)?;
         entry
             .links
@@ -81,25 +79,19 @@ impl AssembleCache {
         rendered: &std::sync::Arc<Rendered>,
         links: Vec<(String, markdown::Resolved)>,
     ) {
-        if let Ok(mut map) = self.bodies.lock() {
-            map.insert(
-                key,
-                BodyEntry {
-                    rendered: rendered.clone(),
-                    links,
-                },
-            );
-        }
+        crate::sync::lock(&self.bodies).insert(
+            key,
+            BodyEntry {
+                rendered: rendered.clone(),
+                links,
+            },
+        );
     }
 
     /// Drops entries of files that no longer exist (or changed), so the cache does not grow.
     fn retain(&self, keys: &std::collections::HashSet<(String, u64)>) {
-        if let Ok(mut map) = self.fronts.lock() {
-            map.retain(|(k, h, _), _| keys.contains(&(k.clone(), *h)));
-        }
-        if let Ok(mut map) = self.bodies.lock() {
-            map.retain(|k, _| keys.contains(k));
-        }
+        crate::sync::lock(&self.fronts).retain(|(k, h, _), _| keys.contains(&(k.clone(), *h)));
+        crate::sync::lock(&self.bodies).retain(|k, _| keys.contains(k));
     }
 }
 
@@ -450,10 +442,7 @@ fn parent_section(dir: &str, by_dir: &HashMap<String, usize>) -> Option<usize> {
     }
     let mut cur = dir;
     loop {
-        cur = match cur.rfind('/') {
-            Some(i) => &cur[..i],
-            None => "",
-        };
+        cur = cur.rsplit_once('/').map_or("", |(parent, _)| parent);
         if let Some(&id) = by_dir.get(cur) {
             return Some(id);
         }
@@ -498,10 +487,7 @@ pub(super) fn parse_page(
             (s, None)
         }
         Origin::Content => {
-            let dir = match file.key.rfind('/') {
-                Some(i) => &file.key[..i],
-                None => "",
-            };
+            let dir = file.key.rsplit_once('/').map_or("", |(dir, _)| dir);
             let is_bundle = file.key.ends_with("/index.md");
             let home = if is_bundle {
                 parent_section(dir, section_by_dir)
@@ -794,10 +780,7 @@ fn place_assets(assets: Vec<crate::load::AssetFile>, pages: &[Page]) -> Vec<Asse
     assets
         .into_iter()
         .map(|a| {
-            let (dir, name) = match a.key.rfind('/') {
-                Some(i) => (&a.key[..i], &a.key[i + 1..]),
-                None => ("", a.key.as_str()),
-            };
+            let (dir, name) = a.key.rsplit_once('/').unwrap_or(("", a.key.as_str()));
             let output = match bundles.get(dir) {
                 Some(page_path) => format!("{}{}", page_path.trim_start_matches('/'), name),
                 None => a.key.clone(),
@@ -998,13 +981,11 @@ fn render_bodies(
 ) {
     if let Some(c) = cache {
         let settings = format!("{:?}", config.site.markdown);
-        if let Ok(mut current) = c.markdown_settings.lock()
-            && *current != settings
-        {
+        // Skipping this on a poisoned lock would keep bodies rendered with the old settings.
+        let mut current = crate::sync::lock(&c.markdown_settings);
+        if *current != settings {
             *current = settings;
-            if let Ok(mut bodies) = c.bodies.lock() {
-                bodies.clear();
-            }
+            crate::sync::lock(&c.bodies).clear();
         }
     }
     pages
@@ -1051,7 +1032,7 @@ pub(super) fn render_body(
         outcome
     };
     let rendered = std::sync::Arc::new(markdown::render(
-        &file.text[split.body..],
+        split.body(&file.text),
         &BodySource {
             path: &file.shown,
             file_text: &file.text,

@@ -45,11 +45,12 @@ pub fn rewrite(
     let mut rest = body.html.as_str();
     let mut first = true;
     while let Some(start) = rest.find("<img ") {
-        let Some(len) = rest[start..].find('>') else {
+        let (before, from_img) = rest.split_at_checked(start).unwrap_or((rest, ""));
+        let Some(end) = from_img.find('>').map(|len| len + 1) else {
             break;
         };
-        let tag = &rest[start..start + len + 1];
-        html.push_str(&rest[..start]);
+        let (tag, after) = from_img.split_at_checked(end).unwrap_or((from_img, ""));
+        html.push_str(before);
         match responsive(tag, file, page_path, config, first) {
             Some(Ok((new, files))) => {
                 html.push_str(&new);
@@ -64,7 +65,7 @@ pub fn rewrite(
             None => html.push_str(tag),
         }
         first = false;
-        rest = &rest[start + len + 1..];
+        rest = after;
     }
     html.push_str(rest);
     if assets.is_empty() {
@@ -90,9 +91,8 @@ fn source_location(file: &SourceFile, src: &str) -> Location {
 
 fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     let key = format!(" {name}=\"");
-    let start = tag.find(&key)? + key.len();
-    let len = tag[start..].find('"')?;
-    Some(&tag[start..start + len])
+    let (_, from_value) = tag.split_once(&key)?;
+    from_value.split_once('"').map(|(value, _)| value)
 }
 
 /// `None`: not a local raster image (left as it is).
@@ -183,7 +183,9 @@ fn shown_path(path: &Path, root: &Path) -> String {
 }
 
 fn parent(path: &str) -> &str {
-    path.rfind('/').map_or("", |i| &path[..=i])
+    path.rfind('/')
+        .and_then(|i| path.get(..=i))
+        .unwrap_or_default()
 }
 
 fn asset(file: &Path, url_dir: &str, name: &str, config: &Config) -> Asset {

@@ -14,6 +14,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::newsletter::address::{AddressError, Email, NameError, clean_name};
+use crate::sync::lock;
 
 pub use crate::newsletter::address::{MAX_EMAIL, MAX_NAME};
 /// Largest form body: two short fields need far less.
@@ -281,7 +282,9 @@ impl Ceiling {
     }
 
     fn has_room(&self, now: Instant) -> bool {
-        // A poisoned lock means a panic elsewhere: then no mail, rather than no limit.
+        // Deliberately not `sync::lock`: a poisoned lock means a panic while counting; then no
+        // mail rather than a limit that may be wrong (fails closed). `refused` still counts, so
+        // the log says that the ceiling is reached.
         let Ok(mut bucket) = self.state.lock() else {
             return false;
         };
@@ -295,7 +298,10 @@ impl Ceiling {
     /// under a steady flood the bucket refills a mail at a time and is emptied at once, which
     /// would otherwise log two lines per mail.
     fn take(&self, now: Instant) -> Option<Option<u64>> {
-        let mut bucket = self.state.lock().ok()?;
+        // Deliberately not `sync::lock`: no mail on a poisoned lock, as in `has_room`.
+        let Ok(mut bucket) = self.state.lock() else {
+            return None;
+        };
         self.refill(&mut bucket, now);
         if bucket.tokens < 1.0 {
             return None;
@@ -311,9 +317,8 @@ impl Ceiling {
 
     /// Counts a refused sign-up; true for the first one since the ceiling was reached.
     fn refused(&self) -> bool {
-        let Ok(mut bucket) = self.state.lock() else {
-            return false;
-        };
+        // Also on a poisoned lock: the first refusal of a ceiling that fails closed is logged.
+        let mut bucket = lock(&self.state);
         match &mut bucket.refused {
             Some(n) => {
                 *n += 1;
@@ -541,6 +546,17 @@ mod tests {
         assert_eq!(limits.mail("a"), MailAllowance::Ceiling { first: false });
         // The mailbox limiter learned nothing while the ceiling was reached.
         assert_eq!(limits.per_mailbox.len(), 2);
+    }
+
+    #[test]
+    fn a_ceiling_with_a_poisoned_lock_sends_nothing_and_logs_its_first_refusal() {
+        let ceiling = Ceiling::per_hour(3600);
+        crate::sync::poison(&ceiling.state);
+        let now = Instant::now();
+        assert!(!ceiling.has_room(now));
+        assert_eq!(ceiling.take(now), None);
+        assert!(ceiling.refused());
+        assert!(!ceiling.refused());
     }
 
     #[test]

@@ -41,6 +41,7 @@ use tokio::time::Sleep;
 
 use super::guard;
 use super::log;
+use crate::sync::lock;
 
 /// The limits of [`serve`]. The defaults suit a sign-up service behind a web server; tests use
 /// shorter times.
@@ -241,8 +242,11 @@ struct ClientSlot {
 
 impl Clients {
     fn enter(clients: &Arc<Clients>, key: IpAddr, cap: usize) -> Option<ClientSlot> {
-        // A poisoned lock means a panic elsewhere: then refuse, rather than count nothing.
-        let mut open = clients.0.lock().ok()?;
+        // Deliberately not `sync::lock`: a poisoned lock means a panic while counting, and the
+        // service then refuses every connection (fails closed) rather than trust the count.
+        let Ok(mut open) = clients.0.lock() else {
+            return None;
+        };
         let n = open.entry(key).or_insert(0);
         if *n >= cap {
             return None;
@@ -257,9 +261,8 @@ impl Clients {
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
-        if let Ok(mut open) = self.clients.0.lock()
-            && let Some(n) = open.get_mut(&self.key)
-        {
+        let mut open = lock(&self.clients.0);
+        if let Some(n) = open.get_mut(&self.key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 // The map holds only clients with open connections.
@@ -281,9 +284,7 @@ struct Refused {
 impl Refused {
     fn accept_failed(&self, e: &io::Error) {
         self.accept.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut last) = self.accept_error.lock() {
-            *last = Some(e.to_string());
-        }
+        *lock(&self.accept_error) = Some(e.to_string());
     }
 
     fn report(&self, settings: &Settings) {
@@ -303,12 +304,7 @@ impl Refused {
             ));
         }
         if accept > 0 {
-            let last = self
-                .accept_error
-                .lock()
-                .ok()
-                .and_then(|mut e| e.take())
-                .unwrap_or_default();
+            let last = lock(&self.accept_error).take().unwrap_or_default();
             log(&format!(
                 "{accept} connection(s) could not be accepted ({last}); raise the limit of open files (LimitNOFILE)"
             ));

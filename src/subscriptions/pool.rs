@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::diagnostics::Diagnostic;
 use crate::newsletter::store::Store;
+use crate::sync::lock;
 
 /// The longest a request waits for a connection of the pool.
 const WAIT: Duration = Duration::from_secs(20);
@@ -46,7 +47,7 @@ impl Pool {
             .await
             .map_err(|_| Diagnostic::error("no database connection became free in 20 s"))?
             .map_err(|_| Diagnostic::error("the database pool is closed"))?;
-        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let taken = lock(&self.idle).pop();
         let mut store = match taken {
             Some(s) => s,
             // A connection lost to a crashed call is replaced.
@@ -59,9 +60,7 @@ impl Pool {
         .await;
         match joined {
             Ok((store, result)) => {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(store);
-                }
+                lock(&self.idle).push(store);
                 result
             }
             Err(e) => Err(Diagnostic::error(format!(

@@ -13,6 +13,7 @@ use super::log;
 use crate::newsletter::outlet::{Outlet, Refusal};
 use crate::newsletter::store::outgoing::DueMail;
 use crate::newsletter::store::{AddressHasher, Store, plus};
+use crate::sync::{self, lock};
 
 /// Longer than one send can take (the SMTP timeout is a minute): a lease that runs out means
 /// its worker died.
@@ -31,9 +32,7 @@ pub struct Wake {
 
 impl Wake {
     pub fn ring(&self) {
-        if let Ok(mut r) = self.round.lock() {
-            *r += 1;
-        }
+        *lock(&self.round) += 1;
         self.bell.notify_all();
     }
 
@@ -48,20 +47,16 @@ impl Wake {
 
     /// Waits until rung (after `seen`) or `timeout`; returns the round now.
     fn wait(&self, seen: u64, timeout: Duration) -> u64 {
-        let Ok(guard) = self.round.lock() else {
-            return seen;
-        };
-        match self
-            .bell
-            .wait_timeout_while(guard, timeout, |r| *r == seen && !self.stopped())
-        {
-            Ok((r, _)) => *r,
-            Err(_) => seen,
-        }
+        // Returning at once on a poisoned lock, as before, let the workers spin without a pause.
+        let guard = lock(&self.round);
+        let (round, _) = sync::wait_timeout_while(&self.bell, guard, timeout, |r| {
+            *r == seen && !self.stopped()
+        });
+        *round
     }
 
     fn round(&self) -> u64 {
-        self.round.lock().map(|r| *r).unwrap_or_default()
+        *lock(&self.round)
     }
 }
 
@@ -198,6 +193,19 @@ mod tests {
             "550 5.1.1 <[address]>: Recipient address rejected"
         );
         assert_eq!(scrub("451 4.7.1 try later"), "451 4.7.1 try later");
+    }
+
+    #[test]
+    fn a_poisoned_bell_still_counts_rounds_and_waits_for_them() {
+        let wake = Arc::new(Wake::default());
+        crate::sync::poison(&wake.round);
+        wake.ring();
+        let seen = wake.round();
+        assert_eq!(seen, 1);
+        let w = wake.clone();
+        let t = std::thread::spawn(move || w.wait(seen, Duration::from_secs(30)));
+        wake.ring();
+        assert_eq!(t.join().unwrap(), seen + 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@ calendar app, a feed reader, a search engine and a phone would read from it.
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import xml.etree.ElementTree as ET
@@ -104,6 +105,45 @@ def test_sitemap_lists_existing_pages_only(public):
         path = loc.removeprefix("https://ozg.sachsen-anhalt.de")
         assert (public / path.lstrip("/") / "index.html").is_file(), loc
     assert not any("/adventskalender/2025/6/" in loc for loc in locs)
+
+
+def test_control_characters_in_titles_and_text_leave_feeds_and_sitemap_readable(tmp_path):
+    # XML 1.0 allows no C0 control but TAB, LF and CR, not even as `&#1;`: one ESC in a title
+    # made atom.xml unreadable for every feed reader.
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "tests/fixtures/basic", site)
+    news = site / "content/aktuelles/erster.md"
+    edits = {
+        # YAML's escapes: U+0001 and ESC in a page's title, a vertical tab in the site's.
+        news: [
+            ("title: Erster Beitrag über Größe", 'title: "Erster\\x01 Beitrag \\e[31mrot"'),
+            ("Erster Absatz mit Teaser.", "Erster Absatz\x01 mit \x1b[2J Teaser."),
+        ],
+        site / "site.yaml": [("title: Testseite OZG", 'title: "Testseite\\x0b OZG"')],
+    }
+    for path, replacements in edits.items():
+        text = path.read_text(encoding="utf-8")
+        for old, new in replacements:
+            assert old in text
+            text = text.replace(old, new, 1)
+        path.write_text(text, encoding="utf-8")
+    out = tmp_path / "public"
+    subprocess.run(
+        [str(BIN), "build", "--root", str(site), "--now", NOW, "--output", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    for feed in ["atom.xml", "aktuelles/atom.xml"]:
+        data = (out / feed).read_bytes()
+        ET.fromstring(data)
+        parsed = feedparser.parse(data)
+        assert not parsed.bozo, (feed, parsed.get("bozo_exception"))
+        assert "Testseite OZG" in parsed.feed.title
+        titles = [e.title for e in parsed.entries]
+        assert "Erster Beitrag [31mrot" in titles, titles
+        (first,) = [e for e in parsed.entries if e.title == "Erster Beitrag [31mrot"]
+        assert "Erster Absatz mit [2J Teaser." in first.summary
+    ET.parse(out / "sitemap.xml")
 
 
 def png_size(path):

@@ -268,57 +268,45 @@ fn names_tag(bytes: &[u8], at: usize, name: &str) -> bool {
             .is_none_or(|b| b.is_ascii_whitespace() || matches!(b, b'/' | b'>'))
 }
 
+/// The first index from `i` on whose byte is not `keep` (or the end of `bytes`).
+fn skip_while(bytes: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> usize {
+    while bytes.get(i).copied().is_some_and(&keep) {
+        i += 1;
+    }
+    i
+}
+
 /// Finds each attribute's name in the tag's source. Only for pointing at it: what the attribute
 /// *is* comes from the tokenizer. Values are skipped as the tokenizer skips them, so a name inside
 /// another attribute's quoted value is not taken for the attribute.
 fn locate_attributes(source: &str, offset: usize, mut attrs: Vec<Attr>) -> Vec<Attr> {
     let bytes = source.as_bytes();
+    let byte = |i: usize| bytes.get(i).copied();
     let space = |b: u8| matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ');
     let mut found: Vec<(String, usize)> = Vec::new();
-    let mut i = 1;
-    while i < bytes.len() && !space(bytes[i]) && !matches!(bytes[i], b'/' | b'>') {
-        i += 1;
-    }
+    let mut i = skip_while(bytes, 1, |b| !space(b) && !matches!(b, b'/' | b'>'));
     loop {
-        while i < bytes.len() && (space(bytes[i]) || bytes[i] == b'/') {
-            i += 1;
-        }
-        if i >= bytes.len() || bytes[i] == b'>' {
+        i = skip_while(bytes, i, |b| space(b) || b == b'/');
+        if byte(i).is_none_or(|b| b == b'>') {
             break;
         }
         let name_start = i;
         // A name may begin with `=`; after that, `=` ends it.
-        i += 1;
-        while i < bytes.len() && !space(bytes[i]) && !matches!(bytes[i], b'/' | b'>' | b'=') {
-            i += 1;
-        }
+        i = skip_while(bytes, i + 1, |b| {
+            !space(b) && !matches!(b, b'/' | b'>' | b'=')
+        });
         if let Some(name) = source.get(name_start..i) {
             found.push((name.to_ascii_lowercase(), offset + name_start));
         }
-        while i < bytes.len() && space(bytes[i]) {
-            i += 1;
-        }
-        if bytes.get(i) != Some(&b'=') {
+        i = skip_while(bytes, i, space);
+        if byte(i) != Some(b'=') {
             continue;
         }
-        i += 1;
-        while i < bytes.len() && space(bytes[i]) {
-            i += 1;
-        }
-        match bytes.get(i) {
-            Some(&q @ (b'"' | b'\'')) => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != q {
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => {
-                while i < bytes.len() && !space(bytes[i]) && bytes[i] != b'>' {
-                    i += 1;
-                }
-            }
-        }
+        i = skip_while(bytes, i + 1, space);
+        i = match byte(i) {
+            Some(q @ (b'"' | b'\'')) => skip_while(bytes, i + 1, |b| b != q) + 1,
+            _ => skip_while(bytes, i, |b| !space(b) && b != b'>'),
+        };
     }
     for attr in &mut attrs {
         if let Some(k) = found.iter().position(|(n, _)| *n == attr.name) {
