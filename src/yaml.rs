@@ -44,7 +44,9 @@ impl<'a> YamlSource<'a> {
         } else {
             self.yaml
         };
-        serde_yaml::from_str(yaml).map_err(|e| self.diagnostic(&e, what))
+        // Open facts (`start: offen`) take their position from the text while it is parsed.
+        crate::parse::fact::with_source(yaml, self.offset, || serde_yaml::from_str(yaml))
+            .map_err(|e| self.diagnostic(&e, what))
     }
 
     /// Refuses YAML that would keep the parser busy: more than [`MAX_YAML_BYTES`], flow

@@ -8,6 +8,7 @@
 //! other sites or changes how the page is parsed, and `javascript:`/`vbscript:`/`data:` addresses
 //! in links and images ([`raw_html`]).
 
+pub mod open_facts;
 pub mod raw_html;
 
 use std::ops::Range;
@@ -60,6 +61,16 @@ pub struct MarkdownOptions<'a> {
     pub task_open_label: &'a str,
     /// Address prefixes an `<iframe src>` may start with (`markdown.trusted_embeds` in site.yaml).
     pub trusted_embeds: &'a [String],
+    /// What readers see for `[offen: …]` (`markdown.open_fact_text`); without it the form is an
+    /// error, since there is nothing honest to show.
+    pub open_fact_text: Option<&'a str>,
+}
+
+/// `[offen: …]` in the body: what the editor still has to fill in, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenText {
+    pub description: Option<String>,
+    pub location: Location,
 }
 
 /// The file a body belongs to, for positions in diagnostics.
@@ -90,6 +101,8 @@ pub struct Rendered {
     pub word_count: usize,
     pub diagnostics: Vec<Diagnostic>,
     pub raw_elements: Vec<RawElement>,
+    /// Every `[offen: …]` of the body, for `check`.
+    pub open_facts: Vec<OpenText>,
 }
 
 const MORE_MARKER: &str = "<!-- more -->";
@@ -151,7 +164,12 @@ pub fn render(
         elements: Vec::new(),
     };
     let mut parser = Parser::new_ext(body, options()).into_offset_iter();
-    for (event, range) in parser.by_ref() {
+    let mut facts = open_facts::OpenFactsInText::new(
+        parser.by_ref(),
+        body,
+        opts.open_fact_text.unwrap_or_default(),
+    );
+    for (event, range) in facts.by_ref() {
         safety.event(&event, &range);
         if let Event::Text(t) = &event {
             out.word_count += count_words(t);
@@ -340,6 +358,24 @@ pub fn render(
         }
     }
 
+    let found = std::mem::take(&mut facts.found);
+    drop(facts);
+    for fact in found {
+        let location = locate(&fact.range);
+        if opts.open_fact_text.is_none() {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    "`[offen: …]` needs the text readers see instead, and site.yaml has none",
+                )
+                .at(location.clone())
+                .hint("add to site.yaml: `markdown: {open_fact_text: \"wird ergänzt\"}`"),
+            );
+        }
+        out.open_facts.push(OpenText {
+            description: fact.description,
+            location,
+        });
+    }
     for (_, definition) in parser.reference_definitions().iter() {
         safety.reference_definition(&definition.dest, &definition.span);
     }
@@ -678,6 +714,7 @@ mod tests {
         task_done_label: "erledigt",
         task_open_label: "offen",
         trusted_embeds: &[],
+        open_fact_text: Some("wird ergänzt"),
     };
 
     fn md(body: &str) -> Rendered {
