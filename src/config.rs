@@ -282,7 +282,7 @@ pub struct NavItem {
 }
 
 /// The publisher's contact details; each may be `offen` while it is not known.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     #[serde(default)]
@@ -299,6 +299,42 @@ pub struct Contact {
     pub email: Option<Fact<String>>,
     #[serde(default)]
     pub phone: Option<Fact<String>>,
+}
+
+/// As templates see it (`site.contact`): the fields, and `open` with the keys that are open.
+impl Serialize for Contact {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            organisation: &'a Option<Fact<String>>,
+            department: &'a Option<Fact<String>>,
+            street: &'a Option<Fact<String>>,
+            postal_code: &'a Option<Fact<String>>,
+            city: &'a Option<Fact<String>>,
+            email: &'a Option<Fact<String>>,
+            phone: &'a Option<Fact<String>>,
+            open: serde_json::Map<String, serde_json::Value>,
+        }
+        let keys: Vec<_> = self
+            .open_facts()
+            .into_iter()
+            .map(|mut k| {
+                k.key = k.key.trim_start_matches("contact.").to_string();
+                k
+            })
+            .collect();
+        View {
+            organisation: &self.organisation,
+            department: &self.department,
+            street: &self.street,
+            postal_code: &self.postal_code,
+            city: &self.city,
+            email: &self.email,
+            phone: &self.phone,
+            open: crate::parse::fact::open_map(&keys),
+        }
+        .serialize(s)
+    }
 }
 
 impl Contact {

@@ -21,7 +21,9 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::diagnostics::{Diagnostic, Location};
 use crate::time::{LocalDate, LocalTime};
+use crate::yaml::YamlSource;
 
 /// The word that leaves a fact open, in front matter and in `[offen: …]` in Markdown.
 pub const OPEN_WORD: &str = "offen";
@@ -103,6 +105,15 @@ impl<'a> OpenKeys<'a> {
         }
         self
     }
+}
+
+/// `{key: {note}}` for each open fact, as templates get it (`page.open`, `contact.open`): a
+/// theme tests `"start" in page.open`, and shows its own text for it. The note is for editors;
+/// the default theme never shows it.
+pub fn open_map(keys: &[OpenKey<'_>]) -> serde_json::Map<String, serde_json::Value> {
+    keys.iter()
+        .map(|k| (k.key.clone(), serde_json::json!({ "note": k.fact.note })))
+        .collect()
 }
 
 /// A value type a fact can hold: how it is read from YAML's scalars (and mappings).
@@ -350,6 +361,70 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
 /// A mapping value (a venue) read through the derived `Deserialize` of its struct.
 pub fn from_map<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: A) -> Result<T, A::Error> {
     T::deserialize(de::value::MapAccessDeserializer::new(map))
+}
+
+/// The id of open facts in `check` (and `check --format json`).
+pub const CHECK_ID: &str = "open-fact";
+
+/// What an editor has to fill in, as the German hint names it: (label, the thing to enter).
+fn label(key: &str) -> (&'static str, &'static str) {
+    match key.rsplit('.').next().unwrap_or(key) {
+        "start" => ("Uhrzeit", "die Uhrzeit"),
+        "end" => ("Ende", "das Ende"),
+        "location" | "city" => ("Ort", "den Ort"),
+        "venue" => ("Veranstaltungsort", "den Veranstaltungsort"),
+        "name" if key.starts_with("venue") => ("Name des Veranstaltungsorts", "den Namen"),
+        "name" => ("Name der Ansprechperson", "den Namen"),
+        "street" => ("Straße", "die Straße"),
+        "postal_code" => ("Postleitzahl", "die Postleitzahl"),
+        "registration" => ("Anmeldung", "den Link zur Anmeldung"),
+        "registration_deadline" => ("Anmeldeschluss", "den Anmeldeschluss"),
+        "max_participants" => ("Teilnehmerzahl", "die höchste Teilnehmerzahl"),
+        "email" => ("E-Mail-Adresse", "die E-Mail-Adresse"),
+        "phone" => ("Telefonnummer", "die Telefonnummer"),
+        "organisation" => ("Organisation", "die Organisation"),
+        "department" => ("Abteilung", "die Abteilung"),
+        _ => ("Angabe", "die Angabe"),
+    }
+}
+
+/// The warning `check` shows for an open fact of front matter or `site.yaml`.
+pub fn diagnostic(key: &str, fact: &OpenFact, at: Location) -> Diagnostic {
+    let (label, what) = label(key);
+    let pronoun = match what.split(' ').next() {
+        Some("den") => "er",
+        Some("das") => "es",
+        _ => "sie",
+    };
+    let d = Diagnostic::warning(format!("`{key}` is open: not known yet"))
+        .code(CHECK_ID)
+        .at(at)
+        .hint(format!(
+            "Offene Angabe: {label} – tragen Sie {what} ein, sobald {pronoun} feststeht."
+        ));
+    match &fact.note {
+        Some(note) => d.note(note.clone()),
+        None => d,
+    }
+}
+
+/// The warning for `[offen: …]` in a body.
+pub fn text_diagnostic(description: Option<&str>, at: Location) -> Diagnostic {
+    let message = match description {
+        Some(d) => format!("open fact in the text: {d}"),
+        None => "open fact in the text".to_string(),
+    };
+    Diagnostic::warning(message).code(CHECK_ID).at(at).hint(
+        "Offene Angabe im Text – ersetzen Sie `[offen: …]` durch die Angabe, sobald sie feststeht.",
+    )
+}
+
+/// Where an open fact is: the word `offen` itself, else the top-level key it belongs to.
+pub fn location(fact: &OpenFact, key: &str, yaml: &YamlSource<'_>) -> Location {
+    match fact.span {
+        Some((offset, len)) => Location::at_offset(yaml.path, yaml.file_text, offset, len),
+        None => yaml.key_location(key.split('.').next().unwrap_or(key)),
+    }
 }
 
 thread_local! {

@@ -79,7 +79,7 @@ pub struct Person {
     pub organisation: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPerson {
     #[serde(default)]
@@ -92,11 +92,43 @@ pub struct ContactPerson {
     pub phone: Option<Fact<String>>,
 }
 
+/// As templates see it: the fields, and `open` with the keys that are open (`open.phone`).
+impl Serialize for ContactPerson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            name: &'a Option<Fact<String>>,
+            organisation: &'a Option<String>,
+            email: &'a Option<Fact<String>>,
+            phone: &'a Option<Fact<String>>,
+            open: serde_json::Map<String, serde_json::Value>,
+        }
+        let mut keys = OpenKeys::default();
+        self.open_keys("", &mut keys);
+        View {
+            name: &self.name,
+            organisation: &self.organisation,
+            email: &self.email,
+            phone: &self.phone,
+            open: super::fact::open_map(&keys.0),
+        }
+        .serialize(s)
+    }
+}
+
 impl ContactPerson {
+    /// Keys as `{prefix}.name`, or bare `name` with an empty prefix.
     fn open_keys<'a>(&'a self, prefix: &str, keys: &mut OpenKeys<'a>) {
-        keys.optional(&format!("{prefix}.name"), &self.name)
-            .optional(&format!("{prefix}.email"), &self.email)
-            .optional(&format!("{prefix}.phone"), &self.phone);
+        let key = |k: &str| {
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        keys.optional(&key("name"), &self.name)
+            .optional(&key("email"), &self.email)
+            .optional(&key("phone"), &self.phone);
     }
 }
 

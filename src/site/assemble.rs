@@ -13,7 +13,7 @@ use super::{
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::{Origin, STATIC_DIR, SourceFile, Sources, WrittenPathError};
-use crate::parse::fact::Fact;
+use crate::parse::fact::{self, Fact};
 use crate::parse::front_matter::{self, Split};
 use crate::parse::kinds::{
     AdventSettings, FileRef, Kind, KindFields, SectionFront, SortBy, parse_page_front,
@@ -245,6 +245,7 @@ pub fn assemble(
         &mut errors,
     );
     errors.extend(check_anchors(&sections, &pages, &by_key, &field_anchors));
+    let open_facts = collect_open_facts(&config, &sections, &pages, &mut errors);
     let mut assets = assets;
     let bodies = pages
         .iter_mut()
@@ -283,7 +284,58 @@ pub fn assemble(
         assets,
         index,
         warnings: errors.into_vec(),
+        open_facts,
     })
+}
+
+/// Every open fact of the published site, in file order. An edition of the newsletter is sent
+/// as it is and cannot be corrected in a reader's inbox, so an open fact in one is an error.
+fn collect_open_facts(
+    config: &Config,
+    sections: &[Section],
+    pages: &[Page],
+    errors: &mut Diagnostics,
+) -> Vec<Diagnostic> {
+    let mut found = Diagnostics::new();
+    if let Some(contact) = &config.site.contact {
+        let yaml = crate::yaml::YamlSource::whole_file(
+            std::path::Path::new(crate::config::CONFIG_FILE),
+            &config.text,
+        );
+        for open in contact.open_facts() {
+            let at = fact::location(open.fact, &open.key, &yaml);
+            found.push(fact::diagnostic(&open.key, open.fact, at));
+        }
+    }
+    for page in pages {
+        let yaml = page.split.yaml_source(&page.file);
+        for open in page.fields.open_facts() {
+            let at = fact::location(open.fact, &open.key, &yaml);
+            found.push(fact::diagnostic(&open.key, open.fact, at));
+        }
+    }
+    let bodies = pages
+        .iter()
+        .map(|p| (&p.body, p.kind()))
+        .chain(sections.iter().map(|s| (&s.body, Kind::Page)));
+    for (body, kind) in bodies {
+        for open in &body.open_facts {
+            if kind == Kind::Newsletter {
+                errors.push(
+                    Diagnostic::error("a newsletter edition cannot leave a fact open: it is sent as it is")
+                        .at(open.location.clone())
+                        .hint("Tragen Sie die Angabe ein oder lassen Sie den Satz weg: eine verschickte Ausgabe lässt sich nicht mehr ergänzen."),
+                );
+            } else {
+                found.push(fact::text_diagnostic(
+                    open.description.as_deref(),
+                    open.location.clone(),
+                ));
+            }
+        }
+    }
+    found.sort();
+    found.into_vec()
 }
 
 /// Link targets as plain data, so resolution can run while pages are mutably borrowed.

@@ -162,6 +162,9 @@ pub struct Site {
     pub(crate) index: assemble::KeyIndex,
     /// Problems that do not stop the build (shown to the editor).
     pub warnings: Vec<crate::diagnostics::Diagnostic>,
+    /// Facts editors marked `offen` (front matter, `site.yaml`, `[offen: …]` in bodies), as
+    /// warnings with their positions: `check` lists them, `build --strict` fails on them.
+    pub open_facts: Vec<crate::diagnostics::Diagnostic>,
 }
 
 impl Site {
