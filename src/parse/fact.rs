@@ -28,6 +28,10 @@ use crate::yaml::YamlSource;
 /// The word that leaves a fact open, in front matter and in `[offen: …]` in Markdown.
 pub const OPEN_WORD: &str = "offen";
 
+/// Required keys (as paths) whose type is a [`Fact`]: when one is missing, the hint says that
+/// `offen` is an answer too. Kept beside the kinds' declarations in `kinds.rs`.
+pub const REQUIRED_OPENABLE: &[&str] = &["start", "end", "venue", "venue.name"];
+
 /// A value an editor knows, or one they marked as not known yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact<T> {
