@@ -478,3 +478,27 @@ fn only_the_preview_outlines_open_facts() {
     assert!(!built.contains("ozg-preview-open-facts"));
     assert!(!built.contains("outline:2px dashed #b3261e"));
 }
+
+#[test]
+fn a_new_sprechstunde_leaves_time_and_place_open_instead_of_guessing() {
+    let site = Site::fixture("basic");
+    let run = site.run(&[
+        "new",
+        "sprechstunde",
+        "--date",
+        "2026-01-21",
+        "--title",
+        "Neue Sprechstunde",
+    ]);
+    run.ok();
+    let rel = run.stdout.lines().next().unwrap().trim_start_matches("created ");
+    let rel = rel.rsplit_once("content/").map_or(rel, |(_, r)| r);
+    let text = site.read(&format!("content/{rel}"));
+    let front = lines(&text);
+    for line in ["start: offen", "end: offen", "location: offen"] {
+        assert!(front.contains(&line), "{line}: {text}");
+    }
+    let check = site.run(&["check", "--now", NOW, "--drafts"]);
+    check.ok();
+    assert_eq!(check.stderr.matches("warning[open-fact]").count(), 3, "{}", check.stderr);
+}
