@@ -109,7 +109,7 @@ pub fn build_with(
     write::check_output_dir(&opts.root, output)?;
     let mut site = load_site(opts)?;
     refuse_open_facts(&site.open_facts, open_facts)?;
-    let open_facts = site.open_facts.len();
+    let open_facts = site.open_fact_count();
     timer.lap("load, parse, assemble");
     let warnings = std::mem::take(&mut site.warnings);
     let next_change = site.schedule.first().cloned();
@@ -160,6 +160,8 @@ pub struct CheckReport {
     pub findings: Vec<Diagnostic>,
     /// Facts marked `offen`, as warnings (`check --strict` fails on them).
     pub open_facts: Vec<Diagnostic>,
+    /// How many facts are open (more than `open_facts` has lines when a body has very many).
+    pub open_fact_count: usize,
 }
 
 /// Everything `build` validates, including rendering every template, every newsletter edition
@@ -172,6 +174,7 @@ pub fn check(
 ) -> Result<CheckReport, Diagnostics> {
     let mut site = load_site(opts)?;
     let warnings = std::mem::take(&mut site.warnings);
+    let open_fact_count = site.open_fact_count();
     let open_facts = std::mem::take(&mut site.open_facts);
     let site = std::sync::Arc::new(site);
     audit::check_ignores(&site)?;
@@ -196,6 +199,7 @@ pub fn check(
         warnings,
         findings: findings.into_vec(),
         open_facts,
+        open_fact_count,
     })
 }
 

@@ -422,7 +422,7 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             print_warnings(&report.open_facts);
             print_warnings(&report.findings);
             if !report.open_facts.is_empty() {
-                let n = report.open_facts.len();
+                let n = report.open_fact_count;
                 eprintln!(
                     "{n} open fact{} (marked `offen`); `--strict` fails on them.",
                     if n == 1 { "" } else { "s" }

@@ -491,7 +491,12 @@ fn a_new_sprechstunde_leaves_time_and_place_open_instead_of_guessing() {
         "Neue Sprechstunde",
     ]);
     run.ok();
-    let rel = run.stdout.lines().next().unwrap().trim_start_matches("created ");
+    let rel = run
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("created ");
     let rel = rel.rsplit_once("content/").map_or(rel, |(_, r)| r);
     let text = site.read(&format!("content/{rel}"));
     let front = lines(&text);
@@ -500,5 +505,10 @@ fn a_new_sprechstunde_leaves_time_and_place_open_instead_of_guessing() {
     }
     let check = site.run(&["check", "--now", NOW, "--drafts"]);
     check.ok();
-    assert_eq!(check.stderr.matches("warning[open-fact]").count(), 3, "{}", check.stderr);
+    assert_eq!(
+        check.stderr.matches("warning[open-fact]").count(),
+        3,
+        "{}",
+        check.stderr
+    );
 }

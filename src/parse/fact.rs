@@ -406,8 +406,9 @@ pub fn diagnostic(key: &str, fact: &OpenFact, at: Location) -> Diagnostic {
         .hint(format!(
             "Offene Angabe: {label} – tragen Sie {what} ein, sobald {pronoun} feststeht."
         ));
+    // Notes reach the editor's terminal: escape sequences are shown, never obeyed.
     match &fact.note {
-        Some(note) => d.note(note.clone()),
+        Some(note) => d.note(crate::load::printable(note)),
         None => d,
     }
 }
@@ -415,7 +416,7 @@ pub fn diagnostic(key: &str, fact: &OpenFact, at: Location) -> Diagnostic {
 /// The warning for `[offen: …]` in a body.
 pub fn text_diagnostic(description: Option<&str>, at: Location) -> Diagnostic {
     let message = match description {
-        Some(d) => format!("open fact in the text: {d}"),
+        Some(d) => format!("open fact in the text: {}", crate::load::printable(d)),
         None => "open fact in the text".to_string(),
     };
     Diagnostic::warning(message).code(CHECK_ID).at(at).hint(
@@ -588,6 +589,15 @@ mod tests {
             serde_json::to_value(&open).unwrap(),
             serde_json::Value::Null
         );
+    }
+
+    #[test]
+    fn control_characters_in_a_note_are_shown_not_obeyed() {
+        let f = parse("start: {offen: \"rot\\e[31m\\r\\nX\\0\"}\n").unwrap();
+        let d = diagnostic("start", f.start.open().unwrap(), Location::file("a.md"));
+        assert_eq!(d.notes, ["rot\u{241b}[31m\u{240d}\u{240a}X\u{2400}"]);
+        let d = text_diagnostic(Some("a\u{1b}]0;x\u{7}"), Location::file("a.md"));
+        assert!(!d.message.chars().any(char::is_control), "{}", d.message);
     }
 
     #[test]

@@ -101,8 +101,10 @@ pub struct Rendered {
     pub word_count: usize,
     pub diagnostics: Vec<Diagnostic>,
     pub raw_elements: Vec<RawElement>,
-    /// Every `[offen: …]` of the body, for `check`.
+    /// Every `[offen: …]` of the body, for `check` (the first [`open_facts::MAX_REPORTED`]).
     pub open_facts: Vec<OpenText>,
+    /// How many more `[offen: …]` the body has.
+    pub open_facts_more: usize,
 }
 
 const MORE_MARKER: &str = "<!-- more -->";
@@ -359,10 +361,19 @@ pub fn render(
     }
 
     let found = std::mem::take(&mut facts.found);
+    out.open_facts_more = facts.more;
     drop(facts);
-    for fact in found {
-        let location = locate(&fact.range);
-        if opts.open_fact_text.is_none() {
+    for (i, fact) in found.into_iter().enumerate() {
+        let mut location = locate(&fact.range);
+        // A line of megabytes is not worth a copy per fact; the position says where it is.
+        if location
+            .source_line
+            .as_ref()
+            .is_some_and(|l| l.len() > 1000)
+        {
+            location.source_line = None;
+        }
+        if opts.open_fact_text.is_none() && i == 0 {
             out.diagnostics.push(
                 Diagnostic::error(
                     "`[offen: …]` needs the text readers see instead, and site.yaml has none",
@@ -436,6 +447,10 @@ impl Safety<'_> {
             }
             // The teaser marker is not written out, so it is not read either.
             Event::Html(html) | Event::InlineHtml(html) if html.trim() == MORE_MARKER => {}
+            // An open fact's element (`[offen: …]`): two fixed, harmless tags.
+            Event::InlineHtml(html)
+                if html.as_ref() == open_facts::OPEN_TAG
+                    || html.as_ref() == open_facts::CLOSE_TAG => {}
             Event::Html(html) if self.block.is_some() => {
                 if let Some(block) = &mut self.block {
                     block.push(html, range, self.body);

@@ -316,9 +316,22 @@ fn collect_open_facts(
     }
     let bodies = pages
         .iter()
-        .map(|p| (&p.body, p.kind()))
-        .chain(sections.iter().map(|s| (&s.body, Kind::Page)));
-    for (body, kind) in bodies {
+        .map(|p| (&p.body, p.kind(), &p.file.shown))
+        .chain(
+            sections
+                .iter()
+                .map(|s| (&s.body, Kind::Page, &s.file.shown)),
+        );
+    for (body, kind, shown) in bodies {
+        if body.open_facts_more > 0 && kind != Kind::Newsletter {
+            found.push(fact::text_diagnostic(
+                Some(&format!(
+                    "{} more `[offen: …]` in this file",
+                    body.open_facts_more
+                )),
+                crate::diagnostics::Location::file(shown),
+            ));
+        }
         for open in &body.open_facts {
             if kind == Kind::Newsletter {
                 errors.push(

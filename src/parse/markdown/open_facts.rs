@@ -15,8 +15,15 @@ use pulldown_cmark::{CowStr, Event, Tag, TagEnd};
 
 use crate::parse::fact::OPEN_WORD;
 
-/// The element readers see; themes style it, the preview outlines it.
-pub const CLASS: &str = "open-fact";
+/// The element around the reader's text (class `open-fact`: themes style it, the preview
+/// outlines it). Both tags are constant and harmless, so the raw HTML
+/// checks need not read them again (a body may have thousands).
+pub const OPEN_TAG: &str = "<span class=\"open-fact\">";
+pub const CLOSE_TAG: &str = "</span>";
+
+/// Open facts of one body that are reported one by one; a body with more (a pasted list, or a
+/// hostile file of millions) has the rest counted, so `check` stays readable and small.
+pub const MAX_REPORTED: usize = 100;
 
 /// One open fact in the text, where it is written in the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +43,10 @@ pub struct OpenFactsInText<'a, I> {
     ready: VecDeque<(Event<'a>, Range<usize>)>,
     /// Inside a code block or an image, where text stays as written.
     literal_depth: usize,
+    /// The first [`MAX_REPORTED`] forms, in order.
     pub found: Vec<Found>,
+    /// How many more there are.
+    pub more: usize,
 }
 
 impl<'a, I: Iterator<Item = (Event<'a>, Range<usize>)>> OpenFactsInText<'a, I> {
@@ -48,6 +58,7 @@ impl<'a, I: Iterator<Item = (Event<'a>, Range<usize>)>> OpenFactsInText<'a, I> {
             ready: VecDeque::new(),
             literal_depth: 0,
             found: Vec::new(),
+            more: 0,
         }
     }
 
@@ -65,6 +76,14 @@ impl<'a, I: Iterator<Item = (Event<'a>, Range<usize>)>> OpenFactsInText<'a, I> {
 
     /// Replaces the form in one run of text events; a run without it is handed on as it came.
     fn expand(&mut self, run: Vec<(Event<'a>, Range<usize>)>) {
+        // Most text has no bracket at all: nothing to join.
+        if !run
+            .iter()
+            .any(|(e, _)| matches!(e, Event::Text(t) if t.contains('[')))
+        {
+            self.ready.extend(run);
+            return;
+        }
         let joined: String = run
             .iter()
             .map(|(e, _)| match e {
@@ -101,21 +120,28 @@ impl<'a, I: Iterator<Item = (Event<'a>, Range<usize>)>> OpenFactsInText<'a, I> {
                 }
                 None => span.clone(),
             };
-            self.found.push(Found { description, range });
+            if self.found.len() < MAX_REPORTED {
+                self.found.push(Found {
+                    description,
+                    range: range.clone(),
+                });
+            } else {
+                self.more += 1;
+            }
             if open > rest {
                 self.ready.push_back((
                     Event::Text(CowStr::from(joined[rest..open].to_string())),
                     span.clone(),
                 ));
             }
-            self.ready.push_back((
-                Event::InlineHtml(format!("<span class=\"{CLASS}\">").into()),
-                span.clone(),
-            ));
+            // The element's events carry the form's own range: later steps that read the
+            // source of an event (the raw HTML checks) then read a few bytes, not the paragraph.
             self.ready
-                .push_back((Event::Text(self.text.clone().into()), span.clone()));
+                .push_back((Event::InlineHtml(OPEN_TAG.into()), range.clone()));
             self.ready
-                .push_back((Event::InlineHtml("</span>".into()), span.clone()));
+                .push_back((Event::Text(self.text.clone().into()), range.clone()));
+            self.ready
+                .push_back((Event::InlineHtml(CLOSE_TAG.into()), range.clone()));
             rest = close + 1;
             any = true;
         }
@@ -271,6 +297,21 @@ mod tests {
             out.contains("[offen] [ofen: x] [offen: nie geschlossen"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn every_form_is_replaced_but_only_the_first_are_listed() {
+        let body = "[offen: a] ".repeat(MAX_REPORTED + 50);
+        let parser = Parser::new_ext(&body, crate::parse::markdown::options()).into_offset_iter();
+        let mut facts = OpenFactsInText::new(parser, &body, "folgt");
+        let mut out = String::new();
+        pulldown_cmark::html::push_html(&mut out, facts.by_ref().map(|(e, _)| e));
+        assert_eq!(
+            out.matches("<span class=\"open-fact\">folgt</span>")
+                .count(),
+            MAX_REPORTED + 50
+        );
+        assert_eq!((facts.found.len(), facts.more), (MAX_REPORTED, 50));
     }
 
     #[test]
