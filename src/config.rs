@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::parse::fact::Fact;
 use crate::yaml::YamlSource;
 
 pub const CONFIG_FILE: &str = "site.yaml";
@@ -294,16 +295,75 @@ pub struct RedirectRule {
     pub to: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// The publisher's contact details; each may be `offen` while it is not known.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
-    pub organisation: Option<String>,
-    pub department: Option<String>,
-    pub street: Option<String>,
-    pub postal_code: Option<String>,
-    pub city: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    #[serde(default)]
+    pub organisation: Option<Fact<String>>,
+    #[serde(default)]
+    pub department: Option<Fact<String>>,
+    #[serde(default)]
+    pub street: Option<Fact<String>>,
+    #[serde(default)]
+    pub postal_code: Option<Fact<String>>,
+    #[serde(default)]
+    pub city: Option<Fact<String>>,
+    #[serde(default)]
+    pub email: Option<Fact<String>>,
+    #[serde(default)]
+    pub phone: Option<Fact<String>>,
+}
+
+/// As templates see it (`site.contact`): the fields, and `open` with the keys that are open.
+impl Serialize for Contact {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            organisation: &'a Option<Fact<String>>,
+            department: &'a Option<Fact<String>>,
+            street: &'a Option<Fact<String>>,
+            postal_code: &'a Option<Fact<String>>,
+            city: &'a Option<Fact<String>>,
+            email: &'a Option<Fact<String>>,
+            phone: &'a Option<Fact<String>>,
+            open: serde_json::Map<String, serde_json::Value>,
+        }
+        let keys: Vec<_> = self
+            .open_facts()
+            .into_iter()
+            .map(|mut k| {
+                k.key = k.key.trim_start_matches("contact.").to_string();
+                k
+            })
+            .collect();
+        View {
+            organisation: &self.organisation,
+            department: &self.department,
+            street: &self.street,
+            postal_code: &self.postal_code,
+            city: &self.city,
+            email: &self.email,
+            phone: &self.phone,
+            open: crate::parse::fact::open_map(&keys),
+        }
+        .serialize(s)
+    }
+}
+
+impl Contact {
+    /// The open facts, by key path in `site.yaml` (`contact.phone`).
+    pub fn open_facts(&self) -> Vec<crate::parse::fact::OpenKey<'_>> {
+        let mut keys = crate::parse::fact::OpenKeys::default();
+        keys.optional("contact.organisation", &self.organisation)
+            .optional("contact.department", &self.department)
+            .optional("contact.street", &self.street)
+            .optional("contact.postal_code", &self.postal_code)
+            .optional("contact.city", &self.city)
+            .optional("contact.email", &self.email)
+            .optional("contact.phone", &self.phone);
+        keys.0
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -340,6 +400,10 @@ pub struct MarkdownConfig {
     /// `https://www.youtube-nocookie.com/embed/`; no other embed passes `check`.
     #[serde(default)]
     pub trusted_embeds: Vec<String>,
+    /// What readers see where a body says `[offen: …]`, e.g. `wird ergänzt`. The site sets it
+    /// (there is no built-in wording): a body using the form on a site without it is an error.
+    #[serde(default)]
+    pub open_fact_text: Option<String>,
 }
 
 impl Default for MarkdownConfig {
@@ -349,6 +413,7 @@ impl Default for MarkdownConfig {
             task_done_label: default_task_done_label(),
             task_open_label: default_task_open_label(),
             trusted_embeds: Vec::new(),
+            open_fact_text: None,
         }
     }
 }

@@ -82,6 +82,31 @@ pub struct BuildReport {
     /// The next moment the output would change (scheduled content, a session ending).
     pub next_change: Option<site::Moment>,
     pub warnings: Vec<Diagnostic>,
+    /// How many facts are still marked `offen` in what was built.
+    pub open_facts: usize,
+}
+
+/// Whether a build may publish facts marked `offen`: production CI refuses them (`--strict`),
+/// an editor's build shows the theme's "wird ergänzt" and says how many are open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenFacts {
+    Allow,
+    Refuse,
+}
+
+/// With [`OpenFacts::Refuse`], every open fact as an error (nothing else changes).
+pub fn refuse_open_facts(open_facts: &[Diagnostic], policy: OpenFacts) -> Result<(), Diagnostics> {
+    if policy == OpenFacts::Allow || open_facts.is_empty() {
+        return Ok(());
+    }
+    Err(open_facts
+        .iter()
+        .map(|d| Diagnostic {
+            severity: diagnostics::Severity::Error,
+            ..d.clone()
+        })
+        .collect::<Vec<_>>()
+        .into())
 }
 
 /// Loads, parses and assembles the site: everything up to rendering.
@@ -101,9 +126,20 @@ pub fn load_site(opts: &Options) -> Result<Site, Diagnostics> {
 
 /// Builds the site into `output`; on any error the previous output stays untouched.
 pub fn build(opts: &Options, output: &Path) -> Result<BuildReport, Diagnostics> {
+    build_with(opts, output, OpenFacts::Allow)
+}
+
+/// [`build`], refusing open facts if `open_facts` says so (before anything is written).
+pub fn build_with(
+    opts: &Options,
+    output: &Path,
+    open_facts: OpenFacts,
+) -> Result<BuildReport, Diagnostics> {
     let timer = Timer::from_env();
     write::check_output_dir(&opts.root, output)?;
     let mut site = load_site(opts)?;
+    refuse_open_facts(&site.open_facts, open_facts)?;
+    let open_facts = site.open_fact_count();
     timer.lap("load, parse, assemble");
     let warnings = std::mem::take(&mut site.warnings);
     let next_change = site.schedule.first().cloned();
@@ -122,6 +158,7 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport, Diagnostics> 
         output: output.to_path_buf(),
         next_change,
         warnings,
+        open_facts,
     })
 }
 
@@ -151,6 +188,10 @@ pub struct CheckReport {
     pub warnings: Vec<Diagnostic>,
     /// Accessibility findings ([`audit`]): `check` fails on them.
     pub findings: Vec<Diagnostic>,
+    /// Facts marked `offen`, as warnings (`check --strict` fails on them).
+    pub open_facts: Vec<Diagnostic>,
+    /// How many facts are open (more than `open_facts` has lines when a body has very many).
+    pub open_fact_count: usize,
 }
 
 /// Everything `build` validates, including rendering every template, every newsletter edition
@@ -163,6 +204,8 @@ pub fn check(
 ) -> Result<CheckReport, Diagnostics> {
     let mut site = load_site(opts)?;
     let warnings = std::mem::take(&mut site.warnings);
+    let open_fact_count = site.open_fact_count();
+    let open_facts = std::mem::take(&mut site.open_facts);
     let site = std::sync::Arc::new(site);
     audit::check_ignores(&site)?;
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
@@ -185,6 +228,8 @@ pub fn check(
     Ok(CheckReport {
         warnings,
         findings: findings.into_vec(),
+        open_facts,
+        open_fact_count,
     })
 }
 

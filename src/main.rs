@@ -49,6 +49,10 @@ enum Command {
         /// Base URL to use instead of site.yaml's base_url (e.g. for a preview server)
         #[arg(long)]
         base_url: Option<String>,
+        /// Fail (exit 1, nothing written) while any fact is marked `offen`, listing them; for
+        /// the production build
+        #[arg(long)]
+        strict: bool,
     },
     /// Validate everything `build` validates, rendering every page, plus the newsletter e-mails
     /// and the accessibility checks (fails on findings; silence one per file with
@@ -66,6 +70,9 @@ enum Command {
         /// Seconds to wait for each external site (above 0, at most 300)
         #[arg(long, default_value = "10", value_parser = ozg_site::audit::external::parse_timeout)]
         timeout: std::time::Duration,
+        /// Fail while any fact is marked `offen` (they are warnings otherwise)
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the upcoming moments at which the build output changes, one per line:
     /// RFC 3339 time, TAB, file, TAB, what happens (publish | ends).
@@ -358,12 +365,20 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             site,
             output,
             base_url,
+            strict,
         } => {
             let started = Instant::now();
             let opts = site.options(base_url);
             let output = output.unwrap_or_else(|| opts.root.join("public"));
-            let report = ozg_site::build(&opts, &output)?;
+            let report = ozg_site::build_with(&opts, &output, open_facts_policy(strict))?;
             print_warnings(&report.warnings);
+            if report.open_facts > 0 {
+                println!(
+                    "{} open fact{} (marked `offen`): `ozg-site check` lists them, `--strict` refuses them.",
+                    report.open_facts,
+                    if report.open_facts == 1 { "" } else { "s" }
+                );
+            }
             println!(
                 "Built {} pages ({} files) into {} in {} ms.",
                 report.pages,
@@ -387,21 +402,27 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             format,
             external,
             timeout,
+            strict,
         } => {
             let timeout = external.then_some(timeout);
             let result = ozg_site::check(&site.options(None), timeout);
+            let policy = open_facts_policy(strict);
             if let CheckFormat::Json = format {
                 let all: Vec<serde_json::Value> = match &result {
                     Ok(r) => r
                         .warnings
                         .iter()
+                        .chain(&r.open_facts)
                         .chain(&r.findings)
                         .map(Diagnostic::to_json)
                         .collect(),
                     Err(ds) => ds.iter().map(Diagnostic::to_json).collect(),
                 };
                 println!("{}", serde_json::Value::from(all));
-                let failed = result.as_ref().map_or(true, |r| !r.findings.is_empty());
+                let failed = result.as_ref().map_or(true, |r| {
+                    !r.findings.is_empty()
+                        || ozg_site::refuse_open_facts(&r.open_facts, policy).is_err()
+                });
                 return if failed {
                     Err(Diagnostics::new())
                 } else {
@@ -410,7 +431,16 @@ fn run(command: Command) -> Result<(), Diagnostics> {
             }
             let report = result?;
             print_warnings(&report.warnings);
+            ozg_site::refuse_open_facts(&report.open_facts, policy)?;
+            print_warnings(&report.open_facts);
             print_warnings(&report.findings);
+            if !report.open_facts.is_empty() {
+                let n = report.open_fact_count;
+                eprintln!(
+                    "{n} open fact{} (marked `offen`); `--strict` fails on them.",
+                    if n == 1 { "" } else { "s" }
+                );
+            }
             if report.findings.is_empty() {
                 println!("No errors found.");
                 Ok(())
@@ -820,6 +850,14 @@ fn refusal(why: &ozg_site::newsletter::store::Added) -> String {
             "it signed up through the form and has not confirmed yet".to_string()
         }
         Added::Added | Added::AlreadyThere | Added::Renamed(_) => String::new(),
+    }
+}
+
+fn open_facts_policy(strict: bool) -> ozg_site::OpenFacts {
+    if strict {
+        ozg_site::OpenFacts::Refuse
+    } else {
+        ozg_site::OpenFacts::Allow
     }
 }
 

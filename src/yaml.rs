@@ -44,7 +44,9 @@ impl<'a> YamlSource<'a> {
         } else {
             self.yaml
         };
-        serde_yaml::from_str(yaml).map_err(|e| self.diagnostic(&e, what))
+        // Open facts (`start: offen`) take their position from the text while it is parsed.
+        crate::parse::fact::with_source(yaml, self.offset, || serde_yaml::from_str(yaml))
+            .map_err(|e| self.diagnostic(&e, what))
     }
 
     /// Refuses YAML that would keep the parser busy: more than [`MAX_YAML_BYTES`], flow
@@ -376,11 +378,30 @@ fn explain(message: &str, what: &str) -> (String, String) {
             .unwrap_or_default();
         return (format!("unknown key `{field}` in {what}{prefix}"), hint);
     }
-    if let Some(rest) = message.split("missing field `").nth(1) {
+    // An open fact's typo (`start: ofen`): the suggestion is the help line.
+    if let Some((problem, suggestion)) = message.split_once("; did you mean ") {
+        return (
+            format!("invalid value in {what}: {problem}"),
+            format!("did you mean {suggestion}"),
+        );
+    }
+    if let Some((path, rest)) = message.split_once("missing field `") {
         let field = rest.split('`').next().unwrap_or_default();
+        // serde_yaml names the mapping the key is missing from: `venue: missing field `name``.
+        let path = path.trim().trim_end_matches(':');
+        let key = if path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
+        let open = if crate::parse::fact::REQUIRED_OPENABLE.contains(&key.as_str()) {
+            format!(", or `{field}: offen` while it is not known yet")
+        } else {
+            String::new()
+        };
         return (
             format!("required key `{field}` is missing in {what}"),
-            format!("add a line `{field}: …` to the {what}"),
+            format!("add a line `{field}: …` to {what}{open}"),
         );
     }
     if message.contains("invalid type") {

@@ -131,6 +131,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         task_done_label: &md.task_done_label,
         task_open_label: &md.task_open_label,
         trusted_embeds: &md.trusted_embeds,
+        open_fact_text: md.open_fact_text.as_deref(),
     };
     let mut refs = References::new();
     let render_part = |range: std::ops::Range<usize>, refs: &mut References| {
@@ -595,6 +596,7 @@ mod tests {
                 task_done_label: "erledigt",
                 task_open_label: "offen",
                 trusted_embeds: &trusted,
+                open_fact_text: None,
             },
         );
         assert!(

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fact::{Fact, FactValue, OpenKey, OpenKeys};
 use crate::time::{DateTimeInput, LocalDate, LocalTime};
 
 /// What kind of pages a section holds; decides the schema and the default template.
@@ -78,17 +79,57 @@ pub struct Person {
     pub organisation: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPerson {
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Fact<String>>,
     #[serde(default)]
     pub organisation: Option<String>,
     #[serde(default)]
-    pub email: Option<String>,
+    pub email: Option<Fact<String>>,
     #[serde(default)]
-    pub phone: Option<String>,
+    pub phone: Option<Fact<String>>,
+}
+
+/// As templates see it: the fields, and `open` with the keys that are open (`open.phone`).
+impl Serialize for ContactPerson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            name: &'a Option<Fact<String>>,
+            organisation: &'a Option<String>,
+            email: &'a Option<Fact<String>>,
+            phone: &'a Option<Fact<String>>,
+            open: serde_json::Map<String, serde_json::Value>,
+        }
+        let mut keys = OpenKeys::default();
+        self.open_keys("", &mut keys);
+        View {
+            name: &self.name,
+            organisation: &self.organisation,
+            email: &self.email,
+            phone: &self.phone,
+            open: super::fact::open_map(&keys.0),
+        }
+        .serialize(s)
+    }
+}
+
+impl ContactPerson {
+    /// Keys as `{prefix}.name`, or bare `name` with an empty prefix.
+    fn open_keys<'a>(&'a self, prefix: &str, keys: &mut OpenKeys<'a>) {
+        let key = |k: &str| {
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        keys.optional(&key("name"), &self.name)
+            .optional(&key("email"), &self.email)
+            .optional(&key("phone"), &self.phone);
+    }
 }
 
 /// A link with its text; `url` may be `@/path.md`, `/path/`, or absolute.
@@ -102,13 +143,29 @@ pub struct LinkRef {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Venue {
-    pub name: String,
+    pub name: Fact<String>,
     #[serde(default)]
-    pub street: Option<String>,
+    pub street: Option<Fact<String>>,
     #[serde(default)]
-    pub postal_code: Option<String>,
+    pub postal_code: Option<Fact<String>>,
     #[serde(default)]
-    pub city: Option<String>,
+    pub city: Option<Fact<String>>,
+}
+
+/// `venue: offen` while the whole place is open, or a mapping whose parts may be open.
+impl FactValue for Venue {
+    const EXPECTING: &'static str =
+        "a venue `{name: …, street: …, postal_code: …, city: …}`, or `offen` while it is not known";
+
+    fn from_text(text: &str) -> Result<Self, String> {
+        Err(format!(
+            "`{text}` is not a venue; write it as `{{name: …, city: …}}`, or `offen` while it is not known"
+        ))
+    }
+
+    fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        super::fact::from_map(map)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -239,10 +296,10 @@ kind_front_matter!(
     RawSprechstunde => SprechstundeFields {
         number: u32,
         date: LocalDate,
-        start: LocalTime,
-        end: LocalTime,
+        start: Fact<LocalTime>,
+        end: Fact<LocalTime>,
         #[serde(default)]
-        location: Option<String>,
+        location: Option<Fact<String>>,
         #[serde(default)]
         speakers: Vec<Person>,
         #[serde(default)]
@@ -250,7 +307,7 @@ kind_front_matter!(
         #[serde(default)]
         slides: Vec<FileRef>,
         #[serde(default)]
-        registration: Option<String>,
+        registration: Option<Fact<String>>,
         #[serde(default)]
         contact: Option<ContactPerson>,
     }
@@ -260,17 +317,17 @@ kind_front_matter!(
     /// An event with a venue (roadshow, workshop).
     RawEvent => EventFields {
         date: LocalDate,
-        start: LocalTime,
-        end: LocalTime,
-        venue: Venue,
+        start: Fact<LocalTime>,
+        end: Fact<LocalTime>,
+        venue: Fact<Venue>,
         #[serde(default)]
         target_group: Option<String>,
         #[serde(default)]
-        max_participants: Option<u32>,
+        max_participants: Option<Fact<u32>>,
         #[serde(default)]
-        registration: Option<String>,
+        registration: Option<Fact<String>>,
         #[serde(default)]
-        registration_deadline: Option<LocalDate>,
+        registration_deadline: Option<Fact<LocalDate>>,
         #[serde(default)]
         organiser: Option<String>,
     }
@@ -368,17 +425,65 @@ impl KindFields {
             KindFields::Sprechstunde(f) => f
                 .registration
                 .iter_mut()
+                .filter_map(Fact::known_mut)
                 .map(|u| ("registration", u))
                 .collect(),
             KindFields::Event(f) => f
                 .registration
                 .iter_mut()
+                .filter_map(Fact::known_mut)
                 .map(|u| ("registration", u))
                 .collect(),
             KindFields::Project(f) => f.links.iter_mut().map(|l| ("links", &mut l.url)).collect(),
             KindFields::AdventDoor(f) => f.link.iter_mut().map(|l| ("link", &mut l.url)).collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// The start and end time of a Sprechstunde or an event, known or open.
+    pub fn times(&self) -> Option<(&Fact<LocalTime>, &Fact<LocalTime>)> {
+        match self {
+            KindFields::Sprechstunde(f) => Some((&f.start, &f.end)),
+            KindFields::Event(f) => Some((&f.start, &f.end)),
+            _ => None,
+        }
+    }
+
+    /// Every fact the editor left open (`offen`), by key path as written (`start`, `venue.city`).
+    pub fn open_facts(&self) -> Vec<OpenKey<'_>> {
+        let mut keys = OpenKeys::default();
+        match self {
+            KindFields::Sprechstunde(f) => {
+                keys.fact("start", &f.start)
+                    .fact("end", &f.end)
+                    .optional("location", &f.location)
+                    .optional("registration", &f.registration);
+                if let Some(c) = &f.contact {
+                    c.open_keys("contact", &mut keys);
+                }
+            }
+            KindFields::Event(f) => {
+                keys.fact("start", &f.start)
+                    .fact("end", &f.end)
+                    .fact("venue", &f.venue);
+                if let Fact::Known(v) = &f.venue {
+                    keys.fact("venue.name", &v.name)
+                        .optional("venue.street", &v.street)
+                        .optional("venue.postal_code", &v.postal_code)
+                        .optional("venue.city", &v.city);
+                }
+                keys.optional("max_participants", &f.max_participants)
+                    .optional("registration", &f.registration)
+                    .optional("registration_deadline", &f.registration_deadline);
+            }
+            KindFields::Project(f) => {
+                if let Some(c) = &f.contact {
+                    c.open_keys("contact", &mut keys);
+                }
+            }
+            _ => {}
+        }
+        keys.0
     }
 
     /// Kind-specific files to offer (Sprechstunde slides), besides the common `downloads`.

@@ -8,6 +8,7 @@
 //! other sites or changes how the page is parsed, and `javascript:`/`vbscript:`/`data:` addresses
 //! in links and images ([`raw_html`]).
 
+pub mod open_facts;
 pub mod raw_html;
 
 use std::ops::Range;
@@ -60,6 +61,16 @@ pub struct MarkdownOptions<'a> {
     pub task_open_label: &'a str,
     /// Address prefixes an `<iframe src>` may start with (`markdown.trusted_embeds` in site.yaml).
     pub trusted_embeds: &'a [String],
+    /// What readers see for `[offen: …]` (`markdown.open_fact_text`); without it the form is an
+    /// error, since there is nothing honest to show.
+    pub open_fact_text: Option<&'a str>,
+}
+
+/// `[offen: …]` in the body: what the editor still has to fill in, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenText {
+    pub description: Option<String>,
+    pub location: Location,
 }
 
 /// The file a body belongs to, for positions in diagnostics.
@@ -90,6 +101,10 @@ pub struct Rendered {
     pub word_count: usize,
     pub diagnostics: Vec<Diagnostic>,
     pub raw_elements: Vec<RawElement>,
+    /// Every `[offen: …]` of the body, for `check` (the first [`open_facts::MAX_REPORTED`]).
+    pub open_facts: Vec<OpenText>,
+    /// How many more `[offen: …]` the body has.
+    pub open_facts_more: usize,
 }
 
 const MORE_MARKER: &str = "<!-- more -->";
@@ -151,7 +166,12 @@ pub fn render(
         elements: Vec::new(),
     };
     let mut parser = Parser::new_ext(body, options()).into_offset_iter();
-    for (event, range) in parser.by_ref() {
+    let mut facts = open_facts::OpenFactsInText::new(
+        parser.by_ref(),
+        body,
+        opts.open_fact_text.unwrap_or_default(),
+    );
+    for (event, range) in facts.by_ref() {
         safety.event(&event, &range);
         if let Event::Text(t) = &event {
             out.word_count += count_words(t);
@@ -341,6 +361,33 @@ pub fn render(
         }
     }
 
+    let found = std::mem::take(&mut facts.found);
+    out.open_facts_more = facts.more;
+    drop(facts);
+    for (i, fact) in found.into_iter().enumerate() {
+        let mut location = locate(&fact.range);
+        // A line of megabytes is not worth a copy per fact; the position says where it is.
+        if location
+            .source_line
+            .as_ref()
+            .is_some_and(|l| l.len() > 1000)
+        {
+            location.source_line = None;
+        }
+        if opts.open_fact_text.is_none() && i == 0 {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    "`[offen: …]` needs the text readers see instead, and site.yaml has none",
+                )
+                .at(location.clone())
+                .hint("add to site.yaml: `markdown: {open_fact_text: \"wird ergänzt\"}`"),
+            );
+        }
+        out.open_facts.push(OpenText {
+            description: fact.description,
+            location,
+        });
+    }
     for (_, definition) in parser.reference_definitions().iter() {
         safety.reference_definition(&definition.dest, &definition.span);
     }
@@ -403,6 +450,10 @@ impl Safety<'_> {
             }
             // The teaser marker is not written out, so it is not read either.
             Event::Html(html) | Event::InlineHtml(html) if html.trim() == MORE_MARKER => {}
+            // An open fact's element (`[offen: …]`): two fixed, harmless tags.
+            Event::InlineHtml(html)
+                if html.as_ref() == open_facts::OPEN_TAG
+                    || html.as_ref() == open_facts::CLOSE_TAG => {}
             Event::Html(html) if self.block.is_some() => {
                 if let Some(block) = &mut self.block {
                     block.push(html, range, self.body);
@@ -681,6 +732,7 @@ mod tests {
         task_done_label: "erledigt",
         task_open_label: "offen",
         trusted_embeds: &[],
+        open_fact_text: Some("wird ergänzt"),
     };
 
     fn md(body: &str) -> Rendered {

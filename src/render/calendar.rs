@@ -1,6 +1,12 @@
 //! iCalendar files (RFC 5545) for sections of dated sessions and events, so readers can put a
 //! Sprechstunde into Outlook with one click. Times carry `TZID` and a `VTIMEZONE` derived from the
 //! site's time zone rules, so clients show the right wall-clock time across the DST switch.
+//!
+//! An open fact is never written as if it were known: a session whose start is `offen` is an
+//! all-day entry on its date until the time is known; one whose end alone is open has its start
+//! and no end (RFC 5545 §3.6.1: it ends where it starts, which calendar apps show as a point in
+//! time), because the start is what a reader needs and any duration would be a guess; an open
+//! place is left out rather than written as "offen".
 
 use std::fmt::Write as _;
 
@@ -8,6 +14,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::{Dst, TimeZone};
 
+use crate::parse::fact::{Fact, known};
 use crate::parse::kinds::{CalendarSettings, KindFields};
 use crate::site::{Page, Section, Site};
 
@@ -82,14 +89,33 @@ fn calendar(site: &Site, name: &str, settings: &CalendarSettings, events: &[&Pag
             &mut out,
             &format!("DTSTAMP:{}", stamp.strftime("%Y%m%dT%H%M%SZ")),
         );
-        line(
-            &mut out,
-            &format!("DTSTART;TZID={tzid}:{}", start.strftime("%Y%m%dT%H%M%S")),
-        );
-        line(
-            &mut out,
-            &format!("DTEND;TZID={tzid}:{}", end.strftime("%Y%m%dT%H%M%S")),
-        );
+        match page.fields.times() {
+            Some((Fact::Known(_), end_fact)) => {
+                line(
+                    &mut out,
+                    &format!("DTSTART;TZID={tzid}:{}", start.strftime("%Y%m%dT%H%M%S")),
+                );
+                if !end_fact.is_open() {
+                    line(
+                        &mut out,
+                        &format!("DTEND;TZID={tzid}:{}", end.strftime("%Y%m%dT%H%M%S")),
+                    );
+                }
+            }
+            _ => {
+                // The start is open: the date is all that is known.
+                let day = start.date();
+                let next = day.tomorrow().unwrap_or(day);
+                line(
+                    &mut out,
+                    &format!("DTSTART;VALUE=DATE:{}", day.strftime("%Y%m%d")),
+                );
+                line(
+                    &mut out,
+                    &format!("DTEND;VALUE=DATE:{}", next.strftime("%Y%m%d")),
+                );
+            }
+        }
         line(
             &mut out,
             &format!("SUMMARY:{}", text(&summary(page, settings))),
@@ -133,20 +159,22 @@ fn summary(page: &Page, settings: &CalendarSettings) -> String {
     }
 }
 
+/// The known parts of the place, or none: an open place is not a place.
 fn location(page: &Page) -> Option<String> {
-    match &page.fields {
-        KindFields::Sprechstunde(s) => s.location.clone(),
+    let place = match &page.fields {
+        KindFields::Sprechstunde(s) => known(&s.location).cloned(),
         KindFields::Event(e) => {
-            let v = &e.venue;
-            let city = [v.postal_code.as_deref(), v.city.as_deref()]
+            let v = e.venue.known()?;
+            let city = [known(&v.postal_code), known(&v.city)]
                 .into_iter()
                 .flatten()
+                .map(String::as_str)
                 .collect::<Vec<_>>()
                 .join(" ");
             Some(
                 [
-                    Some(v.name.as_str()),
-                    v.street.as_deref(),
+                    v.name.known().map(String::as_str),
+                    known(&v.street).map(String::as_str),
                     (!city.is_empty()).then_some(city.as_str()),
                 ]
                 .into_iter()
@@ -156,7 +184,8 @@ fn location(page: &Page) -> Option<String> {
             )
         }
         _ => None,
-    }
+    };
+    place.filter(|p| !p.trim().is_empty())
 }
 
 /// A VTIMEZONE with yearly rules read off the zone's transitions in `year`.

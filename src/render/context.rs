@@ -80,7 +80,20 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
             "starts_at",
             opt_string(page.starts_at.as_ref().map(rfc3339)),
         ),
-        ("ends_at", opt_string(page.ends_at.as_ref().map(rfc3339))),
+        // An open end has no moment to show (the model counts to the end of the day).
+        (
+            "ends_at",
+            opt_string(
+                page.ends_at
+                    .as_ref()
+                    .filter(|_| !page.fields.times().is_some_and(|(_, end)| end.is_open()))
+                    .map(rfc3339),
+            ),
+        ),
+        (
+            "open",
+            Value::from_serializable(&crate::parse::fact::open_map(&page.fields.open_facts())),
+        ),
         ("upcoming", Value::from(page.is_upcoming(&site.now))),
         ("word_count", Value::from(page.body.word_count)),
         ("reading_time", Value::from(reading_time)),

@@ -23,6 +23,13 @@ pub fn wanted(site: &Site) -> bool {
 
 /// The index as JSON: `[{url, title, type, date, text}]`; `type` is the section's title.
 pub fn index(site: &Site) -> String {
+    let open_fact_text = site
+        .config
+        .site
+        .markdown
+        .open_fact_text
+        .as_deref()
+        .unwrap_or_default();
     let docs: Vec<serde_json::Value> = site
         .pages
         .iter()
@@ -36,7 +43,7 @@ pub fn index(site: &Site) -> String {
             };
             let mut text = p.common.description.clone().unwrap_or_default();
             text.push(' ');
-            text.push_str(&plain_text(p.split.body(&p.file.text)));
+            text.push_str(&plain_text(p.split.body(&p.file.text), open_fact_text));
             let text: String = text.trim().chars().take(MAX_TEXT).collect();
             json!({
                 "url": site.config.url(&p.path),
@@ -50,10 +57,12 @@ pub fn index(site: &Site) -> String {
     serde_json::Value::from(docs).to_string()
 }
 
-/// The words of a Markdown body, without markup, blocks separated by spaces.
-fn plain_text(body: &str) -> String {
+/// The words of a Markdown body, without markup, blocks separated by spaces; `[offen: …]` is
+/// what readers see for it (the editor's description stays out of the index).
+fn plain_text(body: &str, open_fact_text: &str) -> String {
     let mut out = String::with_capacity(body.len());
-    for event in Parser::new_ext(body, markdown::options()) {
+    let parser = Parser::new_ext(body, markdown::options()).into_offset_iter();
+    for (event, _) in markdown::open_facts::OpenFactsInText::new(parser, body, open_fact_text) {
         match event {
             Event::Text(t) | Event::Code(t) => out.push_str(&t),
             Event::SoftBreak | Event::HardBreak => out.push(' '),
@@ -74,9 +83,18 @@ mod tests {
     fn markup_goes_words_stay() {
         assert_eq!(
             plain_text(
-                "## Digital-Lotsen\n\nDie **Lotsen** helfen [hier](@/x.md).\n\n- eins\n- zwei\n"
+                "## Digital-Lotsen\n\nDie **Lotsen** helfen [hier](@/x.md).\n\n- eins\n- zwei\n",
+                ""
             ),
             "Digital-Lotsen Die Lotsen helfen hier. eins zwei"
+        );
+    }
+
+    #[test]
+    fn an_open_fact_is_indexed_as_readers_see_it() {
+        assert_eq!(
+            plain_text("Datenschutz: [offen: Name der DSB]\n", "wird ergänzt"),
+            "Datenschutz: wird ergänzt"
         );
     }
 }

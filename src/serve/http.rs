@@ -669,11 +669,22 @@ impl tokio_stream::Stream for FileChunks {
     }
 }
 
-/// Adds the live-reload script before `</body>` (or at the end), with the build generation.
+/// Outlines every open fact (`offen` in the content, "Uhrzeit folgt" on the page) so an editor
+/// sees at a glance what is still missing. Preview only: `build` output never has it.
+pub const PREVIEW_STYLE: &str = "<style id=\"ozg-preview-open-facts\">.open-fact{outline:2px dashed #b3261e;outline-offset:2px;background:#fff3c4;color:#1b1f24}.open-fact::after{content:\" (offen)\";font-style:normal;font-weight:700;color:#8c1d18}</style>";
+
+/// Adds the preview's style for open facts and the live-reload script before `</body>` (or at
+/// the end), with the build generation.
 pub fn inject_live_script(html: Vec<u8>, generation: u64) -> Vec<u8> {
-    let tag =
-        format!("<script src=\"{LIVE_SCRIPT_PATH}\" data-generation=\"{generation}\"></script>");
     let text = String::from_utf8_lossy(&html);
+    // The style belongs into the head; a page without one gets it beside the script.
+    let (text, style) = match text.find("</head>").and_then(|i| text.split_at_checked(i)) {
+        Some((head, tail)) => (format!("{head}{PREVIEW_STYLE}{tail}"), ""),
+        None => (text.into_owned(), PREVIEW_STYLE),
+    };
+    let tag = format!(
+        "{style}<script src=\"{LIVE_SCRIPT_PATH}\" data-generation=\"{generation}\"></script>"
+    );
     match text.rfind("</body>").and_then(|i| text.split_at_checked(i)) {
         Some((head, tail)) => format!("{head}{tag}\n{tail}").into_bytes(),
         None => format!("{text}{tag}\n").into_bytes(),

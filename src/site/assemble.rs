@@ -13,6 +13,7 @@ use super::{
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::{Origin, STATIC_DIR, SourceFile, Sources, WrittenPathError};
+use crate::parse::fact::{self, Fact};
 use crate::parse::front_matter::{self, Split};
 use crate::parse::kinds::{
     AdventSettings, FileRef, Kind, KindFields, SectionFront, SortBy, parse_page_front,
@@ -236,6 +237,7 @@ pub fn assemble(
         &mut errors,
     );
     errors.extend(check_anchors(&sections, &pages, &by_key, &field_anchors));
+    let open_facts = collect_open_facts(&config, &sections, &pages, &mut errors);
     let mut assets = assets;
     let bodies = pages
         .iter_mut()
@@ -285,7 +287,71 @@ pub fn assemble(
         redirects,
         index,
         warnings: errors.into_vec(),
+        open_facts,
     })
+}
+
+/// Every open fact of the published site, in file order. An edition of the newsletter is sent
+/// as it is and cannot be corrected in a reader's inbox, so an open fact in one is an error.
+fn collect_open_facts(
+    config: &Config,
+    sections: &[Section],
+    pages: &[Page],
+    errors: &mut Diagnostics,
+) -> Vec<Diagnostic> {
+    let mut found = Diagnostics::new();
+    if let Some(contact) = &config.site.contact {
+        let yaml = crate::yaml::YamlSource::whole_file(
+            std::path::Path::new(crate::config::CONFIG_FILE),
+            &config.text,
+        );
+        for open in contact.open_facts() {
+            let at = fact::location(open.fact, &open.key, &yaml);
+            found.push(fact::diagnostic(&open.key, open.fact, at));
+        }
+    }
+    for page in pages {
+        let yaml = page.split.yaml_source(&page.file);
+        for open in page.fields.open_facts() {
+            let at = fact::location(open.fact, &open.key, &yaml);
+            found.push(fact::diagnostic(&open.key, open.fact, at));
+        }
+    }
+    let bodies = pages
+        .iter()
+        .map(|p| (&p.body, p.kind(), &p.file.shown))
+        .chain(
+            sections
+                .iter()
+                .map(|s| (&s.body, Kind::Page, &s.file.shown)),
+        );
+    for (body, kind, shown) in bodies {
+        if body.open_facts_more > 0 && kind != Kind::Newsletter {
+            found.push(fact::text_diagnostic(
+                Some(&format!(
+                    "{} more `[offen: …]` in this file",
+                    body.open_facts_more
+                )),
+                crate::diagnostics::Location::file(shown),
+            ));
+        }
+        for open in &body.open_facts {
+            if kind == Kind::Newsletter {
+                errors.push(
+                    Diagnostic::error("a newsletter edition cannot leave a fact open: it is sent as it is")
+                        .at(open.location.clone())
+                        .hint("Tragen Sie die Angabe ein oder lassen Sie den Satz weg: eine verschickte Ausgabe lässt sich nicht mehr ergänzen."),
+                );
+            } else {
+                found.push(fact::text_diagnostic(
+                    open.description.as_deref(),
+                    open.location.clone(),
+                ));
+            }
+        }
+    }
+    found.sort();
+    found.into_vec()
 }
 
 /// Link targets as plain data, so resolution can run while pages are mutably borrowed.
@@ -639,8 +705,8 @@ pub(super) fn finish_page(
     let path = format!("{}{}/", section.path, slug);
 
     let (starts_at, ends_at) = match &p.fields {
-        KindFields::Sprechstunde(f) => session_times(f.date, f.start, f.end, config, &yaml)?,
-        KindFields::Event(f) => session_times(f.date, f.start, f.end, config, &yaml)?,
+        KindFields::Sprechstunde(f) => session_times(f.date, &f.start, &f.end, config, &yaml)?,
+        KindFields::Event(f) => session_times(f.date, &f.start, &f.end, config, &yaml)?,
         _ => (None, None),
     };
     let mut moments = Vec::new();
@@ -685,20 +751,36 @@ fn advent_settings(sections: &[Section], mut id: usize) -> Option<&AdventSetting
     }
 }
 
+/// When a session starts and ends. An open start counts from the beginning of its day and an
+/// open end to the day's end, so a session whose times are not known yet stays "upcoming" (and
+/// on the home page) through its whole day and moves to the archive only after it.
 fn session_times(
     date: crate::time::LocalDate,
-    start: crate::time::LocalTime,
-    end: crate::time::LocalTime,
+    start: &Fact<crate::time::LocalTime>,
+    end: &Fact<crate::time::LocalTime>,
     config: &Config,
     yaml: &crate::yaml::YamlSource<'_>,
 ) -> Result<(Option<Zoned>, Option<Zoned>), Vec<Diagnostic>> {
-    let resolve = |t: crate::time::LocalTime, key: &str| {
-        local_to_zoned(date.0.to_datetime(t.0), &config.tz)
-            .map_err(|e| Diagnostic::error(e).at(yaml.key_location(key)))
+    let resolve = |fact: &Fact<crate::time::LocalTime>, key: &str| {
+        let at = match fact {
+            Fact::Known(t) => local_to_zoned(date.0.to_datetime(t.0), &config.tz),
+            Fact::Open(_) if key == "start" => date
+                .0
+                .to_zoned(config.tz.clone())
+                .map_err(|e| e.to_string()),
+            Fact::Open(_) => date
+                .0
+                .tomorrow()
+                .and_then(|d| d.to_zoned(config.tz.clone()))
+                .map_err(|e| e.to_string()),
+        };
+        at.map_err(|e| vec![Diagnostic::error(e).at(yaml.key_location(key))])
     };
-    let s = resolve(start, "start").map_err(|d| vec![d])?;
-    let e = resolve(end, "end").map_err(|d| vec![d])?;
-    if e <= s {
+    let s = resolve(start, "start")?;
+    let e = resolve(end, "end")?;
+    if let (Fact::Known(start), Fact::Known(end)) = (start, end)
+        && e <= s
+    {
         return Err(vec![
             Diagnostic::error(format!(
                 "`end` ({}) is not after `start` ({})",
@@ -1021,6 +1103,7 @@ pub(super) fn render_body(
         task_done_label: &md.task_done_label,
         task_open_label: &md.task_open_label,
         trusted_embeds: &md.trusted_embeds,
+        open_fact_text: md.open_fact_text.as_deref(),
     };
     // Record what each link resolved to, so a cached body is reused only while that holds.
     let links = std::cell::RefCell::new(Vec::new());

@@ -165,11 +165,29 @@ pub struct Site {
     pub(crate) index: assemble::KeyIndex,
     /// Problems that do not stop the build (shown to the editor).
     pub warnings: Vec<crate::diagnostics::Diagnostic>,
+    /// Facts editors marked `offen` (front matter, `site.yaml`, `[offen: …]` in bodies), as
+    /// warnings with their positions: `check` lists them, `build --strict` fails on them.
+    pub open_facts: Vec<crate::diagnostics::Diagnostic>,
 }
 
 impl Site {
     /// The root section (`content/_index.md`) is always the first.
     pub const ROOT: SectionId = 0;
+
+    /// How many facts are open: each one listed in `open_facts`, where a body with more than
+    /// can be listed has one line for the rest, which counts for what it stands for.
+    pub fn open_fact_count(&self) -> usize {
+        let beyond = self
+            .pages
+            .iter()
+            .filter(|p| p.kind() != Kind::Newsletter)
+            .map(|p| &p.body)
+            .chain(self.sections.iter().map(|s| &s.body))
+            .map(|b| b.open_facts_more)
+            .filter(|more| *more > 0);
+        let (lines, facts) = beyond.fold((0, 0), |(l, f), more| (l + 1, f + more));
+        self.open_facts.len().saturating_sub(lines) + facts
+    }
 
     /// The sections from the root down to `id` (inclusive).
     pub fn ancestry(&self, id: SectionId) -> Vec<SectionId> {

@@ -10,7 +10,7 @@ import shutil
 import struct
 import subprocess
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import feedparser
@@ -57,6 +57,23 @@ def test_sprechstunden_calendar_is_valid_with_berlin_times(public):
     for e in evs.values():
         assert str(e["URL"]).startswith("https://ozg.sachsen-anhalt.de/sprechstunden/")
         assert e["UID"]
+
+
+def test_a_session_without_a_known_time_is_an_all_day_entry_without_a_place(public):
+    # Sprechstunde 70 says `start: offen`, `end: offen`, `location: offen`: the calendar shows
+    # the day it is on and invents neither an hour nor "Online".
+    for path in [
+        public / "sprechstunden/kalender.ics",
+        public / "sprechstunden/70-jahresrueckblick-2025/termin.ics",
+    ]:
+        _, evs = events(path)
+        (session,) = [e for s, e in evs.items() if s.startswith("70.")]
+        assert session["DTSTART"].params["VALUE"] == "DATE"
+        assert session.decoded("DTSTART") == date(2025, 12, 17)
+        assert session["DTEND"].params["VALUE"] == "DATE"
+        assert session.decoded("DTEND") == date(2025, 12, 18)
+        assert "LOCATION" not in session
+        assert str(session["UID"]) == "sprechstunden-70-jahresrueckblick-2025@ozg.sachsen-anhalt.de"
 
 
 def test_each_session_has_its_own_calendar_file(public):

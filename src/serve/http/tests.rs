@@ -242,7 +242,7 @@ fn script_goes_before_body_end() {
     assert_eq!(
         out,
         format!(
-            "<html><body>x<script src=\"{LIVE_SCRIPT_PATH}\" data-generation=\"7\"></script>\n</body></html>"
+            "<html><body>x{PREVIEW_STYLE}<script src=\"{LIVE_SCRIPT_PATH}\" data-generation=\"7\"></script>\n</body></html>"
         )
     );
 }
