@@ -129,6 +129,8 @@ def test_forms_from_other_sites_other_types_huge_bodies_and_bad_fields_are_refus
     assert service.request("POST", PATH, '{"description": "x"}', {"Content-Type": "application/json"})[0] == 415
     status, _, page = service.request("POST", PATH, {"description": "x" * 70_000}, FORM)
     assert status == 413 and "nicht lesbar" in page
+    chunked = (b"description=" + b"x" * 1000 if i == 0 else b"x" * 1000 for i in range(100))
+    assert service.request("POST", PATH, chunked, FORM)[0] == 413, "without a length, cut off at 64 KiB"
     assert service.request("POST", PATH, "description=a&description=b", FORM)[0] == 400
 
     status, _, page = report(service, description="  \r\n ", email="erika@", page="Startseite", name="Erika")
@@ -157,10 +159,16 @@ def test_line_breaks_in_the_name_or_page_never_become_headers(world):
     assert report(service, description="Text", page="/termine/" + smuggled)[0] == 422
     assert report(service, description="Text", email="erika@example.org" + smuggled)[0] == 422
     assert report(service, description="Text", page="/termine/%0d%0aBcc:%20opfer@example.org")[0] == 200
+    # A name that tries to add an address to Reply-To stays the display name of the reader's one.
+    assert report(service, description="Namenstest", email="leser@example.org",
+                  name='Erika" <opfer@example.org>, "X')[0] == 200
     # In the description they are only text, quoted in the body; an escape sequence is shown.
     status, _, _ = report(service, description="Erste Zeile" + smuggled + "\x1b[2J\x00Ende")
     assert status == 200
-    mails = team_mails(recorder, 2)
+    mails = team_mails(recorder, 3)
+    [named] = [m for m in mails if "Namenstest" in m.get_content()]
+    assert [a.addr_spec for a in named["Reply-To"].addresses] == ["leser@example.org"]
+    assert named["Reply-To"].addresses[0].display_name == 'Erika" <opfer@example.org>, "X'
     for mail in mails:
         assert mail["Bcc"] is None and len(mail.get_all("Subject")) == 1
         assert str(mail["Subject"]).startswith("Barriere gemeldet")
