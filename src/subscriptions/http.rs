@@ -543,7 +543,8 @@ async fn send_report(
         Allowance::Busy { wait, first } => {
             if first {
                 log(&format!(
-                    "the ceiling of {} reports per hour is reached: the form asks readers to try later                      or to write to `feedback.to` until it refills (`reports_per_hour`)",
+                    "the ceiling of {} reports per hour is reached: the form asks readers to try later \
+                     or to write to `feedback.to` until it refills (`reports_per_hour`)",
                     fb.per_hour
                 ));
             }
