@@ -125,3 +125,46 @@ fn no_page_may_take_the_address_of_the_feedback_form() {
     run.failed_with(1);
     run.stderr_has("is already the service's feedback form /barrierefreiheit/melden");
 }
+
+#[test]
+fn the_preview_says_it_sends_no_report() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+
+    let site = Site::fixture("basic");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ozg-site"))
+        .args(["serve", "--port", "0", "--now", NOW, "--root"])
+        .arg(site.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /barrierefreiheit/melden HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("In der Vorschau werden keine Meldungen verschickt"),
+        "{answer}"
+    );
+}
