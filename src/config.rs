@@ -42,6 +42,10 @@ pub struct SiteConfig {
     /// Sending editions of the newsletter by e-mail; without it, editions exist on the web only.
     #[serde(default)]
     pub newsletter: Option<NewsletterConfig>,
+    /// Where readers report accessibility barriers: the form of the subscription service when it
+    /// runs, else the address to write to.
+    #[serde(default)]
+    pub feedback: Option<FeedbackConfig>,
     /// Old addresses that belong to no page, and where they lead; checked with the pages'
     /// `aliases` by [`crate::site::aliases`].
     #[serde(default)]
@@ -172,6 +176,83 @@ fn default_mails_per_hour() -> u32 {
     500
 }
 
+/// "Barriere melden": the feedback mechanism an accessibility statement must offer (EU directive
+/// 2016/2102, BITV 2.0). With the subscription service its form sends each report as a mail to
+/// `to`; without it the site names `to` as the address to write to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackConfig {
+    /// Who reads the reports: one address, without a name (`ozg@sachsen-anhalt.de`).
+    pub to: String,
+    /// Reports one client (IP address, IPv6 /64) may send per hour; more are refused with 429.
+    #[serde(default = "default_reports_per_client")]
+    pub reports_per_client_per_hour: u32,
+    /// Reports per hour from everybody together, refilled evenly: past it the form says it is
+    /// busy (503) and names `to`, so a flood neither fills the team's mailbox nor the queue.
+    #[serde(default = "default_reports_per_hour")]
+    pub reports_per_hour: u32,
+    /// Filled by [`Config::load`], never written by editors: where the form posts to (the
+    /// service's [`FEEDBACK_PATH`]), or empty when the site has no service.
+    #[serde(skip_deserializing)]
+    pub form_url: String,
+}
+
+fn default_reports_per_client() -> u32 {
+    10
+}
+
+fn default_reports_per_hour() -> u32 {
+    100
+}
+
+/// `feedback:` checked: a bare address the mail library can send to, allowances in range.
+fn check_feedback(fb: &FeedbackConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
+    let at = |key: &str| {
+        nested_value_offset(source.yaml, "feedback", key).map_or_else(
+            || source.key_location("feedback"),
+            |(offset, len)| {
+                crate::diagnostics::Location::at_offset(
+                    source.path,
+                    source.file_text,
+                    source.offset + offset,
+                    len,
+                )
+            },
+        )
+    };
+    let mut errors = Vec::new();
+    if fb.to.trim().parse::<lettre::Address>().is_err() {
+        errors.push(
+            Diagnostic::error(format!(
+                "`feedback.to` is not an e-mail address: `{}`",
+                crate::load::printable(&fb.to)
+            ))
+            .at(at("to"))
+            .hint("write the address alone, without a name, e.g. `to: ozg@sachsen-anhalt.de`"),
+        );
+    }
+    let numbers = [
+        (
+            "reports_per_client_per_hour",
+            fb.reports_per_client_per_hour,
+            1000,
+        ),
+        ("reports_per_hour", fb.reports_per_hour, 10_000),
+    ];
+    for (key, value, max) in numbers {
+        if value == 0 || value > max {
+            errors.push(
+                Diagnostic::error(format!(
+                    "`feedback.{key}` is {value}; it must be between 1 and {max}"
+                ))
+                .at(at(key))
+                .hint("leave the key out for the default"),
+            );
+        }
+    }
+    errors
+}
+
 /// The addresses of the subscription service, derived from `subscriptions.url` or `base_url`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceUrls {
@@ -183,6 +264,8 @@ pub struct ServiceUrls {
     pub confirm: String,
     /// The unsubscribe link, before `?token=…`.
     pub unsubscribe: String,
+    /// The feedback form (GET) and its target (POST), answered when `feedback:` is set.
+    pub feedback: String,
 }
 
 impl ServiceUrls {
@@ -194,6 +277,7 @@ impl ServiceUrls {
             signup: format!("{base}{SIGNUP_PATH}"),
             confirm: format!("{base}{CONFIRM_PATH}"),
             unsubscribe: format!("{base}{UNSUBSCRIBE_PATH}"),
+            feedback: format!("{base}{FEEDBACK_PATH}"),
         }
     }
 }
@@ -201,6 +285,9 @@ impl ServiceUrls {
 pub const SIGNUP_PATH: &str = "/newsletter/anmelden";
 pub const CONFIRM_PATH: &str = "/newsletter/bestaetigen";
 pub const UNSUBSCRIBE_PATH: &str = "/newsletter/abmelden";
+/// "Barriere melden": the accessibility feedback form of the service. Under the statement's own
+/// address, so the web server's `location` line says what it is for.
+pub const FEEDBACK_PATH: &str = "/barrierefreiheit/melden";
 
 /// `https://host:port` of a URL (lower-case scheme and host, as browsers send `Origin`).
 pub fn origin_of(url: &str) -> String {
@@ -543,6 +630,16 @@ impl Config {
             resolve_newsletter_links(nl, base_url, base_url_override.is_some(), &source)
                 .unwrap_or_else(|e| errors.push(e));
         }
+        if let Some(fb) = &mut site.feedback {
+            errors.extend(check_feedback(fb, &source));
+            fb.to = fb.to.trim().to_string();
+            fb.form_url = site
+                .newsletter
+                .as_ref()
+                .and_then(|nl| nl.service.as_ref())
+                .map(|urls| urls.feedback.clone())
+                .unwrap_or_default();
+        }
         match (tz, base, errors.has_errors()) {
             (Some(tz), Some((base_url, base_path)), false) => Ok(Config {
                 root: root.to_path_buf(),
@@ -860,6 +957,60 @@ mod tests {
             c.site.newsletter.unwrap().service.unwrap().unsubscribe,
             "http://[::1]:8025/newsletter/abmelden"
         );
+    }
+
+    #[test]
+    fn the_feedback_form_posts_to_the_service_and_its_settings_are_checked() {
+        let with_service =
+            "  subscriptions: {consent: Ja}\nfeedback:\n  to: \" barrieren@example.org \"\n";
+        let fb = load(with_service, None).unwrap().site.feedback.unwrap();
+        assert_eq!(fb.to, "barrieren@example.org");
+        assert_eq!(
+            fb.form_url,
+            "https://ozg.example.org/barrierefreiheit/melden"
+        );
+        assert_eq!(
+            (fb.reports_per_client_per_hour, fb.reports_per_hour),
+            (10, 100)
+        );
+        // Without the service there is no form: the site names the address instead.
+        let without =
+            "  unsubscribe_url: \"https://x.example/?t={token}\"\nfeedback:\n  to: b@example.org\n";
+        assert_eq!(
+            load(without, None).unwrap().site.feedback.unwrap().form_url,
+            ""
+        );
+
+        let ds = load(
+            "  unsubscribe_url: \"https://x.example/?t={token}\"\nfeedback:\n  to: \"Team <b@example.org>\"\n  reports_per_hour: 0\n",
+            None,
+        )
+        .expect_err("two errors");
+        let found: Vec<_> = ds
+            .iter()
+            .map(|d| {
+                let loc = d.location.as_ref().unwrap();
+                (d.message.clone(), loc.line, loc.column)
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "`feedback.to` is not an e-mail address: `Team <b@example.org>`".to_string(),
+                    9,
+                    7
+                ),
+                (
+                    "`feedback.reports_per_hour` is 0; it must be between 1 and 10000".to_string(),
+                    10,
+                    21
+                ),
+            ]
+        );
+        // Where the form posts is derived, never written by editors.
+        let written = "  unsubscribe_url: \"https://x.example/?t={token}\"\nfeedback:\n  to: b@example.org\n  form_url: https://evil.example/\n";
+        assert!(first_error(load(written, None)).contains("form_url"));
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 
 use super::{Change, Shared};
-use crate::config::{CONFIRM_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
+use crate::config::{CONFIRM_PATH, FEEDBACK_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
 use crate::site::aliases::NETLIFY_FILE;
 use crate::write::MemoryFile;
 
@@ -134,6 +134,7 @@ fn router(app: App, hosts: Hosts) -> axum::Router {
         .route(SIGNUP_PATH, any(service_notice))
         .route(CONFIRM_PATH, any(service_notice))
         .route(UNSUBSCRIBE_PATH, any(service_notice))
+        .route(FEEDBACK_PATH, any(feedback_notice))
         .fallback(get(file))
         .with_state(app)
         // Outermost, so it guards every route, the fallback and the 405s alike.
@@ -300,6 +301,18 @@ async fn service_notice() -> impl IntoResponse {
             (header::CACHE_CONTROL, "no-store"),
         ],
         "<!DOCTYPE html>\n<html lang=\"de\">\n<head><meta charset=\"utf-8\"><title>Anmeldedienst – Vorschau</title></head>\n<body>\n<main>\n<h1>In der Vorschau gibt es keinen Anmeldedienst</h1>\n<p>Auf der veröffentlichten Website nimmt hier der Anmeldedienst (<code>ozg-site subscriptions serve</code>) Anmeldungen, Bestätigungen und Abmeldungen für den Newsletter an. Die Vorschau nimmt keine an und verschickt keine E-Mails.</p>\n<p><a href=\"/\">Zurück zur Vorschau</a></p>\n</main>\n</body>\n</html>\n",
+    )
+}
+
+/// The same for the form "Barriere melden": the preview sends no report anywhere.
+async fn feedback_notice() -> impl IntoResponse {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "<!DOCTYPE html>\n<html lang=\"de\">\n<head><meta charset=\"utf-8\"><title>Barriere melden – Vorschau</title></head>\n<body>\n<main>\n<h1>In der Vorschau werden keine Meldungen verschickt</h1>\n<p>Auf der veröffentlichten Website nimmt hier der Dienst (<code>ozg-site subscriptions serve</code>) Meldungen zu Barrieren an und schickt sie per E-Mail an die Adresse aus <code>feedback.to</code>. Die Vorschau verschickt nichts.</p>\n<p><a href=\"/\">Zurück zur Vorschau</a></p>\n</main>\n</body>\n</html>\n",
     )
 }
 

@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use super::assemble::KeyIndex;
 use super::links::check_refs;
 use super::{Asset, Page, Section, Site, Target};
-use crate::config::{CONFIG_FILE, CONFIRM_PATH, Config, SIGNUP_PATH, UNSUBSCRIBE_PATH};
+use crate::config::{
+    CONFIG_FILE, CONFIRM_PATH, Config, FEEDBACK_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH,
+};
 use crate::diagnostics::{Diagnostic, Diagnostics, Location};
 use crate::parse::kinds::Kind;
 use crate::parse::markdown::{AnchorRef, Resolved};
@@ -421,6 +423,9 @@ impl Owner {
             Owner::Redirect(l) => format!("a redirect in {}", place(l)),
             Owner::Output(what) => what.clone(),
             Owner::File(f) => format!("the file {}", f.display()),
+            Owner::Service(p) if *p == FEEDBACK_PATH => {
+                format!("the service's feedback form {p}")
+            }
             Owner::Service(p) => format!("the newsletter service's address {p}"),
             Owner::Preview => "an address of the preview server (/__ozg/…)".to_string(),
         }
@@ -586,7 +591,7 @@ fn occupied(
     for path in PREVIEW_PATHS {
         taken.insert(path.to_string(), Owner::Preview);
     }
-    for path in [SIGNUP_PATH, CONFIRM_PATH, UNSUBSCRIBE_PATH] {
+    for path in [SIGNUP_PATH, CONFIRM_PATH, UNSUBSCRIBE_PATH, FEEDBACK_PATH] {
         if let Ok(a) = Address::parse(path) {
             taken.insert(a.output(), Owner::Service(path));
         }

@@ -8,9 +8,13 @@
 //!   the token as a form field confirms (once, before the link expires).
 //! - `GET  /newsletter/abmelden?token=…`: a page with a button; `POST` with the token as a form
 //!   field unsubscribes, as does `POST …?token=…` with `List-Unsubscribe=One-Click` (RFC 8058).
+//! - `GET  /barrierefreiheit/melden[?seite=…]`: the form "Barriere melden" (only with `feedback:`
+//!   in `site.yaml`), its page field filled from a link's `seite`; `POST`: a report, queued as a
+//!   mail to the team ([`super::feedback`]).
 //! - `GET  /healthz`: `ok` while the database answers, for monitoring.
 //!
-//! Query strings carry tokens, so the log shows paths only, and addresses only as keyed hashes.
+//! Query strings carry tokens, so the log shows paths only, and addresses only as keyed hashes;
+//! of a report it shows neither content nor address.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -28,13 +32,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 
+use super::feedback::{self, Allowance, Feedback};
 use super::guard::{self, Limits, MailAllowance};
 use super::log;
 use super::mail::Mailer;
 use super::pages::{Page, Pages, Problem};
 use super::pool::Pool;
 use super::worker::Wake;
-use crate::config::{CONFIRM_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
+use crate::config::{CONFIRM_PATH, FEEDBACK_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
 use crate::diagnostics::Diagnostic;
 use crate::newsletter::store::optin::{Confirmed, Link, SignupRequest, Unsubscribed};
 use crate::newsletter::store::subscribers::Via;
@@ -59,6 +64,8 @@ pub struct App {
     pub csp: HeaderValue,
     /// Writing requests answered so far: the upkeep checkpoints the WAL after a burst of them.
     pub writes: AtomicU64,
+    /// The form "Barriere melden", when `site.yaml` has `feedback:`.
+    pub feedback: Option<Feedback>,
 }
 
 /// How long a form body (at most [`guard::MAX_BODY`] bytes) may take to arrive once its headers
@@ -66,11 +73,15 @@ pub struct App {
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route(SIGNUP_PATH, get(signup_form).post(signup))
         .route(CONFIRM_PATH, get(confirm_page).post(confirm))
         .route(UNSUBSCRIBE_PATH, get(unsubscribe_page).post(unsubscribe))
-        .route("/healthz", get(health))
+        .route("/healthz", get(health));
+    if app.feedback.is_some() {
+        router = router.route(FEEDBACK_PATH, get(feedback_form).post(send_report));
+    }
+    router
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), frame))
         .with_state(app)
@@ -121,7 +132,7 @@ async fn frame(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
 /// link may carry an address or a token in its path, and the log keeps neither.
 fn logged_path(path: &str) -> &str {
     match path {
-        SIGNUP_PATH | CONFIRM_PATH | UNSUBSCRIBE_PATH | "/healthz" => path,
+        SIGNUP_PATH | CONFIRM_PATH | UNSUBSCRIBE_PATH | FEEDBACK_PATH | "/healthz" => path,
         _ => "(unknown-path)",
     }
 }
@@ -147,8 +158,16 @@ fn page(app: &App, page: Page<'_>) -> Response {
 }
 
 fn problem(app: &App, problem: Problem) -> Response {
-    let mut response = page(app, Page::Problem(problem));
-    if let Problem::TooMany { retry_minutes } = problem
+    with_problem_headers(page(app, Page::Problem(problem)), problem)
+}
+
+/// A problem of the feedback form, on its own page: its words are about reports, not sign-ups.
+fn report_problem(app: &App, problem: Problem) -> Response {
+    with_problem_headers(page(app, Page::FeedbackProblem(problem)), problem)
+}
+
+fn with_problem_headers(mut response: Response, problem: Problem) -> Response {
+    if let Some(retry_minutes) = problem.retry_minutes()
         && let Ok(v) = HeaderValue::from_str(&(retry_minutes.saturating_mul(60)).to_string())
     {
         response.headers_mut().insert(RETRY_AFTER, v);
@@ -207,7 +226,7 @@ async fn signup(
         let retry_minutes = wait.as_secs().div_ceil(60).max(1);
         return problem(&app, Problem::TooMany { retry_minutes });
     }
-    let fields = match read_form(&headers, body).await {
+    let fields = match read_form(&headers, body, guard::MAX_BODY).await {
         Ok(f) => f,
         Err(p) => return problem(&app, p),
     };
@@ -317,7 +336,7 @@ async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     if !guard::is_form(&headers) {
         return problem(&app, Problem::UnsupportedType);
     }
-    let fields = match read_form(&headers, body).await {
+    let fields = match read_form(&headers, body, guard::MAX_BODY).await {
         Ok(f) => f,
         Err(p) => return problem(&app, p),
     };
@@ -388,7 +407,7 @@ async fn unsubscribe(
         // body (`List-Unsubscribe=One-Click`, as a form or multipart) says nothing more, but is
         // read all the same: a connection with an unread body cannot take the next request.
         Ok(Some(token)) => {
-            if let Err(p) = read_body(&headers, body).await {
+            if let Err(p) = read_body(&headers, body, guard::MAX_BODY).await {
                 return problem(&app, p);
             }
             (token, Via::OneClick)
@@ -400,7 +419,7 @@ async fn unsubscribe(
             if !guard::is_form(&headers) {
                 return problem(&app, Problem::UnsupportedType);
             }
-            let fields = match read_form(&headers, body).await {
+            let fields = match read_form(&headers, body, guard::MAX_BODY).await {
                 Ok(f) => f,
                 Err(p) => return problem(&app, p),
             };
@@ -439,6 +458,134 @@ async fn unsubscribe(
         ),
         Ok(Unsubscribed::Unknown) => problem(&app, Problem::UnsubscribeUnknown),
         Err(e) => unavailable(&app, &e),
+    }
+}
+
+/// The form "Barriere melden" as a page of its own; a link's `?seite=` fills in the page.
+async fn feedback_form(State(app): State<Arc<App>>, uri: Uri) -> Response {
+    let Some(fb) = &app.feedback else {
+        return problem(&app, Problem::NotFound);
+    };
+    let page_url = feedback::page_in_query(&fb.site, uri.query());
+    page(
+        &app,
+        Page::FeedbackForm {
+            description: "",
+            page: page_url.as_deref().unwrap_or_default(),
+            email: "",
+            name: "",
+            errors: Default::default(),
+        },
+    )
+}
+
+/// A report: checked like a sign-up (origin, type, size, fields), limited per client and for
+/// everybody, then queued as one mail to the team. The log line says that a report was queued,
+/// nothing of what it says or who sent it.
+async fn send_report(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(fb) = &app.feedback else {
+        return problem(&app, Problem::NotFound);
+    };
+    if !guard::from_trusted_page(&headers, &app.origins) {
+        return report_problem(&app, Problem::CrossSite);
+    }
+    if !guard::is_form(&headers) {
+        return report_problem(&app, Problem::UnsupportedType);
+    }
+    let fields = match read_form(&headers, body, feedback::MAX_BODY).await {
+        Ok(f) => f,
+        Err(p) => return report_problem(&app, p),
+    };
+    let field = |k: &str| fields.get(k).map_or("", String::as_str);
+    let checked = feedback::check_report(
+        &fb.site,
+        field("description"),
+        field("page"),
+        field("email"),
+        field("name"),
+    );
+    let report = match checked {
+        Ok(r) => r,
+        Err(errors) => {
+            return page(
+                &app,
+                Page::FeedbackForm {
+                    description: field("description"),
+                    page: field("page"),
+                    email: field("email"),
+                    name: field("name"),
+                    errors,
+                },
+            );
+        }
+    };
+    // Only a report that will be sent counts: a reader who needs three tries to fill the form
+    // in is not one step nearer the limit.
+    let client = guard::client_address(peer.ip(), &headers, &app.trusted_proxies);
+    match fb.limits.take(client) {
+        Allowance::Send { after_refusals } => {
+            if after_refusals {
+                log("reports are sent again: the hourly ceiling has room");
+            }
+        }
+        Allowance::Client(wait) => {
+            let retry_minutes = wait.as_secs().div_ceil(60).max(1);
+            return noted(
+                report_problem(&app, Problem::TooMany { retry_minutes }),
+                "report limited".into(),
+            );
+        }
+        Allowance::Busy { wait, first } => {
+            if first {
+                log(&format!(
+                    "the ceiling of {} reports per hour is reached: the form asks readers to try later \
+                     or to write to `feedback.to` until it refills (`reports_per_hour`)",
+                    fb.per_hour
+                ));
+            }
+            let retry_minutes = wait.as_secs().div_ceil(60).max(1);
+            return noted(
+                report_problem(&app, Problem::Busy { retry_minutes }),
+                "report ceiling".into(),
+            );
+        }
+    }
+    let now = Timestamp::now();
+    let mail = match fb.mailer.for_report(&report, now) {
+        Ok(m) => m,
+        Err(e) => {
+            log(&format!("report cannot become a mail: {}", e.message));
+            return report_problem(&app, Problem::Unavailable);
+        }
+    };
+    let queued = app
+        .pool
+        .run(move |store| store.queue_mail(&mail, now))
+        .await;
+    match queued {
+        Ok(()) => {
+            wrote(&app);
+            app.wake.ring();
+            noted(
+                page(
+                    &app,
+                    Page::FeedbackSent {
+                        page: report.page.as_deref().unwrap_or_default(),
+                        email: report.email.as_ref().map_or("", |e| e.as_str()),
+                    },
+                ),
+                "report queued".into(),
+            )
+        }
+        Err(e) => {
+            log(&format!("database: {}", e.message));
+            report_problem(&app, Problem::Unavailable)
+        }
     }
 }
 
@@ -489,23 +636,31 @@ pub(crate) fn token_field(fields: &HashMap<String, String>) -> Result<String, Pr
     }
 }
 
-/// The fields of a form body of at most [`guard::MAX_BODY`] bytes.
-async fn read_form(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, Problem> {
-    let bytes = read_body(headers, body).await?;
+/// The fields of a form body of at most `limit` bytes.
+async fn read_form(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<HashMap<String, String>, Problem> {
+    let bytes = read_body(headers, body, limit).await?;
     guard::parse_form(&bytes).map_err(|_| Problem::BadForm)
 }
 
-/// A body of at most [`guard::MAX_BODY`] bytes, read within [`BODY_TIMEOUT`].
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Problem> {
+/// A body of at most `limit` bytes ([`guard::MAX_BODY`], [`feedback::MAX_BODY`]), read within
+/// [`BODY_TIMEOUT`].
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, Problem> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > guard::MAX_BODY) {
+    if declared.is_some_and(|n| n > limit) {
         return Err(Problem::TooLarge);
     }
-    let read =
-        tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, guard::MAX_BODY)).await;
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await;
     match read {
         Ok(Ok(b)) => Ok(b),
         // Longer than allowed (sent without a length), or it broke off.

@@ -172,7 +172,7 @@ impl Mailer {
 
 /// `Auto-Submitted: auto-generated`: written by a program, not by a person.
 #[derive(Clone)]
-struct AutoSubmitted;
+pub(super) struct AutoSubmitted;
 
 impl header::Header for AutoSubmitted {
     fn name() -> header::HeaderName {
@@ -187,7 +187,7 @@ impl header::Header for AutoSubmitted {
 }
 
 /// `Subject\n\nBody` → `(Subject, Body)`; `None` without a subject or the empty line.
-fn split_subject(text: &str) -> Option<(&str, &str)> {
+pub(super) fn split_subject(text: &str) -> Option<(&str, &str)> {
     let text = text.trim_start_matches(['\n', '\r']);
     let (subject, rest) = text.split_once('\n')?;
     let body = rest

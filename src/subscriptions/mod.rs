@@ -1,12 +1,14 @@
 //! `ozg-site subscriptions serve`: the small service a static site needs for its newsletter —
 //! sign-up with double opt-in, confirmation by e-mail, and one-click unsubscribing — on the same
 //! SQLite file `newsletter send` uses. It runs as its own process next to any web server, which
-//! passes it the three addresses under `/newsletter/`.
+//! passes it the three addresses under `/newsletter/`, and with `feedback:` in `site.yaml` the
+//! form "Barriere melden" of the accessibility statement ([`feedback`]).
 //!
 //! [`guard`] checks requests, [`http`] answers them with the theme's [`pages`], the store
 //! ([`crate::newsletter::store`]) keeps sign-ups and the mails they need in one transaction, and
 //! the [`worker`] threads send those mails ([`mail`]) when the mail server takes them.
 
+pub mod feedback;
 pub mod guard;
 pub mod http;
 pub mod listener;
@@ -23,7 +25,9 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderValue;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::config::{CONFIG_FILE, NewsletterConfig, ServiceUrls, SubscriptionsConfig, origin_of};
+use crate::config::{
+    CONFIG_FILE, FeedbackConfig, NewsletterConfig, ServiceUrls, SubscriptionsConfig, origin_of,
+};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::newsletter::outlet::Outlet;
 use crate::newsletter::store::Store;
@@ -87,14 +91,16 @@ fn load(opts: &ServeOptions) -> Result<Site, Diagnostics> {
     Ok(site)
 }
 
-/// The theme's pages and mails for the service, each rendered once to find template errors.
+/// The theme's pages and mails for the service, each rendered once to find template errors;
+/// with `feedback:` also the feedback form's pages and its mail to the team.
 fn pages_and_mails(
     site: &Arc<Site>,
     theme: &Theme,
     nl: &NewsletterConfig,
     subs: &SubscriptionsConfig,
     urls: &ServiceUrls,
-) -> Result<(pages::Pages, mail::Mailer), Diagnostics> {
+) -> Result<(pages::Pages, mail::Mailer, Option<feedback::ReportMailer>), Diagnostics> {
+    let fb: Option<&FeedbackConfig> = site.config.site.feedback.as_ref();
     let archive_url = site
         .sections
         .iter()
@@ -112,10 +118,17 @@ fn pages_and_mails(
             privacy_url: subs.privacy_page.as_deref().unwrap_or_default(),
             consent: &subs.consent,
             confirm_hours: subs.confirm_within_hours,
+            feedback: fb.map(|fb| pages::FeedbackFacts {
+                url: &urls.feedback,
+                to: &fb.to,
+            }),
         },
     )?;
     let mailer = mail::Mailer::new(site, theme, nl, urls)?;
-    Ok((pages, mailer))
+    let reports = fb
+        .map(|fb| feedback::ReportMailer::new(site, theme, nl, fb))
+        .transpose()?;
+    Ok((pages, mailer, reports))
 }
 
 /// For `check`: when the site has the service, its pages and mails render with this theme.
@@ -145,7 +158,19 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     };
     let site = Arc::new(site);
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
-    let (pages, mailer) = pages_and_mails(&site, &theme, &nl, &subs, &urls)?;
+    let (pages, mailer, report_mailer) = pages_and_mails(&site, &theme, &nl, &subs, &urls)?;
+    let feedback = match (report_mailer, &site.config.site.feedback) {
+        (Some(mailer), Some(fb)) => Some(feedback::Feedback {
+            site: feedback::SiteAddress::new(&site.config.base_url),
+            mailer,
+            limits: feedback::ReportLimits::new(
+                fb.reports_per_client_per_hour,
+                fb.reports_per_hour,
+            ),
+            per_hour: fb.reports_per_hour,
+        }),
+        _ => None,
+    };
 
     let db = crate::newsletter::send::database_path(&opts.root, Some(&nl), opts.db.as_deref());
     let first = Store::open(&db)?;
@@ -218,6 +243,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
         csp: HeaderValue::from_str(&csp)
             .map_err(|e| Diagnostic::error(format!("internal: bad security header: {e}")))?,
         writes: Default::default(),
+        feedback,
     });
 
     println!("Subscription service listening on http://{local} (Ctrl-C stops it)");
@@ -226,6 +252,12 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
         urls.signup,
         db.display()
     );
+    if app.feedback.is_some() {
+        println!(
+            "The form \"Barriere melden\" is at {}; reports are mailed, not kept.",
+            urls.feedback
+        );
+    }
     if !opts.bind.is_loopback() {
         println!(
             "note: bound to {}: X-Forwarded-For is trusted only from 127.0.0.1 and `trusted_proxies`",
@@ -291,6 +323,9 @@ async fn upkeep(app: Arc<http::App>) {
         }
         if now.duration_since(forgotten) >= FORGET_EVERY {
             app.limits.forget_idle();
+            if let Some(fb) = &app.feedback {
+                fb.limits.forget_idle();
+            }
             forgotten = now;
         }
         let writes = app.writes.load(std::sync::atomic::Ordering::Relaxed);

@@ -1,13 +1,15 @@
 //! The service's pages, rendered by the site's theme (`templates/subscriptions/*.html`) so they
 //! look like the site, with its header, navigation and footer. Rust decides which page and
-//! which codes; every word readers see is in the templates.
+//! which codes; every word readers see is in the templates. The pages of the feedback form
+//! (`feedback-*.html`) are needed only when `site.yaml` has `feedback:`.
 
 use std::sync::Arc;
 
 use axum::http::StatusCode;
 use tera::{Context, Value};
 
-use super::guard::FormErrors;
+use super::feedback::ReportErrors;
+use super::guard::{FieldError, FormErrors};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::render::context::obj;
 use crate::render::templates::Templates;
@@ -45,6 +47,22 @@ pub enum Page<'a> {
         already: bool,
     },
     Problem(Problem),
+    /// "Barriere melden": the form, empty, with the page of a link's `?seite=`, or with what was
+    /// typed and what is wrong with it.
+    FeedbackForm {
+        description: &'a str,
+        page: &'a str,
+        email: &'a str,
+        name: &'a str,
+        errors: ReportErrors,
+    },
+    /// After a report: thanks, and whether an answer can come (`email` empty: no address given).
+    FeedbackSent {
+        page: &'a str,
+        email: &'a str,
+    },
+    /// What went wrong with a report, in the feedback form's words.
+    FeedbackProblem(Problem),
 }
 
 /// Everything that can go wrong, each with its status code.
@@ -56,8 +74,12 @@ pub enum Problem {
     ConfirmUsed,
     ConfirmExpired,
     UnsubscribeUnknown,
-    /// Too many sign-ups from this client; try again in this many minutes.
+    /// Too many sign-ups (or reports) from this client; try again in this many minutes.
     TooMany {
+        retry_minutes: u64,
+    },
+    /// Too many reports from everybody together; try again in this many minutes.
+    Busy {
         retry_minutes: u64,
     },
     CrossSite,
@@ -81,6 +103,7 @@ impl Problem {
             Problem::ConfirmExpired => "confirm_expired",
             Problem::UnsubscribeUnknown => "unsubscribe_unknown",
             Problem::TooMany { .. } => "too_many",
+            Problem::Busy { .. } => "busy",
             Problem::CrossSite => "cross_site",
             Problem::UnsupportedType => "unsupported_type",
             Problem::BadForm => "bad_form",
@@ -106,7 +129,17 @@ impl Problem {
             Problem::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::TooSlow => StatusCode::REQUEST_TIMEOUT,
-            Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::Unavailable | Problem::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The minutes for `Retry-After`, for the problems that pass.
+    pub fn retry_minutes(self) -> Option<u64> {
+        match self {
+            Problem::TooMany { retry_minutes } | Problem::Busy { retry_minutes } => {
+                Some(retry_minutes)
+            }
+            _ => None,
         }
     }
 }
@@ -117,7 +150,8 @@ impl Page<'_> {
             Page::Form { errors, .. } if *errors != FormErrors::default() => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Page::Problem(p) => p.status(),
+            Page::FeedbackForm { errors, .. } if errors.any() => StatusCode::UNPROCESSABLE_ENTITY,
+            Page::Problem(p) | Page::FeedbackProblem(p) => p.status(),
             _ => StatusCode::OK,
         }
     }
@@ -131,6 +165,9 @@ impl Page<'_> {
             Page::Unsubscribe { .. } => "subscriptions/unsubscribe.html",
             Page::Unsubscribed { .. } => "subscriptions/unsubscribed.html",
             Page::Problem(_) => "subscriptions/problem.html",
+            Page::FeedbackForm { .. } => FEEDBACK_FORM,
+            Page::FeedbackSent { .. } => "subscriptions/feedback-sent.html",
+            Page::FeedbackProblem(_) => "subscriptions/feedback-problem.html",
         }
     }
 }
@@ -143,6 +180,13 @@ const TEMPLATES: [&str; 7] = [
     "subscriptions/unsubscribe.html",
     "subscriptions/unsubscribed.html",
     "subscriptions/problem.html",
+];
+
+const FEEDBACK_FORM: &str = "subscriptions/feedback-form.html";
+const FEEDBACK_TEMPLATES: [&str; 3] = [
+    FEEDBACK_FORM,
+    "subscriptions/feedback-sent.html",
+    "subscriptions/feedback-problem.html",
 ];
 
 /// The theme's service pages, ready to render.
@@ -161,6 +205,14 @@ pub struct ServiceFacts<'a> {
     pub privacy_url: &'a str,
     pub consent: &'a str,
     pub confirm_hours: u32,
+    /// The feedback form's address and where reports go; `None` without `feedback:`.
+    pub feedback: Option<FeedbackFacts<'a>>,
+}
+
+/// What the pages of the feedback form know.
+pub struct FeedbackFacts<'a> {
+    pub url: &'a str,
+    pub to: &'a str,
 }
 
 impl Pages {
@@ -172,22 +224,33 @@ impl Pages {
         facts: &ServiceFacts<'_>,
     ) -> Result<Pages, Diagnostics> {
         let templates = crate::render::page_templates(site, theme)?;
-        let missing: Vec<&str> = TEMPLATES
-            .into_iter()
-            .filter(|t| !templates.has(t))
-            .collect();
-        if !missing.is_empty() {
-            return Err(Diagnostic::error(format!(
-                "the theme `{}` has no page for the subscription service: {}",
+        let lacks = |names: &[&str], what: &str, hint: &str| -> Result<(), Diagnostic> {
+            let missing: Vec<String> = names
+                .iter()
+                .filter(|t| !templates.has(t))
+                .map(|t| format!("templates/{t}"))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            Err(Diagnostic::error(format!(
+                "the theme `{}` has no page for {what}: {}",
                 theme.name,
-                missing
-                    .iter()
-                    .map(|t| format!("templates/{t}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                missing.join(", ")
             ))
-            .hint("copy `templates/subscriptions/` from the default theme into your theme and adapt it")
-            .into());
+            .hint(hint.to_string()))
+        };
+        lacks(
+            &TEMPLATES,
+            "the subscription service",
+            "copy `templates/subscriptions/` from the default theme into your theme and adapt it",
+        )?;
+        if facts.feedback.is_some() {
+            lacks(
+                &FEEDBACK_TEMPLATES,
+                "the feedback form (`feedback:` in site.yaml)",
+                "copy `templates/subscriptions/feedback-*.html` and `templates/partials/feedback-form.html` from the default theme into your theme and adapt them",
+            )?;
         }
         let service = obj(vec![
             ("signup_url", Value::from(facts.signup_url)),
@@ -197,10 +260,22 @@ impl Pages {
             ("privacy_url", Value::from(facts.privacy_url)),
             ("consent", Value::from(facts.consent)),
             ("confirm_hours", Value::from(facts.confirm_hours)),
+            (
+                "feedback_url",
+                Value::from(facts.feedback.as_ref().map_or("", |f| f.url)),
+            ),
+            (
+                "feedback_to",
+                Value::from(facts.feedback.as_ref().map_or("", |f| f.to)),
+            ),
         ]);
         let pages = Pages { templates, service };
         // Every page once at start: a template error shows now, with its line, not later as a 503.
-        for page in sample_pages() {
+        let mut samples = sample_pages();
+        if facts.feedback.is_some() {
+            samples.extend(sample_feedback_pages());
+        }
+        for page in samples {
             pages.render(&page).map_err(Diagnostics::from)?;
         }
         Ok(pages)
@@ -215,9 +290,6 @@ impl Pages {
                 name,
                 errors,
             } => {
-                let code = |e: Option<super::guard::FieldError>| {
-                    e.map_or_else(Value::none, |e| Value::from(e.code()))
-                };
                 context.insert_value(
                     "form",
                     obj(vec![
@@ -252,16 +324,111 @@ impl Pages {
                 context.insert("email", email);
                 context.insert("already", already);
             }
-            Page::Problem(problem) => {
+            Page::Problem(problem) | Page::FeedbackProblem(problem) => {
                 context.insert("problem", problem.code());
                 context.insert("status", &problem.status().as_u16());
-                if let Problem::TooMany { retry_minutes } = problem {
-                    context.insert("retry_minutes", retry_minutes);
+                if let Some(retry_minutes) = problem.retry_minutes() {
+                    context.insert("retry_minutes", &retry_minutes);
                 }
+            }
+            Page::FeedbackForm {
+                description,
+                page,
+                email,
+                name,
+                errors,
+            } => {
+                context.insert_value(
+                    "form",
+                    obj(vec![
+                        ("description", Value::from(*description)),
+                        ("page", Value::from(*page)),
+                        ("email", Value::from(*email)),
+                        ("name", Value::from(*name)),
+                        (
+                            "errors",
+                            obj(vec![
+                                ("description", code(errors.description)),
+                                ("page", code(errors.page)),
+                                ("email", code(errors.email)),
+                                ("name", code(errors.name)),
+                            ]),
+                        ),
+                    ]),
+                );
+            }
+            Page::FeedbackSent { page, email } => {
+                // Not `page`: base.html takes a `page` for the content page being shown.
+                context.insert("page_url", page);
+                context.insert("email", email);
             }
         }
         self.templates.render(page.template(), &context, None)
     }
+}
+
+/// A field's error as the templates see it: its code, or none.
+fn code(e: Option<FieldError>) -> Value {
+    e.map_or_else(Value::none, |e| Value::from(e.code()))
+}
+
+/// One of each page of the feedback form, with every field wrong once and every problem.
+fn sample_feedback_pages() -> Vec<Page<'static>> {
+    let mut pages = vec![
+        Page::FeedbackForm {
+            description: "",
+            page: "https://example.org/",
+            email: "",
+            name: "",
+            errors: ReportErrors::default(),
+        },
+        Page::FeedbackForm {
+            description: "",
+            page: "x",
+            email: "y",
+            name: "z",
+            errors: ReportErrors {
+                description: Some(FieldError::Missing),
+                page: Some(FieldError::Invalid),
+                email: Some(FieldError::Invalid),
+                name: Some(FieldError::TooLong),
+            },
+        },
+        Page::FeedbackForm {
+            description: "…",
+            page: "",
+            email: "",
+            name: "",
+            errors: ReportErrors {
+                description: Some(FieldError::TooLong),
+                page: Some(FieldError::TooLong),
+                email: Some(FieldError::TooLong),
+                name: Some(FieldError::Invalid),
+            },
+        },
+        Page::FeedbackSent {
+            page: "https://example.org/",
+            email: "vorschau@example.org",
+        },
+        Page::FeedbackSent {
+            page: "",
+            email: "",
+        },
+    ];
+    pages.extend(
+        [
+            Problem::TooMany { retry_minutes: 12 },
+            Problem::Busy { retry_minutes: 3 },
+            Problem::CrossSite,
+            Problem::UnsupportedType,
+            Problem::BadForm,
+            Problem::TooLarge,
+            Problem::TooSlow,
+            Problem::Unavailable,
+        ]
+        .map(Page::FeedbackProblem),
+    );
+    pages
 }
 
 /// One of each page, with every problem.

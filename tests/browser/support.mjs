@@ -1,7 +1,7 @@
 // Shared set-up for the browser tests: build the bundled site with the real binary, serve it on
 // 127.0.0.1 with a small static server, and drive Debian's Chromium through playwright-core.
-import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
 import { mkdtempSync, mkdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, extname, normalize, resolve } from 'node:path';
@@ -90,4 +90,42 @@ export async function axeViolations(page) {
 export async function screenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** A static server for `dir` that hands the request paths in `servicePaths` to `upstream()` (a
+ * function, so the service may start after the server) like nginx's `proxy_pass` with
+ * `X-Forwarded-For: $proxy_add_x_forwarded_for`: the site and the service behind one address. */
+export function siteWithProxy(dir, servicePaths, upstream) {
+  const files = staticFiles(dir);
+  return createServer((req, res) => {
+    if (!servicePaths.has(new URL(req.url, 'http://x').pathname)) { files(req, res); return; }
+    const headers = { ...req.headers };
+    const client = req.socket.remoteAddress;
+    headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${client}` : client;
+    headers['x-forwarded-proto'] = 'http';
+    const up = httpRequest(new URL(req.url, upstream()), { method: req.method, headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    up.on('error', (e) => { res.writeHead(502, { 'content-type': 'text/plain' }).end(`proxy: ${e.message}`); });
+    req.pipe(up);
+  });
+}
+
+/** Starts `ozg-site subscriptions serve` for `site` on a free port; resolves to
+ * `{ url, process, log }` once it listens (`log()` is its stderr so far). */
+export function startService(site, args) {
+  const child = spawn(BIN, ['subscriptions', 'serve', '--root', site, '--port', '0', ...args]);
+  let err = '';
+  child.stderr.on('data', (chunk) => { err += chunk; });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the service did not start:\n${err}`)), 20000);
+    let printed = '';
+    child.stdout.on('data', (chunk) => {
+      printed += chunk;
+      const m = /^Subscription service listening on (http:\/\/127\.0\.0\.1:\d+) /m.exec(printed);
+      if (m) { clearTimeout(timer); resolve({ url: m[1], process: child, log: () => err }); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the service exited (${code}):\n${err}`)); });
+  });
 }

@@ -64,6 +64,15 @@ fn timestamp(ms: i64) -> Timestamp {
 }
 
 impl Store {
+    /// Queues a mail that belongs to no subscriber (a report from the feedback form): nothing
+    /// else is written, and the worker deletes it once the mail server took it.
+    pub fn queue_mail(&mut self, mail: &QueuedMail, now: Timestamp) -> Result<(), Diagnostic> {
+        let path = self.path.clone();
+        let tx = self.write()?;
+        enqueue(&tx, mail, now).map_err(|e| db_error(&path, e))?;
+        tx.commit().map_err(|e| db_error(&path, e))
+    }
+
     /// Leases up to `limit` mails due at `now` for `lease`: nobody else takes them meanwhile.
     pub fn claim_due(
         &mut self,
