@@ -646,6 +646,14 @@ async fn read_form(
     guard::parse_form(&bytes).map_err(|_| Problem::BadForm)
 }
 
+/// How much of a body that is too large is still read, and thrown away, before the 413 goes out:
+/// a browser still sending its form would otherwise meet a closed connection (and show a network
+/// error, or a proxy a 502) instead of the page that says what is wrong. Beyond this the answer
+/// goes out at once and the connection closes: nobody gets the service to read megabytes.
+const DRAIN_LIMIT: usize = 1 << 20;
+/// How long the rest of a too-large body may take to arrive.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A body of at most `limit` bytes ([`guard::MAX_BODY`], [`feedback::MAX_BODY`]), read within
 /// [`BODY_TIMEOUT`].
 async fn read_body(
@@ -653,20 +661,57 @@ async fn read_body(
     body: Body,
     limit: usize,
 ) -> Result<axum::body::Bytes, Problem> {
+    use tokio_stream::StreamExt as _;
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    let mut stream = body.into_data_stream();
+    if let Some(declared) = declared.filter(|&n| n > limit) {
+        if declared <= DRAIN_LIMIT {
+            drain(&mut stream, declared).await;
+        }
         return Err(Problem::TooLarge);
     }
-    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await;
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(BODY_TIMEOUT, async {
+        while let Some(chunk) = stream.next().await {
+            // A body that broke off is as unusable as one too long.
+            let chunk = chunk.map_err(|_| Problem::TooLarge)?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(Problem::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(())
+    })
+    .await;
     match read {
-        Ok(Ok(b)) => Ok(b),
-        // Longer than allowed (sent without a length), or it broke off.
-        Ok(Err(_)) => Err(Problem::TooLarge),
+        Ok(Ok(())) => Ok(bytes.into()),
+        // Longer than allowed, sent without a length: read what remains (within bounds) so the
+        // client gets the answer.
+        Ok(Err(Problem::TooLarge)) => {
+            drain(&mut stream, DRAIN_LIMIT).await;
+            Err(Problem::TooLarge)
+        }
+        Ok(Err(problem)) => Err(problem),
         Err(_) => Err(Problem::TooSlow),
     }
+}
+
+/// Reads and discards up to `at_most` bytes of what remains of a body, within [`DRAIN_TIMEOUT`].
+async fn drain(stream: &mut axum::body::BodyDataStream, at_most: usize) {
+    use tokio_stream::StreamExt as _;
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while seen <= at_most {
+            match stream.next().await {
+                Some(Ok(chunk)) => seen += chunk.len(),
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]

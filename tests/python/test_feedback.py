@@ -224,3 +224,28 @@ def test_without_feedback_settings_the_service_has_no_form(tmp_path):
         assert service.request("POST", PATH, {"description": "x"}, FORM)[0] == 404
     finally:
         service.stop()
+
+
+def test_a_browser_still_sending_a_too_large_form_gets_the_answer_not_a_reset(world):
+    """The service reads the rest of a body up to 1 MiB before its 413, so a client (or a proxy)
+    that is still sending sees the page that says what is wrong, not a closed connection."""
+    import socket
+    import time
+
+    service, _ = world()
+    size = 300_000
+    sock = socket.create_connection(("127.0.0.1", service.port), timeout=10)
+    sock.sendall((f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{service.port}\r\n"
+                  "Content-Type: application/x-www-form-urlencoded\r\n"
+                  f"Content-Length: {size}\r\n\r\n").encode())
+    body = b"description=" + b"x" * (size - len("description="))
+    for i in range(0, size, 10_000):
+        sock.sendall(body[i:i + 10_000])  # raises ConnectionResetError/BrokenPipe if the service hung up
+        time.sleep(0.01)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed without an answer: {answer!r}"
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
