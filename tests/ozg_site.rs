@@ -2,11 +2,53 @@
 
 mod common;
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use common::{ozg, snapshot};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Every output file of the bundled site built at `now`, by path below the output folder.
+fn files_at(now: &str) -> (tempfile::TempDir, BTreeMap<PathBuf, String>) {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("public");
+    let dir_s = dir.to_string_lossy().into_owned();
+    ozg(&["build", "--root", ROOT, "--now", now, "--output", &dir_s]).ok();
+    let files = snapshot(&dir)
+        .into_iter()
+        .map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect();
+    (out, files)
+}
+
+/// What a reader sees of an HTML page, one block per line: inline elements stay in their
+/// sentence, every other tag ends a line. Good enough for looking for words in sentences.
+fn visible_text(html: &str) -> String {
+    const INLINE: [&str; 9] = [
+        "a", "strong", "em", "span", "time", "abbr", "code", "b", "i",
+    ];
+    let mut text = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        text.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        let tag = &rest[start + 1..start + len];
+        let name = tag
+            .trim_start_matches('/')
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or("");
+        if !INLINE.contains(&name) {
+            text.push('\n');
+        }
+        rest = &rest[start + len + 1..];
+    }
+    text.push_str(rest);
+    text.replace("&quot;", "\"").replace("&amp;", "&")
+}
 
 fn build_at(now: &str) -> (tempfile::TempDir, String) {
     let out = tempfile::tempdir().unwrap();
@@ -92,9 +134,11 @@ fn doors_6_to_24_leave_no_text_in_any_output_on_5_december() {
 fn the_site_builds_before_during_and_long_after_the_advent_season() {
     for now in [
         "2025-04-01T09:00:00+02:00",
+        "2025-11-20T10:00:00+01:00",
         "2025-11-30T23:59:59+01:00",
         "2025-12-01T12:00:00+01:00",
         "2025-12-24T12:00:00+01:00",
+        "2026-01-10T10:00:00+01:00",
         "2026-11-23T10:00:00+01:00",
     ] {
         build_at(now);
@@ -116,6 +160,113 @@ fn today_the_home_page_points_to_the_archive_instead_of_an_empty_box() {
     assert!(
         sessions.contains("noch kein neuer Termin"),
         "says plainly that none is announced"
+    );
+}
+
+#[test]
+fn no_page_says_a_sprechstunde_is_online_or_in_the_internet() {
+    // No source says where a Sprechstunde takes place; "online" was a guess that stood on the
+    // home page, the section pages, a door and the Leichte-Sprache and Gebärdensprache pages.
+    let (_dir, files) = files_at("2026-01-10T10:00:00+01:00");
+    let mut sessions_mentioned = 0;
+    for (path, html) in files
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "html"))
+    {
+        for sentence in visible_text(html).split(['.', '!', '?', ':', '\n']) {
+            let folded = sentence.to_lowercase().replace('-', "");
+            if !folded.contains("sprechstunde") {
+                continue;
+            }
+            sessions_mentioned += 1;
+            let online = sentence
+                .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+                .map(str::to_lowercase)
+                .any(|w| w == "online" || w.starts_with("online-sprechstunde"));
+            assert!(
+                !online && !folded.contains("im internet"),
+                "{}: {sentence:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        sessions_mentioned > 50,
+        "only {sessions_mentioned} sentences checked"
+    );
+}
+
+#[test]
+fn the_session_pages_offer_no_stand_in_slides_but_say_the_originals_are_open() {
+    // The PDFs offered as the slides of the 57th and 69th Sprechstunde were summaries made by
+    // developers with the ministry as author, the GDST "Steckbrief" a document of no source.
+    let (_dir, files) = files_at("2026-01-10T10:00:00+01:00");
+    for gone in [
+        "sprechstunden/57-einblick-in-die-zsa-machbarkeitsstudie/folien.pdf",
+        "sprechstunden/69-gdst-forum/folien.pdf",
+        "downloads/gdst-steckbrief.pdf",
+    ] {
+        assert!(
+            !files.contains_key(Path::new(gone)),
+            "{gone} is still published"
+        );
+    }
+    for page in [
+        "sprechstunden/57-einblick-in-die-zsa-machbarkeitsstudie/index.html",
+        "sprechstunden/69-gdst-forum/index.html",
+    ] {
+        let html = &files[Path::new(page)];
+        assert!(
+            !html.contains("folien.pdf") && !html.contains("Folien und Unterlagen"),
+            "{page}"
+        );
+        assert!(
+            html.contains("Originalfolien:</strong> <span class=\"open-fact\">wird ergänzt</span>"),
+            "{page} does not say the original slides are still open"
+        );
+    }
+    let gdst = &files[Path::new("projekte/gdst/index.html")];
+    assert!(!gdst.contains("steckbrief") && !gdst.contains(".pdf"));
+}
+
+#[test]
+fn the_signed_greeting_is_the_editions_own_text() {
+    // The greeting signed by Frank Bonse had been rewritten under his name: "nicht nur" for
+    // his "nicht immer", and the events everybody looks back on moved into his own sentence.
+    let (_dir, files) = files_at("2026-01-10T10:00:00+01:00");
+    let edition = &files[Path::new("newsletter/2/index.html")];
+    for sentence in [
+        "Es geht nicht immer darum, was wir kommunizieren, sondern wie gut und transparent wir auf allen Ebenen miteinander kommunizieren, diskutieren, zuhören und umsetzen (verändern) können!",
+        "Alle föderalen Ebenen blicken auf zahlreiche Meetings, Serientermine, Informationsveranstaltungen, Roadshows, Workshops, Länderkonferenzen, OZG-Koordinatorentreffen, Steuerungskreise, OZG-Sprechstunden zurück.",
+        "Seit mehr als zwei Jahren gibt es die OZG-Informationsseite des Landes und die OZG-Sprechstunden, nun auch die OZG-Newsletter.",
+    ] {
+        assert!(edition.contains(sentence), "missing: {sentence}");
+    }
+    assert!(!edition.contains("nicht nur darum"));
+}
+
+#[test]
+fn every_page_with_a_deadline_of_2022_says_that_it_has_passed() {
+    let (_dir, files) = files_at("2026-01-10T10:00:00+01:00");
+    let mut deadlines = 0;
+    for (path, html) in files
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "html"))
+    {
+        // The call to write in by 21 November 2022 (a teaser saying it "war möglich" is fine).
+        let text = visible_text(html);
+        if text.contains("schreiben Sie uns") && text.contains("21. November 2022") {
+            deadlines += 1;
+            assert!(
+                text.contains("Die Frist ist abgelaufen."),
+                "{}",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        deadlines >= 2,
+        "the news item and the edition name the deadline"
     );
 }
 

@@ -48,32 +48,46 @@ def test_sprechstunden_calendar_is_valid_with_berlin_times(public):
     assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == ["Europe/Berlin"]
     by_number = {s.split(".")[0]: e for s, e in evs.items()}
     assert {"57", "58", "69", "70"} <= set(by_number)
-    # 23 April 2025 is summer time (CEST, UTC+2), 3 December winter time (CET, UTC+1).
+    # The 58th is the one session whose hour the sources give (13-14 Uhr): 23 April 2025 is
+    # summer time (CEST, UTC+2). Winter time is checked with the roadshow below.
     assert utc(by_number["58"].decoded("DTSTART")) == datetime(2025, 4, 23, 11, 0)
     assert utc(by_number["58"].decoded("DTEND")) == datetime(2025, 4, 23, 12, 0)
-    assert utc(by_number["69"].decoded("DTSTART")) == datetime(2025, 12, 3, 12, 0)
-    assert by_number["69"]["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert by_number["58"]["DTSTART"].params["TZID"] == "Europe/Berlin"
     assert "69. OZG-Sprechstunde: " in str(by_number["69"]["SUMMARY"])
     for e in evs.values():
         assert str(e["URL"]).startswith("https://ozg.sachsen-anhalt.de/sprechstunden/")
         assert e["UID"]
 
 
-def test_a_session_without_a_known_time_is_an_all_day_entry_without_a_place(public):
-    # Sprechstunde 70 says `start: offen`, `end: offen`, `location: offen`: the calendar shows
-    # the day it is on and invents neither an hour nor "Online".
-    for path in [
-        public / "sprechstunden/kalender.ics",
-        public / "sprechstunden/70-jahresrueckblick-2025/termin.ics",
-    ]:
+@pytest.mark.parametrize(
+    "number,folder,day",
+    [
+        ("57", "57-einblick-in-die-zsa-machbarkeitsstudie", date(2025, 4, 2)),
+        ("69", "69-gdst-forum", date(2025, 12, 3)),
+        ("70", "70-jahresrueckblick-2025", date(2025, 12, 17)),
+    ],
+)
+def test_a_session_without_a_known_time_is_an_all_day_entry_without_a_place(public, number, folder, day):
+    # The sources give no hour and no place for Sprechstunden 57, 69 and 70 (`start: offen`,
+    # `end: offen`, `location: offen`): the calendar shows the day and invents neither an hour
+    # nor "Online".
+    for path in [public / "sprechstunden/kalender.ics", public / f"sprechstunden/{folder}/termin.ics"]:
         _, evs = events(path)
-        (session,) = [e for s, e in evs.items() if s.startswith("70.")]
+        (session,) = [e for s, e in evs.items() if s.startswith(f"{number}.")]
         assert session["DTSTART"].params["VALUE"] == "DATE"
-        assert session.decoded("DTSTART") == date(2025, 12, 17)
+        assert session.decoded("DTSTART") == day
         assert session["DTEND"].params["VALUE"] == "DATE"
-        assert session.decoded("DTEND") == date(2025, 12, 18)
+        assert session.decoded("DTEND") == date.fromordinal(day.toordinal() + 1)
         assert "LOCATION" not in session
-        assert str(session["UID"]) == "sprechstunden-70-jahresrueckblick-2025@ozg.sachsen-anhalt.de"
+        assert str(session["UID"]) == f"sprechstunden-{folder}@ozg.sachsen-anhalt.de"
+
+
+def test_no_session_in_the_calendar_names_a_place_the_sources_do_not_give(public):
+    # No source says where a Sprechstunde takes place, or that it is online.
+    _, evs = events(public / "sprechstunden/kalender.ics")
+    assert {s.split(".")[0] for s in evs} >= {"57", "58", "69", "70"}
+    for summary, e in evs.items():
+        assert "LOCATION" not in e, summary
 
 
 def test_each_session_has_its_own_calendar_file(public):
