@@ -803,18 +803,31 @@ fn check_legal(legal: &LegalConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> 
             );
         }
     }
+    // (key, value, needs a name, needs a way to reach them): the person responsible under the
+    // MStV may have the provider's address, which the Impressum then says.
     let contacts = [
-        ("editorial_responsible", &legal.editorial_responsible, true),
+        (
+            "editorial_responsible",
+            &legal.editorial_responsible,
+            true,
+            false,
+        ),
         (
             "data_protection_officer",
             &legal.data_protection_officer,
             false,
+            true,
         ),
-        ("supervisory_authority", &legal.supervisory_authority, true),
+        (
+            "supervisory_authority",
+            &legal.supervisory_authority,
+            true,
+            true,
+        ),
     ];
-    for (key, contact, needs_name) in contacts {
+    for (key, contact, needs_name, needs_reach) in contacts {
         if let Some(c) = known(contact) {
-            errors.extend(check_legal_contact(key, c, needs_name, &at));
+            errors.extend(check_legal_contact(key, c, (needs_name, needs_reach), &at));
         }
     }
     if let Some(a) = &legal.accessibility {
@@ -855,7 +868,7 @@ fn check_legal(legal: &LegalConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> 
 fn check_legal_contact(
     key: &str,
     c: &LegalContact,
-    needs_name: bool,
+    (needs_name, needs_reach): (bool, bool),
     at: &dyn Fn(&str, &str) -> crate::diagnostics::Location,
 ) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
@@ -887,7 +900,12 @@ fn check_legal_contact(
                 .hint("the page names the person or office: add `name: …`, or write `offen` instead of the whole entry while it is not known"),
         );
     }
-    if c.email.is_none() && c.street.is_none() && c.phone.is_none() && c.website.is_none() {
+    if needs_reach
+        && c.email.is_none()
+        && c.street.is_none()
+        && c.phone.is_none()
+        && c.website.is_none()
+    {
         errors.push(
             Diagnostic::error(format!("`legal.{key}` gives no way to reach them"))
                 .at(at("", key))
