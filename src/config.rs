@@ -789,6 +789,7 @@ fn check_legal(legal: &LegalConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> 
             );
         }
     }
+    errors.extend(legal_control_characters(legal, &at));
     if let Some(vat) = known(&legal.vat_id) {
         let v = vat.trim();
         let digits = v.strip_prefix("DE").unwrap_or_default();
@@ -862,6 +863,78 @@ fn check_legal(legal: &LegalConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> 
         }
     }
     errors
+}
+
+/// Every text of `legal:` readers see, checked for control characters (an ESC, a line break in a
+/// one-line fact): they would reach the pages as they are, where they mean nothing or harm.
+fn legal_control_characters(
+    legal: &LegalConfig,
+    at: &dyn Fn(&str, &str) -> crate::diagnostics::Location,
+) -> Vec<Diagnostic> {
+    use crate::parse::fact::known;
+    let mut texts: Vec<(&str, &str)> = [
+        ("provider", legal.provider.as_deref()),
+        ("data_protection_law", legal.data_protection_law.as_deref()),
+        (
+            "represented_by",
+            known(&legal.represented_by).map(String::as_str),
+        ),
+        ("vat_id", known(&legal.vat_id).map(String::as_str)),
+        (
+            "hosting_provider",
+            known(&legal.hosting_provider).map(String::as_str),
+        ),
+        (
+            "web_server_log_retention",
+            known(&legal.web_server_log_retention).map(String::as_str),
+        ),
+        (
+            "service_log_retention",
+            known(&legal.service_log_retention).map(String::as_str),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let contacts = [
+        ("editorial_responsible", &legal.editorial_responsible),
+        ("data_protection_officer", &legal.data_protection_officer),
+        ("supervisory_authority", &legal.supervisory_authority),
+    ];
+    for (key, contact) in contacts {
+        if let Some(c) = known(contact) {
+            let parts = [
+                &c.name,
+                &c.role,
+                &c.street,
+                &c.postal_code,
+                &c.city,
+                &c.email,
+                &c.phone,
+                &c.website,
+            ];
+            texts.extend(parts.into_iter().flatten().map(|v| (key, v.as_str())));
+        }
+    }
+    if let Some(a) = &legal.accessibility {
+        texts.push(("accessibility", &a.law));
+        texts.push(("accessibility", &a.standard));
+        if let Fact::Known(m) = &a.method {
+            texts.push(("accessibility", m));
+        }
+    }
+    texts
+        .into_iter()
+        .filter(|(_, v)| v.chars().any(char::is_control))
+        .map(|(key, v)| {
+            Diagnostic::error(format!(
+                "`legal.{key}` contains a control character: `{}`",
+                crate::load::printable(v)
+            ))
+            .at(at(v, key))
+            .hint("write the text on one line, without invisible characters")
+        })
+        .collect()
 }
 
 /// One contact of `legal:`: something to reach it by, and each part well-formed.
@@ -1545,6 +1618,76 @@ mod tests {
         assert!(check_rate(f64::NAN).is_err());
         assert!(check_rate(-0.5).is_err());
         assert_eq!(check_rate(0.0), Ok(0.0));
+    }
+
+    fn site(yaml: &str) -> Result<Config, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            format!("title: T\nbase_url: https://ozg.example.org\nlanguage: de\ntimezone: Europe/Berlin\n{yaml}"),
+        )
+        .unwrap();
+        Config::load(dir.path(), None)
+    }
+
+    #[test]
+    fn a_visitor_address_is_an_address_or_open() {
+        let c = site("contact:\n  visitor_address: {name: Elbe-Office, street: Weg 2, postal_code: \"39106\", city: Magdeburg}\n").unwrap();
+        let contact = c.site.contact.unwrap();
+        assert_eq!(
+            crate::parse::fact::known(&contact.visitor_address)
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("Elbe-Office")
+        );
+        let c = site("contact:\n  visitor_address: {offen: \"nennt das Amt\"}\n").unwrap();
+        let contact = c.site.contact.unwrap();
+        let keys: Vec<String> = contact.open_facts().into_iter().map(|k| k.key).collect();
+        assert_eq!(keys, ["contact.visitor_address"]);
+        let json = serde_json::to_value(&contact).unwrap();
+        assert!(json["visitor_address"].is_null());
+        assert!(json["open"]["visitor_address"].is_object());
+        assert!(
+            first_error(site("contact:\n  visitor_address: Elbe-Office\n"))
+                .contains("not an address")
+        );
+        assert!(
+            first_error(site("contact:\n  visitor_address: {street: Weg 2}\n"))
+                .contains("required key `postal_code` is missing")
+        );
+    }
+
+    #[test]
+    fn legal_facts_may_be_open_and_templates_see_which() {
+        let c = site("legal:\n  provider: Land Testland\n  represented_by: offen\n  third_country_transfer: false\n  accessibility:\n    compliance: offen\n    law: dem Gesetz\n    standard: der BITV 2.0\n    created: 2025-12-01\n    method: {offen: \"Bewertung steht aus\"}\n").unwrap();
+        let legal = c.site.legal.unwrap();
+        let keys: Vec<String> = legal.open_facts().into_iter().map(|k| k.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "legal.represented_by",
+                "legal.accessibility.compliance",
+                "legal.accessibility.method"
+            ]
+        );
+        let json = serde_json::to_value(&legal).unwrap();
+        assert_eq!(json["provider"], "Land Testland");
+        assert!(json["represented_by"].is_null());
+        assert_eq!(json["third_country_transfer"], false);
+        assert_eq!(json["accessibility"]["created"], "2025-12-01");
+        assert!(json["accessibility"]["compliance"].is_null());
+        assert_eq!(
+            json["open"]["accessibility.method"]["note"],
+            "Bewertung steht aus"
+        );
+        assert!(json["open"]["represented_by"].is_object());
+        // A yes/no fact takes yes or no, or `offen`.
+        assert!(
+            first_error(site("legal:\n  third_country_transfer: nein\n"))
+                .contains("neither `true` nor `false`")
+        );
+        assert!(first_error(site("legal:\n  unbekannt: 1\n")).contains("unknown key `unbekannt`"));
     }
 
     #[test]

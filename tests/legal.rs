@@ -360,7 +360,7 @@ fn the_statement_gives_its_dates_method_and_feedback_ways() {
         "mit dem Formular Barriere melden",
         "per E-Mail an barrieren@example.org",
         "telefonisch unter +49 391 000 0000",
-        "per Post an Testministerium für Digitales, Amtsweg 1, 39104 Magdeburg.",
+        "per Post an Testministerium für Digitales, Amtsweg 1, 39104 Magdeburg Wir antworten",
         "Wir antworten innerhalb eines Monats. Durchsetzungsverfahren Zuständig ist: wird ergänzt",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
@@ -556,6 +556,16 @@ fn legal_settings_that_cannot_be_right_are_errors_at_their_line() {
             "    compliance: partial\n",
             "    compliance: full\n",
             "`compliance: full`, but the site declares 2 barriers",
+        ),
+        (
+            "  represented_by: die Ministerin für Digitales\n",
+            "  represented_by: \"die Ministerin\\e[31m für Digitales\"\n",
+            "`legal.represented_by` contains a control character: `die Ministerin\u{241b}[31m für Digitales`",
+        ),
+        (
+            "  hosting_provider: Rechenzentrum Test AöR\n",
+            "  hosting_provider: \"Rechenzentrum\\r\\nBcc: x\"\n",
+            "`legal.hosting_provider` contains a control character",
         ),
     ] {
         let site = legal_site("");
