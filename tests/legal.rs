@@ -314,6 +314,12 @@ fn a_document_declared_accessible_or_with_an_alternative_is_not_listed() {
             "{declared}: {text}"
         );
     }
+    // The session offers the alternative beside the file.
+    let session_page = site.read("public/sprechstunden/69-2-gdst-forum/index.html");
+    assert!(
+        session_page.contains(r#" – <a href="/kontakt/">barrierefreie Fassung</a></li>"#),
+        "{session_page}"
+    );
     // The alternative is a link like any other: one to nowhere is an error at its place.
     site.write(
         session,
