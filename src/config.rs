@@ -50,6 +50,10 @@ pub struct SiteConfig {
     /// `aliases` by [`crate::site::aliases`].
     #[serde(default)]
     pub redirects: Vec<RedirectRule>,
+    /// What the legal pages (Impressum, Datenschutzerklärung, Erklärung zur Barrierefreiheit)
+    /// state beyond `contact`; the templates under `legal/` need it. See [`LegalConfig`].
+    #[serde(default)]
+    pub legal: Option<LegalConfig>,
     /// Free-form values for the theme.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -383,6 +387,10 @@ pub struct RedirectRule {
 }
 
 /// The publisher's contact details; each may be `offen` while it is not known.
+///
+/// `street`, `postal_code` and `city` are the postal address (Postanschrift): the one the
+/// Impressum, the footer and the newsletter's footer give. A building readers visit somewhere
+/// else is `visitor_address` (Besucheradresse), labelled as such wherever it is shown.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
@@ -400,6 +408,10 @@ pub struct Contact {
     pub email: Option<Fact<String>>,
     #[serde(default)]
     pub phone: Option<Fact<String>>,
+    /// Where visitors go, if not to the postal address: `{name: Elbe-Office, street: …,
+    /// postal_code: …, city: …}`.
+    #[serde(default)]
+    pub visitor_address: Option<Fact<PostalAddress>>,
 }
 
 /// As templates see it (`site.contact`): the fields, and `open` with the keys that are open.
@@ -414,6 +426,7 @@ impl Serialize for Contact {
             city: &'a Option<Fact<String>>,
             email: &'a Option<Fact<String>>,
             phone: &'a Option<Fact<String>>,
+            visitor_address: &'a Option<Fact<PostalAddress>>,
             open: serde_json::Map<String, serde_json::Value>,
         }
         let keys: Vec<_> = self
@@ -432,6 +445,7 @@ impl Serialize for Contact {
             city: &self.city,
             email: &self.email,
             phone: &self.phone,
+            visitor_address: &self.visitor_address,
             open: crate::parse::fact::open_map(&keys),
         }
         .serialize(s)
@@ -448,9 +462,570 @@ impl Contact {
             .optional("contact.postal_code", &self.postal_code)
             .optional("contact.city", &self.city)
             .optional("contact.email", &self.email)
-            .optional("contact.phone", &self.phone);
+            .optional("contact.phone", &self.phone)
+            .optional("contact.visitor_address", &self.visitor_address);
         keys.0
     }
+
+    /// Whether the postal address is complete: street, postal code and city all known.
+    pub fn has_postal_address(&self) -> bool {
+        let known = |f: &Option<Fact<String>>| crate::parse::fact::known(f).is_some();
+        known(&self.street) && known(&self.postal_code) && known(&self.city)
+    }
+}
+
+/// A postal address with an optional building name (`Elbe-Office`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostalAddress {
+    /// The building readers look for, e.g. `Elbe-Office`.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+}
+
+/// `visitor_address: offen` while the place is not known, or the address as a mapping.
+impl crate::parse::fact::FactValue for PostalAddress {
+    const EXPECTING: &'static str =
+        "an address `{street: …, postal_code: …, city: …}`, or `offen` while it is not known";
+
+    fn from_text(text: &str) -> Result<Self, String> {
+        Err(format!(
+            "`{text}` is not an address; write it as `{{street: …, postal_code: \"…\", city: …}}`, or `offen` while it is not known"
+        ))
+    }
+
+    fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        crate::parse::fact::from_map(map)
+    }
+}
+
+/// What the legal pages state beyond `contact` (`legal:` in `site.yaml`). Every fact an
+/// authority must confirm may be `offen` with a note saying who supplies it: the pages then show
+/// "wird ergänzt", `check` lists it and `--strict` refuses it. Which keys each page needs is
+/// checked by [`crate::site::legal`] for the pages that use the legal templates.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalConfig {
+    /// The legal person offering the site (§ 5 Abs. 1 Nr. 1 DDG), e.g. `Land Sachsen-Anhalt`.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Who represents the provider: the text after "vertreten durch".
+    #[serde(default)]
+    pub represented_by: Option<Fact<String>>,
+    /// The person responsible for journalistic-editorial content (§ 18 Abs. 2 MStV): name and
+    /// address (without one, the provider's postal address applies).
+    #[serde(default)]
+    pub editorial_responsible: Option<Fact<LegalContact>>,
+    /// The VAT identification number, only if the provider has one: absent, nothing is said.
+    #[serde(default)]
+    pub vat_id: Option<Fact<String>>,
+    /// How to reach the data protection officer (Art. 13 Abs. 1 lit. b DSGVO).
+    #[serde(default)]
+    pub data_protection_officer: Option<Fact<LegalContact>>,
+    /// The supervisory authority readers may complain to (Art. 13 Abs. 2 lit. d, Art. 77 DSGVO).
+    #[serde(default)]
+    pub supervisory_authority: Option<Fact<LegalContact>>,
+    /// Who runs the web server for the provider (a processor under Art. 28 DSGVO).
+    #[serde(default)]
+    pub hosting_provider: Option<Fact<String>>,
+    /// How long the web server keeps its access logs, as a phrase: `sieben Tage`.
+    #[serde(default)]
+    pub web_server_log_retention: Option<Fact<String>>,
+    /// How long the log of the subscription service (its standard error) is kept: `sieben Tage`.
+    #[serde(default)]
+    pub service_log_retention: Option<Fact<String>>,
+    /// Whether personal data leave the EU/EEA; the statement says "no" only when this is `false`.
+    #[serde(default)]
+    pub third_country_transfer: Option<Fact<bool>>,
+    /// The law that completes the GDPR for the provider, as it reads after "Artikel 6 Absatz 1
+    /// Buchstabe e DSGVO in Verbindung mit": `dem Datenschutz-Grundverordnungs-Ausfüllungsgesetz
+    /// Sachsen-Anhalt (DSAG LSA)`. Without it the legal basis is the GDPR's article alone.
+    #[serde(default)]
+    pub data_protection_law: Option<String>,
+    /// The accessibility statement's own facts.
+    #[serde(default)]
+    pub accessibility: Option<AccessibilityConfig>,
+}
+
+/// The facts of the Erklärung zur Barrierefreiheit that are not derived from the content
+/// (its list of known barriers is, see [`crate::site::legal::known_barriers`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessibilityConfig {
+    /// "Stand der Vereinbarkeit": `full`, `partial` or `none` (the model statement's three
+    /// sentences), or `offen`.
+    pub compliance: Fact<Compliance>,
+    /// The law the provider follows, as it reads after "im Einklang mit": `dem
+    /// Behindertengleichstellungsgesetz Sachsen-Anhalt (BGG LSA)`.
+    pub law: String,
+    /// The requirements the site is measured against, after "mit": `den Anforderungen der
+    /// BITV 2.0`.
+    pub standard: String,
+    /// When the statement was made.
+    pub created: Fact<crate::time::LocalDate>,
+    /// When it was last reviewed.
+    #[serde(default)]
+    pub reviewed: Option<Fact<crate::time::LocalDate>>,
+    /// What it rests on, after "beruht auf": `einer Selbstbewertung`, `einer Prüfung durch …`.
+    pub method: Fact<String>,
+    /// The page with the form for reporting barriers, `@/barriere-melden.md`.
+    #[serde(default)]
+    pub feedback_page: Option<String>,
+    /// Pages about accessibility itself (sign language, easy language): what is still open on
+    /// them is a known barrier and listed in the statement.
+    #[serde(default)]
+    pub pages: Vec<String>,
+}
+
+/// "Stand der Vereinbarkeit mit den Anforderungen" in the words of the EU model statement
+/// (Durchführungsbeschluss (EU) 2018/1523).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compliance {
+    /// "vollständig vereinbar"
+    Full,
+    /// "teilweise vereinbar", because of the listed non-compliances and exemptions
+    Partial,
+    /// "nicht vereinbar"
+    None,
+}
+
+impl crate::parse::fact::FactValue for Compliance {
+    const EXPECTING: &'static str = "`full`, `partial` or `none`, or `offen` while it is not known";
+
+    fn from_text(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "full" => Ok(Compliance::Full),
+            "partial" => Ok(Compliance::Partial),
+            "none" => Ok(Compliance::None),
+            other => Err(format!(
+                "`{}` is not a compliance status; write `full`, `partial` or `none` (the statement's \"vollständig\", \"teilweise\" or \"nicht vereinbar\"), or `offen`",
+                crate::load::printable(other)
+            )),
+        }
+    }
+}
+
+/// A person or office the legal pages name with their contact details: the data protection
+/// officer, the supervisory authority, the person responsible under § 18 Abs. 2 MStV.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalContact {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An office or function, shown under the name: `Behördliche Datenschutzbeauftragte`.
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub street: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// `https://…`
+    #[serde(default)]
+    pub website: Option<String>,
+}
+
+impl crate::parse::fact::FactValue for LegalContact {
+    const EXPECTING: &'static str = "contact details `{name: …, street: …, postal_code: …, city: …, email: …}`, or `offen` while they are not known";
+
+    fn from_text(text: &str) -> Result<Self, String> {
+        Err(format!(
+            "`{}` is not a set of contact details; write them as `{{name: …, email: …}}`, or `offen` while they are not known",
+            crate::load::printable(text)
+        ))
+    }
+
+    fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        crate::parse::fact::from_map(map)
+    }
+}
+
+impl LegalConfig {
+    /// The open facts, by key path in `site.yaml` (`legal.represented_by`,
+    /// `legal.accessibility.created`).
+    pub fn open_facts(&self) -> Vec<crate::parse::fact::OpenKey<'_>> {
+        let mut keys = crate::parse::fact::OpenKeys::default();
+        keys.optional("legal.represented_by", &self.represented_by)
+            .optional("legal.editorial_responsible", &self.editorial_responsible)
+            .optional("legal.vat_id", &self.vat_id)
+            .optional(
+                "legal.data_protection_officer",
+                &self.data_protection_officer,
+            )
+            .optional("legal.supervisory_authority", &self.supervisory_authority)
+            .optional("legal.hosting_provider", &self.hosting_provider)
+            .optional(
+                "legal.web_server_log_retention",
+                &self.web_server_log_retention,
+            )
+            .optional("legal.service_log_retention", &self.service_log_retention)
+            .optional("legal.third_country_transfer", &self.third_country_transfer);
+        if let Some(a) = &self.accessibility {
+            keys.fact("legal.accessibility.compliance", &a.compliance)
+                .fact("legal.accessibility.created", &a.created)
+                .optional("legal.accessibility.reviewed", &a.reviewed)
+                .fact("legal.accessibility.method", &a.method);
+        }
+        keys.0
+    }
+}
+
+/// As templates see it (`site.legal`): the values (an open one as none, as everywhere), and
+/// `open` with each open key below `legal.` (`"represented_by" in site.legal.open`,
+/// `"accessibility.created" in site.legal.open`).
+impl Serialize for LegalConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Accessibility<'a> {
+            compliance: &'a Fact<Compliance>,
+            law: &'a str,
+            standard: &'a str,
+            created: &'a Fact<crate::time::LocalDate>,
+            reviewed: &'a Option<Fact<crate::time::LocalDate>>,
+            method: &'a Fact<String>,
+        }
+        #[derive(Serialize)]
+        struct View<'a> {
+            provider: &'a Option<String>,
+            represented_by: &'a Option<Fact<String>>,
+            editorial_responsible: &'a Option<Fact<LegalContact>>,
+            vat_id: &'a Option<Fact<String>>,
+            data_protection_officer: &'a Option<Fact<LegalContact>>,
+            supervisory_authority: &'a Option<Fact<LegalContact>>,
+            hosting_provider: &'a Option<Fact<String>>,
+            web_server_log_retention: &'a Option<Fact<String>>,
+            service_log_retention: &'a Option<Fact<String>>,
+            third_country_transfer: &'a Option<Fact<bool>>,
+            data_protection_law: &'a Option<String>,
+            accessibility: Option<Accessibility<'a>>,
+            open: serde_json::Map<String, serde_json::Value>,
+        }
+        let keys: Vec<_> = self
+            .open_facts()
+            .into_iter()
+            .map(|mut k| {
+                k.key = k.key.trim_start_matches("legal.").to_string();
+                k
+            })
+            .collect();
+        View {
+            provider: &self.provider,
+            represented_by: &self.represented_by,
+            editorial_responsible: &self.editorial_responsible,
+            vat_id: &self.vat_id,
+            data_protection_officer: &self.data_protection_officer,
+            supervisory_authority: &self.supervisory_authority,
+            hosting_provider: &self.hosting_provider,
+            web_server_log_retention: &self.web_server_log_retention,
+            service_log_retention: &self.service_log_retention,
+            third_country_transfer: &self.third_country_transfer,
+            data_protection_law: &self.data_protection_law,
+            accessibility: self.accessibility.as_ref().map(|a| Accessibility {
+                compliance: &a.compliance,
+                law: &a.law,
+                standard: &a.standard,
+                created: &a.created,
+                reviewed: &a.reviewed,
+                method: &a.method,
+            }),
+            open: crate::parse::fact::open_map(&keys),
+        }
+        .serialize(s)
+    }
+}
+
+/// `legal:` checked as far as `site.yaml` alone can tell: addresses that are addresses, https
+/// websites, a VAT id of the German form, no empty texts, a review not before the statement.
+/// Which keys a page needs, and the `@/` links, are checked with the content
+/// ([`crate::site::legal::check`]).
+fn check_legal(legal: &LegalConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
+    use crate::parse::fact::known;
+    let at = |value: &str, key: &str| {
+        if value.trim().is_empty() {
+            nested_value_offset(source.yaml, "legal", key).map_or_else(
+                || source.key_location("legal"),
+                |(offset, len)| {
+                    crate::diagnostics::Location::at_offset(
+                        source.path,
+                        source.file_text,
+                        source.offset + offset,
+                        len,
+                    )
+                },
+            )
+        } else {
+            source.value_location(value, "legal")
+        }
+    };
+    let mut errors = Vec::new();
+    let texts = [
+        ("provider", legal.provider.as_ref()),
+        ("data_protection_law", legal.data_protection_law.as_ref()),
+        ("represented_by", known(&legal.represented_by)),
+        ("hosting_provider", known(&legal.hosting_provider)),
+        (
+            "web_server_log_retention",
+            known(&legal.web_server_log_retention),
+        ),
+        ("service_log_retention", known(&legal.service_log_retention)),
+    ];
+    for (key, value) in texts {
+        if let Some(v) = value
+            && v.trim().is_empty()
+        {
+            errors.push(
+                Diagnostic::error(format!("`legal.{key}` is empty"))
+                    .at(at(v, key))
+                    .hint("write the fact, or `offen` with a note saying who supplies it"),
+            );
+        }
+    }
+    errors.extend(legal_control_characters(legal, &at));
+    if let Some(vat) = known(&legal.vat_id) {
+        let v = vat.trim();
+        let digits = v.strip_prefix("DE").unwrap_or_default();
+        if digits.len() != 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            errors.push(
+                Diagnostic::error(format!(
+                    "`legal.vat_id` is not a German VAT identification number: `{}`",
+                    crate::load::printable(v)
+                ))
+                .at(at(vat, "vat_id"))
+                .hint("write it as DE and nine digits, e.g. DE123456789; leave the key out if the provider has none"),
+            );
+        }
+    }
+    // (key, value, needs a name, needs a way to reach them): the person responsible under the
+    // MStV may have the provider's address, which the Impressum then says.
+    let contacts = [
+        (
+            "editorial_responsible",
+            &legal.editorial_responsible,
+            true,
+            false,
+        ),
+        (
+            "data_protection_officer",
+            &legal.data_protection_officer,
+            false,
+            true,
+        ),
+        (
+            "supervisory_authority",
+            &legal.supervisory_authority,
+            true,
+            true,
+        ),
+    ];
+    for (key, contact, needs_name, needs_reach) in contacts {
+        if let Some(c) = known(contact) {
+            errors.extend(check_legal_contact(key, c, (needs_name, needs_reach), &at));
+        }
+    }
+    if let Some(a) = &legal.accessibility {
+        for (key, value) in [("law", &a.law), ("standard", &a.standard)] {
+            if value.trim().is_empty() {
+                errors.push(
+                    Diagnostic::error(format!("`legal.accessibility.{key}` is empty"))
+                        .at(source.key_location("legal"))
+                        .hint("write it as it reads in the statement's first sentences, e.g. `standard: den Anforderungen der BITV 2.0`"),
+                );
+            }
+        }
+        if let (Fact::Known(created), Some(Fact::Known(reviewed))) = (&a.created, &a.reviewed)
+            && reviewed.0 < created.0
+        {
+            errors.push(
+                Diagnostic::error(format!(
+                    "the statement was reviewed ({reviewed}) before it was made ({created})"
+                ))
+                .at(source.value_location(&reviewed.to_string(), "legal"))
+                .hint("`reviewed` is the date of the last review, on or after `created`"),
+            );
+        }
+        if let Fact::Known(m) = &a.method
+            && m.trim().is_empty()
+        {
+            errors.push(
+                Diagnostic::error("`legal.accessibility.method` is empty")
+                    .at(source.key_location("legal"))
+                    .hint("say what the statement rests on, e.g. `method: einer Selbstbewertung`, or `offen`"),
+            );
+        }
+    }
+    errors
+}
+
+/// Every text of `legal:` readers see, checked for control characters (an ESC, a line break in a
+/// one-line fact): they would reach the pages as they are, where they mean nothing or harm.
+fn legal_control_characters(
+    legal: &LegalConfig,
+    at: &dyn Fn(&str, &str) -> crate::diagnostics::Location,
+) -> Vec<Diagnostic> {
+    use crate::parse::fact::known;
+    let mut texts: Vec<(&str, &str)> = [
+        ("provider", legal.provider.as_deref()),
+        ("data_protection_law", legal.data_protection_law.as_deref()),
+        (
+            "represented_by",
+            known(&legal.represented_by).map(String::as_str),
+        ),
+        ("vat_id", known(&legal.vat_id).map(String::as_str)),
+        (
+            "hosting_provider",
+            known(&legal.hosting_provider).map(String::as_str),
+        ),
+        (
+            "web_server_log_retention",
+            known(&legal.web_server_log_retention).map(String::as_str),
+        ),
+        (
+            "service_log_retention",
+            known(&legal.service_log_retention).map(String::as_str),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let contacts = [
+        ("editorial_responsible", &legal.editorial_responsible),
+        ("data_protection_officer", &legal.data_protection_officer),
+        ("supervisory_authority", &legal.supervisory_authority),
+    ];
+    for (key, contact) in contacts {
+        if let Some(c) = known(contact) {
+            let parts = [
+                &c.name,
+                &c.role,
+                &c.street,
+                &c.postal_code,
+                &c.city,
+                &c.email,
+                &c.phone,
+                &c.website,
+            ];
+            texts.extend(parts.into_iter().flatten().map(|v| (key, v.as_str())));
+        }
+    }
+    if let Some(a) = &legal.accessibility {
+        texts.push(("accessibility", &a.law));
+        texts.push(("accessibility", &a.standard));
+        if let Fact::Known(m) = &a.method {
+            texts.push(("accessibility", m));
+        }
+    }
+    texts
+        .into_iter()
+        .filter(|(_, v)| v.chars().any(char::is_control))
+        .map(|(key, v)| {
+            Diagnostic::error(format!(
+                "`legal.{key}` contains a control character: `{}`",
+                crate::load::printable(v)
+            ))
+            .at(at(v, key))
+            .hint("write the text on one line, without invisible characters")
+        })
+        .collect()
+}
+
+/// One contact of `legal:`: something to reach it by, and each part well-formed.
+fn check_legal_contact(
+    key: &str,
+    c: &LegalContact,
+    (needs_name, needs_reach): (bool, bool),
+    at: &dyn Fn(&str, &str) -> crate::diagnostics::Location,
+) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let parts = [
+        ("name", &c.name),
+        ("role", &c.role),
+        ("street", &c.street),
+        ("postal_code", &c.postal_code),
+        ("city", &c.city),
+        ("email", &c.email),
+        ("phone", &c.phone),
+        ("website", &c.website),
+    ];
+    for (part, value) in parts {
+        if let Some(v) = value
+            && v.trim().is_empty()
+        {
+            errors.push(
+                Diagnostic::error(format!("`legal.{key}.{part}` is empty"))
+                    .at(at(v, key))
+                    .hint("leave the key out, or write the fact"),
+            );
+        }
+    }
+    if needs_name && c.name.is_none() {
+        errors.push(
+            Diagnostic::error(format!("`legal.{key}` has no `name`"))
+                .at(at("", key))
+                .hint("the page names the person or office: add `name: …`, or write `offen` instead of the whole entry while it is not known"),
+        );
+    }
+    if needs_reach
+        && c.email.is_none()
+        && c.street.is_none()
+        && c.phone.is_none()
+        && c.website.is_none()
+    {
+        errors.push(
+            Diagnostic::error(format!("`legal.{key}` gives no way to reach them"))
+                .at(at("", key))
+                .hint("add an address (`street`, `postal_code`, `city`), `email`, `phone` or `website`"),
+        );
+    }
+    if let Some(email) = &c.email
+        && email.trim().parse::<lettre::Address>().is_err()
+    {
+        errors.push(
+            Diagnostic::error(format!(
+                "`legal.{key}.email` is not an e-mail address: `{}`",
+                crate::load::printable(email)
+            ))
+            .at(at(email, key))
+            .hint("write the address alone, e.g. `email: datenschutz@example.org`"),
+        );
+    }
+    if let Some(site) = &c.website {
+        let rest = site.trim().strip_prefix("https://").unwrap_or_default();
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty()
+            || !host.contains('.')
+            || site.chars().any(|ch| {
+                ch.is_whitespace() || ch.is_control() || matches!(ch, '"' | '<' | '>' | '\\')
+            })
+        {
+            errors.push(
+                Diagnostic::error(format!(
+                    "`legal.{key}.website` is not an https:// address: `{}`",
+                    crate::load::printable(site)
+                ))
+                .at(at(site, key))
+                .hint("write the full address, e.g. `website: https://datenschutz.example.org`"),
+            );
+        }
+    }
+    if (c.street.is_some() || c.postal_code.is_some() || c.city.is_some())
+        && (c.street.is_none() || c.postal_code.is_none() || c.city.is_none())
+    {
+        errors.push(
+            Diagnostic::error(format!("`legal.{key}` has only part of an address"))
+                .at(at("", key))
+                .hint("give `street`, `postal_code` and `city` together, or none of them"),
+        );
+    }
+    errors
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -624,6 +1199,9 @@ impl Config {
             );
         }
         errors.extend(check_trusted_embeds(&site.markdown, &source));
+        if let Some(legal) = &site.legal {
+            errors.extend(check_legal(legal, &source));
+        }
         let mut site = site;
         if let (Some(nl), Some((base_url, _))) = (&mut site.newsletter, &base) {
             errors.extend(check_newsletter(nl, &source));
@@ -1040,6 +1618,76 @@ mod tests {
         assert!(check_rate(f64::NAN).is_err());
         assert!(check_rate(-0.5).is_err());
         assert_eq!(check_rate(0.0), Ok(0.0));
+    }
+
+    fn site(yaml: &str) -> Result<Config, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            format!("title: T\nbase_url: https://ozg.example.org\nlanguage: de\ntimezone: Europe/Berlin\n{yaml}"),
+        )
+        .unwrap();
+        Config::load(dir.path(), None)
+    }
+
+    #[test]
+    fn a_visitor_address_is_an_address_or_open() {
+        let c = site("contact:\n  visitor_address: {name: Elbe-Office, street: Weg 2, postal_code: \"39106\", city: Magdeburg}\n").unwrap();
+        let contact = c.site.contact.unwrap();
+        assert_eq!(
+            crate::parse::fact::known(&contact.visitor_address)
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("Elbe-Office")
+        );
+        let c = site("contact:\n  visitor_address: {offen: \"nennt das Amt\"}\n").unwrap();
+        let contact = c.site.contact.unwrap();
+        let keys: Vec<String> = contact.open_facts().into_iter().map(|k| k.key).collect();
+        assert_eq!(keys, ["contact.visitor_address"]);
+        let json = serde_json::to_value(&contact).unwrap();
+        assert!(json["visitor_address"].is_null());
+        assert!(json["open"]["visitor_address"].is_object());
+        assert!(
+            first_error(site("contact:\n  visitor_address: Elbe-Office\n"))
+                .contains("not an address")
+        );
+        assert!(
+            first_error(site("contact:\n  visitor_address: {street: Weg 2}\n"))
+                .contains("required key `postal_code` is missing")
+        );
+    }
+
+    #[test]
+    fn legal_facts_may_be_open_and_templates_see_which() {
+        let c = site("legal:\n  provider: Land Testland\n  represented_by: offen\n  third_country_transfer: false\n  accessibility:\n    compliance: offen\n    law: dem Gesetz\n    standard: der BITV 2.0\n    created: 2025-12-01\n    method: {offen: \"Bewertung steht aus\"}\n").unwrap();
+        let legal = c.site.legal.unwrap();
+        let keys: Vec<String> = legal.open_facts().into_iter().map(|k| k.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "legal.represented_by",
+                "legal.accessibility.compliance",
+                "legal.accessibility.method"
+            ]
+        );
+        let json = serde_json::to_value(&legal).unwrap();
+        assert_eq!(json["provider"], "Land Testland");
+        assert!(json["represented_by"].is_null());
+        assert_eq!(json["third_country_transfer"], false);
+        assert_eq!(json["accessibility"]["created"], "2025-12-01");
+        assert!(json["accessibility"]["compliance"].is_null());
+        assert_eq!(
+            json["open"]["accessibility.method"]["note"],
+            "Bewertung steht aus"
+        );
+        assert!(json["open"]["represented_by"].is_object());
+        // A yes/no fact takes yes or no, or `offen`.
+        assert!(
+            first_error(site("legal:\n  third_country_transfer: nein\n"))
+                .contains("neither `true` nor `false`")
+        );
+        assert!(first_error(site("legal:\n  unbekannt: 1\n")).contains("unknown key `unbekannt`"));
     }
 
     #[test]

@@ -203,6 +203,28 @@ impl FactValue for u32 {
     }
 }
 
+impl FactValue for bool {
+    const EXPECTING: &'static str = "`true` or `false`, or `offen` while it is not known";
+
+    fn from_text(text: &str) -> Result<Self, String> {
+        Err(format!(
+            "`{text}` is neither `true` nor `false`; write one of them, or `offen` while it is not known"
+        ))
+    }
+
+    fn from_bool(b: bool) -> Result<Self, String> {
+        Ok(b)
+    }
+
+    fn from_integer(n: i128) -> Result<Self, String> {
+        Err(format!("{n} is neither `true` nor `false`"))
+    }
+
+    fn from_float(x: f64) -> Result<Self, String> {
+        Err(format!("{x} is neither `true` nor `false`"))
+    }
+}
+
 /// `offen` in any case, with surrounding spaces.
 pub fn is_open_word(text: &str) -> bool {
     text.trim().eq_ignore_ascii_case(OPEN_WORD)
@@ -388,6 +410,46 @@ fn label(key: &str) -> (&'static str, &'static str) {
         "phone" => ("Telefonnummer", "die Telefonnummer"),
         "organisation" => ("Organisation", "die Organisation"),
         "department" => ("Abteilung", "die Abteilung"),
+        // The legal pages (`legal:` in site.yaml, see `crate::site::legal`).
+        "visitor_address" => ("Besucheradresse", "die Besucheradresse"),
+        "represented_by" => (
+            "Vertretung des Anbieters",
+            "die vertretungsberechtigte Person",
+        ),
+        "editorial_responsible" => (
+            "Verantwortliche Person nach § 18 Abs. 2 MStV",
+            "die verantwortliche Person mit Anschrift",
+        ),
+        "vat_id" => (
+            "Umsatzsteuer-Identifikationsnummer",
+            "die Umsatzsteuer-Identifikationsnummer",
+        ),
+        "data_protection_officer" => (
+            "Datenschutzbeauftragte Person",
+            "die Erreichbarkeit der oder des Datenschutzbeauftragten",
+        ),
+        "supervisory_authority" => (
+            "Datenschutz-Aufsichtsbehörde",
+            "die Anschrift der Aufsichtsbehörde",
+        ),
+        "hosting_provider" => ("Betreiber des Webservers", "den Betreiber"),
+        "web_server_log_retention" => (
+            "Speicherdauer der Protokolle des Webservers",
+            "die Speicherdauer",
+        ),
+        "service_log_retention" => (
+            "Speicherdauer des Protokolls des Anmeldedienstes",
+            "die Speicherdauer",
+        ),
+        "third_country_transfer" => (
+            "Übermittlung in Staaten außerhalb der EU",
+            "die Angabe des Betreibers",
+        ),
+        "smtp" => ("Mailserver", "den Mailserver (`newsletter.smtp`)"),
+        "compliance" => ("Stand der Vereinbarkeit", "den Stand der Vereinbarkeit"),
+        "created" => ("Datum der Erstellung", "das Datum"),
+        "reviewed" => ("Datum der letzten Überprüfung", "das Datum"),
+        "method" => ("Methode der Bewertung", "die Methode"),
         _ => ("Angabe", "die Angabe"),
     }
 }

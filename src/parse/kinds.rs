@@ -67,6 +67,15 @@ pub struct FileRef {
     /// Relative to the page bundle's folder, or `/…` from `static/`.
     pub file: String,
     pub title: String,
+    /// The file itself meets the accessibility requirements (a PDF checked with PAC, say). A
+    /// PDF or office file without this or `alternative` is listed as a known barrier in the
+    /// accessibility statement.
+    #[serde(default)]
+    pub accessible: bool,
+    /// Where the same content is offered accessibly: `@/page.md` (the page's own text, say),
+    /// `/path/` or `https://…`. Resolved like every link of the front matter.
+    #[serde(default)]
+    pub alternative: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -73,6 +73,11 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
         ("extra", Value::from_serializable(&page.common.extra)),
         ("downloads", Value::from_serializable(&page.downloads)),
         ("video", Value::from_serializable(&page.video)),
+        // The accessibility statement lists them; a theme may show them too.
+        (
+            "ignore_checks",
+            Value::from_serializable(&page.common.ignore_checks),
+        ),
         ("calendar_url", opt_string(calendar_url)),
         ("calendar_size", opt_string(calendar_size)),
         ("fields", Value::from_serializable(&fields)),
@@ -154,6 +159,10 @@ pub fn section_value(site: &Site, id: SectionId, summaries: &[Value]) -> Value {
         ("content", Value::safe_string(&s.body.html)),
         ("toc", Value::from_serializable(&s.body.toc)),
         ("extra", Value::from_serializable(&s.front.extra)),
+        (
+            "ignore_checks",
+            Value::from_serializable(&s.front.ignore_checks),
+        ),
         ("pages", Value::from(pages)),
         ("subsections", Value::from(subsections)),
         (

@@ -3,6 +3,7 @@
 
 mod calendar;
 pub mod context;
+pub mod legal;
 pub mod memo;
 mod outputs;
 pub mod preview;
@@ -469,6 +470,10 @@ fn render_job(
                     ctx.insert_value("page", page_full(site, *id, &summaries[*id]));
                     ctx.insert_value("section", section.clone());
                     ctx.insert_value("ancestors", crumbs.clone());
+                    // Inside the job, so the preview records the content it was made of.
+                    if legal::is_legal_template(template) {
+                        ctx.insert_value("legal", legal::context(site, template));
+                    }
                     templates.render(template, &ctx, Some(&page.file.shown))
                 },
             )?;

@@ -237,6 +237,7 @@ pub fn assemble(
         &mut errors,
     );
     errors.extend(check_anchors(&sections, &pages, &by_key, &field_anchors));
+    errors.extend(super::legal::check(&config, &sections, &pages, &by_key));
     let open_facts = collect_open_facts(&config, &sections, &pages, &mut errors);
     let mut assets = assets;
     let bodies = pages
@@ -310,6 +311,17 @@ fn collect_open_facts(
             found.push(fact::diagnostic(&open.key, open.fact, at));
         }
     }
+    if let Some(legal) = &config.site.legal {
+        let yaml = crate::yaml::YamlSource::whole_file(
+            std::path::Path::new(crate::config::CONFIG_FILE),
+            &config.text,
+        );
+        for open in legal.open_facts() {
+            let at = fact::location(open.fact, &open.key, &yaml);
+            found.push(fact::diagnostic(&open.key, open.fact, at));
+        }
+    }
+    found.extend(super::legal::open_facts(config, pages));
     for page in pages {
         let yaml = page.split.yaml_source(&page.file);
         for open in page.fields.open_facts() {
@@ -923,6 +935,9 @@ pub(super) fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut D
             file_type: file_type(&r.file),
             size: human_size(size),
             size_bytes: size,
+            accessible: r.accessible,
+            // Resolved with the other links of the front matter (`resolve_link_fields`).
+            alternative: r.alternative.clone(),
         })
     };
     let mut downloads = Vec::new();

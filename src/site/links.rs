@@ -98,6 +98,39 @@ pub(super) fn resolve_link_fields(
             ),
         }
     }
+    // A file's accessible alternative: an alternative that is not published (yet) is none, so
+    // the accessibility statement lists the file until it is.
+    let files = page
+        .downloads
+        .iter_mut()
+        .map(|d| ("downloads", d))
+        .chain(page.slides.iter_mut().map(|d| ("slides", d)));
+    for (key, file) in files {
+        let Some(url) = file.alternative.take() else {
+            continue;
+        };
+        match check_url(&url, index, config) {
+            Ok(Checked::Url(u)) => file.alternative = Some(u),
+            Ok(Checked::Unpublished) => {}
+            Ok(Checked::Internal {
+                url: u,
+                target,
+                anchor,
+            }) => {
+                anchors.push(AnchorRef {
+                    target,
+                    anchor,
+                    location: yaml.value_location(&url, key),
+                });
+                file.alternative = Some(u);
+            }
+            Err((message, hint)) => errors.push(
+                Diagnostic::error(message)
+                    .at(yaml.value_location(&url, key))
+                    .hint(hint),
+            ),
+        }
+    }
     (errors, anchors)
 }
 

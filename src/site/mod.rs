@@ -7,6 +7,7 @@
 pub mod aliases;
 mod assemble;
 mod images;
+pub mod legal;
 mod links;
 mod patch;
 
@@ -63,6 +64,10 @@ pub struct Download {
     /// `120 KB`, German decimal comma.
     pub size: String,
     pub size_bytes: u64,
+    /// Declared accessible by the editor (`accessible: true`).
+    pub accessible: bool,
+    /// The accessible alternative's address, resolved (none when absent or not published).
+    pub alternative: Option<String>,
 }
 
 /// A video resolved on disk, e.g. the text of the site in German Sign Language.
