@@ -512,3 +512,21 @@ fn a_new_sprechstunde_leaves_time_and_place_open_instead_of_guessing() {
         check.stderr
     );
 }
+
+#[test]
+fn a_past_session_says_its_time_was_not_given_not_that_it_will_follow() {
+    let site = site_with_open_facts();
+    site.run(&["build", "--now", "2026-01-10T10:00:00+01:00"])
+        .ok();
+    let page = site.read("public/sprechstunden/70-jahresrueckblick-2025/index.html");
+    for text in ["Uhrzeit nicht angegeben", "Ort nicht angegeben"] {
+        assert!(
+            page.contains(&format!("<span class=\"open-fact\">{text}</span>")),
+            "{text} missing on the past session: {page}"
+        );
+    }
+    assert!(
+        !page.contains("folgt</span>"),
+        "nothing follows for a session that is over: {page}"
+    );
+}
