@@ -6,8 +6,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::parse::fact::Fact;
 use crate::yaml::YamlSource;
+use crate::yaml::fact::Fact;
 
 pub const CONFIG_FILE: &str = "site.yaml";
 
@@ -229,7 +229,7 @@ fn check_feedback(fb: &FeedbackConfig, source: &YamlSource<'_>) -> Vec<Diagnosti
         errors.push(
             Diagnostic::error(format!(
                 "`feedback.to` is not an e-mail address: `{}`",
-                crate::load::printable(&fb.to)
+                crate::diagnostics::printable(&fb.to)
             ))
             .at(at("to"))
             .hint("write the address alone, without a name, e.g. `to: ozg@sachsen-anhalt.de`"),
@@ -446,7 +446,7 @@ impl Serialize for Contact {
             email: &self.email,
             phone: &self.phone,
             visitor_address: &self.visitor_address,
-            open: crate::parse::fact::open_map(&keys),
+            open: crate::yaml::fact::open_map(&keys),
         }
         .serialize(s)
     }
@@ -454,8 +454,8 @@ impl Serialize for Contact {
 
 impl Contact {
     /// The open facts, by key path in `site.yaml` (`contact.phone`).
-    pub fn open_facts(&self) -> Vec<crate::parse::fact::OpenKey<'_>> {
-        let mut keys = crate::parse::fact::OpenKeys::default();
+    pub fn open_facts(&self) -> Vec<crate::yaml::fact::OpenKey<'_>> {
+        let mut keys = crate::yaml::fact::OpenKeys::default();
         keys.optional("contact.organisation", &self.organisation)
             .optional("contact.department", &self.department)
             .optional("contact.street", &self.street)
@@ -469,7 +469,7 @@ impl Contact {
 
     /// Whether the postal address is complete: street, postal code and city all known.
     pub fn has_postal_address(&self) -> bool {
-        let known = |f: &Option<Fact<String>>| crate::parse::fact::known(f).is_some();
+        let known = |f: &Option<Fact<String>>| crate::yaml::fact::known(f).is_some();
         known(&self.street) && known(&self.postal_code) && known(&self.city)
     }
 }
@@ -487,7 +487,7 @@ pub struct PostalAddress {
 }
 
 /// `visitor_address: offen` while the place is not known, or the address as a mapping.
-impl crate::parse::fact::FactValue for PostalAddress {
+impl crate::yaml::fact::FactValue for PostalAddress {
     const EXPECTING: &'static str =
         "an address `{street: …, postal_code: …, city: …}`, or `offen` while it is not known";
 
@@ -498,7 +498,7 @@ impl crate::parse::fact::FactValue for PostalAddress {
     }
 
     fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
-        crate::parse::fact::from_map(map)
+        crate::yaml::fact::from_map(map)
     }
 }
 
@@ -593,7 +593,7 @@ pub enum Compliance {
     None,
 }
 
-impl crate::parse::fact::FactValue for Compliance {
+impl crate::yaml::fact::FactValue for Compliance {
     const EXPECTING: &'static str = "`full`, `partial` or `none`, or `offen` while it is not known";
 
     fn from_text(text: &str) -> Result<Self, String> {
@@ -603,7 +603,7 @@ impl crate::parse::fact::FactValue for Compliance {
             "none" => Ok(Compliance::None),
             other => Err(format!(
                 "`{}` is not a compliance status; write `full`, `partial` or `none` (the statement's \"vollständig\", \"teilweise\" or \"nicht vereinbar\"), or `offen`",
-                crate::load::printable(other)
+                crate::diagnostics::printable(other)
             )),
         }
     }
@@ -634,26 +634,26 @@ pub struct LegalContact {
     pub website: Option<String>,
 }
 
-impl crate::parse::fact::FactValue for LegalContact {
+impl crate::yaml::fact::FactValue for LegalContact {
     const EXPECTING: &'static str = "contact details `{name: …, street: …, postal_code: …, city: …, email: …}`, or `offen` while they are not known";
 
     fn from_text(text: &str) -> Result<Self, String> {
         Err(format!(
             "`{}` is not a set of contact details; write them as `{{name: …, email: …}}`, or `offen` while they are not known",
-            crate::load::printable(text)
+            crate::diagnostics::printable(text)
         ))
     }
 
     fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
-        crate::parse::fact::from_map(map)
+        crate::yaml::fact::from_map(map)
     }
 }
 
 impl LegalConfig {
     /// The open facts, by key path in `site.yaml` (`legal.represented_by`,
     /// `legal.accessibility.created`).
-    pub fn open_facts(&self) -> Vec<crate::parse::fact::OpenKey<'_>> {
-        let mut keys = crate::parse::fact::OpenKeys::default();
+    pub fn open_facts(&self) -> Vec<crate::yaml::fact::OpenKey<'_>> {
+        let mut keys = crate::yaml::fact::OpenKeys::default();
         keys.optional("legal.represented_by", &self.represented_by)
             .optional("legal.editorial_responsible", &self.editorial_responsible)
             .optional("legal.vat_id", &self.vat_id)
@@ -737,7 +737,7 @@ impl Serialize for LegalConfig {
                 reviewed: &a.reviewed,
                 method: &a.method,
             }),
-            open: crate::parse::fact::open_map(&keys),
+            open: crate::yaml::fact::open_map(&keys),
         }
         .serialize(s)
     }
@@ -748,7 +748,7 @@ impl Serialize for LegalConfig {
 /// Which keys a page needs, and the `@/` links, are checked with the content
 /// ([`crate::site::legal::check`]).
 fn check_legal(legal: &LegalConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
-    use crate::parse::fact::known;
+    use crate::yaml::fact::known;
     let at = |value: &str, key: &str| {
         if value.trim().is_empty() {
             nested_value_offset(source.yaml, "legal", key).map_or_else(
@@ -797,7 +797,7 @@ fn check_legal(legal: &LegalConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> 
             errors.push(
                 Diagnostic::error(format!(
                     "`legal.vat_id` is not a German VAT identification number: `{}`",
-                    crate::load::printable(v)
+                    crate::diagnostics::printable(v)
                 ))
                 .at(at(vat, "vat_id"))
                 .hint("write it as DE and nine digits, e.g. DE123456789; leave the key out if the provider has none"),
@@ -871,7 +871,7 @@ fn legal_control_characters(
     legal: &LegalConfig,
     at: &dyn Fn(&str, &str) -> crate::diagnostics::Location,
 ) -> Vec<Diagnostic> {
-    use crate::parse::fact::known;
+    use crate::yaml::fact::known;
     let mut texts: Vec<(&str, &str)> = [
         ("provider", legal.provider.as_deref()),
         ("data_protection_law", legal.data_protection_law.as_deref()),
@@ -929,7 +929,7 @@ fn legal_control_characters(
         .map(|(key, v)| {
             Diagnostic::error(format!(
                 "`legal.{key}` contains a control character: `{}`",
-                crate::load::printable(v)
+                crate::diagnostics::printable(v)
             ))
             .at(at(v, key))
             .hint("write the text on one line, without invisible characters")
@@ -991,7 +991,7 @@ fn check_legal_contact(
         errors.push(
             Diagnostic::error(format!(
                 "`legal.{key}.email` is not an e-mail address: `{}`",
-                crate::load::printable(email)
+                crate::diagnostics::printable(email)
             ))
             .at(at(email, key))
             .hint("write the address alone, e.g. `email: datenschutz@example.org`"),
@@ -1009,7 +1009,7 @@ fn check_legal_contact(
             errors.push(
                 Diagnostic::error(format!(
                     "`legal.{key}.website` is not an https:// address: `{}`",
-                    crate::load::printable(site)
+                    crate::diagnostics::printable(site)
                 ))
                 .at(at(site, key))
                 .hint("write the full address, e.g. `website: https://datenschutz.example.org`"),
@@ -1181,11 +1181,11 @@ impl Config {
                 None
             }
         };
-        if !crate::theme::is_folder_name(&site.theme) {
+        if !crate::load::is_folder_name(&site.theme) {
             errors.push(
                 Diagnostic::error(format!(
                     "theme `{}` is not the name of a folder in `themes/`",
-                    crate::load::printable(&site.theme)
+                    crate::diagnostics::printable(&site.theme)
                 ))
                 .at(source.value_location(&site.theme, "theme"))
                 .hint("write the folder's name alone, e.g. `theme: default`; the theme must lie inside the site"),
@@ -1635,7 +1635,7 @@ mod tests {
         let c = site("contact:\n  visitor_address: {name: Elbe-Office, street: Weg 2, postal_code: \"39106\", city: Magdeburg}\n").unwrap();
         let contact = c.site.contact.unwrap();
         assert_eq!(
-            crate::parse::fact::known(&contact.visitor_address)
+            crate::yaml::fact::known(&contact.visitor_address)
                 .unwrap()
                 .name
                 .as_deref(),

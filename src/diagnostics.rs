@@ -227,6 +227,22 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// `s` with control characters shown as their pictures (`␛`, `␍`; `�` for C1 controls), for
+/// messages that show names from disk: a file name cannot rewrite the editor's terminal.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| match u32::from(c) {
+            code @ 0..0x20 => char::from_u32(0x2400 + code).unwrap_or('\u{FFFD}'),
+            0x7f => '\u{2421}',
+            _ if c.is_control() => '\u{FFFD}',
+            _ => c,
+        })
+        .collect()
+}
+
 /// `text` for the editor's terminal: control characters from a content file (ESC starting an
 /// escape sequence, CR moving the cursor back, NUL) as their pictures (`␛`, `␍`, `␀`), so they
 /// cannot rewrite what the editor sees. Line breaks stay, a tab becomes `tab`. One character in
@@ -235,7 +251,7 @@ fn for_terminal(text: &str, tab: &str) -> String {
     text.split('\n')
         .map(|line| {
             line.split('\t')
-                .map(crate::load::printable)
+                .map(printable)
                 .collect::<Vec<_>>()
                 .join(tab)
         })

@@ -40,6 +40,7 @@ pub mod audit;
 pub mod config;
 pub mod diagnostics;
 pub mod load;
+pub mod net;
 pub mod newsletter;
 pub mod parse;
 #[cfg_attr(not(test), allow(clippy::indexing_slicing))] // its own arena ids, see "Indexing"
@@ -54,6 +55,7 @@ pub mod sync;
 pub mod synthetic;
 pub mod theme;
 pub mod time;
+pub mod wrap;
 pub mod write;
 pub mod yaml;
 

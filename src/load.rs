@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use crate::diagnostics::{Diagnostic, Diagnostics, Location};
+use crate::diagnostics::{Diagnostic, Diagnostics, Location, printable};
 
 pub const CONTENT_DIR: &str = "content";
 pub const NEWSLETTER_DIR: &str = "newsletters";
@@ -300,6 +300,15 @@ fn is_hidden_name(name: &str) -> bool {
 /// Dot-files and dot-folders (`.git`, `.env`, `.htaccess`, `.ozg-site`): never published.
 pub fn is_dot_name(name: &str) -> bool {
     name.starts_with('.')
+}
+
+/// Whether `name` names a folder directly inside `themes/`: no `/`, `\\`, `..`, dot or control
+/// character, so `theme: ../../etc` cannot point the build at another folder.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && !is_dot_name(name)
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
 }
 
 /// How many entries, and how many further links, one walk may reach through links to folders:
@@ -787,22 +796,6 @@ fn not_a_file(shown: PathBuf) -> Diagnostic {
     ))
     .in_file(shown)
     .hint("remove it from the site folder: only files and folders can be published")
-}
-
-/// `s` with control characters shown as their pictures (`␛`, `␍`; `�` for C1 controls), for
-/// messages that show names from disk: a file name cannot rewrite the editor's terminal.
-pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| match u32::from(c) {
-            code @ 0..0x20 => char::from_u32(0x2400 + code).unwrap_or('\u{FFFD}'),
-            0x7f => '\u{2421}',
-            _ if c.is_control() => '\u{FFFD}',
-            _ => c,
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::load::{SiteRoot, is_dot_name, read_text};
+use crate::load::{SiteRoot, is_dot_name, is_folder_name, read_text};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_theme.rs"));
 
@@ -145,15 +145,6 @@ impl Theme {
             static_files,
         })
     }
-}
-
-/// Whether `name` names a folder directly inside `themes/`: no `/`, `\\`, `..`, dot or control
-/// character, so `theme: ../../etc` cannot point the build at another folder.
-pub fn is_folder_name(name: &str) -> bool {
-    !name.is_empty()
-        && !is_dot_name(name)
-        && !name.contains(['/', '\\'])
-        && !name.chars().any(char::is_control)
 }
 
 /// Every template below `dir` (relative to the site root), named by its path relative to it.

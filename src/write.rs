@@ -7,18 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::Diagnostic;
-
-/// Where rendered files go: a staging folder on disk, or memory for the preview server.
-pub trait Sink: Sync {
-    /// Writes `contents` to `rel`, a `/`-separated path inside the output.
-    fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic>;
-    /// Puts a copy of the file at `source` at `rel`.
-    fn copy(&self, rel: &str, source: &Path) -> Result<(), Diagnostic>;
-    /// Like [`Sink::write`], for bytes that are kept elsewhere too (no copy where the sink can share).
-    fn write_shared(&self, rel: &str, contents: std::sync::Arc<Vec<u8>>) -> Result<(), Diagnostic> {
-        self.write(rel, &contents)
-    }
-}
+use crate::render::Sink;
 
 impl Sink for Staging {
     fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic> {
@@ -251,7 +240,7 @@ fn remove_dir_all_parallel(dir: &Path) {
 /// asks. Every sink checks here, so the build and the preview publish the same files.
 fn output_path(rel: &str) -> Result<&str, Diagnostic> {
     let rel = rel.trim_start_matches('/');
-    let shown = || crate::load::printable(rel);
+    let shown = || crate::diagnostics::printable(rel);
     if rel.split('/').any(|p| p == "..") {
         return Err(Diagnostic::error(format!(
             "refusing to write outside the output folder: {}",

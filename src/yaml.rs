@@ -5,6 +5,8 @@
 //! 100,000 levels of `[` keep it busy for minutes. [`MAX_DEPTH`] and [`MAX_YAML_BYTES`] keep every
 //! parse well under a second.
 
+pub mod fact;
+
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -45,7 +47,7 @@ impl<'a> YamlSource<'a> {
             self.yaml
         };
         // Open facts (`start: offen`) take their position from the text while it is parsed.
-        crate::parse::fact::with_source(yaml, self.offset, || serde_yaml::from_str(yaml))
+        crate::yaml::fact::with_source(yaml, self.offset, || serde_yaml::from_str(yaml))
             .map_err(|e| self.diagnostic(&e, what))
     }
 
@@ -394,7 +396,7 @@ fn explain(message: &str, what: &str) -> (String, String) {
         } else {
             format!("{path}.{field}")
         };
-        let open = if crate::parse::fact::REQUIRED_OPENABLE.contains(&key.as_str()) {
+        let open = if crate::yaml::fact::REQUIRED_OPENABLE.contains(&key.as_str()) {
             format!(", or `{field}: offen` while it is not known yet")
         } else {
             String::new()

@@ -70,8 +70,7 @@ const FILE_TYPES: &[&str] = &[
     "mp4", "mp3",
 ];
 
-/// The title a decorative image carries instead of alternative text: `![](bild.png "dekorativ")`.
-pub const DECORATIVE: &str = "dekorativ";
+use crate::parse::markdown::DECORATIVE;
 
 /// A page or section as the checks see it.
 pub(crate) struct Document<'a> {

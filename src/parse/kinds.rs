@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fact::{Fact, FactValue, OpenKey, OpenKeys};
 use crate::time::{DateTimeInput, LocalDate, LocalTime};
+use crate::yaml::fact::{Fact, FactValue, OpenKey, OpenKeys};
 
 /// What kind of pages a section holds; decides the schema and the default template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -119,7 +119,7 @@ impl Serialize for ContactPerson {
             organisation: &self.organisation,
             email: &self.email,
             phone: &self.phone,
-            open: super::fact::open_map(&keys.0),
+            open: crate::yaml::fact::open_map(&keys.0),
         }
         .serialize(s)
     }
@@ -173,7 +173,7 @@ impl FactValue for Venue {
     }
 
     fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
-        super::fact::from_map(map)
+        crate::yaml::fact::from_map(map)
     }
 }
 

@@ -26,6 +26,9 @@ use syntect::util::LinesWithEndings;
 use crate::diagnostics::{Diagnostic, Location};
 use crate::slug::slugify;
 
+/// The title a decorative image carries instead of alternative text: `![](bild.png "dekorativ")`.
+pub const DECORATIVE: &str = "dekorativ";
+
 /// Class prefix of highlighted code spans; the theme's `syntax.css` styles `hl-*` classes.
 pub const HIGHLIGHT_PREFIX: &str = "hl-";
 
@@ -270,7 +273,7 @@ pub fn render(
                 dest_url,
                 title,
                 id,
-            }) if title.as_ref() == crate::audit::DECORATIVE => Event::Start(Tag::Image {
+            }) if title.as_ref() == DECORATIVE => Event::Start(Tag::Image {
                 link_type,
                 dest_url,
                 title: "".into(),

@@ -1,6 +1,5 @@
 //! Parsing: front matter into typed kinds, Markdown into HTML.
 
-pub mod fact;
 pub mod front_matter;
 pub mod kinds;
 pub mod markdown;

@@ -14,9 +14,9 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::{Dst, TimeZone};
 
-use crate::parse::fact::{Fact, known};
 use crate::parse::kinds::{CalendarSettings, KindFields};
 use crate::site::{Page, Section, Site};
+use crate::yaml::fact::{Fact, known};
 
 /// The calendar of a whole section.
 pub fn section_calendar(site: &Site, section: &Section, settings: &CalendarSettings) -> String {

@@ -97,7 +97,7 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
         ),
         (
             "open",
-            Value::from_serializable(&crate::parse::fact::open_map(&page.fields.open_facts())),
+            Value::from_serializable(&crate::yaml::fact::open_map(&page.fields.open_facts())),
         ),
         ("upcoming", Value::from(page.is_upcoming(&site.now))),
         ("word_count", Value::from(page.body.word_count)),

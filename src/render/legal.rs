@@ -259,7 +259,7 @@ fn accessibility(site: &Site, barriers: &[Barrier]) -> Json {
                 .site
                 .contact
                 .as_ref()
-                .and_then(|c| crate::parse::fact::known(&c.email).cloned())
+                .and_then(|c| crate::yaml::fact::known(&c.email).cloned())
         });
     let of_kind = |kind: fn(&model::What) -> bool| -> Vec<&Barrier> {
         barriers.iter().filter(|b| kind(&b.what)).collect()

@@ -20,10 +20,22 @@ use tera::{Context, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::site::{Site, Target};
 use crate::theme::{StaticSource, Theme};
-use crate::write::Sink;
 use context::{ancestors, obj, page_full, page_summary, section_link, section_value};
 use memo::Fingerprint;
 use templates::{Lookup, Templates};
+
+/// Where rendered files go: a staging folder on disk, or memory for the preview server (both
+/// in [`crate::write`], which implements this for them).
+pub trait Sink: Sync {
+    /// Writes `contents` to `rel`, a `/`-separated path inside the output.
+    fn write(&self, rel: &str, contents: &[u8]) -> Result<(), Diagnostic>;
+    /// Puts a copy of the file at `source` at `rel`.
+    fn copy(&self, rel: &str, source: &std::path::Path) -> Result<(), Diagnostic>;
+    /// Like [`Sink::write`], for bytes that are kept elsewhere too (no copy where the sink can share).
+    fn write_shared(&self, rel: &str, contents: std::sync::Arc<Vec<u8>>) -> Result<(), Diagnostic> {
+        self.write(rel, &contents)
+    }
+}
 
 /// What a build wrote, for the summary line.
 #[derive(Debug, Default, Clone, Copy)]

@@ -4,13 +4,13 @@ use std::fmt::Write as _;
 
 use tera::{Context, Value};
 
+use super::Sink;
 use super::context::obj;
 use super::templates::Templates;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::parse::markdown::escape;
 use crate::site::{PageId, Site};
 use crate::time::rfc3339;
-use crate::write::Sink;
 
 pub const FEED_FILE: &str = "atom.xml";
 /// Templates below this folder are rendered once each to the same path in the output.

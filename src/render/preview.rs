@@ -13,13 +13,13 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use tera::Value;
 
+use super::Sink;
 use super::context::{page_summary, section_value, without_pages};
 use super::memo::{Dep, Fingerprint, RenderMemo};
 use super::{Job, Skip, Values, outputs, render_job, section_outputs, templates};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::site::{Applied, PageId, SectionId, Site};
 use crate::theme::Theme;
-use crate::write::Sink;
 
 /// Fingerprints of everything templates can see, per page and section.
 pub struct Fingerprints {

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use tera::{Context, Value};
 
+use super::Sink;
 use super::context::obj;
 use super::outputs::EXTRA_FILES_DIR;
 use super::templates::Templates;
@@ -34,7 +35,6 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::site::Site;
 use crate::site::aliases::{NETLIFY_FILE, NGINX_FILE, Redirect, check_files};
 use crate::theme::{StaticSource, Theme};
-use crate::write::Sink;
 
 /// The theme's template for the page at an old address.
 pub const TEMPLATE: &str = crate::theme::REDIRECT_TEMPLATE;

@@ -204,7 +204,7 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
             let width = kwargs.get::<usize>("width")?.unwrap_or(72);
             let first = kwargs.get::<&str>("first")?.unwrap_or("");
             let indent = kwargs.get::<&str>("indent")?.unwrap_or("");
-            Ok(crate::newsletter::text::wrap(text, width, first, indent)
+            Ok(crate::wrap::wrap(text, width, first, indent)
                 .trim_end()
                 .to_string())
         },
@@ -216,7 +216,7 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
             let ch = kwargs.get::<&str>("char")?.unwrap_or("=");
             let width = kwargs.get::<usize>("width")?.unwrap_or(72);
             // A long heading is wrapped like any text; the line goes under its longest line.
-            let wrapped = crate::newsletter::text::wrap(text, width, "", "");
+            let wrapped = crate::wrap::wrap(text, width, "", "");
             let wrapped = wrapped.trim_end();
             let longest = wrapped
                 .lines()

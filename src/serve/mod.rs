@@ -109,41 +109,9 @@ enum Trigger {
     Clock,
 }
 
-/// A runtime for a small server (two threads: these machines have two cores) and its socket on
-/// `addr`; a port in use is an error that says what to do.
-pub fn listen(
-    addr: SocketAddr,
-) -> Result<(tokio::runtime::Runtime, tokio::net::TcpListener, SocketAddr), Diagnostic> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Diagnostic::error(format!("cannot start the server: {e}")))?;
-    let listener = runtime
-        .block_on(async {
-            let socket = match addr {
-                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-            }?;
-            socket.set_reuseaddr(true)?;
-            socket.bind(addr)?;
-            // Room for many browsers (or a proxy's burst) connecting at once; the kernel caps it
-            // at net.core.somaxconn.
-            socket.listen(1024)
-        })
-        .map_err(|e| {
-            Diagnostic::error(format!("cannot listen on {addr}: {e}")).hint(format!(
-                "another program uses the port: pass another one, e.g. --port {}",
-                addr.port().wrapping_add(1)
-            ))
-        })?;
-    let local = listener.local_addr().unwrap_or(addr);
-    Ok((runtime, listener, local))
-}
-
 /// Runs the preview server until Ctrl-C.
 pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
-    let (runtime, listener, local) = listen(SocketAddr::new(opts.bind, opts.port))?;
+    let (runtime, listener, local) = crate::net::listen(SocketAddr::new(opts.bind, opts.port))?;
     let base_url = format!("http://{local}");
 
     let shared = Arc::new(Shared::new(crate::load::SiteRoot::new(&opts.root).ok()));

@@ -13,7 +13,6 @@ use super::{
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::{Origin, STATIC_DIR, SourceFile, Sources, WrittenPathError};
-use crate::parse::fact::{self, Fact};
 use crate::parse::front_matter::{self, Split};
 use crate::parse::kinds::{
     AdventSettings, FileRef, Kind, KindFields, SectionFront, SortBy, parse_page_front,
@@ -21,6 +20,7 @@ use crate::parse::kinds::{
 use crate::parse::markdown::{self, BodySource, MarkdownOptions, Rendered};
 use crate::slug::Slug;
 use crate::time::{local_to_zoned, rfc3339};
+use crate::yaml::fact::{self, Fact};
 
 #[cfg(test)]
 mod tests {

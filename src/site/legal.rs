@@ -20,8 +20,8 @@ use serde::Serialize;
 use super::{Page, Section, Target};
 use crate::config::{CONFIG_FILE, Compliance, Config};
 use crate::diagnostics::{Diagnostic, Location};
-use crate::parse::fact::{self, Fact, OpenFact};
 use crate::yaml::YamlSource;
+use crate::yaml::fact::{self, Fact, OpenFact};
 
 /// The templates of the legal pages, and the folder every legal template lives in.
 pub const TEMPLATE_FOLDER: &str = "legal/";
@@ -418,7 +418,7 @@ pub fn check(
             errors.push(
                 Diagnostic::error(format!(
                     "`legal.accessibility.{key}` names `{}`, which is no published page",
-                    crate::load::printable(written)
+                    crate::diagnostics::printable(written)
                 ))
                 .at(yaml.value_location(written, "legal"))
                 .hint("write the page's source path, e.g. `@/gebaerdensprache.md`; it must be published"),

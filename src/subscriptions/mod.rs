@@ -195,7 +195,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
     }
     let destination = outlet.describe(smtp.as_deref());
 
-    let (runtime, listener, local) = crate::serve::listen(SocketAddr::new(opts.bind, opts.port))?;
+    let (runtime, listener, local) = crate::net::listen(SocketAddr::new(opts.bind, opts.port))?;
 
     let wake = Arc::new(worker::Wake::default());
     let sender = Arc::new(worker::Sender {

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{CowStr, Event, Tag, TagEnd};
 
-use crate::parse::fact::OPEN_WORD;
+use crate::yaml::fact::OPEN_WORD;
 
 /// The element around the reader's text (class `open-fact`: themes style it, the preview
 /// outlines it). Both tags are constant and harmless, so the raw HTML

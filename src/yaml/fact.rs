@@ -470,7 +470,7 @@ pub fn diagnostic(key: &str, fact: &OpenFact, at: Location) -> Diagnostic {
         ));
     // Notes reach the editor's terminal: escape sequences are shown, never obeyed.
     match &fact.note {
-        Some(note) => d.note(crate::load::printable(note)),
+        Some(note) => d.note(crate::diagnostics::printable(note)),
         None => d,
     }
 }
@@ -478,7 +478,10 @@ pub fn diagnostic(key: &str, fact: &OpenFact, at: Location) -> Diagnostic {
 /// The warning for `[offen: …]` in a body.
 pub fn text_diagnostic(description: Option<&str>, at: Location) -> Diagnostic {
     let message = match description {
-        Some(d) => format!("open fact in the text: {}", crate::load::printable(d)),
+        Some(d) => format!(
+            "open fact in the text: {}",
+            crate::diagnostics::printable(d)
+        ),
         None => "open fact in the text".to_string(),
     };
     Diagnostic::warning(message).code(CHECK_ID).at(at).hint(
