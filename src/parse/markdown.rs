@@ -11,6 +11,7 @@
 pub mod open_facts;
 pub mod raw_html;
 
+pub use super::escape::escape;
 use super::highlight::highlight;
 
 use std::ops::Range;
@@ -672,21 +673,6 @@ fn count_words(text: &str) -> usize {
         in_word = !space;
     }
     words
-}
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Parsing: front matter into typed kinds, Markdown into HTML.
 
+pub mod escape;
 pub mod front_matter;
 pub mod highlight;
 pub mod kinds;
