@@ -153,6 +153,7 @@ fn link_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
                 let status = match path.as_str() {
                     "/da" => "200 OK",
                     "/langsam" => {
+                        // The point of this path: an answer slower than check's --timeout.
                         std::thread::sleep(std::time::Duration::from_secs(3));
                         "200 OK"
                     }
