@@ -19,7 +19,11 @@ fn the_fixture_passes_every_check() {
     let site = Site::fixture("basic");
     let run = check(&site, &[]);
     run.ok();
-    assert!(run.stdout.contains("No errors found."));
+    assert!(
+        run.stdout.contains("No errors found."),
+        "check says so: {}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -182,7 +186,11 @@ fn external_links_are_checked_against_a_local_server_and_cached() {
     );
     // Without --external nothing leaves the machine.
     check(&site, &[]).ok();
-    assert!(asked.lock().unwrap().is_empty());
+    let asked_offline = asked.lock().unwrap().clone();
+    assert!(
+        asked_offline.is_empty(),
+        "no request without --external: {asked_offline:?}"
+    );
 
     let run = check(&site, &["--external", "--timeout", "0.5"]);
     run.failed_with(1);

@@ -158,10 +158,10 @@ fn edits_reload_open_pages_with_the_new_content() {
         "---\ntitle: Kontakt\n---\nNeue Telefonzeiten: montags.\n",
     );
     next_event(&events, "reload");
+    let page = get(&server.addr, "/kontakt/").2;
     assert!(
-        get(&server.addr, "/kontakt/")
-            .2
-            .contains("Neue Telefonzeiten")
+        page.contains("Neue Telefonzeiten"),
+        "the saved text is served:\n{page}"
     );
 
     // Editors' tools save through a temporary file and a rename.
@@ -175,10 +175,10 @@ fn edits_reload_open_pages_with_the_new_content() {
     )
     .unwrap();
     next_event(&events, "reload");
+    let page = get(&server.addr, "/kontakt/").2;
     assert!(
-        get(&server.addr, "/kontakt/")
-            .2
-            .contains("Gespeichert per Umbenennen")
+        page.contains("Gespeichert per Umbenennen"),
+        "the renamed file's text is served:\n{page}"
     );
 }
 
@@ -193,19 +193,19 @@ fn added_and_deleted_pages_appear_and_disappear() {
     );
     next_event(&events, "reload");
     assert_eq!(get(&server.addr, "/aktuelles/ganz-neue-meldung/").0, 200);
+    let list = get(&server.addr, "/aktuelles/").2;
     assert!(
-        get(&server.addr, "/aktuelles/")
-            .2
-            .contains("Ganz neue Meldung")
+        list.contains("Ganz neue Meldung"),
+        "the section lists the new page:\n{list}"
     );
 
     std::fs::remove_file(site.path("content/aktuelles/neu.md")).unwrap();
     next_event(&events, "reload");
     assert_eq!(get(&server.addr, "/aktuelles/ganz-neue-meldung/").0, 404);
+    let list = get(&server.addr, "/aktuelles/").2;
     assert!(
-        !get(&server.addr, "/aktuelles/")
-            .2
-            .contains("Ganz neue Meldung")
+        !list.contains("Ganz neue Meldung"),
+        "the section still lists the deleted page:\n{list}"
     );
 }
 
@@ -225,10 +225,10 @@ fn a_broken_save_shows_the_overlay_and_the_next_good_save_clears_it() {
 
     site.write("content/kontakt.md", good);
     next_event(&events, "reload");
+    let status = get(&server.addr, "/__ozg/status").2;
     assert!(
-        get(&server.addr, "/__ozg/status")
-            .2
-            .contains("\"error\":null")
+        status.contains("\"error\":null"),
+        "the good save clears the error: {status}"
     );
 }
 
@@ -239,7 +239,8 @@ fn a_css_change_swaps_the_stylesheet_without_a_reload() {
     let events = subscribe(&server.addr);
     site.write("static/css/site-extra.css", "body { color: #111; }\n");
     assert_eq!(next_event(&events, "css"), "css: /css/site-extra.css");
-    assert!(get(&server.addr, "/css/site-extra.css").2.contains("#111"));
+    let css = get(&server.addr, "/css/site-extra.css").2;
+    assert!(css.contains("#111"), "the new stylesheet is served: {css}");
 }
 
 #[test]
@@ -274,7 +275,10 @@ fn traversal_is_refused_and_types_are_right() {
     assert!(body.contains("subscriptions serve"), "{body}");
     // The build output never contains the live-reload script.
     site.build().ok();
-    assert!(!site.all_output_text().contains("/__ozg/"));
+    assert!(
+        !site.all_output_text().contains("/__ozg/"),
+        "the live-reload script reached the build output"
+    );
 }
 
 #[test]
@@ -288,7 +292,11 @@ fn a_port_in_use_is_a_clear_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--port"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--port"),
+        "the error names --port: {stderr}"
+    );
 }
 
 #[test]
@@ -310,7 +318,11 @@ fn without_now_the_server_follows_the_clock() {
         "not yet published"
     );
     next_event(&events, "reload");
-    assert!(jiff::Timestamp::now() >= moment);
+    let reloaded = jiff::Timestamp::now();
+    assert!(
+        reloaded >= moment,
+        "reloaded at {reloaded}, before the publication at {moment}"
+    );
     assert_eq!(
         get(&server.addr, "/aktuelles/puenktlich-erschienen/").0,
         200
@@ -375,7 +387,10 @@ fn the_email_preview_shows_both_parts_and_follows_edits() {
         body.contains("E-Mail-Vorschau: OZG-Newsletter Ausgabe 2"),
         "{body}"
     );
-    assert!(body.contains("<iframe title=\"HTML-Teil der E-Mail\" srcdoc=\""));
+    assert!(
+        body.contains("<iframe title=\"HTML-Teil der E-Mail\" srcdoc=\""),
+        "the HTML part in a titled frame:\n{body}"
+    );
     assert!(
         body.contains("Wir ziehen um\n============="),
         "the text part"
@@ -398,7 +413,10 @@ fn the_email_preview_shows_both_parts_and_follows_edits() {
     );
     // `build` never writes the preview.
     site.build().ok();
-    assert!(!site.public().join("newsletter/2/email").exists());
+    assert!(
+        !site.public().join("newsletter/2/email").exists(),
+        "build wrote the e-mail preview"
+    );
 }
 
 fn port(server: &Server) -> &str {
@@ -413,7 +431,10 @@ fn odd_percent_encodings_get_an_answer_and_never_stop_the_preview() {
     // `/%25` overflowed the old resolver's stack and killed the preview.
     let (status, _, body) = get(&server.addr, "/%25");
     assert_eq!(status, 404);
-    assert!(body.contains("nicht gefunden") || body.contains("Nicht gefunden"));
+    assert!(
+        body.contains("nicht gefunden") || body.contains("Nicht gefunden"),
+        "the site's 404 page:\n{body}"
+    );
     assert_eq!(get(&server.addr, "/kontakt/").0, 200, "still answers");
     for path in ["/a%zz", "/100%", "/%2", "/%c3%28"] {
         let (status, ctype, body) = get(&server.addr, path);
@@ -495,7 +516,10 @@ fn only_requests_naming_the_preview_are_answered() {
             &format!("GET /kontakt/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"),
         );
         assert_eq!(status, 200, "{host}");
-        assert!(body.contains("/__ozg/live.js"));
+        assert!(
+            body.contains("/__ozg/live.js"),
+            "{host}: the page with its live-reload script:\n{body}"
+        );
     }
 }
 
@@ -568,7 +592,11 @@ fn a_request_that_never_finishes_is_cut_off_and_others_are_answered() {
         waited < Duration::from_secs(25),
         "closed after {waited:?}, not held open"
     );
-    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        !rest.contains("200 OK"),
+        "the unfinished request was answered: {rest}"
+    );
 }
 
 #[test]
@@ -584,7 +612,7 @@ fn ctrl_c_stops_the_preview_while_pages_are_open() {
         .args(["-INT", &server.child.id().to_string()])
         .status()
         .unwrap();
-    assert!(interrupted.success());
+    assert!(interrupted.success(), "kill -INT failed: {interrupted}");
     // The preview's stdout closes when it exits.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
