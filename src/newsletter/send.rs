@@ -24,22 +24,48 @@ use crate::config::{NewsletterConfig, check_rate};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::sync::lock;
 
-/// What `send` was asked to do.
-#[derive(Debug, Clone, Default)]
+/// What `send` was asked to do; the doc comments are the help texts of its flags.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct SendOptions {
+    /// The edition's number
     pub number: u32,
+    /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
+    #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Mail server: smtp://host:25, smtp+starttls://host:587, smtps://host:465 [default: `smtp`
+    /// in site.yaml]; user and password from OZG_SMTP_USER and OZG_SMTP_PASSWORD
+    #[arg(long)]
     pub smtp: Option<String>,
-    /// One test copy to this address; nothing is recorded.
+    /// Send one test copy (subject starts with [TEST]) to this address; records nothing
+    #[arg(long)]
     pub to: Option<String>,
+    /// Render every message and report what would be sent, without sending
+    #[arg(long)]
     pub dry_run: bool,
-    /// Messages per second over all connections; 0: no limit ([`check_rate`] says what else).
+    /// Messages per second over all connections, 0 for no limit [default: `rate` in site.yaml, 10]
+    #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
+    /// Connections to the mail server [default: `connections` in site.yaml, 2]
+    #[arg(long)]
     pub connections: Option<usize>,
+    /// Also send to subscribers added after this edition's sending started
+    #[arg(long)]
     pub include_new: bool,
+    /// Try the recipients that failed before again
+    #[arg(long)]
     pub retry_failed: bool,
-    /// Show a progress bar (on a terminal).
+    /// Show a progress bar (the command sets it on a terminal).
+    #[arg(skip)]
     pub progress: bool,
+}
+
+/// `--rate`: a number that [`check_rate`] accepts, refused where the flag is read.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    check_rate(rate)
 }
 
 /// How a send ended.

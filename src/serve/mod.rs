@@ -25,14 +25,26 @@ use crate::write::MemoryFile;
 pub use builder::{Built, Files, Rebuilt, SiteBuilder};
 pub use http::{Hosts, LIVE_SCRIPT_PATH, Lookup, inject_live_script, resolve_path};
 
-#[derive(Debug, Clone)]
+/// What `serve` was asked to do; the doc comments are the help texts of its flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServeOptions {
+    /// The site folder, which holds site.yaml
+    #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Address to listen on; the default keeps the preview on this machine
+    #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 1111)]
     pub port: u16,
-    /// A fixed "now"; without it the server follows the clock.
+    /// Fix "now" (RFC 3339) instead of following the clock
+    #[arg(long, env = "OZG_SITE_NOW", value_parser = crate::time::parse_now)]
     pub now: Option<Timestamp>,
+    /// Include drafts (`draft: true`)
+    #[arg(long)]
     pub drafts: bool,
+    /// Open the preview in the default browser
+    #[arg(long)]
     pub open: bool,
 }
 

@@ -40,16 +40,27 @@ const CONNECTIONS: usize = 4;
 /// How often stale sign-ups are deleted.
 const TIDY_EVERY: Duration = Duration::from_secs(3600);
 
-/// What `subscriptions serve` was asked to do.
-#[derive(Debug, Clone)]
+/// What `subscriptions serve` was asked to do; the doc comments are the help texts of its flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServeOptions {
+    /// The site folder, which holds site.yaml
+    #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Address to listen on; the default takes requests from a web server on this machine only
+    #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 8025)]
     pub port: u16,
+    /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
+    #[arg(long)]
     pub db: Option<PathBuf>,
-    /// Overrides `newsletter.smtp`.
+    /// Mail server: smtp://host:25, smtp+starttls://host:587, smtps://host:465 [default: `smtp`
+    /// in site.yaml]
+    #[arg(long)]
     pub smtp: Option<String>,
-    /// Overrides `base_url` (the site's address), as in `build --base-url`.
+    /// The site's address instead of site.yaml's base_url (a test or staging copy of the site)
+    #[arg(long)]
     pub base_url: Option<String>,
 }
 
