@@ -213,6 +213,12 @@ fn rebuild(site: &SiteBuilder, shared: &Shared, changed: &[PathBuf], full: bool)
             for w in &built.warnings {
                 eprint!("{}", w.render());
             }
+            // For whoever profiles the preview: why a save did not take the quick path.
+            if let Some(reason) = &built.full_build
+                && std::env::var_os("OZG_SITE_TIMINGS").is_some()
+            {
+                eprintln!("full build: {reason}");
+            }
             let change = match &built.changed {
                 Some(outputs) => classify(outputs.iter()),
                 None => {
