@@ -24,6 +24,23 @@ pub enum OpError {
         #[source]
         source: Cause,
     },
+    /// The secret key of the unsubscribe links, kept beside the database.
+    #[error("the key of the unsubscribe links {} cannot be used: {source}", path.display())]
+    LinkKey {
+        path: PathBuf,
+        #[source]
+        source: Cause,
+    },
+    /// A file the command was asked to write (an export).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Cause,
+    },
+    /// A value from outside that the store refuses: an address or a name that cannot be sent.
+    #[error("{0}")]
+    Invalid(String),
     /// The mail server or its settings: unreachable, a refused login, a malformed address.
     #[error("{message}")]
     Mail {
@@ -93,12 +110,17 @@ impl OpError {
                 "check that the folder is writable and the file is an ozg-site database (or pass another with --db)"
                     .to_string(),
             ),
+            OpError::LinkKey { .. } => Some(
+                "it is made beside the database on first use; check that the folder is writable and the file readable by this user"
+                    .to_string(),
+            ),
+            OpError::Write { .. } => Some("check that the folder exists and is writable".to_string()),
             OpError::Mail { hint, .. } => hint.clone(),
             OpError::Listen { addr, .. } => Some(format!(
                 "another program uses the port: pass another one, e.g. --port {}",
                 addr.port().wrapping_add(1)
             )),
-            OpError::System { .. } | OpError::Internal(_) => None,
+            OpError::Invalid(_) | OpError::System { .. } | OpError::Internal(_) => None,
         }
     }
 

@@ -480,7 +480,7 @@ impl Run<'_> {
 
     /// Sends to one recipient, retrying temporary refusals, and records the outcome.
     /// `Err`: the journal cannot be written.
-    fn deliver(&self, store: &Store, d: &Delivery) -> Result<Outcome, Diagnostic> {
+    fn deliver(&self, store: &Store, d: &Delivery) -> Result<Outcome, OpError> {
         let number = self.edition.number;
         // The queue was read when sending started; the subscription service may have taken the
         // recipient out since.

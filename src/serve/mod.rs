@@ -14,13 +14,12 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
-use tokio::sync::broadcast;
-
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::error::OpError;
 use crate::site::Moment;
 use crate::sync;
 use crate::write::MemoryFile;
+use jiff::Timestamp;
+use tokio::sync::broadcast;
 
 pub use builder::{Built, Files, Rebuilt, SiteBuilder};
 pub use http::{Hosts, LIVE_SCRIPT_PATH, Lookup, inject_live_script, resolve_path};
@@ -122,7 +121,7 @@ enum Trigger {
 }
 
 /// Runs the preview server until Ctrl-C.
-pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
+pub fn serve(opts: ServeOptions) -> Result<(), OpError> {
     let (runtime, listener, local) = crate::net::listen(SocketAddr::new(opts.bind, opts.port))?;
     let base_url = format!("http://{local}");
 
@@ -301,7 +300,7 @@ fn classify<'a>(changed: impl Iterator<Item = &'a String>) -> Option<Change> {
 }
 
 /// Watches the site's folders; change events go to the worker, which coalesces them.
-fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWatcher, Diagnostic> {
+fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWatcher, OpError> {
     use notify::{RecursiveMode, Watcher};
     let root_owned = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
@@ -330,11 +329,11 @@ fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWa
             let _ = tx.send(Trigger::Files(paths));
         }
     })
-    .map_err(|e| Diagnostic::error(format!("cannot watch the site's files: {e}")))?;
+    .map_err(|e| OpError::system("watch the site's files", e))?;
     // The root itself non-recursively (site.yaml is often replaced by a rename), the folders fully.
     watcher
         .watch(root, RecursiveMode::NonRecursive)
-        .map_err(|e| Diagnostic::error(format!("cannot watch {}: {e}", root.display())))?;
+        .map_err(|e| OpError::system(format!("watch {}", root.display()), e))?;
     for dir in [
         crate::load::CONTENT_DIR,
         crate::load::NEWSLETTER_DIR,
@@ -345,7 +344,7 @@ fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWa
         if path.is_dir() {
             watcher
                 .watch(&path, RecursiveMode::Recursive)
-                .map_err(|e| Diagnostic::error(format!("cannot watch {}: {e}", path.display())))?;
+                .map_err(|e| OpError::system(format!("watch {}", path.display()), e))?;
         }
     }
     Ok(watcher)

@@ -29,6 +29,7 @@ use crate::config::{
     CONFIG_FILE, FeedbackConfig, NewsletterConfig, ServiceUrls, SubscriptionsConfig, origin_of,
 };
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::error::{Failure, OpError};
 use crate::newsletter::outlet::Outlet;
 use crate::newsletter::store::Store;
 use crate::parse::kinds::Kind;
@@ -154,7 +155,7 @@ pub fn check_theme(site: &Arc<Site>, theme: &Theme) -> Result<(), Diagnostics> {
 }
 
 /// Runs the service until Ctrl-C or SIGTERM.
-pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
+pub fn serve(opts: ServeOptions) -> Result<(), Failure> {
     let site = load(&opts)?;
     let nl = site.config.site.newsletter.clone().ok_or_else(|| {
         Diagnostic::error("site.yaml has no `newsletter:` settings")
@@ -252,7 +253,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
         wake: wake.clone(),
         hasher,
         csp: HeaderValue::from_str(&csp)
-            .map_err(|e| Diagnostic::error(format!("internal: bad security header: {e}")))?,
+            .map_err(|e| OpError::Internal(format!("bad security header: {e}")))?,
         writes: Default::default(),
         feedback,
     });
@@ -354,7 +355,7 @@ async fn upkeep(app: Arc<http::App>) {
             Ok(true) => passive = writes,
             // Readers of an older snapshot, or writers: the next look tries again.
             Ok(false) => {}
-            Err(e) => log(&format!("database: {}", e.message)),
+            Err(e) => log(&format!("database: {e}")),
         }
     }
 }
@@ -373,7 +374,7 @@ async fn tidy(app: &http::App) {
     {
         Ok(0) => {}
         Ok(n) => log(&format!("deleted {n} sign-ups never confirmed")),
-        Err(e) => log(&format!("database: {}", e.message)),
+        Err(e) => log(&format!("database: {e}")),
     }
 }
 
