@@ -2,7 +2,10 @@
 //!
 //! The pipeline shows in the modules: [`config`] → [`load`] → [`parse`] → [`site`] (assemble the
 //! model) → [`render`] → [`write`]. This file is the front door: [`build`], [`check`], [`schedule`].
-//! [`diagnostics`] is the one error type every stage reports in.
+//! Two kinds of error: every stage reports what an editor can get wrong as [`diagnostics`] (a
+//! file, a line, a hint, all of them collected per run); what goes wrong around the content —
+//! the subscriber database, the mail server, a socket, a thread — is an [`error::OpError`],
+//! which has no place in a file and is printed as one line by the command.
 //!
 //! # Indexing
 //!

@@ -41,8 +41,8 @@ use super::pool::Pool;
 use super::worker::Wake;
 use crate::config::{CONFIRM_PATH, FEEDBACK_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
 use crate::error::OpError;
+use crate::newsletter::store::Via;
 use crate::newsletter::store::optin::{Confirmed, Link, SignupRequest, Unsubscribed};
-use crate::newsletter::store::subscribers::Via;
 use crate::newsletter::store::{AddressHasher, SubscriberStatus, is_token};
 
 /// What the handlers share.

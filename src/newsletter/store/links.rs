@@ -180,8 +180,9 @@ pub(super) fn hash_stored_tokens(tx: &rusqlite::Transaction<'_>) -> rusqlite::Re
 
 #[cfg(test)]
 mod tests {
+    use super::super::Via;
     use super::super::optin::{SignupRequest, Unsubscribed};
-    use super::super::subscribers::{Source, Via};
+    use super::super::subscribers::Source;
     use super::super::{MIGRATIONS, Step, Store, is_token};
     use super::*;
     use crate::newsletter::store::tests::store;

@@ -486,6 +486,51 @@ fn millis(at: jiff::Timestamp) -> i64 {
     at.as_millisecond()
 }
 
+/// How a subscriber left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The button on the page of the unsubscribe link.
+    Link,
+    /// A mail program's one-click unsubscribe (RFC 8058).
+    OneClick,
+    /// `subscribers remove`.
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Link => "link",
+            Via::OneClick => "one-click",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+/// Ends a subscription inside `tx`: status and record, no pending delivery of any campaign, no
+/// open confirmation link that could bring it back unnoticed.
+pub(super) fn end_subscription(
+    tx: &Transaction<'_>,
+    id: i64,
+    via: Via,
+    now: jiff::Timestamp,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
+         unsubscribed_via = ?3 WHERE id = ?1",
+        params![id, shown(now), via.as_str()],
+    )?;
+    tx.execute(
+        "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'",
+        [id],
+    )?;
+    tx.execute(
+        "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL",
+        params![id, millis(now)],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

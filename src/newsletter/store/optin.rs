@@ -9,12 +9,12 @@
 //! leaves no trace on the subscriber.
 
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::outgoing::QueuedMail;
-use super::subscribers::Via;
 use super::{
-    Store, SubscriberStatus, address_key, db_error, millis, new_token, plus, shown, token_hash,
+    Store, SubscriberStatus, Via, address_key, db_error, end_subscription, millis, new_token, plus,
+    shown, token_hash,
 };
 use crate::error::OpError;
 
@@ -384,30 +384,6 @@ fn find_link(conn: &rusqlite::Connection, hash: &str) -> rusqlite::Result<Option
         })
     })
     .optional()
-}
-
-/// Ends a subscription inside `tx`: status and record, no pending delivery of any campaign, no
-/// open confirmation link that could bring it back unnoticed.
-pub(super) fn end_subscription(
-    tx: &Transaction<'_>,
-    id: i64,
-    via: Via,
-    now: Timestamp,
-) -> rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
-         unsubscribed_via = ?3 WHERE id = ?1",
-        params![id, shown(now), via.as_str()],
-    )?;
-    tx.execute(
-        "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'",
-        [id],
-    )?;
-    tx.execute(
-        "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL",
-        params![id, millis(now)],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]

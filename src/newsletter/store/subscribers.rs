@@ -7,7 +7,9 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Store, SubscriberStatus, address_key, db_error, new_token, shown};
+use super::{
+    Store, SubscriberStatus, Via, address_key, db_error, end_subscription, new_token, shown,
+};
 use crate::error::OpError;
 use crate::newsletter::address::{Email, clean_name};
 
@@ -36,27 +38,6 @@ impl Source {
             "form" => Source::Form,
             "cli" => Source::Cli,
             _ => Source::Import,
-        }
-    }
-}
-
-/// How a subscriber left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// The button on the page of the unsubscribe link.
-    Link,
-    /// A mail program's one-click unsubscribe (RFC 8058).
-    OneClick,
-    /// `subscribers remove`.
-    Cli,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::Link => "link",
-            Via::OneClick => "one-click",
-            Via::Cli => "cli",
         }
     }
 }
@@ -331,7 +312,7 @@ impl Store {
             .optional()
             .map_err(|e| db_error(&path, e))?;
         let Some(id) = id else { return Ok(false) };
-        super::optin::end_subscription(&tx, id, Via::Cli, jiff::Timestamp::now())
+        end_subscription(&tx, id, Via::Cli, jiff::Timestamp::now())
             .map_err(|e| db_error(&path, e))?;
         tx.commit().map_err(|e| db_error(&path, e))?;
         Ok(true)
