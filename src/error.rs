@@ -159,3 +159,42 @@ impl From<OpError> for Failure {
         Failure::Op(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operational_failure_is_one_error_line_and_its_help() {
+        let error = OpError::store("/srv/ozg/newsletter.sqlite", "disk I/O error");
+        assert_eq!(
+            error.render(),
+            "error: the subscriber database /srv/ozg/newsletter.sqlite cannot be used: disk I/O error\n  \
+             = help: check that the folder is writable and the file is an ozg-site database (or pass another with --db)\n"
+        );
+        let crashed = OpError::Internal("a sending thread crashed".into());
+        assert_eq!(
+            crashed.render(),
+            "error: internal: a sending thread crashed\n",
+            "nothing to advise: no help line"
+        );
+    }
+
+    #[test]
+    fn a_port_in_use_suggests_the_next_one() {
+        let error = OpError::Listen {
+            addr: "127.0.0.1:8025".parse().unwrap(),
+            source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        };
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot listen on 127.0.0.1:8025: "),
+            "{error}"
+        );
+        assert_eq!(
+            error.help().as_deref(),
+            Some("another program uses the port: pass another one, e.g. --port 8026")
+        );
+    }
+}
