@@ -2,7 +2,10 @@
 //!
 //! The pipeline shows in the modules: [`config`] → [`load`] → [`parse`] → [`site`] (assemble the
 //! model) → [`render`] → [`write`]. This file is the front door: [`build`], [`check`], [`schedule`].
-//! [`diagnostics`] is the one error type every stage reports in.
+//! Two kinds of error: every stage reports what an editor can get wrong as [`diagnostics`] (a
+//! file, a line, a hint, all of them collected per run); what goes wrong around the content —
+//! the subscriber database, the mail server, a socket, a thread — is an [`error::OpError`],
+//! which has no place in a file and is printed as one line by the command.
 //!
 //! # Indexing
 //!
@@ -39,6 +42,7 @@
 pub mod audit;
 pub mod config;
 pub mod diagnostics;
+pub mod error;
 pub mod load;
 pub mod net;
 pub mod newsletter;
@@ -66,12 +70,28 @@ use diagnostics::{Diagnostic, Diagnostics};
 use site::{BuildOptions, Site};
 use theme::Theme;
 
-/// What `build` and `check` need to know besides the site folder.
-#[derive(Debug, Clone)]
+/// What `build` and `check` need to know besides the site folder. The doc comments of the fields
+/// are the help texts of the flags every site command shares (`#[command(flatten)]` in `cmd/`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The site folder, which holds site.yaml
+    #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Fix "now" for every time-dependent decision (scheduled publication, upcoming sessions,
+    /// advent doors), as RFC 3339, e.g. 2025-12-05T13:00:00+01:00 [default: the current time]
+    #[arg(
+        long,
+        env = "OZG_SITE_NOW",
+        value_parser = time::parse_now,
+        default_value_t = jiff::Timestamp::now(),
+        hide_default_value = true
+    )]
     pub now: jiff::Timestamp,
+    /// Include drafts (`draft: true`); content scheduled for later stays out
+    #[arg(long)]
     pub drafts: bool,
+    /// Overrides site.yaml's `base_url`; only `build` has the flag (`--base-url`).
+    #[arg(skip)]
     pub base_url: Option<String>,
 }
 

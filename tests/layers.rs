@@ -14,6 +14,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["sync", "wrap", "slug"],
     &["diagnostics"],
+    &["error"],
     &["time", "net", "load"],
     &["yaml"],
     &["config"],

@@ -24,7 +24,7 @@ use crate::parse::markdown::Rendered;
 use crate::slug::Slug;
 
 pub use assemble::{AssembleCache, BuildOptions, assemble, format_moment};
-pub use patch::{Applied, PagePatch};
+pub use patch::{Applied, FullBuild, PagePatch};
 
 pub type PageId = usize;
 pub type SectionId = usize;
