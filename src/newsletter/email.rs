@@ -11,13 +11,13 @@ mod sanitize;
 use std::path::Path;
 use std::sync::Arc;
 
-use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 use tera::{Context, Value};
 
 use super::text::{References, markdown_to_text};
 use super::{SALUTATION, UNSUBSCRIBE_URL};
 use crate::diagnostics::{Diagnostic, Diagnostics, Location};
 use crate::parse::kinds::KindFields;
+use crate::parse::markdown::facts::Facts;
 use crate::parse::markdown::{self, BodySource, MarkdownOptions, RawElement, Resolved, raw_html};
 use crate::render::context::obj;
 use crate::render::templates::Templates;
@@ -82,10 +82,9 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
     }
     let body = page.split.body(&page.file.text);
     errors.extend(check_body(
-        body,
+        &page.body.facts,
         &page.file.shown,
         &page.file.text,
-        page.split.body,
     ));
     errors.extend(check_raw_elements(&page.body.raw_elements));
 
@@ -162,7 +161,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         let text = markdown_to_text(part, &text_link, refs, TEXT_WIDTH);
         (rendered, text)
     };
-    let sections = split_articles(body);
+    let sections = split_articles(body, &page.body.facts);
     let (intro, intro_text) = render_part(sections.intro.clone(), &mut refs);
     errors.extend(intro.diagnostics.iter().cloned());
     let mut articles = Vec::new();
@@ -271,28 +270,13 @@ struct Split {
     articles: Vec<(String, std::ops::Range<usize>)>,
 }
 
-fn split_articles(body: &str) -> Split {
-    let mut headings: Vec<(String, std::ops::Range<usize>)> = Vec::new();
-    let mut current: Option<(String, usize)> = None;
-    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
-        match event {
-            Event::Start(Tag::Heading {
-                level: HeadingLevel::H2,
-                ..
-            }) => current = Some((String::new(), range.start)),
-            Event::Text(t) | Event::Code(t) if current.is_some() => {
-                if let Some((title, _)) = &mut current {
-                    title.push_str(&t);
-                }
-            }
-            Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
-                if let Some((title, start)) = current.take() {
-                    headings.push((title.trim().to_string(), start..range.end));
-                }
-            }
-            _ => {}
-        }
-    }
+fn split_articles(body: &str, facts: &Facts) -> Split {
+    let headings: Vec<(String, std::ops::Range<usize>)> = facts
+        .headings
+        .iter()
+        .filter(|h| h.level == 2)
+        .map(|h| (h.title.trim().to_string(), h.range.clone()))
+        .collect();
     let intro_end = headings.first().map_or(body.len(), |(_, r)| r.start);
     let articles = headings
         .iter()
@@ -309,56 +293,49 @@ fn split_articles(body: &str) -> Split {
 }
 
 /// Links and images a mail client could not follow, and images without a text alternative.
-fn check_body(body: &str, shown: &Path, file_text: &str, offset: usize) -> Vec<Diagnostic> {
-    let mut errors = Vec::new();
-    let mut image: Option<(std::ops::Range<usize>, String)> = None;
-    let locate = |r: &std::ops::Range<usize>| {
-        Location::at_offset(shown, file_text, offset + r.start, r.end - r.start)
-    };
-    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
-        match event {
-            // `javascript:` and its kin are refused by the Markdown pass, with their own advice.
-            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. })
-                if raw_html::dangerous_scheme(&dest_url).is_some() => {}
-            Event::Start(Tag::Link { dest_url, .. }) if !reachable(&dest_url) => errors.push(
+fn check_body(facts: &Facts, shown: &Path, file_text: &str) -> Vec<Diagnostic> {
+    // With where each starts, to give them in the order they are written.
+    let mut errors: Vec<(usize, Diagnostic)> = Vec::new();
+    let locate = |r: &std::ops::Range<usize>| facts.locate(shown, file_text, r, usize::MAX);
+    for link in &facts.links {
+        // `javascript:` and its kin are refused by the Markdown pass, with their own advice.
+        if raw_html::dangerous_scheme(&link.dest).is_some() || reachable(&link.dest) {
+            continue;
+        }
+        errors.push((link.range.start,
+            Diagnostic::error(format!(
+                "the link `{}` cannot work in an e-mail: it is relative",
+                link.dest
+            ))
+            .at(locate(&link.range))
+            .hint("write `@/path/page.md` for a page of this site, `/file.pdf` for a file in `static/`, or a full https:// address"),
+        ));
+    }
+    for image in &facts.images {
+        if raw_html::dangerous_scheme(&image.src).is_some() {
+            continue;
+        }
+        if let Some(problem) = image_address_problem(&image.src) {
+            errors.push((
+                image.range.start,
                 Diagnostic::error(format!(
-                    "the link `{dest_url}` cannot work in an e-mail: it is relative"
+                    "the image `{}` cannot be shown in an e-mail: {problem}",
+                    image.src
                 ))
-                .at(locate(&range))
-                .hint("write `@/path/page.md` for a page of this site, `/file.pdf` for a file in `static/`, or a full https:// address"),
-            ),
-            Event::Start(Tag::Image { dest_url, .. }) => {
-                if let Some(problem) = image_address_problem(&dest_url) {
-                    errors.push(
-                        Diagnostic::error(format!(
-                            "the image `{dest_url}` cannot be shown in an e-mail: {problem}"
-                        ))
-                        .at(locate(&range))
-                        .hint(IMAGE_ADDRESS_HINT),
-                    );
-                }
-                image = Some((range, String::new()));
-            }
-            Event::Text(t) | Event::Code(t) => {
-                if let Some((_, alt)) = &mut image {
-                    alt.push_str(&t);
-                }
-            }
-            Event::End(TagEnd::Image) => {
-                if let Some((r, alt)) = image.take()
-                    && alt.trim().is_empty()
-                {
-                    errors.push(
-                        Diagnostic::error("this image has no alternative text")
-                            .at(locate(&r))
-                            .hint("describe the image between the brackets: ![Das Team beim Workshop](/bilder/workshop.jpg); readers with screen readers and mail clients that block images see only that text"),
-                    );
-                }
-            }
-            _ => {}
+                .at(locate(&image.range))
+                .hint(IMAGE_ADDRESS_HINT),
+            ));
+        }
+        if image.alt.trim().is_empty() {
+            errors.push((image.range.start,
+                Diagnostic::error("this image has no alternative text")
+                    .at(locate(&image.range))
+                    .hint("describe the image between the brackets: ![Das Team beim Workshop](/bilder/workshop.jpg); readers with screen readers and mail clients that block images see only that text"),
+            ));
         }
     }
-    errors
+    errors.sort_by_key(|(start, _)| *start);
+    errors.into_iter().map(|(_, d)| d).collect()
 }
 
 const IMAGE_ADDRESS_HINT: &str =
@@ -548,10 +525,31 @@ pub(super) fn tidy_text(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The facts the Markdown pass keeps of `body`, which starts at `offset` in `file`.
+    fn facts_of(body: &str, file: &str, offset: usize) -> Facts {
+        markdown::render(
+            body,
+            &BodySource {
+                path: Path::new("newsletters/1-x.md"),
+                file_text: file,
+                offset,
+            },
+            &|_| Resolved::Url("/x/".into()),
+            &MarkdownOptions {
+                heading_anchors: true,
+                task_done_label: "erledigt",
+                task_open_label: "offen",
+                trusted_embeds: &[],
+                open_fact_text: Some("wird ergänzt"),
+            },
+        )
+        .facts
+    }
+
     #[test]
     fn articles_are_the_level_two_sections() {
         let body = "Vorwort.\n\n## Erster Teil\n\nText eins.\n\n### Unterpunkt\n\nMehr.\n\n## Zweiter `Teil`\n\nText zwei.\n";
-        let split = split_articles(body);
+        let split = split_articles(body, &facts_of(body, body, 0));
         assert_eq!(&body[split.intro.clone()], "Vorwort.\n\n");
         let titles: Vec<&str> = split.articles.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(titles, ["Erster Teil", "Zweiter Teil"]);
@@ -562,7 +560,8 @@ mod tests {
     #[test]
     fn relative_links_and_images_without_alt_are_errors_with_positions() {
         let text = "---\ntitle: x\n---\nSiehe [hier](seite.html) und ![](/bild.png).\n";
-        let errors = check_body(&text[17..], Path::new("newsletters/1-x.md"), text, 17);
+        let facts = facts_of(&text[17..], text, 17);
+        let errors = check_body(&facts, Path::new("newsletters/1-x.md"), text);
         assert_eq!(errors.len(), 2, "{errors:?}");
         let loc = errors[0].location.as_ref().unwrap();
         assert_eq!((loc.line, loc.column), (4, 7));
@@ -573,7 +572,8 @@ mod tests {
     fn images_over_http_and_script_links_are_judged_once() {
         let text =
             "---\ntitle: x\n---\n![Team](http://example.org/team.jpg) [x](javascript:alert(1))\n";
-        let errors = check_body(&text[17..], Path::new("newsletters/1-x.md"), text, 17);
+        let facts = facts_of(&text[17..], text, 17);
+        let errors = check_body(&facts, Path::new("newsletters/1-x.md"), text);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].message.contains("only load images over https"));
     }

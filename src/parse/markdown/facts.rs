@@ -33,7 +33,8 @@ pub struct Facts {
     /// The header row of every table.
     pub table_heads: Vec<TableHead>,
     /// The body as readers read it, without markup, whitespace collapsed to single spaces,
-    /// `[offen: …]` as the site's text for it; at most [`SEARCH_TEXT_CHARS`] characters.
+    /// `[offen: …]` as the site's text for it; the first [`SEARCH_TEXT_CHARS`] characters (and
+    /// one more).
     pub text: String,
 }
 
@@ -209,11 +210,13 @@ impl SearchText {
         }
     }
 
+    /// One character more than the index takes is kept, so the index never ends where this
+    /// text was cut (it trims the end).
     fn push(&mut self, text: &str) {
-        if self.chars >= SEARCH_TEXT_CHARS {
-            return;
-        }
         for c in text.chars() {
+            if self.chars > SEARCH_TEXT_CHARS {
+                return;
+            }
             if c.is_whitespace() {
                 self.space = true;
                 continue;
@@ -221,13 +224,13 @@ impl SearchText {
             if self.space && !self.text.is_empty() {
                 self.text.push(' ');
                 self.chars += 1;
+                if self.chars > SEARCH_TEXT_CHARS {
+                    return;
+                }
             }
             self.space = false;
             self.text.push(c);
             self.chars += 1;
-            if self.chars >= SEARCH_TEXT_CHARS {
-                return;
-            }
         }
     }
 }
