@@ -239,25 +239,29 @@ pub fn assemble(
     errors.extend(check_anchors(&sections, &pages, &by_key, &field_anchors));
     errors.extend(super::legal::check(&config, &sections, &pages, &by_key));
     let open_facts = collect_open_facts(&config, &sections, &pages, &mut errors);
-    let mut assets = assets;
+    // Images are read and measured here, so `check` reports what `build` would; their
+    // variants are made by `images::make_images`, which alone writes the image cache.
+    let mut reserved = Vec::new();
     let bodies = pages
         .iter_mut()
-        .map(|p| (&mut p.body, &p.file, &p.path))
-        .chain(sections.iter_mut().map(|s| (&mut s.body, &s.file, &s.path)));
-    for (body, file, path) in bodies {
-        match super::images::rewrite(body, file, path, &config) {
-            Ok((rewritten, images)) => {
-                *body = rewritten;
-                assets.extend(images);
-            }
-            Err(d) => errors.push(d),
-        }
+        .map(|p| (&p.body, &mut p.images, &p.file, &p.path))
+        .chain(
+            sections
+                .iter_mut()
+                .map(|s| (&s.body, &mut s.images, &s.file, &s.path)),
+        );
+    for (body, images, file, path) in bodies {
+        let (planned, problems) = super::images::plan(body, file, path, &config);
+        errors.extend(problems);
+        reserved.extend(planned.iter().flat_map(|p| p.outputs(&config)));
+        *images = planned;
     }
     // Last: old addresses must not take any output path, resized images included.
+    let taken: Vec<Asset> = assets.iter().cloned().chain(reserved).collect();
     let redirects = super::aliases::collect(
         &sections,
         &pages,
-        &assets,
+        &taken,
         &by_key,
         &index,
         &config,
@@ -508,6 +512,7 @@ fn build_sections(mut files: Vec<SourceFile>, errors: &mut Diagnostics) -> Vec<S
             subsections: Vec::new(),
             pages: Vec::new(),
             body: Default::default(),
+            images: Vec::new(),
         });
     }
     sections
@@ -749,6 +754,7 @@ pub(super) fn finish_page(
             earlier: None,
             later: None,
             body: Default::default(),
+            images: Vec::new(),
         }),
         moments,
     ))

@@ -24,6 +24,7 @@ use crate::parse::markdown::Rendered;
 use crate::slug::Slug;
 
 pub use assemble::{AssembleCache, BuildOptions, assemble, format_moment};
+pub use images::{Planned, make_images};
 pub use patch::{Applied, PagePatch};
 
 pub type PageId = usize;
@@ -52,6 +53,8 @@ pub struct Section {
     pub pages: Vec<PageId>,
     /// Shared with the preview's cache, so an unchanged body is not copied on rebuild.
     pub body: std::sync::Arc<Rendered>,
+    /// The local JPEG and PNG images of the body, for [`make_images`].
+    pub images: Vec<Planned>,
 }
 
 /// A file to offer for download, resolved on disk.
@@ -106,6 +109,8 @@ pub struct Page {
     pub later: Option<PageId>,
     /// Shared with the preview's cache, so an unchanged body is not copied on rebuild.
     pub body: std::sync::Arc<Rendered>,
+    /// The local JPEG and PNG images of the body, for [`make_images`].
+    pub images: Vec<Planned>,
 }
 
 impl Page {

@@ -118,7 +118,7 @@ impl PagePatch {
             return None;
         }
         // Resized images are files of their own: a page showing any is built in full.
-        if page.body.html.contains("<img ") {
+        if !page.body.images.is_empty() {
             return None;
         }
         // Other pages may link to its headings: those must stay.
