@@ -17,6 +17,7 @@ use super::text::{References, markdown_to_text};
 use super::{SALUTATION, UNSUBSCRIBE_URL};
 use crate::diagnostics::{Diagnostic, Diagnostics, Location};
 use crate::parse::kinds::KindFields;
+use crate::parse::link::LinkTarget;
 use crate::parse::markdown::facts::Facts;
 use crate::parse::markdown::{self, BodySource, MarkdownOptions, RawElement, Resolved, raw_html};
 use crate::render::context::obj;
@@ -98,19 +99,11 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
     let absolute = |url: &str| absolutize(url, &origin, &web_url);
     let resolve = |target: &str| site.index.resolve(target);
     let text_link = |dest: &str| -> Option<String> {
-        match dest.strip_prefix("@/") {
-            Some(rest) => {
-                let (target, anchor) = rest
-                    .split_once('#')
-                    .map_or((rest, None), |(t, a)| (t, Some(a)));
-                match resolve(target) {
-                    Resolved::Url(u) => Some(absolute(&match anchor {
-                        Some(a) => format!("{u}#{a}"),
-                        None => u,
-                    })),
-                    _ => None,
-                }
-            }
+        match LinkTarget::parse(dest) {
+            Some(target) => match resolve(target.key) {
+                Resolved::Url(u) => Some(absolute(&target.with_anchor(&u))),
+                _ => None,
+            },
             None => Some(absolute(dest)),
         }
     };

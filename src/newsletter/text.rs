@@ -1108,18 +1108,12 @@ mod tests {
     /// Resolves links as the newsletter does: `@/` pages to the site, "@/entwurf.md" unpublished,
     /// site paths to the site, absolute URLs as they are.
     fn resolve(dest: &str) -> Option<String> {
-        if dest.starts_with("@/entwurf") {
-            return None;
-        }
-        if let Some(page) = dest.strip_prefix("@/") {
-            let (path, anchor) = page.split_once('#').unwrap_or((page, ""));
-            let path = path.trim_end_matches(".md");
-            let anchor = if anchor.is_empty() {
-                String::new()
-            } else {
-                format!("#{anchor}")
-            };
-            return Some(format!("{SITE}/{path}/{anchor}"));
+        if let Some(target) = crate::parse::link::LinkTarget::parse(dest) {
+            if target.key.starts_with("entwurf") {
+                return None;
+            }
+            let path = target.key.trim_end_matches(".md");
+            return Some(target.with_anchor(&format!("{SITE}/{path}/")));
         }
         if dest.starts_with('/') {
             return Some(format!("{SITE}{dest}"));

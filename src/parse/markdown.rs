@@ -47,16 +47,7 @@ pub struct AnchorRef {
     pub location: Location,
 }
 
-/// What a link target in `@/` form turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
-    Url(String),
-    /// The page exists but is not published yet (scheduled or draft): render the text only.
-    Unpublished,
-    Missing {
-        suggestion: Option<String>,
-    },
-}
+pub use super::link::Resolved;
 
 pub struct MarkdownOptions<'a> {
     pub heading_anchors: bool,

@@ -3,4 +3,5 @@
 pub mod front_matter;
 pub mod highlight;
 pub mod kinds;
+pub mod link;
 pub mod markdown;

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::assemble::KeyIndex;
+use super::links::KeyIndex;
 use super::links::check_refs;
 use super::{Asset, Page, Section, Site, Target};
 use crate::config::{

@@ -6,7 +6,7 @@ use std::path::Path;
 use jiff::Zoned;
 use rayon::prelude::*;
 
-use super::links::{check_anchors, resolve_link_fields, resolve_navigation};
+use super::links::{KeyIndex, check_anchors, resolve_link_fields, resolve_navigation};
 use super::{
     Asset, Download, Moment, MomentKind, Page, PageId, Section, Site, Target, Video, human_size,
 };
@@ -221,8 +221,8 @@ pub fn assemble(
 
     let index = index_keys(&by_key, unpublished, &sections, &pages, &config);
     let mut config = config;
-    errors.extend(resolve_navigation(&mut config, &index));
-    let mut field_anchors = Vec::new();
+    let (navigation_errors, mut field_anchors) = resolve_navigation(&mut config, &index);
+    errors.extend(navigation_errors);
     for page in &mut pages {
         let (errs, anchors) = resolve_link_fields(page, &index, &config);
         errors.extend(errs);
@@ -368,13 +368,6 @@ fn collect_open_facts(
     }
     found.sort();
     found.into_vec()
-}
-
-/// Link targets as plain data, so resolution can run while pages are mutably borrowed.
-#[derive(Debug)]
-pub struct KeyIndex {
-    pub urls: HashMap<String, String>,
-    pub unpublished: HashSet<String>,
 }
 
 fn index_keys(
@@ -1149,26 +1142,6 @@ pub(super) fn render_body(
         c.keep_body(key, &rendered, links.into_inner());
     }
     rendered
-}
-
-impl KeyIndex {
-    pub fn resolve(&self, key: &str) -> markdown::Resolved {
-        let key = key.trim_start_matches("./");
-        if let Some(url) = self.urls.get(key) {
-            return markdown::Resolved::Url(url.clone());
-        }
-        if self.unpublished.contains(key) {
-            return markdown::Resolved::Unpublished;
-        }
-        let suggestion = self
-            .urls
-            .keys()
-            .map(|k| (strsim::normalized_levenshtein(k, key), k))
-            .filter(|(s, _)| *s > 0.7)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, k)| k.clone());
-        markdown::Resolved::Missing { suggestion }
-    }
 }
 
 /// The moments as `schedule` prints them: RFC 3339, file, what happens.

@@ -172,7 +172,7 @@ pub struct Site {
     /// Old and printed addresses (aliases, `redirects:` of `site.yaml`) and where they lead.
     pub redirects: Vec<aliases::Redirect>,
     /// Every `@/` key and what links to it become, kept so the preview can re-render one page.
-    pub(crate) index: assemble::KeyIndex,
+    pub(crate) index: links::KeyIndex,
     /// Problems that do not stop the build (shown to the editor).
     pub warnings: Vec<crate::diagnostics::Diagnostic>,
     /// Facts editors marked `offen` (front matter, `site.yaml`, `[offen: …]` in bodies), as

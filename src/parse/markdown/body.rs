@@ -20,6 +20,7 @@ use super::{
 };
 use crate::diagnostics::{Diagnostic, Location};
 use crate::parse::highlight::highlight;
+use crate::parse::link::{LinkTarget, missing_page};
 use crate::slug::slugify;
 
 const TABLE_OPEN: &str = "<div class=\"table-scroll\" tabindex=\"0\">\n";
@@ -243,42 +244,28 @@ impl<'a, 's> BodyRenderer<'a, 's> {
         dest_url: CowStr<'a>,
         range: &Range<usize>,
     ) -> Option<CowStr<'a>> {
-        let internal = dest_url.strip_prefix("@/").unwrap_or(&dest_url);
-        let (target, anchor) = match internal.split_once('#') {
-            Some((t, a)) => (t.to_string(), Some(a.to_string())),
-            None => (internal.to_string(), None),
+        let Some(target) = LinkTarget::parse(&dest_url) else {
+            return Some(dest_url);
         };
-        match (self.resolve)(&target) {
+        match (self.resolve)(target.key) {
             Resolved::Url(url) => {
-                if let Some(anchor) = &anchor {
+                if let Some(anchor) = target.anchor {
                     self.out.anchors_to_check.push(AnchorRef {
-                        target: target.clone(),
-                        anchor: anchor.clone(),
+                        target: target.key.to_string(),
+                        anchor: anchor.to_string(),
                         location: self.locate(range),
                     });
                 }
-                Some(
-                    match anchor {
-                        Some(a) => format!("{url}#{a}"),
-                        None => url,
-                    }
-                    .into(),
-                )
+                Some(target.with_anchor(&url).into())
             }
             Resolved::Unpublished => {
                 self.dropping_link = true;
                 None
             }
             Resolved::Missing { suggestion } => {
-                let hint = match suggestion {
-                    Some(s) => format!("did you mean `@/{s}`?"),
-                    None => "write the path of an existing file relative to `content/`, e.g. `@/aktuelles/beitrag.md`".into(),
-                };
-                self.out.diagnostics.push(
-                    Diagnostic::error(format!("link to a missing page `{dest_url}`"))
-                        .at(self.locate(range))
-                        .hint(hint),
-                );
+                self.out
+                    .diagnostics
+                    .push(missing_page(&dest_url, suggestion.as_deref()).at(self.locate(range)));
                 Some(dest_url)
             }
         }
