@@ -16,13 +16,13 @@ use tera::{Context, Value};
 use super::text::{References, markdown_to_text};
 use super::{SALUTATION, UNSUBSCRIBE_URL};
 use crate::diagnostics::{Diagnostic, Diagnostics, Location};
-use crate::parse::kinds::KindFields;
+use crate::parse::kinds::{KindFields, NewsletterFields};
 use crate::parse::link::LinkTarget;
 use crate::parse::markdown::facts::Facts;
 use crate::parse::markdown::{self, BodySource, MarkdownOptions, RawElement, Resolved, raw_html};
 use crate::render::context::obj;
 use crate::render::templates::Templates;
-use crate::site::{PageId, Site};
+use crate::site::{Page, PageId, Site};
 
 pub const HTML_TEMPLATE: &str = "edition.mjml";
 pub const TEXT_TEMPLATE: &str = "edition.txt";
@@ -54,6 +54,35 @@ struct Article {
 
 /// Renders edition `id` of `site` with the theme's e-mail templates.
 pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edition, Diagnostics> {
+    let (page, fields) = edition_page(site, id)?;
+    let mut errors = Diagnostics::new();
+    errors.extend(check_fields(page, fields));
+    errors.extend(check_body(
+        &page.body.facts,
+        &page.file.shown,
+        &page.file.text,
+    ));
+    errors.extend(check_raw_elements(&page.body.raw_elements));
+    let addresses = Addresses::of(site, page);
+    let parts = render_articles(site, page, &addresses, &mut errors);
+    if errors.has_errors() {
+        return Err(errors);
+    }
+    let ctx = context(site, id, page, fields, &addresses, &parts);
+    let html = finish_html(templates, &ctx, &page.file.shown, &addresses)?;
+    let text = finish_text(templates, &ctx, &page.file.shown)?;
+    Ok(Edition {
+        number: fields.number,
+        page: id,
+        subject: fields.subject.clone(),
+        html,
+        text,
+        web_url: addresses.web_url,
+    })
+}
+
+/// The page of edition `id` and its newsletter fields.
+fn edition_page(site: &Site, id: PageId) -> Result<(&Page, &NewsletterFields), Diagnostics> {
     let Some(page) = site.pages.get(id) else {
         return Err(
             Diagnostic::error(format!("there is no page {id} to render as an edition")).into(),
@@ -64,8 +93,13 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             .in_file(&page.file.shown)
             .into());
     };
-    let mut errors = Diagnostics::new();
+    Ok((page, fields))
+}
+
+/// Subject and preheader are what the inbox shows: neither may be empty.
+fn check_fields(page: &Page, fields: &NewsletterFields) -> Vec<Diagnostic> {
     let yaml = page.split.yaml_source(&page.file);
+    let mut errors = Vec::new();
     for (key, value) in [
         ("subject", &fields.subject),
         ("preheader", &fields.preheader),
@@ -81,43 +115,65 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             );
         }
     }
-    let body = page.split.body(&page.file.text);
-    errors.extend(check_body(
-        &page.body.facts,
-        &page.file.shown,
-        &page.file.text,
-    ));
-    errors.extend(check_raw_elements(&page.body.raw_elements));
+    errors
+}
 
-    let config = &site.config;
-    let web_url = config.permalink(&page.path);
-    let origin = config
-        .base_url
-        .strip_suffix(&config.base_path)
-        .unwrap_or(&config.base_url)
-        .to_string();
-    let absolute = |url: &str| absolutize(url, &origin, &web_url);
+/// Where the edition is on the web: a mail has no page address to resolve a relative link
+/// against, so every address in it is made absolute.
+struct Addresses {
+    /// The web version, linked as "Im Browser ansehen".
+    web_url: String,
+    /// `https://host` of the site.
+    origin: String,
+}
+
+impl Addresses {
+    fn of(site: &Site, page: &Page) -> Addresses {
+        let config = &site.config;
+        Addresses {
+            web_url: config.permalink(&page.path),
+            origin: config
+                .base_url
+                .strip_suffix(&config.base_path)
+                .unwrap_or(&config.base_url)
+                .to_string(),
+        }
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        absolutize(url, &self.origin, &self.web_url)
+    }
+}
+
+/// The intro and the articles, each as HTML and as plain text, and the text part's references.
+struct Parts {
+    intro: Article,
+    articles: Vec<Article>,
+    references: String,
+}
+
+/// Renders the intro and each `##` article with the e-mail's settings: no heading anchors
+/// (a mail has no page to jump in), ids unique per article. This renders parts of the body
+/// for a different output, it does not read it again for facts: those come from the web
+/// version's pass (`page.body.facts`). Problems are added to `errors`.
+fn render_articles(
+    site: &Site,
+    page: &Page,
+    addresses: &Addresses,
+    errors: &mut Diagnostics,
+) -> Parts {
+    let body = page.split.body(&page.file.text);
     let resolve = |target: &str| site.index.resolve(target);
     let text_link = |dest: &str| -> Option<String> {
         match LinkTarget::parse(dest) {
             Some(target) => match resolve(target.key) {
-                Resolved::Url(u) => Some(absolute(&target.with_anchor(&u))),
+                Resolved::Url(u) => Some(addresses.absolute(&target.with_anchor(&u))),
                 _ => None,
             },
-            None => Some(absolute(dest)),
+            None => Some(addresses.absolute(dest)),
         }
     };
-
-    // The articles are the `##` sections; their ids are the web version's, so the contents can
-    // link to the article on the web.
-    let ids: Vec<&str> = page
-        .body
-        .toc
-        .iter()
-        .filter(|h| h.level == 2)
-        .map(|h| h.id.as_str())
-        .collect();
-    let md = &config.site.markdown;
+    let md = &site.config.site.markdown;
     let opts = MarkdownOptions {
         heading_anchors: false,
         task_done_label: &md.task_done_label,
@@ -126,7 +182,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         open_fact_text: md.open_fact_text.as_deref(),
     };
     let mut refs = References::new();
-    let render_part = |range: std::ops::Range<usize>, refs: &mut References| {
+    let mut render_part = |id: String, title: String, range: std::ops::Range<usize>| {
         // The ranges are the Markdown parser's offsets into `body`: always inside it.
         let part = body.get(range.clone()).unwrap_or_default();
         let source = BodySource {
@@ -134,11 +190,12 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             file_text: &page.file.text,
             offset: page.split.body + range.start,
         };
-        let mut rendered = markdown::render(part, &source, &resolve, &opts);
+        let rendered = markdown::render(part, &source, &resolve, &opts);
+        errors.extend(rendered.diagnostics.iter().cloned());
         let depth = raw_html::nesting_depth(&rendered.html);
         if depth > MAX_NESTING {
             let start = part.len() - part.trim_start().len();
-            rendered.diagnostics.push(
+            errors.push(
                 Diagnostic::error(format!(
                     "this part of the edition nests {depth} elements deep; an e-mail takes at most {MAX_NESTING}"
                 ))
@@ -151,36 +208,61 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
                 .hint("Verschachteln Sie Listen, Zitate und HTML-Elemente weniger tief."),
             );
         }
-        let text = markdown_to_text(part, &text_link, refs, TEXT_WIDTH);
-        (rendered, text)
-    };
-    let sections = split_articles(body, &page.body.facts);
-    let (intro, intro_text) = render_part(sections.intro.clone(), &mut refs);
-    errors.extend(intro.diagnostics.iter().cloned());
-    let mut articles = Vec::new();
-    for (i, (title, range)) in sections.articles.into_iter().enumerate() {
-        let (rendered, text) = render_part(range, &mut refs);
-        errors.extend(rendered.diagnostics.iter().cloned());
-        articles.push(Article {
-            id: ids.get(i).map_or_else(String::new, |s| s.to_string()),
+        let text = markdown_to_text(part, &text_link, &mut refs, TEXT_WIDTH);
+        Article {
+            id,
             title,
             html: rendered.html,
             text,
-        });
+        }
+    };
+    // The articles are the `##` sections; their ids are the web version's, so the contents can
+    // link to the article on the web.
+    let ids: Vec<&str> = page
+        .body
+        .toc
+        .iter()
+        .filter(|h| h.level == 2)
+        .map(|h| h.id.as_str())
+        .collect();
+    let sections = split_articles(body, &page.body.facts);
+    let intro = render_part(String::new(), String::new(), sections.intro.clone());
+    let articles = sections
+        .articles
+        .into_iter()
+        .enumerate()
+        .map(|(i, (title, range))| {
+            let id = ids.get(i).map_or_else(String::new, |s| s.to_string());
+            render_part(id, title, range)
+        })
+        .collect();
+    Parts {
+        intro,
+        articles,
+        references: refs.render(),
     }
-    if errors.has_errors() {
-        return Err(errors);
-    }
+}
 
+/// The values the e-mail templates see: `edition` (as pages see it), `email` and `recipient`.
+fn context(
+    site: &Arc<Site>,
+    id: PageId,
+    page: &Page,
+    fields: &NewsletterFields,
+    addresses: &Addresses,
+    parts: &Parts,
+) -> Context {
+    let web_url = &addresses.web_url;
     let summary = crate::render::context::page_summary(site, page);
     let edition = crate::render::context::page_full(site, id, &summary);
     let photo = fields
         .greeting
         .as_ref()
         .and_then(|g| g.photo.as_deref())
-        .map(&absolute);
+        .map(|p| addresses.absolute(p));
     let opt = |s: Option<String>| s.map_or_else(Value::none, Value::from);
-    let article_values: Vec<Value> = articles
+    let article_values: Vec<Value> = parts
+        .articles
         .iter()
         .map(|a| {
             let url = if a.id.is_empty() {
@@ -202,11 +284,11 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         ("web_url", Value::from(web_url.as_str())),
         ("subject", Value::from(fields.subject.as_str())),
         ("preheader", Value::from(fields.preheader.as_str())),
-        ("intro_html", Value::safe_string(&intro.html)),
-        ("intro_text", Value::from(intro_text.trim_end())),
+        ("intro_html", Value::safe_string(&parts.intro.html)),
+        ("intro_text", Value::from(parts.intro.text.trim_end())),
         ("greeting_photo_url", opt(photo)),
         ("articles", Value::from(article_values)),
-        ("references", Value::from(refs.render())),
+        ("references", Value::from(parts.references.as_str())),
     ]);
     let mut ctx = Context::new();
     ctx.insert_value("edition", edition);
@@ -219,18 +301,31 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             ("unsubscribe_url", Value::from(UNSUBSCRIBE_URL)),
         ]),
     );
+    ctx
+}
 
-    let shown = &page.file.shown;
+/// The HTML part: the theme's MJML → table layout, links absolute, only the e-mail subset.
+fn finish_html(
+    templates: &Templates,
+    ctx: &Context,
+    shown: &Path,
+    addresses: &Addresses,
+) -> Result<String, Diagnostics> {
     let mjml = templates
-        .render(HTML_TEMPLATE, &ctx, Some(shown))
+        .render(HTML_TEMPLATE, ctx, Some(shown))
         .map_err(Diagnostics::from)?;
     let html = mjml_to_html(&mjml, &templates.shown(HTML_TEMPLATE))?;
-    let html = make_links_absolute(&html, &origin, &web_url)
+    let html = make_links_absolute(&html, &addresses.origin, &addresses.web_url)
         .map_err(|bad| theme_error(templates, HTML_TEMPLATE, bad))?;
-    let html = sanitize::sanitize(&html, &origin);
+    let html = sanitize::sanitize(&html, &addresses.origin);
     sanitize::check(&html).map_err(|e| theme_error(templates, HTML_TEMPLATE, e))?;
+    Ok(html)
+}
+
+/// The text part, which must offer the way out as the HTML part does.
+fn finish_text(templates: &Templates, ctx: &Context, shown: &Path) -> Result<String, Diagnostics> {
     let text = templates
-        .render(TEXT_TEMPLATE, &ctx, Some(shown))
+        .render(TEXT_TEMPLATE, ctx, Some(shown))
         .map_err(Diagnostics::from)?;
     if !text.contains(UNSUBSCRIBE_URL) {
         return Err(theme_error(
@@ -239,14 +334,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             "the text part has no unsubscribe link: add `{{ recipient.unsubscribe_url }}`".into(),
         ));
     }
-    Ok(Edition {
-        number: fields.number,
-        page: id,
-        subject: fields.subject.clone(),
-        html,
-        text: tidy_text(&text),
-        web_url,
-    })
+    Ok(tidy_text(&text))
 }
 
 fn theme_error(templates: &Templates, name: &str, message: String) -> Diagnostics {
