@@ -106,6 +106,8 @@ pub struct Rendered {
     /// The teaser: content before `<!-- more -->`, else the first paragraph.
     pub summary: Option<String>,
     pub toc: Vec<Heading>,
+    /// Every `@/` target the body links to and what it resolved to, in order.
+    pub internal_links: Vec<(String, Resolved)>,
     pub anchors_to_check: Vec<AnchorRef>,
     pub word_count: usize,
     pub diagnostics: Vec<Diagnostic>,
@@ -488,6 +490,102 @@ mod tests {
         let r = md("<div>\n<b>Eins</b>\n<!-- more -->\nZwei\n</div>\n");
         assert_eq!(errors_at(&r), []);
         assert_eq!(r.summary.as_deref(), Some("<div>\n<b>Eins</b>\n"));
+    }
+
+    #[test]
+    fn the_pass_keeps_the_facts_later_stages_read() {
+        // The body starts on line 4 of the file.
+        let body = "## Ziele\n\nMehr [hier](@/later.md) und [`Code` Text](https://example.org/a).\n\n![Team beim Workshop](team.png) ![](schmuck.png \"dekorativ\")\n\n| | |\n|---|---|\n| a | b |\n\n#### Tief\n";
+        let r = md(body);
+        let f = &r.facts;
+        let links: Vec<(&str, &str)> = f
+            .links
+            .iter()
+            .map(|l| (l.dest.as_str(), l.text.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("@/later.md", "hier"),
+                ("https://example.org/a", "Code Text")
+            ]
+        );
+        let file = format!("---\ntitle: x\n---\n{body}");
+        let at = f.locate(Path::new("content/a.md"), &file, &f.links[0].range, 80);
+        assert_eq!(
+            (at.line, at.column),
+            (6, 6),
+            "a body range placed in the file"
+        );
+        let images: Vec<(&str, &str, bool)> = f
+            .images
+            .iter()
+            .map(|i| (i.src.as_str(), i.alt.as_str(), i.decorative()))
+            .collect();
+        assert_eq!(
+            images,
+            [
+                ("team.png", "Team beim Workshop", false),
+                ("schmuck.png", "", true)
+            ]
+        );
+        let headings: Vec<(u8, &str)> = f
+            .headings
+            .iter()
+            .map(|h| (h.level, h.title.as_str()))
+            .collect();
+        assert_eq!(headings, [(2, "Ziele"), (4, "Tief")]);
+        assert_eq!(f.table_heads.len(), 1);
+        assert!(f.table_heads[0].empty);
+        assert_eq!(
+            r.internal_links,
+            [("later.md".to_string(), Resolved::Unpublished)]
+        );
+        assert_eq!(
+            f.text,
+            "Ziele Mehr hier und Code Text. Team beim Workshop a b Tief"
+        );
+    }
+
+    #[test]
+    fn every_img_is_found_where_it_is_in_the_html() {
+        let r = md(
+            "Bild ![Eins](eins.png \"Titel\")\n\n## Mit ![Zwei](zwei.png)\n\n<p>\n<IMG SRC='drei.png' alt=\"Drei\">\n</p>\n\nText <img src=\"vier.png\"> mehr.\n",
+        );
+        let tags: Vec<&str> = r.images.iter().map(|i| &r.html[i.html.clone()]).collect();
+        assert_eq!(
+            tags,
+            [
+                "<img src=\"eins.png\" alt=\"Eins\" title=\"Titel\" />",
+                "<img src=\"zwei.png\" alt=\"Zwei\" />",
+                "<IMG SRC='drei.png' alt=\"Drei\">",
+                "<img src=\"vier.png\">"
+            ],
+            "{}",
+            r.html
+        );
+        let srcs: Vec<(&str, usize, usize)> = r
+            .images
+            .iter()
+            .map(|i| (i.src.as_str(), i.location.line, i.location.column))
+            .collect();
+        assert_eq!(
+            srcs,
+            [
+                ("eins.png", 4, 14),
+                ("zwei.png", 6, 16),
+                ("drei.png", 9, 1),
+                ("vier.png", 12, 6)
+            ]
+        );
+        // The markers that found them leave no trace.
+        let plain = md_with("Bild ![Eins](eins.png \"Titel\")\n", &|_| {
+            Resolved::Unpublished
+        });
+        assert_eq!(
+            plain.html,
+            "<p>Bild <img src=\"eins.png\" alt=\"Eins\" title=\"Titel\" /></p>\n"
+        );
     }
 
     #[test]

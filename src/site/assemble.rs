@@ -1119,15 +1119,7 @@ pub(super) fn render_body(
         trusted_embeds: &md.trusted_embeds,
         open_fact_text: md.open_fact_text.as_deref(),
     };
-    // Record what each link resolved to, so a cached body is reused only while that holds.
-    let links = std::cell::RefCell::new(Vec::new());
-    let resolve = |target: &str| {
-        let outcome = index.resolve(target);
-        links
-            .borrow_mut()
-            .push((target.to_string(), outcome.clone()));
-        outcome
-    };
+    let resolve = |target: &str| index.resolve(target);
     let rendered = std::sync::Arc::new(markdown::render(
         split.body(&file.text),
         &BodySource {
@@ -1138,8 +1130,9 @@ pub(super) fn render_body(
         &resolve,
         &opts,
     ));
+    // With what each link resolved to, so a cached body is reused only while that holds.
     if let Some(c) = cache {
-        c.keep_body(key, &rendered, links.into_inner());
+        c.keep_body(key, &rendered, rendered.internal_links.clone());
     }
     rendered
 }

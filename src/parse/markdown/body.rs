@@ -247,7 +247,11 @@ impl<'a, 's> BodyRenderer<'a, 's> {
         let Some(target) = LinkTarget::parse(&dest_url) else {
             return Some(dest_url);
         };
-        match (self.resolve)(target.key) {
+        let resolved = (self.resolve)(target.key);
+        self.out
+            .internal_links
+            .push((target.key.to_string(), resolved.clone()));
+        match resolved {
             Resolved::Url(url) => {
                 if let Some(anchor) = target.anchor {
                     self.out.anchors_to_check.push(AnchorRef {
