@@ -321,6 +321,7 @@ mod tests {
             task_open_label: "offen",
             trusted_embeds: &[],
             open_fact_text: Some("wird ergänzt"),
+            search_text: true,
         };
         let resolve = |_: &str| crate::parse::markdown::Resolved::Url("/a/".into());
         crate::parse::markdown::render(body, &source, &resolve, &opts).facts

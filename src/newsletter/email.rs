@@ -180,6 +180,7 @@ fn render_articles(
         task_open_label: &md.task_open_label,
         trusted_embeds: &md.trusted_embeds,
         open_fact_text: md.open_fact_text.as_deref(),
+        search_text: false,
     };
     let mut refs = References::new();
     let mut render_part = |id: String, title: String, range: std::ops::Range<usize>| {
@@ -622,6 +623,7 @@ mod tests {
                 task_open_label: "offen",
                 trusted_embeds: &[],
                 open_fact_text: Some("wird ergänzt"),
+                search_text: false,
             },
         )
         .facts
@@ -678,6 +680,7 @@ mod tests {
                 task_open_label: "offen",
                 trusted_embeds: &trusted,
                 open_fact_text: None,
+                search_text: false,
             },
         );
         assert!(

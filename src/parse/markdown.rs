@@ -58,6 +58,9 @@ pub struct MarkdownOptions<'a> {
     /// What readers see for `[offen: …]` (`markdown.open_fact_text`); without it the form is an
     /// error, since there is nothing honest to show.
     pub open_fact_text: Option<&'a str>,
+    /// Keep the plain text for the search index ([`facts::Facts::text`]): only a site with a
+    /// search page needs it, and on a large one it is as big as the bodies.
+    pub search_text: bool,
 }
 
 /// `[offen: …]` in the body: what the editor still has to fill in, and where.
@@ -251,6 +254,7 @@ mod tests {
         task_open_label: "offen",
         trusted_embeds: &[],
         open_fact_text: Some("wird ergänzt"),
+        search_text: true,
     };
 
     fn md(body: &str) -> Rendered {

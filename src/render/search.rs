@@ -9,16 +9,14 @@ use crate::parse::markdown::facts::SEARCH_TEXT_CHARS;
 use crate::site::Site;
 
 pub const INDEX_FILE: &str = "suchindex.json";
-pub const TEMPLATE: &str = "search.html";
+pub const TEMPLATE: &str = crate::site::SEARCH_TEMPLATE;
 /// Enough text for snippets and matching; long pages are found by their beginning and title
 /// (the Markdown pass keeps as much of each body).
 const MAX_TEXT: usize = SEARCH_TEXT_CHARS;
 
 /// Whether the site has a search page.
 pub fn wanted(site: &Site) -> bool {
-    site.pages
-        .iter()
-        .any(|p| p.common.template.as_deref() == Some(TEMPLATE))
+    crate::site::has_search_page(&site.pages)
 }
 
 /// The index as JSON: `[{url, title, type, date, text}]`; `type` is the section's title.
@@ -69,6 +67,7 @@ mod tests {
             task_open_label: "offen",
             trusted_embeds: &[],
             open_fact_text: Some(open_fact_text),
+            search_text: true,
         };
         let resolve = |_: &str| Resolved::Url("/x/".into());
         markdown::render(body, &source, &resolve, &opts).facts.text

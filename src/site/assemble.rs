@@ -1075,8 +1075,9 @@ fn render_bodies(
     cache: Option<&AssembleCache>,
     errors: &mut Diagnostics,
 ) {
+    let search_text = super::has_search_page(pages);
     if let Some(c) = cache {
-        let settings = format!("{:?}", config.site.markdown);
+        let settings = format!("{:?} search text: {search_text}", config.site.markdown);
         // Skipping this on a poisoned lock would keep bodies rendered with the old settings.
         let mut current = crate::sync::lock(&c.markdown_settings);
         if *current != settings {
@@ -1086,10 +1087,10 @@ fn render_bodies(
     }
     pages
         .par_iter_mut()
-        .for_each(|p| p.body = render_body(&p.file, &p.split, index, config, cache));
+        .for_each(|p| p.body = render_body(&p.file, &p.split, index, config, search_text, cache));
     sections
         .par_iter_mut()
-        .for_each(|s| s.body = render_body(&s.file, &s.split, index, config, cache));
+        .for_each(|s| s.body = render_body(&s.file, &s.split, index, config, search_text, cache));
     for body in pages
         .iter()
         .map(|p| &p.body)
@@ -1105,6 +1106,7 @@ pub(super) fn render_body(
     split: &Split,
     index: &KeyIndex,
     config: &Config,
+    search_text: bool,
     cache: Option<&AssembleCache>,
 ) -> std::sync::Arc<Rendered> {
     let key = (file.key.clone(), file.hash);
@@ -1118,6 +1120,7 @@ pub(super) fn render_body(
         task_open_label: &md.task_open_label,
         trusted_embeds: &md.trusted_embeds,
         open_fact_text: md.open_fact_text.as_deref(),
+        search_text,
     };
     let resolve = |target: &str| index.resolve(target);
     let rendered = std::sync::Arc::new(markdown::render(

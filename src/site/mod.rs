@@ -27,6 +27,19 @@ pub use assemble::{AssembleCache, BuildOptions, assemble, format_moment};
 pub use images::{Planned, make_images};
 pub use patch::{Applied, PagePatch};
 
+/// The template of the search page: a site with one has a search index, and its bodies keep
+/// their plain text for it.
+pub const SEARCH_TEMPLATE: &str = "search.html";
+
+/// Whether a page of `pages` is the search page.
+pub fn has_search_page(pages: &[Page]) -> bool {
+    pages.iter().any(is_search_page)
+}
+
+pub(crate) fn is_search_page(page: &Page) -> bool {
+    page.common.template.as_deref() == Some(SEARCH_TEMPLATE)
+}
+
 pub type PageId = usize;
 pub type SectionId = usize;
 

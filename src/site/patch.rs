@@ -107,11 +107,16 @@ impl PagePatch {
         if errors.has_errors() || !link_errors.is_empty() {
             return None;
         }
+        // Whether bodies keep their search text depends on the site having a search page.
+        if super::is_search_page(&page) != super::is_search_page(old) {
+            return None;
+        }
         page.body = render_body(
             &page.file,
             &page.split,
             &site.index,
             &site.config,
+            super::has_search_page(&site.pages),
             Some(cache),
         );
         if !page.body.diagnostics.is_empty() {

@@ -127,7 +127,9 @@ impl<'a, 's> BodyRenderer<'a, 's> {
     pub fn event(&mut self, event: Event<'a>, range: Range<usize>) {
         let mark = self.mark_raw_html(&event);
         self.safety.event(&event, &range, mark);
-        self.search.observe(&event);
+        if self.opts.search_text {
+            self.search.observe(&event);
+        }
         if let Event::Text(t) = &event {
             self.out.word_count += count_words(t);
         }
