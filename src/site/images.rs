@@ -3,8 +3,15 @@
 //! is smaller), with `width`/`height` so the
 //! page does not jump while loading, and lazy loading for all but a page's first image.
 //!
+//! Two steps. [`plan`], part of `assemble` (so `check` runs it too), takes the `<img>` the
+//! Markdown pass found ([`crate::parse::markdown::Rendered::images`], Markdown and raw HTML
+//! alike, with their places in the HTML), finds each local JPEG or PNG inside the site and reads
+//! its size; it writes nothing. [`make_images`], which only `build` and the preview call, makes
+//! the variants and writes the responsive tags into the bodies.
+//!
 //! Resized files are kept in `.ozg-site/images/`, named by the source's content hash: an unchanged
-//! image costs a hash and a look at the folder on the next build, never a decode.
+//! image costs a hash and a look at the folder on the next build, never a decode. [`make_images`]
+//! is the one owner of that folder.
 
 use std::borrow::Cow;
 use std::ops::Range;

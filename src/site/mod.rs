@@ -103,7 +103,10 @@ pub struct Video {
 
 #[derive(Debug)]
 pub struct Page {
+    /// The source, whose text diagnostics quote; the body in it is parsed once, into `body`.
     pub file: SourceFile,
+    /// Where front matter and body are in the file: positions of front matter values, and the
+    /// ranges the e-mail cuts its articles at.
     pub split: Split,
     pub common: CommonFront,
     pub fields: KindFields,
