@@ -582,6 +582,15 @@ mod tests {
                 ("vier.png", 12, 6)
             ]
         );
+        // Inside an image's alternative text an image is text, not a place for one.
+        let nested = md("![Außen ![innen](x.png) <img src=\"y.png\">](a.png)\n");
+        let tags: Vec<&str> = nested
+            .images
+            .iter()
+            .map(|i| &nested.html[i.html.clone()])
+            .collect();
+        assert_eq!(tags.len(), 1, "{tags:?} in {}", nested.html);
+        assert!(tags[0].starts_with("<img src=\"a.png\""), "{tags:?}");
         // The markers that found them leave no trace.
         let plain = md_with("Bild ![Eins](eins.png \"Titel\")\n", &|_| {
             Resolved::Unpublished

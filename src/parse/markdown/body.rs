@@ -533,12 +533,13 @@ impl<'a, 's> BodyRenderer<'a, 's> {
     /// Every `<img>` of the HTML with its place, Markdown images and raw HTML ones in order.
     fn place_images(&mut self, at: &[usize]) {
         let mut images = Vec::new();
-        let mut start: Option<(usize, &str, usize)> = None;
+        // Images open inside an image's alternative text too.
+        let mut open: Vec<(usize, &str, usize)> = Vec::new();
         for (i, mark) in self.marks.iter().enumerate() {
             match mark {
-                Mark::ImageStart { src, src_at } => start = Some((i, src, *src_at)),
+                Mark::ImageStart { src, src_at } => open.push((i, src, *src_at)),
                 Mark::ImageEnd => {
-                    if let Some((s, src, src_at)) = start.take()
+                    if let Some((s, src, src_at)) = open.pop()
                         && let (Some(from), Some(to)) = (at.get(s), at.get(i))
                     {
                         images.push(ImageTag {
@@ -571,6 +572,14 @@ impl<'a, 's> BodyRenderer<'a, 's> {
                 });
             }
         }
+        // An image or raw `<img>` inside an image's alternative text is written as text there,
+        // not as a tag: only whole tags are places to put an image.
+        let html = &self.out.html;
+        images.retain(|i| {
+            html.get(i.html.clone()).is_some_and(|tag| {
+                tag.get(..4).is_some_and(|t| t.eq_ignore_ascii_case("<img")) && tag.ends_with('>')
+            })
+        });
         images.sort_by_key(|i| i.html.start);
         self.out.images = images;
     }
