@@ -257,7 +257,12 @@ pub fn assemble(
         *images = planned;
     }
     // Last: old addresses must not take any output path, resized images included.
-    let taken: Vec<Asset> = assets.iter().cloned().chain(reserved).collect();
+    // The variants' paths are taken already, though their files are made later.
+    let taken: std::borrow::Cow<[Asset]> = if reserved.is_empty() {
+        std::borrow::Cow::Borrowed(&assets)
+    } else {
+        std::borrow::Cow::Owned(assets.iter().cloned().chain(reserved).collect())
+    };
     let redirects = super::aliases::collect(
         &sections,
         &pages,
