@@ -7,9 +7,9 @@
 //! external link check, the search index and the newsletter read (links, images, headings,
 //! table headers and plain text, with positions).
 //!
-//! The steps: [`open_facts`] turns `[offen: …]` into the reader's text, [`body::BodyRenderer`]
+//! The steps: [`open_facts`] turns `[offen: …]` into the reader's text, `body::BodyRenderer`
 //! changes events where the site wants more than CommonMark and keeps the teaser, headings and
-//! images, [`safety`] judges raw HTML and addresses, and [`facts`] reads the events as written.
+//! images, `safety` judges raw HTML and addresses, and [`facts`] reads the events as written.
 //!
 //! It also refuses what must not reach a reader: raw HTML that runs script, sends data, embeds
 //! other sites or changes how the page is parsed, and `javascript:`/`vbscript:`/`data:` addresses

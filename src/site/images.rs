@@ -3,7 +3,7 @@
 //! is smaller), with `width`/`height` so the
 //! page does not jump while loading, and lazy loading for all but a page's first image.
 //!
-//! Two steps. [`plan`], part of `assemble` (so `check` runs it too), takes the `<img>` the
+//! Two steps. `plan`, part of `assemble` (so `check` runs it too), takes the `<img>` the
 //! Markdown pass found ([`crate::parse::markdown::Rendered::images`], Markdown and raw HTML
 //! alike, with their places in the HTML), finds each local JPEG or PNG inside the site and reads
 //! its size; it writes nothing. [`make_images`], which only `build` and the preview call, makes
@@ -36,7 +36,7 @@ struct Variant {
     file: PathBuf,
 }
 
-/// A local JPEG or PNG a body shows, read and measured by [`plan`]; [`make_images`] makes its
+/// A local JPEG or PNG a body shows, read and measured by `plan`; [`make_images`] makes its
 /// variants.
 #[derive(Debug, Clone)]
 pub struct Planned {
