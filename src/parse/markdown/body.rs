@@ -55,6 +55,7 @@ struct PendingCode {
     text: String,
 }
 
+/// The pass's state between events; `event` takes them one by one, `finish` writes the HTML.
 pub(super) struct BodyRenderer<'a, 's> {
     source: &'s BodySource<'s>,
     opts: &'s MarkdownOptions<'s>,
@@ -62,6 +63,7 @@ pub(super) struct BodyRenderer<'a, 's> {
     pub out: Rendered,
     pub safety: Safety<'s>,
     search: SearchText,
+    /// What the HTML writer gets, markers included.
     events: Vec<Event<'a>>,
     /// Nesting of blocks, to find the first top-level paragraph.
     depth: usize,
@@ -75,6 +77,7 @@ pub(super) struct BodyRenderer<'a, 's> {
     code: Option<PendingCode>,
     /// Inside a link to a page not published yet: its text stays, the link goes.
     dropping_link: bool,
+    /// What each marker in `events` stands for, in order.
     marks: Vec<Mark>,
 }
 
