@@ -166,6 +166,8 @@ pub fn build_with(
     let warnings = std::mem::take(&mut site.warnings);
     let next_change = site.schedule.first().cloned();
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
+    site::make_images(&mut site)?;
+    timer.lap("images");
     let staging = write::Staging::new(output)?;
     let site = std::sync::Arc::new(site);
     let written = render::render_site(&site, &theme, &staging)?;

@@ -492,3 +492,25 @@ fn a_missing_image_names_page_and_file() {
         ],
     );
 }
+
+#[test]
+fn broken_anchor_in_site_yaml_navigation() {
+    assert_error(
+        |s| {
+            s.write(
+                "content/kontakt.md",
+                "---\ntitle: Kontakt\n---\n## Telefon\n\nText.\n\n## Anschrift\n\nText.\n",
+            );
+            s.write(
+                "site.yaml",
+                s.read("site.yaml")
+                    .replace("\"@/kontakt.md\"", "\"@/kontakt.md#telefn\""),
+            )
+        },
+        &[
+            "site.yaml:12:29",
+            "`@/kontakt.md` has no heading with the id `telefn`",
+            "did you mean `#telefon`?",
+        ],
+    );
+}

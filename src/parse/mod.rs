@@ -4,4 +4,5 @@ pub mod escape;
 pub mod front_matter;
 pub mod highlight;
 pub mod kinds;
+pub mod link;
 pub mod markdown;

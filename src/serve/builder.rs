@@ -174,6 +174,7 @@ impl SiteBuilder {
             },
             Some(&self.cache),
         )?;
+        crate::site::make_images(&mut site)?;
         let warnings = std::mem::take(&mut site.warnings);
         let next = site.schedule.first().cloned();
         let theme = Theme::load(&self.root, &site.config.site.theme)?;

@@ -60,6 +60,8 @@ pub enum FullBuild {
     Images(String),
     #[error("the heading ids of {0} change (other pages may link to them)")]
     Headings(String),
+    #[error("{0} becomes or stops being the search page (every body's search text changes)")]
+    SearchPage(String),
     #[error("the last build is still in use")]
     InUse,
     #[error("the changed pages cannot be rendered alone")]
@@ -163,18 +165,23 @@ impl PagePatch {
         if errors.has_errors() || !link_errors.is_empty() {
             return Err(FullBuild::Errors(name));
         }
+        // Whether bodies keep their search text depends on the site having a search page.
+        if super::is_search_page(&page) != super::is_search_page(old) {
+            return Err(FullBuild::SearchPage(name));
+        }
         page.body = render_body(
             &page.file,
             &page.split,
             &site.index,
             &site.config,
+            super::has_search_page(&site.pages),
             Some(cache),
         );
         if !page.body.diagnostics.is_empty() {
             return Err(FullBuild::Errors(name));
         }
         // Resized images are files of their own: a page showing any is built in full.
-        if page.body.html.contains("<img ") {
+        if !page.body.images.is_empty() {
             return Err(FullBuild::Images(name));
         }
         // Other pages may link to its headings: those must stay.
