@@ -1,5 +1,5 @@
 //! `ozg-site check` validates everything `build` does and leaves the site folder as it found it:
-//! no output, no image cache, nothing below `.ozg-site/`.
+//! no output, no image cache, no cache of highlighted code, nothing below `.ozg-site/`.
 
 mod common;
 
@@ -30,7 +30,7 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
 }
 
 #[test]
-fn check_of_a_site_with_images_leaves_the_folder_unchanged() {
+fn check_of_a_site_with_images_and_code_leaves_the_folder_unchanged() {
     let site = Site::fixture("basic");
     let photo = image::RgbImage::from_fn(1200, 800, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
@@ -42,7 +42,8 @@ fn check_of_a_site_with_images_leaves_the_folder_unchanged() {
     site.write(
         page,
         site.read(page)
-            + "\n![Ein Bild vom Forum](bild.png)\n\n<IMG SRC='bild.png' ALT='Noch einmal'>\n",
+            + "\n![Ein Bild vom Forum](bild.png)\n\n<IMG SRC='bild.png' ALT='Noch einmal'>\n\n\
+               ```rust\nfn main() {}\n```\n",
     );
     let before = tree(site.root());
 
