@@ -13,7 +13,7 @@
 //! else wrote cannot put HTML into a page.
 
 use std::collections::HashMap;
-use std::io::Write as _;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -72,7 +72,7 @@ fn highlight_with(cache: &Cache, lang: Option<&str>, code: &str) -> String {
     let highlighted = lang.and_then(|l| cache.get_or_highlight(l, code));
     let escaped;
     let body: &str = match &highlighted {
-        Some(html) => html,
+        Some(html) => html.as_str(),
         None => {
             escaped = escape(code);
             &escaped
@@ -114,12 +114,83 @@ fn key(lang: &str, code: &str) -> Key {
     hasher.digest128()
 }
 
-/// Highlighted blocks by [`key`]: those made or confirmed in this process, and those read from
-/// the cache file, which are used only once confirmed against the code.
+/// A highlighted body the cache holds: made in this process, or an entry of the cache file that
+/// was confirmed against its code (kept where it lies in the file's bytes, not copied).
+#[derive(Clone)]
+enum Html {
+    Made(Arc<str>),
+    InFile(Arc<CacheFile>, Range<usize>),
+}
+
+impl Html {
+    fn as_str(&self) -> &str {
+        match self {
+            Html::Made(html) => html,
+            // Confirmed UTF-8 when it was taken in; a failure here cannot happen and would only
+            // show an empty block.
+            Html::InFile(file, range) => file
+                .bytes
+                .get(range.clone())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A cache file as read: its bytes and where each entry's HTML and checksum lie in them. Nothing
+/// of it is trusted until [`CacheFile::confirmed`] checked the entry against the code.
+#[derive(Default)]
+struct CacheFile {
+    bytes: Vec<u8>,
+    /// Key → the range of the entry's HTML; its checksum follows it.
+    entries: HashMap<Key, Range<usize>>,
+}
+
+impl CacheFile {
+    /// The entries of `bytes`, or `None` unless the file has this version's header and its
+    /// entries follow each other to the last byte (checksums are checked on use, see
+    /// [`CacheFile::confirmed`], so opening a big file costs no time).
+    fn parse(bytes: Vec<u8>) -> Option<CacheFile> {
+        let header = MAGIC.len() + SALT.len() + 1;
+        let rest = bytes.strip_prefix(MAGIC)?;
+        let rest = rest.strip_prefix(SALT.as_bytes())?;
+        let mut rest = rest.strip_prefix(b"\n")?;
+        let mut at = header;
+        let mut entries = HashMap::new();
+        while !rest.is_empty() {
+            let (key, after) = rest.split_first_chunk::<16>()?;
+            let (len, after) = after.split_first_chunk::<4>()?;
+            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+            let (_html, after) = after.split_at_checked(len)?;
+            let (_sum, after) = after.split_first_chunk::<8>()?;
+            let start = at + 20;
+            entries.insert(u128::from_le_bytes(*key), start..start + len);
+            at = start + len + 8;
+            rest = after;
+        }
+        Some(CacheFile { bytes, entries })
+    }
+
+    /// The entry of `key` if its checksum holds, it is UTF-8 and it is exactly the
+    /// highlighting of `code` ([`is_highlight_of`]).
+    fn confirmed(&self, key: Key, code: &str) -> Option<Range<usize>> {
+        let range = self.entries.get(&key)?.clone();
+        let html = self.bytes.get(range.clone())?;
+        let sum = self.bytes.get(range.end..range.end + 8)?;
+        if sum != checksum(&key.to_le_bytes(), html).to_le_bytes() {
+            return None;
+        }
+        let html = std::str::from_utf8(html).ok()?;
+        is_highlight_of(html, code).then_some(range)
+    }
+}
+
+/// Highlighted blocks by [`key`]: those made or confirmed in this process, and those of the
+/// cache file, which are used only once confirmed against the code.
 #[derive(Default)]
 pub struct Cache {
-    ready: RwLock<HashMap<Key, Arc<str>>>,
-    unconfirmed: RwLock<HashMap<Key, Box<str>>>,
+    ready: RwLock<HashMap<Key, Html>>,
+    file: RwLock<Arc<CacheFile>>,
     /// Whether `ready` holds anything the cache file does not (so persisting would change it).
     changed: AtomicBool,
     hits: AtomicUsize,
@@ -134,28 +205,25 @@ impl Cache {
     }
 
     /// The highlighted body of `code`, from the cache if possible.
-    fn get_or_highlight(&self, lang: &str, code: &str) -> Option<Arc<str>> {
+    fn get_or_highlight(&self, lang: &str, code: &str) -> Option<Html> {
         let key = key(lang, code);
         if let Some(html) = sync::read(&self.ready).get(&key) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Some(html.clone());
         }
-        let from_file = sync::write(&self.unconfirmed).remove(&key);
-        let html: Arc<str> = match from_file {
-            Some(html) if is_highlight_of(&html, code) => {
+        let file = sync::read(&self.file).clone();
+        let html = match file.confirmed(key, code) {
+            Some(range) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                html.into()
+                Html::InFile(file, range)
             }
-            // Not in the file, or an entry that is not this code's highlighting (a collision, or
-            // a file written by someone else): highlight anew and let the next persist fix it.
-            stale => {
-                if stale.is_some() {
-                    self.changed.store(true, Ordering::Relaxed);
-                }
+            // Not in the file, or an entry that is damaged or not this code's highlighting (a
+            // file written by someone else): highlight anew; the next persist replaces it.
+            None => {
                 let html = highlight_body(lang, code)?;
                 self.highlighted.fetch_add(1, Ordering::Relaxed);
                 self.changed.store(true, Ordering::Relaxed);
-                html.into()
+                Html::Made(html.into())
             }
         };
         sync::write(&self.ready).insert(key, html.clone());
@@ -170,45 +238,48 @@ impl Cache {
         )
     }
 
-    /// Takes the entries of a cache file (see [`DiskCache::persist`]) as unconfirmed; returns
-    /// how many, or `None` if the file is not a cache of this version or is damaged anywhere, in
-    /// which case nothing of it is used.
-    fn load(&self, bytes: &[u8]) -> Option<usize> {
-        let entries = parse_file(bytes)?;
-        let count = entries.len();
-        let ready = sync::read(&self.ready);
-        let mut unconfirmed = sync::write(&self.unconfirmed);
-        for (key, html) in entries {
-            if !ready.contains_key(&key) {
-                unconfirmed.insert(key, html);
-            }
-        }
+    /// Takes the entries of a cache file (see [`Cache::write_file`]) as unconfirmed; returns how
+    /// many, or `None` if the file is not a cache of this version or its entries do not fit
+    /// together, in which case nothing of it is used.
+    fn load(&self, bytes: Vec<u8>) -> Option<usize> {
+        let file = CacheFile::parse(bytes)?;
+        let count = file.entries.len();
+        *sync::write(&self.file) = Arc::new(file);
         Some(count)
     }
 
-    /// The cache file's bytes for the blocks this process made or confirmed. Entries of the old
-    /// file no page used are left out, so the file follows the site instead of growing forever.
-    fn file_bytes(&self) -> Vec<u8> {
+    /// Writes the cache file for the blocks this process made or confirmed: the header, then
+    /// per block its key (16 bytes), the length of its HTML (4), the HTML and a checksum of key
+    /// and HTML (8), all little-endian. Entries of the old file no page used are left out, so
+    /// the file follows the site instead of growing forever.
+    fn write_file(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let ready = sync::read(&self.ready);
         let mut keys: Vec<&Key> = ready.keys().collect();
         // Sorted, so the same blocks always give the same file.
         keys.sort_unstable();
-        let mut out = Vec::with_capacity(64 + ready.values().map(|h| h.len() + 36).sum::<usize>());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(SALT.as_bytes());
-        out.push(b'\n');
+        out.write_all(MAGIC)?;
+        out.write_all(SALT.as_bytes())?;
+        out.write_all(b"\n")?;
         for key in keys {
+            let Some(html) = ready.get(key) else { continue };
+            let html = html.as_str().as_bytes();
             // A block of 4 GiB is not worth keeping; the next build highlights it again.
-            if let Some(html) = ready.get(key)
-                && let Ok(len) = u32::try_from(html.len())
-            {
-                let key = key.to_le_bytes();
-                out.extend_from_slice(&key);
-                out.extend_from_slice(&len.to_le_bytes());
-                out.extend_from_slice(html.as_bytes());
-                out.extend_from_slice(&checksum(&key, html.as_bytes()).to_le_bytes());
-            }
+            let Ok(len) = u32::try_from(html.len()) else {
+                continue;
+            };
+            let key = key.to_le_bytes();
+            out.write_all(&key)?;
+            out.write_all(&len.to_le_bytes())?;
+            out.write_all(html)?;
+            out.write_all(&checksum(&key, html).to_le_bytes())?;
         }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn file_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let _ = self.write_file(&mut out);
         out
     }
 }
@@ -218,29 +289,6 @@ fn checksum(key: &[u8], html: &[u8]) -> u64 {
     hasher.update(key);
     hasher.update(html);
     hasher.digest()
-}
-
-/// The entries of a cache file, or `None` unless every byte of it is as [`Cache::file_bytes`]
-/// writes it for this version.
-fn parse_file(bytes: &[u8]) -> Option<Vec<(Key, Box<str>)>> {
-    let rest = bytes.strip_prefix(MAGIC)?;
-    let rest = rest.strip_prefix(SALT.as_bytes())?;
-    let mut rest = rest.strip_prefix(b"\n")?;
-    let mut entries = Vec::new();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_first_chunk::<16>()?;
-        let (len, after) = after.split_first_chunk::<4>()?;
-        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-        let (html, after) = after.split_at_checked(len)?;
-        let (sum, after) = after.split_first_chunk::<8>()?;
-        if u64::from_le_bytes(*sum) != checksum(key, html) {
-            return None;
-        }
-        let html = std::str::from_utf8(html).ok()?;
-        entries.push((u128::from_le_bytes(*key), html.into()));
-        rest = after;
-    }
-    Some(entries)
 }
 
 /// Whether `html` is `code` as [`highlight_body`] writes it: the code's text with `<`, `>`, `&`,
@@ -324,7 +372,7 @@ impl DiskCache {
             path: root.join(CACHE_FILE),
         };
         if let Ok(bytes) = std::fs::read(&cache.path)
-            && Cache::global().load(&bytes).is_none()
+            && Cache::global().load(bytes).is_none()
         {
             // The file must be replaced even if this build highlights nothing new.
             Cache::global().changed.store(true, Ordering::Relaxed);
@@ -340,7 +388,7 @@ impl DiskCache {
         if !cache.changed.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        let result = write_atomically(&self.path, &cache.file_bytes());
+        let result = write_atomically(&self.path, |out| cache.write_file(out));
         if result.is_err() {
             // Try again after the next build.
             cache.changed.store(true, Ordering::Relaxed);
@@ -354,15 +402,19 @@ impl DiskCache {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     // The process id keeps two builds of the same site from writing into one temporary file.
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
+    let written = std::fs::File::create(&tmp).and_then(|f| {
+        let mut out = std::io::BufWriter::new(f);
+        write(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()
     });
     match written.and_then(|()| std::fs::rename(&tmp, path)) {
         Ok(()) => Ok(()),
@@ -414,7 +466,7 @@ mod tests {
         let cold = Cache::default();
         let expected = highlight_with(&cold, Some("rust"), CODE);
         let warm = Cache::default();
-        assert_eq!(warm.load(&cold.file_bytes()), Some(1));
+        assert_eq!(warm.load(cold.file_bytes()), Some(1));
         assert_eq!(highlight_with(&warm, Some("rust"), CODE), expected);
         assert_eq!(warm.counts(), (1, 0), "found in the file, not highlighted");
         assert!(
@@ -424,21 +476,35 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_file_is_ignored_whole() {
+    fn a_damaged_file_or_entry_is_not_used() {
         let cold = Cache::default();
         highlight_with(&cold, Some("rust"), CODE);
         highlight_with(&cold, Some("rust"), "let x = 1;\n");
         let good = cold.file_bytes();
-        let mut flipped = good.clone();
-        if let Some(b) = flipped.last_mut() {
-            *b ^= 1;
+        let truncated = good[..good.len() - 3].to_vec();
+        for bad in [truncated, b"garbage".to_vec(), Vec::new()] {
+            assert_eq!(Cache::default().load(bad.clone()), None, "{bad:?}");
         }
-        let truncated = good.get(..good.len() - 3).unwrap_or_default().to_vec();
-        for bad in [flipped, truncated, b"garbage".to_vec(), Vec::new()] {
+        // A flipped byte in the HTML or in a checksum fails that entry's checksum.
+        let html_at = good.windows(4).position(|w| w == b"hl-s").unwrap();
+        for at in [html_at, good.len() - 1] {
+            let mut flipped = good.clone();
+            flipped[at] ^= 1;
             let warm = Cache::default();
-            assert_eq!(warm.load(&bad), None, "{bad:?}");
+            assert_eq!(
+                warm.load(flipped),
+                Some(2),
+                "the entries still fit together"
+            );
             highlight_with(&warm, Some("rust"), CODE);
-            assert_eq!(warm.counts(), (0, 1), "highlighted anew");
+            highlight_with(&warm, Some("rust"), "let x = 1;\n");
+            assert_eq!(
+                warm.counts(),
+                (1, 1),
+                "the damaged entry is highlighted anew"
+            );
+            assert!(warm.changed.load(Ordering::Relaxed), "and persisted again");
+            assert_eq!(warm.file_bytes(), good, "which repairs the file");
         }
     }
 
@@ -449,12 +515,16 @@ mod tests {
         let bytes = cold.file_bytes();
         let header = format!("{}{SALT}\n", String::from_utf8_lossy(MAGIC));
         let entries = bytes.strip_prefix(header.as_bytes()).unwrap();
-        assert_eq!(Cache::default().load(&bytes), Some(1), "this version");
+        assert_eq!(
+            Cache::default().load(bytes.clone()),
+            Some(1),
+            "this version"
+        );
         for (ours, theirs) in [("format 1", "format 0"), ("syntect 5.3.0", "syntect 5.2.0")] {
             let mut other = header.replacen(ours, theirs, 1).into_bytes();
             assert_ne!(other, header.as_bytes());
             other.extend_from_slice(entries);
-            assert_eq!(Cache::default().load(&other), None, "{theirs}");
+            assert_eq!(Cache::default().load(other), None, "{theirs}");
         }
     }
 
@@ -473,7 +543,7 @@ mod tests {
         bytes.extend_from_slice(forged.as_bytes());
         bytes.extend_from_slice(&checksum(&k, forged.as_bytes()).to_le_bytes());
         let cache = Cache::default();
-        assert_eq!(cache.load(&bytes), Some(1), "the file itself is whole");
+        assert_eq!(cache.load(bytes), Some(1), "the file itself is whole");
         let html = highlight_with(&cache, Some("rust"), "fn main() {}");
         assert!(!html.contains("<script>"), "{html}");
         assert_eq!(cache.counts(), (0, 1), "highlighted anew");
@@ -515,14 +585,14 @@ mod tests {
         let path = dir.path().join(CACHE_FILE);
         let cold = Cache::default();
         let expected = highlight_with(&cold, Some("rust"), CODE);
-        write_atomically(&path, &cold.file_bytes()).unwrap();
+        write_atomically(&path, |out| cold.write_file(out)).unwrap();
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["highlight-cache"], "no temporary file left");
         let warm = Cache::default();
-        assert_eq!(warm.load(&std::fs::read(&path).unwrap()), Some(1));
+        assert_eq!(warm.load(std::fs::read(&path).unwrap()), Some(1));
         assert_eq!(highlight_with(&warm, Some("rust"), CODE), expected);
         assert_eq!(warm.counts(), (1, 0));
     }
