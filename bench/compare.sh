@@ -54,17 +54,21 @@ measure() {
   done
 }
 
-# shape NAME PAGES N [GEN-ARGS...]: generates the shape and measures ozg-site, Hugo and the floor.
+# shape NAME PAGES N [GEN-ARGS...]: generates the shape and measures ozg-site, Hugo and the floor,
+# taking turns, so a machine that gets busier or quieter meanwhile affects all three alike.
 shape() {
   local name=$1 pages=$2 n=$3; shift 3
   local site=$shm/site hugo_site=$shm/hugo
   "$gen" --pages "$pages" --out "$site" --hugo "$hugo_site" "$@"
   echo "measuring $name, $pages pages ($n runs each)…"
-  measure "ozg $name $pages" "$n" "$shm/out $site/.ozg-site" \
-    "$ozg" build --root "$site" --now "$now" --output "$shm/out"
-  measure "hugo $name $pages" "$n" "$shm/hugo-out" \
-    hugo --quiet --source "$hugo_site" --destination "$shm/hugo-out"
-  measure "floor $name $pages" "$n" "$shm/floor-out" "$floor" "$site" "$shm/floor-out"
+  for _ in $(seq "$n"); do
+    # Without the highlight cache: every build is a cold one.
+    measure "ozg $name $pages" 1 "$shm/out $site/.ozg-site" \
+      "$ozg" build --root "$site" --now "$now" --output "$shm/out"
+    measure "hugo $name $pages" 1 "$shm/hugo-out" \
+      hugo --quiet --source "$hugo_site" --destination "$shm/hugo-out"
+    measure "floor $name $pages" 1 "$shm/floor-out" "$floor" "$site" "$shm/floor-out"
+  done
 }
 
 cleanup() { rm -rf "$shm/site" "$shm/hugo" "$shm/out" "$shm/hugo-out" "$shm/floor-out"; }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
@@ -69,15 +69,9 @@ fn highlight_with(cache: &Cache, lang: Option<&str>, code: &str) -> String {
     let lang_attr = lang
         .map(|l| format!(" data-lang=\"{}\"", escape(l)))
         .unwrap_or_default();
-    let highlighted = lang.and_then(|l| cache.get_or_highlight(l, code));
-    let escaped;
-    let body: &str = match &highlighted {
-        Some(html) => html.as_str(),
-        None => {
-            escaped = escape(code);
-            &escaped
-        }
-    };
+    let body = lang
+        .and_then(|l| cache.get_or_highlight(l, code))
+        .unwrap_or_else(|| escape(code));
     format!("<pre class=\"code\"{lang_attr}><code>{body}</code></pre>\n")
 }
 
@@ -114,87 +108,192 @@ fn key(lang: &str, code: &str) -> Key {
     hasher.digest128()
 }
 
-/// A highlighted body the cache holds: made in this process, or an entry of the cache file that
-/// was confirmed against its code (kept where it lies in the file's bytes, not copied).
+/// Length of an entry's head (key and length) and tail (checksum) in the cache file.
+const HEAD: u64 = 16 + 4;
+const TAIL: u64 = 8;
+
+/// A highlighted body the cache holds: in memory (made by a process without a cache file, such
+/// as `check`, or by the preview after its first build), or in a file, read back when needed.
 #[derive(Clone)]
 enum Html {
     Made(Arc<str>),
-    InFile(Arc<CacheFile>, Range<usize>),
+    /// The range of the HTML in the file; its checksum follows it.
+    Stored(Arc<std::fs::File>, Range<u64>),
+}
+
+/// Reads `range` of `file` (and, with `tail`, the checksum after it).
+fn read_at(file: &std::fs::File, range: &Range<u64>, tail: bool) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let len = usize::try_from(range.end - range.start + if tail { TAIL } else { 0 }).ok()?;
+    let mut buf = vec![0; len];
+    file.read_exact_at(&mut buf, range.start).ok()?;
+    Some(buf)
 }
 
 impl Html {
-    fn as_str(&self) -> &str {
+    /// The HTML; `None` only if a file read fails, and then the caller highlights anew.
+    fn text(&self) -> Option<String> {
         match self {
-            Html::Made(html) => html,
-            // Confirmed UTF-8 when it was taken in; a failure here cannot happen and would only
-            // show an empty block.
-            Html::InFile(file, range) => file
-                .bytes
-                .get(range.clone())
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default(),
+            Html::Made(html) => Some(html.to_string()),
+            Html::Stored(file, range) => String::from_utf8(read_at(file, range, false)?).ok(),
         }
     }
 }
 
-/// A cache file as read: its bytes and where each entry's HTML and checksum lie in them. Nothing
-/// of it is trusted until [`CacheFile::confirmed`] checked the entry against the code.
-#[derive(Default)]
-struct CacheFile {
-    bytes: Vec<u8>,
+/// The cache file of an earlier run: an open handle and where each entry lies in it. Nothing of
+/// it is trusted until [`OldFile::confirmed`] checked the entry against the code.
+struct OldFile {
+    file: Arc<std::fs::File>,
     /// Key → the range of the entry's HTML; its checksum follows it.
-    entries: HashMap<Key, Range<usize>>,
+    entries: HashMap<Key, Range<u64>>,
 }
 
-impl CacheFile {
-    /// The entries of `bytes`, or `None` unless the file has this version's header and its
-    /// entries follow each other to the last byte (checksums are checked on use, see
-    /// [`CacheFile::confirmed`], so opening a big file costs no time).
-    fn parse(bytes: Vec<u8>) -> Option<CacheFile> {
-        let header = MAGIC.len() + SALT.len() + 1;
-        let rest = bytes.strip_prefix(MAGIC)?;
-        let rest = rest.strip_prefix(SALT.as_bytes())?;
-        let mut rest = rest.strip_prefix(b"\n")?;
-        let mut at = header;
-        let mut entries = HashMap::new();
-        while !rest.is_empty() {
-            let (key, after) = rest.split_first_chunk::<16>()?;
-            let (len, after) = after.split_first_chunk::<4>()?;
-            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-            let (_html, after) = after.split_at_checked(len)?;
-            let (_sum, after) = after.split_first_chunk::<8>()?;
-            let start = at + 20;
-            entries.insert(u128::from_le_bytes(*key), start..start + len);
-            at = start + len + 8;
-            rest = after;
-        }
-        Some(CacheFile { bytes, entries })
-    }
-
-    /// The entry of `key` if its checksum holds, it is UTF-8 and it is exactly the
-    /// highlighting of `code` ([`is_highlight_of`]).
-    fn confirmed(&self, key: Key, code: &str) -> Option<Range<usize>> {
-        let range = self.entries.get(&key)?.clone();
-        let html = self.bytes.get(range.clone())?;
-        let sum = self.bytes.get(range.end..range.end + 8)?;
-        if sum != checksum(&key.to_le_bytes(), html).to_le_bytes() {
+impl OldFile {
+    /// The index of the cache file `file`, or `None` unless it has this version's header and its
+    /// entries follow each other to the last byte. Only the heads are read: the HTML is read and
+    /// its checksum checked when a page uses it ([`OldFile::confirmed`]).
+    fn index(file: std::fs::File) -> Option<OldFile> {
+        use std::io::{BufRead as _, Read as _};
+        let size = file.metadata().ok()?.len();
+        let mut reader = std::io::BufReader::new(&file);
+        let mut header = vec![0; MAGIC.len() + SALT.len() + 1];
+        reader.read_exact(&mut header).ok()?;
+        let rest = header.strip_prefix(MAGIC)?.strip_prefix(SALT.as_bytes())?;
+        if rest != b"\n" {
             return None;
         }
-        let html = std::str::from_utf8(html).ok()?;
-        is_highlight_of(html, code).then_some(range)
+        let mut at = header.len() as u64;
+        let mut entries = HashMap::new();
+        while at < size {
+            let mut head = [0u8; HEAD as usize];
+            reader.read_exact(&mut head).ok()?;
+            let (key, len) = head.split_first_chunk::<16>()?;
+            let len = u64::from(u32::from_le_bytes(len.try_into().ok()?));
+            let start = at + HEAD;
+            let end = start + len;
+            if end + TAIL > size {
+                return None;
+            }
+            reader.seek_relative(i64::try_from(len + TAIL).ok()?).ok()?;
+            entries.insert(u128::from_le_bytes(*key), start..end);
+            at = end + TAIL;
+        }
+        // Nothing may follow the last entry (a file that grew while we read it is not one).
+        if !reader.fill_buf().ok()?.is_empty() {
+            return None;
+        }
+        Some(OldFile {
+            file: Arc::new(file),
+            entries,
+        })
+    }
+
+    /// The HTML of `key`'s entry if its checksum holds, it is UTF-8 and it is exactly the
+    /// highlighting of `code` ([`is_highlight_of`]).
+    fn confirmed(&self, key: Key, code: &str) -> Option<(String, Range<u64>)> {
+        let range = self.entries.get(&key)?.clone();
+        let mut bytes = read_at(&self.file, &range, true)?;
+        let sum_at = bytes.len().checked_sub(TAIL as usize)?;
+        let sum = bytes.split_off(sum_at);
+        if sum != checksum(&key.to_le_bytes(), &bytes).to_le_bytes() {
+            return None;
+        }
+        let html = String::from_utf8(bytes).ok()?;
+        is_highlight_of(&html, code).then_some((html, range))
+    }
+}
+
+/// The next cache file while a build writes it: blocks highlighted anew go straight into it,
+/// so a build does not hold them in memory; [`Cache::persist`] adds the confirmed blocks of
+/// the old file and renames it over that.
+struct NewFile {
+    tmp: PathBuf,
+    file: Arc<std::fs::File>,
+    /// Where the next entry goes.
+    end: u64,
+}
+
+impl NewFile {
+    fn create(path: &Path) -> std::io::Result<NewFile> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        // The process id keeps two builds of the same site from writing into one file.
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        let mut new = NewFile {
+            tmp,
+            file: Arc::new(file),
+            end: 0,
+        };
+        let mut header = MAGIC.to_vec();
+        header.extend_from_slice(SALT.as_bytes());
+        header.push(b'\n');
+        new.append_raw(&header)?;
+        Ok(new)
+    }
+
+    fn append_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        self.file.write_all_at(bytes, self.end)?;
+        self.end += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Appends the entry of `key`; returns where its HTML lies.
+    fn append(&mut self, key: Key, html: &str) -> std::io::Result<Range<u64>> {
+        let len = u32::try_from(html.len())
+            .map_err(|_| std::io::Error::other("a highlighted block of 4 GiB"))?;
+        let key = key.to_le_bytes();
+        let mut entry = Vec::with_capacity(html.len() + (HEAD + TAIL) as usize);
+        entry.extend_from_slice(&key);
+        entry.extend_from_slice(&len.to_le_bytes());
+        entry.extend_from_slice(html.as_bytes());
+        entry.extend_from_slice(&checksum(&key, html.as_bytes()).to_le_bytes());
+        let start = self.end + HEAD;
+        self.append_raw(&entry)?;
+        Ok(start..start + html.len() as u64)
     }
 }
 
 /// Highlighted blocks by [`key`]: those made or confirmed in this process, and those of the
-/// cache file, which are used only once confirmed against the code.
+/// old cache file, which are used only once confirmed against the code.
 #[derive(Default)]
 pub struct Cache {
     ready: RwLock<HashMap<Key, Html>>,
-    file: RwLock<Arc<CacheFile>>,
-    /// Whether `ready` holds anything the cache file does not (so persisting would change it).
+    /// The old cache file: indexed on a thread of its own while the build reads the site.
+    old: Mutex<OldState>,
+    /// The new cache file, between [`DiskCache::open`] and [`DiskCache::persist`].
+    new: Mutex<NewState>,
+    /// Whether `ready` holds anything the old file does not (so persisting would change it).
     changed: AtomicBool,
     hits: AtomicUsize,
     highlighted: AtomicUsize,
+}
+
+/// The new file is made when the first block is highlighted anew, so a site without code (or a
+/// warm build) gets no `.ozg-site/` folder or temporary file from it.
+#[derive(Default)]
+enum NewState {
+    /// No cache file (`check`), or after a persist: new blocks stay in memory.
+    #[default]
+    None,
+    /// To be made at this path.
+    Pending(PathBuf),
+    Open(NewFile),
+}
+
+#[derive(Default)]
+enum OldState {
+    #[default]
+    None,
+    Indexing(std::thread::JoinHandle<Option<OldFile>>),
+    Ready(Arc<OldFile>),
 }
 
 impl Cache {
@@ -204,29 +303,61 @@ impl Cache {
         CACHE.get_or_init(Cache::default)
     }
 
-    /// The highlighted body of `code`, from the cache if possible.
-    fn get_or_highlight(&self, lang: &str, code: &str) -> Option<Html> {
-        let key = key(lang, code);
-        if let Some(html) = sync::read(&self.ready).get(&key) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Some(html.clone());
-        }
-        let file = sync::read(&self.file).clone();
-        let html = match file.confirmed(key, code) {
-            Some(range) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                Html::InFile(file, range)
+    /// The old file, once indexed.
+    fn old(&self) -> Option<Arc<OldFile>> {
+        let mut old = sync::lock(&self.old);
+        if let OldState::Indexing(_) = &*old
+            && let OldState::Indexing(handle) = std::mem::take(&mut *old)
+        {
+            match handle.join().ok().flatten() {
+                Some(file) => *old = OldState::Ready(Arc::new(file)),
+                // Not a cache file of this version: the next persist replaces it.
+                None => self.changed.store(true, Ordering::Relaxed),
             }
-            // Not in the file, or an entry that is damaged or not this code's highlighting (a
-            // file written by someone else): highlight anew; the next persist replaces it.
-            None => {
-                let html = highlight_body(lang, code)?;
-                self.highlighted.fetch_add(1, Ordering::Relaxed);
-                self.changed.store(true, Ordering::Relaxed);
-                Html::Made(html.into())
+        }
+        match &*old {
+            OldState::Ready(file) => Some(file.clone()),
+            _ => None,
+        }
+    }
+
+    /// The highlighted body of `code`, from the cache if possible.
+    fn get_or_highlight(&self, lang: &str, code: &str) -> Option<String> {
+        let key = key(lang, code);
+        let known = sync::read(&self.ready).get(&key).cloned();
+        if let Some(html) = known.and_then(|h| h.text()) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(html);
+        }
+        if let Some(old) = self.old()
+            && let Some((html, range)) = old.confirmed(key, code)
+        {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            sync::write(&self.ready).insert(key, Html::Stored(old.file.clone(), range));
+            return Some(html);
+        }
+        // Not in the file, or an entry that is damaged or not this code's highlighting (a file
+        // written by someone else): highlight anew; the next persist replaces it.
+        let html = highlight_body(lang, code)?;
+        self.highlighted.fetch_add(1, Ordering::Relaxed);
+        self.changed.store(true, Ordering::Relaxed);
+        let stored = {
+            let mut new = sync::lock(&self.new);
+            if let NewState::Pending(path) = &*new {
+                // Cannot be made (a read-only site folder): blocks stay in memory, and
+                // persisting reports why.
+                *new = NewFile::create(path).map_or(NewState::None, NewState::Open);
+            }
+            match &mut *new {
+                NewState::Open(new) => new
+                    .append(key, &html)
+                    .ok()
+                    .map(|range| Html::Stored(new.file.clone(), range)),
+                _ => None,
             }
         };
-        sync::write(&self.ready).insert(key, html.clone());
+        let entry = stored.unwrap_or_else(|| Html::Made(html.as_str().into()));
+        sync::write(&self.ready).insert(key, entry);
         Some(html)
     }
 
@@ -238,49 +369,73 @@ impl Cache {
         )
     }
 
-    /// Takes the entries of a cache file (see [`Cache::write_file`]) as unconfirmed; returns how
-    /// many, or `None` if the file is not a cache of this version or its entries do not fit
-    /// together, in which case nothing of it is used.
-    fn load(&self, bytes: Vec<u8>) -> Option<usize> {
-        let file = CacheFile::parse(bytes)?;
-        let count = file.entries.len();
-        *sync::write(&self.file) = Arc::new(file);
-        Some(count)
+    /// Starts indexing the cache file at `path` (on a thread: the build reads the site
+    /// meanwhile) and opens the new one beside it.
+    fn open(&self, path: &Path) {
+        let state = match std::fs::File::open(path) {
+            Ok(file) => OldState::Indexing(std::thread::spawn(move || OldFile::index(file))),
+            Err(_) => OldState::None,
+        };
+        *sync::lock(&self.old) = state;
+        *sync::lock(&self.new) = NewState::Pending(path.to_path_buf());
     }
 
-    /// Writes the cache file for the blocks this process made or confirmed: the header, then
-    /// per block its key (16 bytes), the length of its HTML (4), the HTML and a checksum of key
-    /// and HTML (8), all little-endian. Entries of the old file no page used are left out, so
-    /// the file follows the site instead of growing forever.
-    fn write_file(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    /// Completes the new file with the confirmed blocks of the old one and renames it over
+    /// `path`, if this run changed anything; else removes it. Blocks that no page used are left
+    /// out, so the file follows the site instead of growing forever. Afterwards new blocks
+    /// stay in memory (the preview's later rebuilds).
+    fn persist(&self, path: &Path) -> std::io::Result<()> {
+        let NewState::Open(mut new) = std::mem::take(&mut *sync::lock(&self.new)) else {
+            if !self.changed.swap(false, Ordering::Relaxed) {
+                return Ok(());
+            }
+            // Nothing highlighted anew, but the old file must go (damaged), or the new file
+            // could not be made: write one from what is known.
+            let mut replacement = NewFile::create(path)?;
+            return self.finish(&mut replacement, path);
+        };
+        if !self.changed.swap(false, Ordering::Relaxed) {
+            return std::fs::remove_file(&new.tmp);
+        }
+        self.finish(&mut new, path)
+    }
+
+    fn finish(&self, new: &mut NewFile, path: &Path) -> std::io::Result<()> {
+        // No fsync before the rename: after a crash, a torn or empty file fails the checks of
+        // the next build and is highlighted over, which costs less than syncing every build.
+        let result = self
+            .complete(new)
+            .and_then(|()| std::fs::rename(&new.tmp, path));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&new.tmp);
+            // Try again after the next build.
+            self.changed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Appends to `new` every block of `ready` that is not in it yet.
+    fn complete(&self, new: &mut NewFile) -> std::io::Result<()> {
         let ready = sync::read(&self.ready);
-        let mut keys: Vec<&Key> = ready.keys().collect();
-        // Sorted, so the same blocks always give the same file.
-        keys.sort_unstable();
-        out.write_all(MAGIC)?;
-        out.write_all(SALT.as_bytes())?;
-        out.write_all(b"\n")?;
-        for key in keys {
-            let Some(html) = ready.get(key) else { continue };
-            let html = html.as_str().as_bytes();
-            // A block of 4 GiB is not worth keeping; the next build highlights it again.
-            let Ok(len) = u32::try_from(html.len()) else {
-                continue;
-            };
-            let key = key.to_le_bytes();
-            out.write_all(&key)?;
-            out.write_all(&len.to_le_bytes())?;
-            out.write_all(html)?;
-            out.write_all(&checksum(&key, html).to_le_bytes())?;
+        let mut missing: Vec<(&Key, &Html)> = ready
+            .iter()
+            .filter(|(_, html)| !matches!(html, Html::Stored(f, _) if Arc::ptr_eq(f, &new.file)))
+            .collect();
+        // Sorted, so the same blocks give the same file.
+        missing.sort_unstable_by_key(|(key, _)| **key);
+        for (key, html) in missing {
+            if let Some(text) = html.text() {
+                new.append(*key, &text)?;
+            }
         }
         Ok(())
     }
 
-    #[cfg(test)]
-    fn file_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let _ = self.write_file(&mut out);
-        out
+    /// Removes the new file of a run that did not persist (a build that failed).
+    fn discard(&self) {
+        if let NewState::Open(new) = std::mem::take(&mut *sync::lock(&self.new)) {
+            let _ = std::fs::remove_file(&new.tmp);
+        }
     }
 }
 
@@ -355,45 +510,32 @@ pub fn is_highlight_of(html: &str, code: &str) -> bool {
     }
 }
 
-/// The cache file of a site: [`DiskCache::open`] before a build reads it into the process's
-/// cache, [`DiskCache::persist`] after the build writes what the build used. Only `build` and
-/// `serve` open one; `check` does not, so it writes nothing.
+/// The cache file of a site: [`DiskCache::open`] before a build lets [`Cache::global`] use it,
+/// [`DiskCache::persist`] after the build writes what the build used. Only `build` and `serve`
+/// open one; `check` does not, so it writes nothing. Dropped without persisting (a failed
+/// build), it leaves the old file as it was.
 #[derive(Debug)]
 pub struct DiskCache {
     path: PathBuf,
 }
 
 impl DiskCache {
-    /// Reads the cache file of the site at `root` into [`Cache::global`], if there is one and it
-    /// is whole and of this version; a missing, damaged or foreign file is ignored (it costs a
-    /// highlight per block, nothing else) and replaced by the next [`DiskCache::persist`].
+    /// Opens the cache file of the site at `root` for [`Cache::global`]. A missing, damaged or
+    /// foreign file is ignored (it costs a highlight per block, nothing else) and replaced by
+    /// the next [`DiskCache::persist`].
     pub fn open(root: &Path) -> DiskCache {
         let cache = DiskCache {
             path: root.join(CACHE_FILE),
         };
-        if let Ok(bytes) = std::fs::read(&cache.path)
-            && Cache::global().load(bytes).is_none()
-        {
-            // The file must be replaced even if this build highlights nothing new.
-            Cache::global().changed.store(true, Ordering::Relaxed);
-        }
+        Cache::global().open(&cache.path);
         cache
     }
 
-    /// Writes the blocks of [`Cache::global`] to the cache file if they differ from what it
-    /// holds: into a file beside it, then renamed over it, so an interrupted build never leaves
-    /// half a file (a reader would ignore one anyway).
+    /// Writes the cache file if the build changed what it should hold: a file beside it,
+    /// renamed over it, so an interrupted build never leaves half a file (a reader would ignore
+    /// one anyway).
     pub fn persist(&self) -> std::io::Result<()> {
-        let cache = Cache::global();
-        if !cache.changed.swap(false, Ordering::Relaxed) {
-            return Ok(());
-        }
-        let result = write_atomically(&self.path, |out| cache.write_file(out));
-        if result.is_err() {
-            // Try again after the next build.
-            cache.changed.store(true, Ordering::Relaxed);
-        }
-        result
+        Cache::global().persist(&self.path)
     }
 
     /// Where the cache file is.
@@ -402,26 +544,9 @@ impl DiskCache {
     }
 }
 
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    // The process id keeps two builds of the same site from writing into one temporary file.
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|f| {
-        let mut out = std::io::BufWriter::new(f);
-        write(&mut out)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()
-    });
-    match written.and_then(|()| std::fs::rename(&tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
+impl Drop for DiskCache {
+    fn drop(&mut self) {
+        Cache::global().discard();
     }
 }
 
@@ -430,6 +555,35 @@ mod tests {
     use super::*;
 
     const CODE: &str = "fn main() {\n    let s = \"<b>&'\";\n}\n";
+    const OTHER: &str = "let x = 1;\n";
+
+    /// A cache as a build uses it: opened on the file at `path`.
+    fn opened(path: &Path) -> Cache {
+        let cache = Cache::default();
+        cache.open(path);
+        cache
+    }
+
+    /// A site folder whose cache file holds CODE and OTHER; returns it and the file's bytes.
+    fn written() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CACHE_FILE);
+        let cold = opened(&path);
+        highlight_with(&cold, Some("rust"), CODE);
+        highlight_with(&cold, Some("rust"), OTHER);
+        cold.persist(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        (dir, path, bytes)
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
 
     #[test]
     fn a_block_is_highlighted_once_and_then_found() {
@@ -441,7 +595,7 @@ mod tests {
         assert_eq!(first, second);
         assert!(first.contains("class=\"hl-"), "{first}");
         highlight_with(&cache, Some("python"), CODE);
-        highlight_with(&cache, Some("rust"), "fn other() {}\n");
+        highlight_with(&cache, Some("rust"), OTHER);
         assert_eq!(
             cache.counts(),
             (1, 3),
@@ -462,69 +616,94 @@ mod tests {
     }
 
     #[test]
-    fn a_cache_file_round_trips_and_saves_highlighting() {
-        let cold = Cache::default();
-        let expected = highlight_with(&cold, Some("rust"), CODE);
-        let warm = Cache::default();
-        assert_eq!(warm.load(cold.file_bytes()), Some(1));
+    fn a_second_run_finds_the_blocks_in_the_file() {
+        let (_dir, path, bytes) = written();
+        assert_eq!(
+            files_in(path.parent().unwrap()),
+            ["highlight-cache"],
+            "renamed into place, no temporary file left"
+        );
+        let expected = highlight_with(&Cache::default(), Some("rust"), CODE);
+        let warm = opened(&path);
         assert_eq!(highlight_with(&warm, Some("rust"), CODE), expected);
         assert_eq!(warm.counts(), (1, 0), "found in the file, not highlighted");
-        assert!(
-            !warm.changed.load(Ordering::Relaxed),
-            "nothing new to persist"
+        warm.persist(&path).unwrap();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "nothing new: the file stays as it was"
+        );
+        assert_eq!(files_in(path.parent().unwrap()), ["highlight-cache"]);
+    }
+
+    #[test]
+    fn a_changed_site_rewrites_the_file_with_the_blocks_it_uses() {
+        let (_dir, path, _) = written();
+        let warm = opened(&path);
+        highlight_with(&warm, Some("rust"), CODE);
+        highlight_with(&warm, Some("rust"), "fn neu() {}\n");
+        warm.persist(&path).unwrap();
+        let again = opened(&path);
+        highlight_with(&again, Some("rust"), CODE);
+        highlight_with(&again, Some("rust"), "fn neu() {}\n");
+        highlight_with(&again, Some("rust"), OTHER);
+        assert_eq!(
+            again.counts(),
+            (2, 1),
+            "the used blocks are kept, the unused one is dropped"
         );
     }
 
     #[test]
     fn a_damaged_file_or_entry_is_not_used() {
-        let cold = Cache::default();
-        highlight_with(&cold, Some("rust"), CODE);
-        highlight_with(&cold, Some("rust"), "let x = 1;\n");
-        let good = cold.file_bytes();
+        let (_dir, path, good) = written();
         let truncated = good[..good.len() - 3].to_vec();
-        for bad in [truncated, b"garbage".to_vec(), Vec::new()] {
-            assert_eq!(Cache::default().load(bad.clone()), None, "{bad:?}");
-        }
-        // A flipped byte in the HTML or in a checksum fails that entry's checksum.
+        let longer = [good.clone(), b"x".to_vec()].concat();
         let html_at = good.windows(4).position(|w| w == b"hl-s").unwrap();
-        for at in [html_at, good.len() - 1] {
-            let mut flipped = good.clone();
-            flipped[at] ^= 1;
-            let warm = Cache::default();
-            assert_eq!(
-                warm.load(flipped),
-                Some(2),
-                "the entries still fit together"
-            );
+        let mut in_html = good.clone();
+        in_html[html_at] ^= 1;
+        let mut in_checksum = good.clone();
+        *in_checksum.last_mut().unwrap() ^= 1;
+        for bad in [
+            truncated,
+            longer,
+            b"garbage".to_vec(),
+            Vec::new(),
+            in_html,
+            in_checksum,
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            let warm = opened(&path);
             highlight_with(&warm, Some("rust"), CODE);
-            highlight_with(&warm, Some("rust"), "let x = 1;\n");
+            highlight_with(&warm, Some("rust"), OTHER);
+            let (hits, highlighted) = warm.counts();
+            assert!(highlighted >= 1, "a damaged entry is highlighted anew");
+            assert_eq!(hits + highlighted, 2);
+            warm.persist(&path).unwrap();
+            let repaired = opened(&path);
+            highlight_with(&repaired, Some("rust"), CODE);
+            highlight_with(&repaired, Some("rust"), OTHER);
             assert_eq!(
-                warm.counts(),
-                (1, 1),
-                "the damaged entry is highlighted anew"
+                repaired.counts(),
+                (2, 0),
+                "the next persist repairs the file"
             );
-            assert!(warm.changed.load(Ordering::Relaxed), "and persisted again");
-            assert_eq!(warm.file_bytes(), good, "which repairs the file");
         }
     }
 
     #[test]
     fn a_file_of_another_version_is_ignored() {
-        let cold = Cache::default();
-        highlight_with(&cold, Some("rust"), CODE);
-        let bytes = cold.file_bytes();
+        let (_dir, path, bytes) = written();
         let header = format!("{}{SALT}\n", String::from_utf8_lossy(MAGIC));
         let entries = bytes.strip_prefix(header.as_bytes()).unwrap();
-        assert_eq!(
-            Cache::default().load(bytes.clone()),
-            Some(1),
-            "this version"
-        );
         for (ours, theirs) in [("format 1", "format 0"), ("syntect 5.3.0", "syntect 5.2.0")] {
             let mut other = header.replacen(ours, theirs, 1).into_bytes();
             assert_ne!(other, header.as_bytes());
             other.extend_from_slice(entries);
-            assert_eq!(Cache::default().load(other), None, "{theirs}");
+            std::fs::write(&path, &other).unwrap();
+            let warm = opened(&path);
+            highlight_with(&warm, Some("rust"), CODE);
+            assert_eq!(warm.counts(), (0, 1), "{theirs}: highlighted anew");
         }
     }
 
@@ -542,14 +721,42 @@ mod tests {
         bytes.extend_from_slice(&(forged.len() as u32).to_le_bytes());
         bytes.extend_from_slice(forged.as_bytes());
         bytes.extend_from_slice(&checksum(&k, forged.as_bytes()).to_le_bytes());
-        let cache = Cache::default();
-        assert_eq!(cache.load(bytes), Some(1), "the file itself is whole");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CACHE_FILE);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let cache = opened(&path);
+        let old = cache.old().unwrap();
+        assert_eq!(old.entries.len(), 1, "the file itself is whole");
         let html = highlight_with(&cache, Some("rust"), "fn main() {}");
         assert!(!html.contains("<script>"), "{html}");
         assert_eq!(cache.counts(), (0, 1), "highlighted anew");
         assert!(
             cache.changed.load(Ordering::Relaxed),
             "the next persist replaces it"
+        );
+    }
+
+    #[test]
+    fn a_run_that_does_not_persist_leaves_the_old_file() {
+        let (_dir, path, bytes) = written();
+        let failed = opened(&path);
+        highlight_with(&failed, Some("rust"), "fn neu() {}\n");
+        failed.discard();
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert_eq!(files_in(path.parent().unwrap()), ["highlight-cache"]);
+    }
+
+    #[test]
+    fn a_run_without_new_blocks_makes_no_folder_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CACHE_FILE);
+        let cache = opened(&path);
+        highlight_with(&cache, Some("keine-sprache"), "x");
+        cache.persist(&path).unwrap();
+        assert!(
+            files_in(dir.path()).is_empty(),
+            "no .ozg-site/ for a site without code"
         );
     }
 
@@ -577,24 +784,6 @@ mod tests {
         for (html, code, ok) in cases {
             assert_eq!(is_highlight_of(html, code), ok, "{html:?} for {code:?}");
         }
-    }
-
-    #[test]
-    fn persist_writes_atomically_and_a_second_open_finds_the_blocks() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(CACHE_FILE);
-        let cold = Cache::default();
-        let expected = highlight_with(&cold, Some("rust"), CODE);
-        write_atomically(&path, |out| cold.write_file(out)).unwrap();
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["highlight-cache"], "no temporary file left");
-        let warm = Cache::default();
-        assert_eq!(warm.load(std::fs::read(&path).unwrap()), Some(1));
-        assert_eq!(highlight_with(&warm, Some("rust"), CODE), expected);
-        assert_eq!(warm.counts(), (1, 0));
     }
 
     #[test]
