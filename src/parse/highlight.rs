@@ -123,11 +123,38 @@ enum Html {
 
 /// Reads `range` of `file` (and, with `tail`, the checksum after it).
 fn read_at(file: &std::fs::File, range: &Range<u64>, tail: bool) -> Option<Vec<u8>> {
-    use std::os::unix::fs::FileExt as _;
     let len = usize::try_from(range.end - range.start + if tail { TAIL } else { 0 }).ok()?;
     let mut buf = vec![0; len];
-    file.read_exact_at(&mut buf, range.start).ok()?;
+    positioned::read_exact_at(file, &mut buf, range.start).ok()?;
     Some(buf)
+}
+
+/// Reads and writes at an offset, so the threads of a build share one handle without seeking.
+/// Only Unix has them in `std` without a loop of its own; elsewhere the disk cache is off (every
+/// read fails, so blocks are highlighted and kept in memory, and persisting reports why).
+mod positioned {
+    use std::fs::File;
+    use std::io::Result;
+
+    #[cfg(unix)]
+    pub fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
+    }
+
+    #[cfg(unix)]
+    pub fn write_all_at(file: &File, buf: &[u8], at: u64) -> Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(file, buf, at)
+    }
+
+    #[cfg(not(unix))]
+    pub fn read_exact_at(_: &File, _: &mut [u8], _: u64) -> Result<()> {
+        Err(std::io::Error::other("the highlight cache needs Unix"))
+    }
+
+    #[cfg(not(unix))]
+    pub fn write_all_at(_: &File, _: &[u8], _: u64) -> Result<()> {
+        Err(std::io::Error::other("the highlight cache needs Unix"))
+    }
 }
 
 impl Html {
@@ -239,8 +266,7 @@ impl NewFile {
     }
 
     fn append_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt as _;
-        self.file.write_all_at(bytes, self.end)?;
+        positioned::write_all_at(&self.file, bytes, self.end)?;
         self.end += bytes.len() as u64;
         Ok(())
     }
