@@ -5,7 +5,8 @@
 //! shape the output): in a map the whole process shares, which the preview's rebuilds find on
 //! every save, and, for `build` and `serve`, in `.ozg-site/highlight-cache` between runs
 //! ([`DiskCache`]). This module is the file's one owner. `check` never opens it, so it writes
-//! nothing.
+//! nothing. While a build has the file open, the map holds only where each block lies in the old
+//! or the new file, not the HTML, so the cache adds nothing to a build's peak memory.
 //!
 //! The file is not trusted: it has a header with the format and versions and a checksum per
 //! entry, and even an entry that passes both is used only after [`is_highlight_of`] confirmed that
