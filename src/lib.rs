@@ -2,7 +2,10 @@
 //!
 //! The pipeline shows in the modules: [`config`] → [`load`] → [`parse`] → [`site`] (assemble the
 //! model) → [`render`] → [`write`]. This file is the front door: [`build`], [`check`], [`schedule`].
-//! [`diagnostics`] is the one error type every stage reports in.
+//! Two kinds of error: every stage reports what an editor can get wrong as [`diagnostics`] (a
+//! file, a line, a hint, all of them collected per run); what goes wrong around the content —
+//! the subscriber database, the mail server, a socket, a thread — is an [`error::OpError`],
+//! which has no place in a file and is printed as one line by the command.
 //!
 //! # Indexing
 //!
@@ -37,8 +40,10 @@
 )]
 
 pub mod audit;
+pub mod check;
 pub mod config;
 pub mod diagnostics;
+pub mod error;
 pub mod load;
 pub mod net;
 pub mod newsletter;
@@ -66,12 +71,28 @@ use diagnostics::{Diagnostic, Diagnostics};
 use site::{BuildOptions, Site};
 use theme::Theme;
 
-/// What `build` and `check` need to know besides the site folder.
-#[derive(Debug, Clone)]
+/// What `build` and `check` need to know besides the site folder. The doc comments of the fields
+/// are the help texts of the flags every site command shares (`#[command(flatten)]` in `cmd/`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The site folder, which holds site.yaml
+    #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Fix "now" for every time-dependent decision (scheduled publication, upcoming sessions,
+    /// advent doors), as RFC 3339, e.g. 2025-12-05T13:00:00+01:00 [default: the current time]
+    #[arg(
+        long,
+        env = "OZG_SITE_NOW",
+        value_parser = time::parse_now,
+        default_value_t = jiff::Timestamp::now(),
+        hide_default_value = true
+    )]
     pub now: jiff::Timestamp,
+    /// Include drafts (`draft: true`); content scheduled for later stays out
+    #[arg(long)]
     pub drafts: bool,
+    /// Overrides site.yaml's `base_url`; only `build` has the flag (`--base-url`).
+    #[arg(skip)]
     pub base_url: Option<String>,
 }
 
@@ -149,6 +170,8 @@ pub fn build_with(
     let mut warnings = std::mem::take(&mut site.warnings);
     let next_change = site.schedule.first().cloned();
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
+    site::make_images(&mut site)?;
+    timer.lap("images");
     let staging = write::Staging::new(output)?;
     let site = std::sync::Arc::new(site);
     let written = render::render_site(&site, &theme, &staging)?;
@@ -195,60 +218,10 @@ impl Timer {
     }
 }
 
-/// What `check` found besides errors.
-#[derive(Debug, Default)]
-pub struct CheckReport {
-    pub warnings: Vec<Diagnostic>,
-    /// Accessibility findings ([`audit`]): `check` fails on them.
-    pub findings: Vec<Diagnostic>,
-    /// Facts marked `offen`, as warnings (`check --strict` fails on them).
-    pub open_facts: Vec<Diagnostic>,
-    /// How many facts are open (more than `open_facts` has lines when a body has very many).
-    pub open_fact_count: usize,
-}
-
-/// Everything `build` validates, including rendering every template, every newsletter edition
-/// as an e-mail, the subscription service's pages and mails, and the accessibility checks of
-/// [`audit`] (with `external`, a timeout, also whether links to other sites answer), without
-/// touching the output.
-pub fn check(
-    opts: &Options,
-    external: Option<std::time::Duration>,
-) -> Result<CheckReport, Diagnostics> {
-    let mut site = load_site(opts)?;
-    let warnings = std::mem::take(&mut site.warnings);
-    let open_fact_count = site.open_fact_count();
-    let open_facts = std::mem::take(&mut site.open_facts);
-    let site = std::sync::Arc::new(site);
-    audit::check_ignores(&site)?;
-    let theme = Theme::load(&opts.root, &site.config.site.theme)?;
-    let scratch = std::env::temp_dir().join(format!("ozg-site-check-{}", std::process::id()));
-    let staging = write::Staging::new(&scratch)?;
-    render::render_site(&site, &theme, &staging)?;
-    let mut findings = audit::audit(&site);
-    findings.extend(audit::audit_output(&site, staging.path()));
-    if let Some(timeout) = external {
-        findings.extend(audit::external::check_external(&site, timeout));
-    }
-    // Dropping the staging folder deletes it: check writes nothing that stays.
-    drop(staging);
-    // Newsletter editions must also make good e-mails (absolute links, images with alt text).
-    newsletter::render_editions(&site, &theme, newsletter::Which::All)?;
-    // So do the pages and mails of the subscription service, if the site has one.
-    subscriptions::check_theme(&site, &theme)?;
-    let mut findings = Diagnostics::from(findings);
-    findings.sort();
-    Ok(CheckReport {
-        warnings,
-        findings: findings.into_vec(),
-        open_facts,
-        open_fact_count,
-    })
-}
-
 /// Upcoming moments at which the output changes, earliest first.
 pub fn schedule(opts: &Options) -> Result<Vec<site::Moment>, Diagnostics> {
     Ok(load_site(opts)?.schedule)
 }
 
+pub use check::{CheckReport, check};
 pub use site::format_moment;

@@ -3,18 +3,18 @@
 
 use std::net::SocketAddr;
 
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
 
 /// A runtime for a small server (two threads: these machines have two cores) and its socket on
 /// `addr`; a port in use is an error that says what to do.
 pub fn listen(
     addr: SocketAddr,
-) -> Result<(tokio::runtime::Runtime, tokio::net::TcpListener, SocketAddr), Diagnostic> {
+) -> Result<(tokio::runtime::Runtime, tokio::net::TcpListener, SocketAddr), OpError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Diagnostic::error(format!("cannot start the server: {e}")))?;
+        .map_err(|e| OpError::system("start the server", e))?;
     let listener = runtime
         .block_on(async {
             let socket = match addr {
@@ -27,12 +27,7 @@ pub fn listen(
             // at net.core.somaxconn.
             socket.listen(1024)
         })
-        .map_err(|e| {
-            Diagnostic::error(format!("cannot listen on {addr}: {e}")).hint(format!(
-                "another program uses the port: pass another one, e.g. --port {}",
-                addr.port().wrapping_add(1)
-            ))
-        })?;
+        .map_err(|source| OpError::Listen { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
     Ok((runtime, listener, local))
 }

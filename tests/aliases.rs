@@ -51,9 +51,10 @@ fn the_redirect_page_refreshes_to_the_target_names_it_canonical_and_links_it_by_
         assert!(page.contains(expected), "{expected} missing in:\n{page}");
     }
     // `/x.html` is a file of its own; a section's alias leads to the section.
+    let file_alias = site.read("public/alt/gdst.html");
     assert!(
-        site.read("public/alt/gdst.html")
-            .contains("content=\"0; url=/projekte/gdst/\"")
+        file_alias.contains("content=\"0; url=/projekte/gdst/\""),
+        "/alt/gdst.html leads to the section:\n{file_alias}"
     );
     let section = site.read("public/neuigkeiten/index.html");
     assert!(
@@ -88,13 +89,18 @@ fn site_yaml_redirects_lead_to_content_anchors_paths_and_other_sites() {
         extern_.contains("href=\"https://www.example.org/ozg?x=1&amp;y=2\""),
         "{extern_}"
     );
+    let to_file = site.read("public/datei/index.html");
     assert!(
-        site.read("public/datei/index.html")
-            .contains("url=/css/site-extra.css\"")
+        to_file.contains("url=/css/site-extra.css\""),
+        "the redirect leads to the file:\n{to_file}"
     );
-    assert!(site.read("public/redirects.nginx.conf").contains(
-        "location = \"/extern/\" { return 301 \"https://www.example.org/ozg?x=1&y=2\"; }"
-    ));
+    let nginx = site.read("public/redirects.nginx.conf");
+    assert!(
+        nginx.contains(
+            "location = \"/extern/\" { return 301 \"https://www.example.org/ozg?x=1&y=2\"; }"
+        ),
+        "nginx redirects /extern/ with the query unescaped:\n{nginx}"
+    );
 }
 
 #[test]
@@ -134,10 +140,10 @@ fn a_site_without_old_addresses_still_gets_rule_files_for_its_include() {
         nginx.lines().all(|l| l.starts_with('#')),
         "only comments: {nginx}"
     );
+    let netlify = site.read("public/_redirects");
     assert!(
-        site.read("public/_redirects")
-            .lines()
-            .all(|l| l.starts_with('#'))
+        netlify.lines().all(|l| l.starts_with('#')),
+        "only comments: {netlify}"
     );
 }
 
@@ -421,8 +427,12 @@ fn redirect_pages_are_not_in_the_sitemap_the_search_index_the_feeds_or_the_page_
         "redirects: [{from: /altes-archiv/, to: \"@/aktuelles/_index.md\"}]\n",
     );
     site.build().ok();
-    assert!(site.public().join("alte-meldung/index.html").is_file());
-    assert!(site.public().join("altes-archiv/index.html").is_file());
+    for alias in ["alte-meldung/index.html", "altes-archiv/index.html"] {
+        assert!(
+            site.public().join(alias).is_file(),
+            "the redirect page {alias} is written"
+        );
+    }
     for file in [
         "sitemap.xml",
         "suchindex.json",
@@ -448,14 +458,22 @@ fn the_bundled_site_answers_the_two_printed_addresses() {
     let dir_s = dir.to_string_lossy().into_owned();
     ozg(&["build", "--root", root, "--now", NOW, "--output", &dir_s]).ok();
     let read = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();
-    assert!(
-        read("aktuelles/adventskalender-2025/index.html")
-            .contains("content=\"0; url=/adventskalender/2025/\"")
-    );
-    assert!(
-        read("grundlagen/zsa-machbarkeitsstudie/index.html")
-            .contains("content=\"0; url=/projekte/zsa/\"")
-    );
+    for (alias, target) in [
+        (
+            "aktuelles/adventskalender-2025/index.html",
+            "/adventskalender/2025/",
+        ),
+        (
+            "grundlagen/zsa-machbarkeitsstudie/index.html",
+            "/projekte/zsa/",
+        ),
+    ] {
+        let page = read(alias);
+        assert!(
+            page.contains(&format!("content=\"0; url={target}\"")),
+            "{alias} leads to {target}:\n{page}"
+        );
+    }
     let nginx = read("redirects.nginx.conf");
     for line in [
         "location = \"/aktuelles/adventskalender-2025\" { return 301 \"/adventskalender/2025/\"; }",
@@ -483,9 +501,10 @@ fn a_theme_without_a_redirect_template_uses_the_built_in_one() {
     site.write("site.yaml", yaml);
     add_front(&site, "content/kontakt.md", "aliases: [/alt/kontakt/]");
     site.build().ok();
+    let page = site.read("public/alt/kontakt/index.html");
     assert!(
-        site.read("public/alt/kontakt/index.html")
-            .contains("<meta http-equiv=\"refresh\" content=\"0; url=/kontakt/\">")
+        page.contains("<meta http-equiv=\"refresh\" content=\"0; url=/kontakt/\">"),
+        "the alias leads to /kontakt/:\n{page}"
     );
 }
 
@@ -669,6 +688,11 @@ fn the_preview_answers_old_addresses_with_a_301_that_is_not_cached() {
             "{path}: {head}"
         );
     }
-    assert!(head_of(&server.addr, "GET", "/grundlagen/").starts_with("HTTP/1.1 404"));
-    assert!(head_of(&server.addr, "GET", "/projekte/gdst/").starts_with("HTTP/1.1 200"));
+    for (path, status) in [("/grundlagen/", "404"), ("/projekte/gdst/", "200")] {
+        let head = head_of(&server.addr, "GET", path);
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status}")),
+            "{path} answers {status}: {head}"
+        );
+    }
 }

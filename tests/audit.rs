@@ -19,7 +19,11 @@ fn the_fixture_passes_every_check() {
     let site = Site::fixture("basic");
     let run = check(&site, &[]);
     run.ok();
-    assert!(run.stdout.contains("No errors found."));
+    assert!(
+        run.stdout.contains("No errors found."),
+        "check says so: {}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -153,6 +157,7 @@ fn link_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
                 let status = match path.as_str() {
                     "/da" => "200 OK",
                     "/langsam" => {
+                        // The point of this path: an answer slower than check's --timeout.
                         std::thread::sleep(std::time::Duration::from_secs(3));
                         "200 OK"
                     }
@@ -181,7 +186,11 @@ fn external_links_are_checked_against_a_local_server_and_cached() {
     );
     // Without --external nothing leaves the machine.
     check(&site, &[]).ok();
-    assert!(asked.lock().unwrap().is_empty());
+    let asked_offline = asked.lock().unwrap().clone();
+    assert!(
+        asked_offline.is_empty(),
+        "no request without --external: {asked_offline:?}"
+    );
 
     let run = check(&site, &["--external", "--timeout", "0.5"]);
     run.failed_with(1);
@@ -208,4 +217,36 @@ fn external_links_are_checked_against_a_local_server_and_cached() {
         again.contains(&"/weg".to_string()),
         "a dead link is asked again"
     );
+}
+
+/// A check with warnings of three kinds (an open fact with a note, a link text, an image without
+/// alternative text): the whole report, and its JSON, as an editor and CI see them.
+#[test]
+fn a_check_with_several_warnings_shows_each_whole() {
+    let site = Site::fixture("basic");
+    site.write(
+        "content/sprechstunden/70.md",
+        "---\ntitle: Jahresrückblick 2025\nnumber: 70\ndate: 2025-12-17\nstart: {offen: \"stimmt das Referat ab\"}\nend: \"14:00\"\n---\nRückblick.\n",
+    );
+    site.write(
+        PAGE,
+        "---\ntitle: Prüfung\n---\n\nMehr [hier](@/kontakt.md).\n\n![](https://example.org/bild.png)\n",
+    );
+    let run = check(&site, &[]);
+    run.failed_with(1)
+        .stderr_has("warning[open-fact]")
+        .stderr_has("warning[link-text]")
+        .stderr_has("warning[image-alt]");
+    insta::assert_snapshot!("several_warnings_stderr", site.redact(&run.stderr));
+
+    let run = check(&site, &["--format", "json"]);
+    run.failed_with(1);
+    let findings: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("check --format json prints JSON");
+    assert_eq!(
+        findings.as_array().map(Vec::len),
+        Some(3),
+        "three findings: {findings}"
+    );
+    insta::assert_snapshot!("several_warnings_json", site.redact(&run.stdout));
 }

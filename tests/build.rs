@@ -34,13 +34,20 @@ fn build_writes_pretty_urls_feeds_sitemap_and_extras() {
         assert!(site.public().join(file).is_file(), "missing {file}");
     }
     let sitemap = site.read("public/sitemap.xml");
-    assert!(sitemap.contains("<loc>https://test.example.org/aktuelles/zweiter-beitrag/</loc><lastmod>2025-11-20</lastmod>"));
     assert!(
-        site.read("public/robots.txt")
-            .contains("Sitemap: https://test.example.org/sitemap.xml")
+        sitemap.contains("<loc>https://test.example.org/aktuelles/zweiter-beitrag/</loc><lastmod>2025-11-20</lastmod>"),
+        "the sitemap lists the page with its date:\n{sitemap}"
+    );
+    let robots = site.read("public/robots.txt");
+    assert!(
+        robots.contains("Sitemap: https://test.example.org/sitemap.xml"),
+        "robots.txt names the sitemap:\n{robots}"
     );
     let feed = site.read("public/aktuelles/atom.xml");
-    assert!(feed.contains("Dritter Beitrag") && feed.contains("Zweiter Beitrag"));
+    assert!(
+        feed.contains("Dritter Beitrag") && feed.contains("Zweiter Beitrag"),
+        "the section's feed has both published posts:\n{feed}"
+    );
 }
 
 #[test]
@@ -56,12 +63,19 @@ fn markdown_features_and_internal_links_render() {
     assert!(erster.contains("<h2 id=\"details\">"), "heading id");
     assert!(
         erster.contains("<pre class=\"code\" data-lang=\"rust\">")
-            && erster.contains("class=\"hl-")
+            && erster.contains("class=\"hl-"),
+        "the Rust block is highlighted:\n{erster}"
     );
     let home = site.read("public/index.html");
-    assert!(home.contains("href=\"/projekte/gdst/#arbeitsgruppen\""));
+    assert!(
+        home.contains("href=\"/projekte/gdst/#arbeitsgruppen\""),
+        "the link with an anchor resolves:\n{home}"
+    );
     let gdst = site.read("public/projekte/gdst/index.html");
-    assert!(gdst.contains("<table>") && gdst.contains("<th>AG</th>"));
+    assert!(
+        gdst.contains("<table>") && gdst.contains("<th>AG</th>"),
+        "the table renders with its header:\n{gdst}"
+    );
     assert!(
         gdst.contains("/sprechstunden/69-2-gdst-forum/"),
         "front matter link resolved"
@@ -97,18 +111,20 @@ fn scheduled_content_is_absent_from_every_output_until_its_moment() {
     }
     site.run(&["build", "--now", "2025-12-10T12:00:00+01:00"])
         .ok();
-    assert!(
-        site.read("public/aktuelles/geheimer-zukunftsplan/index.html")
-            .contains("Zukunftstext-XYZZY")
-    );
-    assert!(
-        site.read("public/sitemap.xml")
-            .contains("geheimer-zukunftsplan")
-    );
-    assert!(
-        site.read("public/atom.xml")
-            .contains("Geheimer Zukunftsplan")
-    );
+    for (file, text) in [
+        (
+            "public/aktuelles/geheimer-zukunftsplan/index.html",
+            "Zukunftstext-XYZZY",
+        ),
+        ("public/sitemap.xml", "geheimer-zukunftsplan"),
+        ("public/atom.xml", "Geheimer Zukunftsplan"),
+    ] {
+        let output = site.read(file);
+        assert!(
+            output.contains(text),
+            "published once its time has come: {text:?} in {file}:\n{output}"
+        );
+    }
 }
 
 #[test]
@@ -132,17 +148,26 @@ fn closed_advent_doors_leave_no_trace() {
             "door {day} title leaked"
         );
     }
-    assert!(!site.public().join("advent/6").exists());
+    assert!(
+        !site.public().join("advent/6").exists(),
+        "door 6 is not written before it opens"
+    );
 }
 
 #[test]
 fn drafts_only_with_the_flag_and_never_future_content() {
     let site = Site::fixture("basic");
     site.build().ok();
-    assert!(!site.all_output_text().contains("Entwurfstext-QUUX"));
+    assert!(
+        !site.all_output_text().contains("Entwurfstext-QUUX"),
+        "a draft is published without --drafts"
+    );
     site.run(&["build", "--now", NOW, "--drafts"]).ok();
     let all = site.all_output_text();
-    assert!(all.contains("Entwurfstext-QUUX"));
+    assert!(
+        all.contains("Entwurfstext-QUUX"),
+        "--drafts publishes the draft"
+    );
     assert!(
         !all.contains("Zukunftstext-XYZZY"),
         "--drafts must not publish future content"
@@ -212,14 +237,18 @@ fn help_explains_every_flag_and_version_works() {
     }
     let v = ozg(&["--version"]);
     v.ok();
-    assert!(v.stdout.starts_with("ozg-site "));
+    assert!(
+        v.stdout.starts_with("ozg-site "),
+        "--version names the program: {:?}",
+        v.stdout
+    );
 }
 
 #[test]
 fn check_validates_but_writes_nothing() {
     let site = Site::fixture("basic");
     site.run(&["check", "--now", NOW]).ok();
-    assert!(!site.public().exists());
+    assert!(!site.public().exists(), "check wrote public/");
     // A template error only shows when rendering: check must render too.
     site.write(
         "site.yaml",
@@ -230,7 +259,7 @@ fn check_validates_but_writes_nothing() {
     site.run(&["check", "--now", NOW])
         .failed_with(1)
         .stderr_has("themes/mini/templates/page.html:1:");
-    assert!(!site.public().exists());
+    assert!(!site.public().exists(), "a failed check wrote public/");
 }
 
 #[test]
@@ -254,8 +283,14 @@ fn output_and_base_url_flags() {
         "{sitemap}"
     );
     let home = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(home.contains("href=\"/vorschau/kontakt/\""));
-    assert!(!site.public().exists());
+    assert!(
+        home.contains("href=\"/vorschau/kontakt/\""),
+        "links follow the base URL's path:\n{home}"
+    );
+    assert!(
+        !site.public().exists(),
+        "--output writes elsewhere, not public/"
+    );
 }
 
 #[test]
@@ -265,7 +300,10 @@ fn refuses_to_replace_the_site_folder_itself() {
     site.run(&["build", "--now", NOW, "--output", &root])
         .failed_with(1)
         .stderr_has("refusing");
-    assert!(site.path("content/kontakt.md").exists());
+    assert!(
+        site.path("content/kontakt.md").exists(),
+        "the site folder was replaced"
+    );
 }
 
 #[test]
@@ -290,7 +328,8 @@ fn init_scaffolds_a_site_that_builds_with_the_built_in_theme() {
     ozg(&["build", "--root", &new_s, "--now", NOW]).ok();
     assert!(
         new.join("public/aktuelles/die-neue-informationsseite-ist-online/index.html")
-            .is_file()
+            .is_file(),
+        "the new site's sample post is built"
     );
     assert!(
         new.join("public/css/site.css").is_file(),
@@ -324,7 +363,10 @@ fn a_video_renders_with_captions_download_size_and_duration() {
         html.contains("<source src=\"/videos/dgs.mp4\" type=\"video/mp4\">"),
         "{html}"
     );
-    assert!(html.contains("<track kind=\"captions\" src=\"/videos/dgs.vtt\""));
+    assert!(
+        html.contains("<track kind=\"captions\" src=\"/videos/dgs.vtt\""),
+        "the video has its captions:\n{html}"
+    );
     assert!(html.contains("(MP4, 1,5 MB, 2:15 Minuten)"), "{html}");
 
     site.write(
@@ -370,7 +412,8 @@ fn a_synthetic_site_of_1000_pages_builds_without_errors() {
     assert!(
         dir.path()
             .join("hugo/content/aktuelles/seite-0.md")
-            .is_file()
+            .is_file(),
+        "the Hugo copy of the synthetic site is written"
     );
 }
 
@@ -379,7 +422,10 @@ fn the_search_index_holds_published_pages_only() {
     let site = Site::fixture("basic");
     // Without a search page there is no index.
     site.build().ok();
-    assert!(!site.public().join("suchindex.json").exists());
+    assert!(
+        !site.public().join("suchindex.json").exists(),
+        "a search index without a search page"
+    );
     site.write(
         "content/suche.md",
         "---\ntitle: Suche\ntemplate: search.html\n---\nSuchen Sie hier.\n",

@@ -1,11 +1,14 @@
 //! Every mistake an editor can make: the real binary reports it with file:line:column, exits 1,
-//! and leaves the previous build output byte for byte as it was.
+//! and leaves the previous build output byte for byte as it was. The whole report is compared with
+//! a snapshot in `tests/snapshots/` as well, so a broken caret, gutter or hint line fails a test
+//! even where every expected substring is still there.
 
 mod common;
 
 use common::Site;
 
 /// Builds the fixture, breaks it with `mutate`, builds again and checks the report and the output.
+/// The whole stderr must match the snapshot `errors__<test name>.snap`.
 fn assert_error(mutate: impl FnOnce(&Site), expected: &[&str]) -> Site {
     let site = Site::fixture("basic");
     site.build().ok();
@@ -17,14 +20,23 @@ fn assert_error(mutate: impl FnOnce(&Site), expected: &[&str]) -> Site {
         run.stderr_has(needle);
     }
     run.stderr_has("nothing was written");
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "the binary panicked:\n{}",
+        run.stderr
+    );
+    insta::assert_snapshot!(common::test_name(), site.redact(&run.stderr));
     assert_eq!(before, site.snapshot(), "the previous output changed");
     let leftovers: Vec<_> = std::fs::read_dir(site.root())
         .unwrap()
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with(".public."))
+        .map(|e| e.file_name())
         .collect();
-    assert!(leftovers.is_empty(), "staging folder left behind");
+    assert!(
+        leftovers.is_empty(),
+        "staging folder left behind: {leftovers:?}"
+    );
     site
 }
 
@@ -376,6 +388,44 @@ fn several_errors_in_one_run() {
 }
 
 #[test]
+fn two_mistakes_in_one_file_are_both_shown() {
+    assert_error(
+        |s| {
+            s.write(
+                NEWS,
+                "---\ntitle: X\ndate: 2025-01-01\n---\n[x](@/nirgends.md)\n\nSiehe [y](@/aktuelles/ersterr.md).\n",
+            )
+        },
+        &[
+            "content/aktuelles/kaputt.md:5:1",
+            "content/aktuelles/kaputt.md:7:7",
+            "2 errors found",
+        ],
+    );
+}
+
+#[test]
+fn mistakes_in_two_files_are_both_shown() {
+    assert_error(
+        |s| {
+            s.write(
+                NEWS,
+                "---\ntitle: X\ndate: 2025-01-01\n---\n[AGs](@/projekte/gdst.md#arbeitsgrupen)\n",
+            );
+            s.write(
+                "content/sprechstunden/71.md",
+                "---\ntitle: Neu\nnumber: einundsiebzig\ndate: 2026-01-21\nstart: \"13:00\"\nend: \"14:00\"\n---\n",
+            );
+        },
+        &[
+            "content/aktuelles/kaputt.md:5:1",
+            "content/sprechstunden/71.md:3:9",
+            "2 errors found",
+        ],
+    );
+}
+
+#[test]
 fn root_without_site_yaml() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_string_lossy().into_owned();
@@ -383,7 +433,31 @@ fn root_without_site_yaml() {
     run.failed_with(1)
         .stderr_has("no site.yaml in")
         .stderr_has("ozg-site init");
-    assert!(!dir.path().join("public").exists());
+    insta::assert_snapshot!(common::redact_dir(&run.stderr, dir.path()));
+    assert!(
+        !dir.path().join("public").exists(),
+        "a failed build made public/"
+    );
+}
+
+#[test]
+fn check_lists_the_same_mistakes_as_json() {
+    let site = Site::fixture("basic");
+    site.write(NEWS, "---\ntitle: X\ndate: 2025-01-01\nautor: A\n---\n");
+    site.write(
+        "content/kontakt.md",
+        "---\ntitle: Kontakt\n---\n[x](@/nirgends.md)\n",
+    );
+    let run = site.run(&["check", "--format", "json", "--now", common::NOW]);
+    run.failed_with(1);
+    let findings: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("check --format json prints JSON");
+    assert_eq!(
+        findings.as_array().map(Vec::len),
+        Some(2),
+        "two findings: {findings}"
+    );
+    insta::assert_snapshot!(site.redact(&run.stdout));
 }
 
 #[test]
@@ -415,6 +489,28 @@ fn a_missing_image_names_page_and_file() {
             "content/kontakt.md",
             "the image `/bilder/haus.jpg` cannot be used: static/bilder/haus.jpg does not exist",
             "into static/",
+        ],
+    );
+}
+
+#[test]
+fn broken_anchor_in_site_yaml_navigation() {
+    assert_error(
+        |s| {
+            s.write(
+                "content/kontakt.md",
+                "---\ntitle: Kontakt\n---\n## Telefon\n\nText.\n\n## Anschrift\n\nText.\n",
+            );
+            s.write(
+                "site.yaml",
+                s.read("site.yaml")
+                    .replace("\"@/kontakt.md\"", "\"@/kontakt.md#telefn\""),
+            )
+        },
+        &[
+            "site.yaml:12:29",
+            "`@/kontakt.md` has no heading with the id `telefn`",
+            "did you mean `#telefon`?",
         ],
     );
 }

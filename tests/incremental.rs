@@ -274,3 +274,43 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
         );
     }
 }
+
+#[test]
+fn a_save_that_falls_back_to_a_full_build_says_why_and_a_patched_one_says_nothing() {
+    let site = Site::fixture("basic");
+    let preview = builder(&site);
+    preview.build().unwrap();
+
+    let page = "content/aktuelles/dritter.md";
+    let text = site.read(page) + "\nNoch ein Satz.\n";
+    let patched = preview.update(&save(&site, page, text)).unwrap();
+    assert_eq!(patched.how, Rebuilt::Patched, "a new sentence is patched");
+    assert_eq!(
+        patched.full_build, None,
+        "a patched save gives no reason for a full build"
+    );
+
+    let config = site.read("site.yaml") + "\n# Ein Kommentar.\n";
+    let full = preview.update(&save(&site, "site.yaml", config)).unwrap();
+    assert_eq!(
+        full.how,
+        Rebuilt::Full,
+        "a change to site.yaml is built in full"
+    );
+    assert_eq!(
+        full.full_build
+            .map(|reason| format!("full build: {reason}")),
+        Some("full build: site.yaml changed".to_string()),
+        "the reason the preview prints with OZG_SITE_TIMINGS=1"
+    );
+
+    let heading = site.read(page) + "\n## Neue Überschrift\n\nText.\n";
+    let full = preview.update(&save(&site, page, heading)).unwrap();
+    assert_eq!(
+        full.full_build.map(|reason| reason.to_string()),
+        Some(format!(
+            "the heading ids of {page} change (other pages may link to them)"
+        )),
+        "a new heading may be a link target elsewhere"
+    );
+}

@@ -372,7 +372,10 @@ fn the_statement_gives_its_dates_method_and_feedback_ways() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
     let html = site.read("public/barrierefreiheit/index.html");
-    assert!(html.contains(r#"<a href="/barriere-melden/">Barriere melden</a>"#));
+    assert!(
+        html.contains(r#"<a href="/barriere-melden/">Barriere melden</a>"#),
+        "the statement links the feedback form:\n{html}"
+    );
 }
 
 #[test]
@@ -635,7 +638,11 @@ fn the_statement_in_the_preview_follows_an_edit_of_another_page() {
         }
     };
     let first = preview.build().unwrap();
-    assert!(!statement(&first).contains("Begründung"));
+    let before = statement(&first);
+    assert!(
+        !before.contains("Begründung"),
+        "no exception is listed before one is declared:\n{before}"
+    );
     let kontakt = "content/kontakt.md";
     let edited = "---\ntitle: Kontakt\nignore_checks:\n  - {check: table-header, reason: \"Eine Liste ohne Kopf.\"}\n---\nSchreiben Sie an [test@example.org](mailto:test@example.org).\n";
     site.write(kontakt, edited);
@@ -654,7 +661,11 @@ fn the_statement_in_the_preview_follows_an_edit_of_another_page() {
         "---\ntitle: Kontakt\n---\nSchreiben Sie an [test@example.org](mailto:test@example.org).\n",
     );
     let patched = preview.update(&[site.path(kontakt)]).unwrap();
-    assert!(!statement(&patched).contains("Eine Liste ohne Kopf."));
+    let without_reason = statement(&patched);
+    assert!(
+        !without_reason.contains("Eine Liste ohne Kopf."),
+        "a withdrawn reason stays listed:\n{without_reason}"
+    );
     let session = "content/sprechstunden/69-forum/index.md";
     let declared = site.read(session).replace(
         "{ file: folien.pdf, title: Folien zur 69. Sprechstunde }",
@@ -662,7 +673,11 @@ fn the_statement_in_the_preview_follows_an_edit_of_another_page() {
     );
     site.write(session, declared);
     let patched = preview.update(&[site.path(session)]).unwrap();
-    assert!(!statement(&patched).contains("Folien zur 69. Sprechstunde"));
+    let declared_accessible = statement(&patched);
+    assert!(
+        !declared_accessible.contains("Folien zur 69. Sprechstunde"),
+        "slides declared accessible are still listed as a barrier:\n{declared_accessible}"
+    );
     assert_eq!(
         statement(&patched),
         statement(&builder(&site).build().unwrap())
@@ -706,7 +721,10 @@ fn the_bundled_site_builds_and_check_reports_only_open_facts() {
     ])
     .ok();
     let imprint = std::fs::read_to_string(out.path().join("impressum/index.html")).unwrap();
-    assert!(imprint.contains("Joseph-von-Fraunhofer-Straße 2"));
+    assert!(
+        imprint.contains("Joseph-von-Fraunhofer-Straße 2"),
+        "the confirmed address is shown:\n{imprint}"
+    );
     assert!(
         !imprint.contains("Turmschanzenstraße"),
         "an unconfirmed address is shown"

@@ -75,15 +75,21 @@ fn new_files_of_every_kind_build_and_take_the_next_number() {
         session.contains("number: 71") && session.contains("# Tagesordnung"),
         "{session}"
     );
-    assert!(session.contains("title: \"Register \\\"Teil 2\\\"\""));
+    assert!(
+        session.contains("title: \"Register \\\"Teil 2\\\"\""),
+        "the title's quotes are escaped in YAML:\n{session}"
+    );
     // Drafts until the editor says otherwise; with --drafts the site builds with all of them.
     site.run(&["build", "--now", NOW, "--drafts"]).ok();
-    assert!(
-        site.public()
-            .join("sprechstunden/71-register-teil-2/index.html")
-            .is_file()
-    );
-    assert!(site.public().join("advent/3/index.html").is_file());
+    for page in [
+        "sprechstunden/71-register-teil-2/index.html",
+        "advent/3/index.html",
+    ] {
+        assert!(
+            site.public().join(page).is_file(),
+            "the new draft {page} is built with --drafts"
+        );
+    }
     site.build().ok();
     assert!(
         !site

@@ -31,26 +31,44 @@ fn an_edition_becomes_html_text_and_a_message() {
     let html = site.read("mail/2/email.html");
     let text = site.read("mail/2/email.txt");
     let eml = site.read("mail/2/message.eml");
-    assert!(html.contains("Wir ziehen um") && html.contains("Ins Elbe-Office."));
-    assert!(html.contains("https://test.example.org/newsletter/2/"));
+    assert!(
+        html.contains("Wir ziehen um") && html.contains("Ins Elbe-Office."),
+        "the article's heading and text:\n{html}"
+    );
+    assert!(
+        html.contains("https://test.example.org/newsletter/2/"),
+        "the link to the web version is absolute:\n{html}"
+    );
     assert!(text.contains("Wir ziehen um\n============="), "{text}");
-    assert!(eml.contains("Content-Type: multipart/alternative"));
+    assert!(
+        eml.contains("Content-Type: multipart/alternative"),
+        "HTML and text in one message:\n{eml}"
+    );
     // The sender's umlaut is encoded (RFC 2047), never raw in a header.
     let from = eml.lines().find(|l| l.starts_with("From:")).unwrap();
     assert!(from.is_ascii() && from.contains("=?utf-8?"), "{from}");
-    assert!(eml.contains("List-Unsubscribe: <https://test.example.org/abmelden/?t="));
+    assert!(
+        eml.contains("List-Unsubscribe: <https://test.example.org/abmelden/?t="),
+        "the unsubscribe header with a token:\n{eml}"
+    );
     assert!(eml.contains("Reply-To: antwort@example.org"), "{eml}");
     // The web version carries nothing of a recipient.
     site.build().ok();
     let web = site.all_output_text();
-    assert!(!web.contains("%%") && !web.contains("Erika Mustermann"));
+    assert!(
+        !web.contains("%%") && !web.contains("Erika Mustermann"),
+        "a placeholder or a recipient's name reached the web version"
+    );
 }
 
 #[test]
 fn all_editions_and_unknown_numbers() {
     let site = with_settings();
     newsletter_build(&site, &["--all"]).ok();
-    assert!(site.path("mail/2/message.eml").is_file());
+    assert!(
+        site.path("mail/2/message.eml").is_file(),
+        "--all builds edition 2"
+    );
     let run = newsletter_build(&site, &["7"]);
     run.failed_with(1);
     run.stderr_has("there is no published edition number 7");
@@ -64,7 +82,10 @@ fn without_settings_the_message_cannot_be_made() {
     let run = newsletter_build(&site, &["2"]);
     run.failed_with(1);
     run.stderr_has("site.yaml has no `newsletter:` settings");
-    assert!(!site.path("mail/2").exists());
+    assert!(
+        !site.path("mail/2").exists(),
+        "a failed newsletter build wrote mail/2"
+    );
 }
 
 #[test]
@@ -173,7 +194,10 @@ fn the_newsletter_box_posts_to_the_service_or_names_the_address_to_write_to() {
         html.contains("mailto:antwort@example.org?subject=Newsletter%20abonnieren"),
         "{html}"
     );
-    assert!(!html.contains("<form class=\"signup-form\""));
+    assert!(
+        !html.contains("<form class=\"signup-form\""),
+        "a form without a service to post to:\n{html}"
+    );
 
     // With it: a form posting to the service at the site's address, with the consent beside it.
     site.write(
@@ -191,7 +215,13 @@ fn the_newsletter_box_posts_to_the_service_or_names_the_address_to_write_to() {
         ),
         "{html}"
     );
-    assert!(html.contains("Ich möchte den Testnewsletter erhalten."));
-    assert!(html.contains("<a href=\"/kontakt/\">Hinweise zum Datenschutz</a>"));
-    assert!(!html.contains("mailto:antwort@example.org?subject"));
+    assert!(
+        html.contains("Ich möchte den Testnewsletter erhalten.")
+            && html.contains("<a href=\"/kontakt/\">Hinweise zum Datenschutz</a>"),
+        "the consent and the privacy link beside the form:\n{html}"
+    );
+    assert!(
+        !html.contains("mailto:antwort@example.org?subject"),
+        "the mail link stays although the form is there:\n{html}"
+    );
 }

@@ -123,7 +123,10 @@ fn strict_fails_names_them_and_writes_nothing() {
         .stderr_has(" --> content/sprechstunden/70.md:5:9")
         .stderr_has("error[open-fact]: open fact in the text: Durchwahl")
         .stderr_has("6 errors found; nothing was written (the previous output is unchanged).");
-    assert!(!site.public().exists());
+    assert!(
+        !site.public().exists(),
+        "build --strict wrote public/ despite open facts"
+    );
     let run = site.run(&["check", "--now", NOW, "--strict"]);
     run.failed_with(1)
         .stderr_has("error[open-fact]: `contact.phone` is open: not known yet");
@@ -154,7 +157,12 @@ fn build_prints_how_many_are_open_in_one_line() {
     );
     assert!(!run.stderr.contains("open-fact"), "{}", run.stderr);
     let clean = Site::fixture("basic");
-    assert!(!clean.build().stdout.contains("open fact"));
+    let clean_build = clean.build();
+    assert!(
+        !clean_build.stdout.contains("open fact"),
+        "a site without open facts counts none: {}",
+        clean_build.stdout
+    );
 }
 
 #[test]
@@ -232,7 +240,11 @@ fn an_open_time_is_an_all_day_calendar_entry_without_a_place() {
     assert!(ics_lines.contains(&"DTSTART;VALUE=DATE:20251217"), "{ics}");
     assert!(ics_lines.contains(&"DTEND;VALUE=DATE:20251218"), "{ics}");
     // The reader's calendar app replaces the entry once the time is known.
-    assert!(known_uid.is_some());
+    assert!(
+        known_uid.is_some(),
+        "the known session has a UID in {file}:\n{}",
+        known.read(file)
+    );
     assert_eq!(uid(&ics), known_uid);
     assert!(!ics.contains("LOCATION"), "{ics}");
     assert!(!ics.contains("offen"), "{ics}");
@@ -474,9 +486,14 @@ fn only_the_preview_outlines_open_facts() {
 
     site.build().ok();
     let built = site.all_output_text();
-    assert!(built.contains("<span class=\"open-fact\">Uhrzeit folgt</span>"));
-    assert!(!built.contains("ozg-preview-open-facts"));
-    assert!(!built.contains("outline:2px dashed #b3261e"));
+    assert!(
+        built.contains("<span class=\"open-fact\">Uhrzeit folgt</span>"),
+        "readers see the theme's text for the open time"
+    );
+    assert!(
+        !built.contains("ozg-preview-open-facts") && !built.contains("outline:2px dashed #b3261e"),
+        "the preview's outline reached the build output"
+    );
 }
 
 #[test]

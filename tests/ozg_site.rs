@@ -226,7 +226,10 @@ fn the_session_pages_offer_no_stand_in_slides_but_say_the_originals_are_open() {
         );
     }
     let gdst = &files[Path::new("projekte/gdst/index.html")];
-    assert!(!gdst.contains("steckbrief") && !gdst.contains(".pdf"));
+    assert!(
+        !gdst.contains("steckbrief") && !gdst.contains(".pdf"),
+        "the GDST page links no fact sheet PDF:\n{gdst}"
+    );
 }
 
 #[test]
@@ -242,7 +245,10 @@ fn the_signed_greeting_is_the_editions_own_text() {
     ] {
         assert!(edition.contains(sentence), "missing: {sentence}");
     }
-    assert!(!edition.contains("nicht nur darum"));
+    assert!(
+        !edition.contains("nicht nur darum"),
+        "the greeting is the edition's own, not a template's:\n{edition}"
+    );
 }
 
 #[test]

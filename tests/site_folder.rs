@@ -54,11 +54,18 @@ fn assert_refused(site: &Site, mutate: impl FnOnce(&Site), expected: &[&str]) {
             run.stderr_has(needle);
         }
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-        assert!(!run.stderr.contains(OUTSIDE_MARKER) && !run.stderr.contains(DB_MARKER));
+        assert!(
+            !run.stderr.contains(OUTSIDE_MARKER) && !run.stderr.contains(DB_MARKER),
+            "a file outside the site reached the report:\n{}",
+            run.stderr
+        );
     }
     assert_eq!(before, site.snapshot(), "the previous output changed");
     let text = site.all_output_text();
-    assert!(!text.contains(DB_MARKER) && !text.contains(OUTSIDE_MARKER));
+    assert!(
+        !text.contains(DB_MARKER) && !text.contains(OUTSIDE_MARKER),
+        "a file outside the site reached the output"
+    );
 }
 
 #[test]
@@ -113,7 +120,10 @@ fn symlink_to_etc_passwd_is_refused() {
             "`content/sprechstunden/69-forum/passwd.txt`: it is a link to `/etc/passwd`, outside the site folder",
         ],
     );
-    assert!(!site.all_output_text().contains("root:"));
+    assert!(
+        !site.all_output_text().contains("root:"),
+        "/etc/passwd reached the output"
+    );
 }
 
 #[test]
@@ -339,12 +349,17 @@ fn a_link_planted_in_the_image_cache_is_not_published() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), OUTSIDE_MARKER);
     let out = site.path("public/sprechstunden/69-2-gdst-forum/bild-480w.png");
     assert_eq!(image::image_dimensions(&out).unwrap(), (480, 240));
-    assert!(!site.all_output_text().contains("root:"));
+    assert!(
+        !site.all_output_text().contains("root:"),
+        "/etc/passwd reached the output"
+    );
     assert!(
         !std::fs::symlink_metadata(&cached[0])
             .unwrap()
             .file_type()
-            .is_symlink()
+            .is_symlink(),
+        "the cached image {} is still a link",
+        cached[0].display()
     );
 }
 
@@ -370,7 +385,10 @@ fn dot_files_are_never_published() {
             .all(|p| !p.to_string_lossy().split('/').any(|n| n.starts_with('.'))),
         "{outputs:?}"
     );
-    assert!(!site.all_output_text().contains(DB_MARKER));
+    assert!(
+        !site.all_output_text().contains(DB_MARKER),
+        "the database reached the output"
+    );
 }
 
 #[test]
@@ -452,7 +470,10 @@ fn a_bare_cr_never_reaches_a_calendar_line() {
             begins,
             unfolded.lines().filter(|l| *l == "END:VEVENT").count()
         );
-        assert!(!unfolded.lines().any(|l| l.starts_with("X-EVIL")));
+        assert!(
+            !unfolded.lines().any(|l| l.starts_with("X-EVIL")),
+            "a line break in a value made a property of its own:\n{unfolded}"
+        );
     }
 }
 
@@ -480,7 +501,10 @@ fn the_preview_answers_404_for_a_refused_link() {
     for path in ["/aktuelles/daten.bin", "/aktuelles/geheim.txt", "/.env"] {
         let (status, body) = server.get(path);
         assert_eq!(status, 404, "{path}");
-        assert!(!body.contains(DB_MARKER) && !body.contains(OUTSIDE_MARKER));
+        assert!(
+            !body.contains(DB_MARKER) && !body.contains(OUTSIDE_MARKER),
+            "{path} served a file outside the site"
+        );
     }
     // The last good site is still served.
     assert_eq!(server.get("/kontakt/").0, 200);

@@ -5,16 +5,13 @@
 //! `.ozg-site/link-cache.json` so repeated checks do not hammer anybody.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use pulldown_cmark::{Event, Parser, Tag};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{Diagnostic, Location};
-use crate::parse::markdown;
 use crate::site::Site;
 use crate::sync::lock;
 
@@ -111,24 +108,26 @@ fn collect(site: &Site) -> BTreeMap<String, Vec<Location>> {
                 .iter()
                 .any(|i| i.check == "dead-link")
         })
-        .map(|p| (&p.file, &p.split))
-        .chain(site.sections.iter().map(|s| (&s.file, &s.split)));
-    for (file, split) in bodies {
-        let body = split.body(&file.text);
-        for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
-            if let Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) = event
-                && (dest_url.starts_with("https://") || dest_url.starts_with("http://"))
-            {
-                let r: Range<usize> = range;
-                links
-                    .entry(dest_url.to_string())
-                    .or_default()
-                    .push(Location::at_offset(
-                        &file.shown,
-                        &file.text,
-                        split.body + r.start,
-                        (r.end - r.start).min(80),
-                    ));
+        .map(|p| (&p.file, &p.body))
+        .chain(site.sections.iter().map(|s| (&s.file, &s.body)));
+    for (file, body) in bodies {
+        let facts = &body.facts;
+        let written = facts
+            .links
+            .iter()
+            .map(|l| (&l.dest, &l.range))
+            .chain(facts.images.iter().map(|i| (&i.src, &i.range)));
+        // In the order they are written, as the parser gave them.
+        let mut written: Vec<_> = written.collect();
+        written.sort_by_key(|(_, range)| range.start);
+        for (dest, range) in written {
+            if dest.starts_with("https://") || dest.starts_with("http://") {
+                links.entry(dest.clone()).or_default().push(facts.locate(
+                    &file.shown,
+                    &file.text,
+                    range,
+                    80,
+                ));
             }
         }
     }

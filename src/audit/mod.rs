@@ -7,13 +7,11 @@
 
 pub mod external;
 
-use std::ops::Range;
 use std::path::Path;
 
-use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
-
 use crate::diagnostics::{Diagnostic, Location};
-use crate::parse::markdown;
+use crate::parse::markdown::Rendered;
+use crate::parse::markdown::facts::{Facts, Link};
 use crate::site::Site;
 
 /// Every check: id and what it looks for.
@@ -76,6 +74,7 @@ use crate::parse::markdown::DECORATIVE;
 pub(crate) struct Document<'a> {
     pub file: &'a crate::load::SourceFile,
     pub split: &'a crate::parse::front_matter::Split,
+    pub body: &'a Rendered,
     /// URL path without the base path.
     pub path: &'a str,
     pub ignored: &'a [crate::parse::kinds::IgnoredCheck],
@@ -92,12 +91,14 @@ pub(crate) fn documents(site: &Site) -> impl Iterator<Item = Document<'_>> {
     let pages = site.pages.iter().map(|p| Document {
         file: &p.file,
         split: &p.split,
+        body: &p.body,
         path: &p.path,
         ignored: &p.common.ignore_checks,
     });
     let sections = site.sections.iter().map(|s| Document {
         file: &s.file,
         split: &s.split,
+        body: &s.body,
         path: &s.path,
         ignored: &s.front.ignore_checks,
     });
@@ -108,9 +109,7 @@ pub(crate) fn documents(site: &Site) -> impl Iterator<Item = Document<'_>> {
 pub fn audit(site: &Site) -> Vec<Diagnostic> {
     let mut findings = Vec::new();
     for doc in documents(site) {
-        let (file, split) = (doc.file, doc.split);
-        let body = split.body(&file.text);
-        let found = audit_body(body, &file.shown, &file.text, split.body);
+        let found = audit_body(&doc.body.facts, &doc.file.shown, &doc.file.text);
         findings.extend(
             found
                 .into_iter()
@@ -164,15 +163,21 @@ pub fn check_ignores(site: &Site) -> Result<(), crate::diagnostics::Diagnostics>
 
 /// Checks the built pages for their first-level heading: the theme puts the title there, the body
 /// must not add another (that is `heading-order`'s business), and a theme must not forget it.
-pub fn audit_output(site: &Site, output: &Path) -> Vec<Diagnostic> {
+/// `output` gives the text of a built file by its path in the output (`aktuelles/x/index.html`).
+pub fn audit_output(site: &Site, output: &dyn Fn(&str) -> Option<String>) -> Vec<Diagnostic> {
     let mut findings = Vec::new();
     for doc in documents(site) {
         if doc.ignores("page-heading") {
             continue;
         }
         let (path, shown) = (doc.path, &doc.file.shown);
-        let file = output.join(path.trim_start_matches('/')).join("index.html");
-        let Ok(html) = std::fs::read_to_string(&file) else {
+        let folder = path.trim_matches('/');
+        let file = if folder.is_empty() {
+            "index.html".to_string()
+        } else {
+            format!("{folder}/index.html")
+        };
+        let Some(html) = output(&file) else {
             continue;
         };
         let count = html.matches("<h1").count();
@@ -190,121 +195,60 @@ pub fn audit_output(site: &Site, output: &Path) -> Vec<Diagnostic> {
     findings
 }
 
-struct Link {
-    range: Range<usize>,
-    dest: String,
-    text: String,
-}
-
-fn audit_body(body: &str, shown: &Path, file_text: &str, offset: usize) -> Vec<Diagnostic> {
-    let locate = |r: &Range<usize>| {
-        Location::at_offset(
-            shown,
-            file_text,
-            offset + r.start,
-            (r.end - r.start).min(80),
-        )
-    };
+/// The findings in one body's facts; `shown` and `file_text` place them in its file.
+fn audit_body(facts: &Facts, shown: &Path, file_text: &str) -> Vec<Diagnostic> {
+    let locate = |r: &std::ops::Range<usize>| facts.locate(shown, file_text, r, 80);
     let mut findings = Vec::new();
-    let mut link: Option<Link> = None;
-    // An image being read: where it is, its title, its alternative text so far.
-    let mut image: Option<(Range<usize>, String, String)> = None;
     let mut last_level = 1;
-    let mut table_head: Option<(Range<usize>, String)> = None;
-    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
-        match event {
-            Event::Start(Tag::Heading { level, .. }) => {
-                let level = heading_number(level);
-                if level == 1 {
-                    findings.push(
-                        Diagnostic::warning("a second first-level heading: the page title is already one")
-                            .code("heading-order")
-                            .at(locate(&range))
-                            .hint("Der Seitentitel ist die Hauptüberschrift. Beginnen Sie Überschriften im Text mit ## (Ebene 2)."),
-                    );
-                } else if level > last_level + 1 {
-                    findings.push(
-                        Diagnostic::warning(format!(
-                            "heading level {level} follows level {last_level}: a level is skipped"
-                        ))
-                        .code("heading-order")
-                        .at(locate(&range))
-                        .hint(format!(
-                            "Screenreader-Nutzende springen über Überschriften durch die Seite. Verwenden Sie hier {} statt {}.",
-                            "#".repeat(last_level + 1),
-                            "#".repeat(level)
-                        )),
-                    );
-                }
-                last_level = level;
-            }
-            Event::Start(Tag::Link { dest_url, .. }) => {
-                link = Some(Link {
-                    range,
-                    dest: dest_url.to_string(),
-                    text: String::new(),
-                });
-            }
-            Event::Start(Tag::Image { title, .. }) => {
-                image = Some((range, title.to_string(), String::new()))
-            }
-            Event::Text(t) | Event::Code(t) => {
-                if let Some(l) = &mut link {
-                    l.text.push_str(&t);
-                }
-                if let Some((_, _, alt)) = &mut image {
-                    alt.push_str(&t);
-                }
-                if let Some((_, text)) = &mut table_head {
-                    text.push_str(&t);
-                }
-            }
-            Event::End(TagEnd::Image) => {
-                if let Some((r, title, alt)) = image.take()
-                    && alt.trim().is_empty()
-                    && title.trim() != DECORATIVE
-                {
-                    findings.push(
-                        Diagnostic::warning("this image has no alternative text")
-                            .code("image-alt")
-                            .at(locate(&r))
-                            .hint(format!("Beschreiben Sie, was das Bild zeigt: ![Das Team beim Workshop](bild.jpg). Ist das Bild nur Schmuck, schreiben Sie ![](bild.jpg \"{DECORATIVE}\").")),
-                    );
-                }
-            }
-            Event::End(TagEnd::Link) => {
-                if let Some(l) = link.take() {
-                    findings.extend(check_link(&l, &locate(&l.range)));
-                }
-            }
-            Event::Start(Tag::TableHead) => table_head = Some((range, String::new())),
-            Event::End(TagEnd::TableHead) => {
-                if let Some((r, text)) = table_head.take()
-                    && text.trim().is_empty()
-                {
-                    findings.push(
-                        Diagnostic::warning("this table has no header row")
-                            .code("table-header")
-                            .at(locate(&r))
-                            .hint("Geben Sie jeder Spalte in der ersten Zeile eine Überschrift; Screenreader lesen sie zu jeder Zelle vor."),
-                    );
-                }
-            }
-            _ => {}
+    for heading in &facts.headings {
+        let level = usize::from(heading.level);
+        if level == 1 {
+            findings.push(
+                Diagnostic::warning("a second first-level heading: the page title is already one")
+                    .code("heading-order")
+                    .at(locate(&heading.range))
+                    .hint("Der Seitentitel ist die Hauptüberschrift. Beginnen Sie Überschriften im Text mit ## (Ebene 2)."),
+            );
+        } else if level > last_level + 1 {
+            findings.push(
+                Diagnostic::warning(format!(
+                    "heading level {level} follows level {last_level}: a level is skipped"
+                ))
+                .code("heading-order")
+                .at(locate(&heading.range))
+                .hint(format!(
+                    "Screenreader-Nutzende springen über Überschriften durch die Seite. Verwenden Sie hier {} statt {}.",
+                    "#".repeat(last_level + 1),
+                    "#".repeat(level)
+                )),
+            );
+        }
+        last_level = level;
+    }
+    for image in &facts.images {
+        if image.alt.trim().is_empty() && !image.decorative() {
+            findings.push(
+                Diagnostic::warning("this image has no alternative text")
+                    .code("image-alt")
+                    .at(locate(&image.range))
+                    .hint(format!("Beschreiben Sie, was das Bild zeigt: ![Das Team beim Workshop](bild.jpg). Ist das Bild nur Schmuck, schreiben Sie ![](bild.jpg \"{DECORATIVE}\").")),
+            );
         }
     }
-    findings
-}
-
-fn heading_number(level: HeadingLevel) -> usize {
-    match level {
-        HeadingLevel::H1 => 1,
-        HeadingLevel::H2 => 2,
-        HeadingLevel::H3 => 3,
-        HeadingLevel::H4 => 4,
-        HeadingLevel::H5 => 5,
-        HeadingLevel::H6 => 6,
+    for link in &facts.links {
+        findings.extend(check_link(link, &locate(&link.range)));
     }
+    for head in facts.table_heads.iter().filter(|h| h.empty) {
+        findings.push(
+            Diagnostic::warning("this table has no header row")
+                .code("table-header")
+                .at(locate(&head.range))
+                .hint("Geben Sie jeder Spalte in der ersten Zeile eine Überschrift; Screenreader lesen sie zu jeder Zelle vor."),
+        );
+    }
+    // In the order they are written, as an editor reads them.
+    findings.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+    findings
 }
 
 fn check_link(link: &Link, at: &Location) -> Vec<Diagnostic> {
@@ -371,8 +315,26 @@ fn check_link(link: &Link, at: &Location) -> Vec<Diagnostic> {
 mod tests {
     use super::*;
 
+    fn facts(body: &str) -> Facts {
+        let source = crate::parse::markdown::BodySource {
+            path: Path::new("content/x.md"),
+            file_text: body,
+            offset: 0,
+        };
+        let opts = crate::parse::markdown::MarkdownOptions {
+            heading_anchors: true,
+            task_done_label: "erledigt",
+            task_open_label: "offen",
+            trusted_embeds: &[],
+            open_fact_text: Some("wird ergänzt"),
+            search_text: true,
+        };
+        let resolve = |_: &str| crate::parse::markdown::Resolved::Url("/a/".into());
+        crate::parse::markdown::render(body, &source, &resolve, &opts).facts
+    }
+
     fn codes(body: &str) -> Vec<&'static str> {
-        audit_body(body, Path::new("content/x.md"), body, 0)
+        audit_body(&facts(body), Path::new("content/x.md"), body)
             .into_iter()
             .filter_map(|d| d.code)
             .collect()
@@ -418,7 +380,7 @@ mod tests {
     #[test]
     fn findings_point_at_the_link() {
         let body = "Text.\n\nMehr [hier](@/a.md).\n";
-        let d = &audit_body(body, Path::new("content/x.md"), body, 0)[0];
+        let d = &audit_body(&facts(body), Path::new("content/x.md"), body)[0];
         let loc = d.location.as_ref().unwrap();
         assert_eq!((loc.line, loc.column), (3, 6));
     }

@@ -11,17 +11,18 @@ mod sanitize;
 use std::path::Path;
 use std::sync::Arc;
 
-use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 use tera::{Context, Value};
 
 use super::text::{References, markdown_to_text};
 use super::{SALUTATION, UNSUBSCRIBE_URL};
 use crate::diagnostics::{Diagnostic, Diagnostics, Location};
-use crate::parse::kinds::KindFields;
+use crate::parse::kinds::{KindFields, NewsletterFields};
+use crate::parse::link::LinkTarget;
+use crate::parse::markdown::facts::Facts;
 use crate::parse::markdown::{self, BodySource, MarkdownOptions, RawElement, Resolved, raw_html};
 use crate::render::context::obj;
 use crate::render::templates::Templates;
-use crate::site::{PageId, Site};
+use crate::site::{Page, PageId, Site};
 
 pub const HTML_TEMPLATE: &str = "edition.mjml";
 pub const TEXT_TEMPLATE: &str = "edition.txt";
@@ -53,6 +54,35 @@ struct Article {
 
 /// Renders edition `id` of `site` with the theme's e-mail templates.
 pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edition, Diagnostics> {
+    let (page, fields) = edition_page(site, id)?;
+    let mut errors = Diagnostics::new();
+    errors.extend(check_fields(page, fields));
+    errors.extend(check_body(
+        &page.body.facts,
+        &page.file.shown,
+        &page.file.text,
+    ));
+    errors.extend(check_raw_elements(&page.body.raw_elements));
+    let addresses = Addresses::of(site, page);
+    let parts = render_articles(site, page, &addresses, &mut errors);
+    if errors.has_errors() {
+        return Err(errors);
+    }
+    let ctx = context(site, id, page, fields, &addresses, &parts);
+    let html = finish_html(templates, &ctx, &page.file.shown, &addresses)?;
+    let text = finish_text(templates, &ctx, &page.file.shown)?;
+    Ok(Edition {
+        number: fields.number,
+        page: id,
+        subject: fields.subject.clone(),
+        html,
+        text,
+        web_url: addresses.web_url,
+    })
+}
+
+/// The page of edition `id` and its newsletter fields.
+fn edition_page(site: &Site, id: PageId) -> Result<(&Page, &NewsletterFields), Diagnostics> {
     let Some(page) = site.pages.get(id) else {
         return Err(
             Diagnostic::error(format!("there is no page {id} to render as an edition")).into(),
@@ -63,8 +93,13 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             .in_file(&page.file.shown)
             .into());
     };
-    let mut errors = Diagnostics::new();
+    Ok((page, fields))
+}
+
+/// Subject and preheader are what the inbox shows: neither may be empty.
+fn check_fields(page: &Page, fields: &NewsletterFields) -> Vec<Diagnostic> {
     let yaml = page.split.yaml_source(&page.file);
+    let mut errors = Vec::new();
     for (key, value) in [
         ("subject", &fields.subject),
         ("preheader", &fields.preheader),
@@ -80,61 +115,75 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             );
         }
     }
-    let body = page.split.body(&page.file.text);
-    errors.extend(check_body(
-        body,
-        &page.file.shown,
-        &page.file.text,
-        page.split.body,
-    ));
-    errors.extend(check_raw_elements(&page.body.raw_elements));
+    errors
+}
 
-    let config = &site.config;
-    let web_url = config.permalink(&page.path);
-    let origin = config
-        .base_url
-        .strip_suffix(&config.base_path)
-        .unwrap_or(&config.base_url)
-        .to_string();
-    let absolute = |url: &str| absolutize(url, &origin, &web_url);
+/// Where the edition is on the web: a mail has no page address to resolve a relative link
+/// against, so every address in it is made absolute.
+struct Addresses {
+    /// The web version, linked as "Im Browser ansehen".
+    web_url: String,
+    /// `https://host` of the site.
+    origin: String,
+}
+
+impl Addresses {
+    fn of(site: &Site, page: &Page) -> Addresses {
+        let config = &site.config;
+        Addresses {
+            web_url: config.permalink(&page.path),
+            origin: config
+                .base_url
+                .strip_suffix(&config.base_path)
+                .unwrap_or(&config.base_url)
+                .to_string(),
+        }
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        absolutize(url, &self.origin, &self.web_url)
+    }
+}
+
+/// The intro and the articles, each as HTML and as plain text, and the text part's references.
+struct Parts {
+    intro: Article,
+    articles: Vec<Article>,
+    references: String,
+}
+
+/// Renders the intro and each `##` article with the e-mail's settings: no heading anchors
+/// (a mail has no page to jump in), ids unique per article. This renders parts of the body
+/// for a different output, it does not read it again for facts: those come from the web
+/// version's pass (`page.body.facts`). Problems are added to `errors`.
+fn render_articles(
+    site: &Site,
+    page: &Page,
+    addresses: &Addresses,
+    errors: &mut Diagnostics,
+) -> Parts {
+    let body = page.split.body(&page.file.text);
     let resolve = |target: &str| site.index.resolve(target);
     let text_link = |dest: &str| -> Option<String> {
-        match dest.strip_prefix("@/") {
-            Some(rest) => {
-                let (target, anchor) = rest
-                    .split_once('#')
-                    .map_or((rest, None), |(t, a)| (t, Some(a)));
-                match resolve(target) {
-                    Resolved::Url(u) => Some(absolute(&match anchor {
-                        Some(a) => format!("{u}#{a}"),
-                        None => u,
-                    })),
-                    _ => None,
-                }
-            }
-            None => Some(absolute(dest)),
+        match LinkTarget::parse(dest) {
+            Some(target) => match resolve(target.key) {
+                Resolved::Url(u) => Some(addresses.absolute(&target.with_anchor(&u))),
+                _ => None,
+            },
+            None => Some(addresses.absolute(dest)),
         }
     };
-
-    // The articles are the `##` sections; their ids are the web version's, so the contents can
-    // link to the article on the web.
-    let ids: Vec<&str> = page
-        .body
-        .toc
-        .iter()
-        .filter(|h| h.level == 2)
-        .map(|h| h.id.as_str())
-        .collect();
-    let md = &config.site.markdown;
+    let md = &site.config.site.markdown;
     let opts = MarkdownOptions {
         heading_anchors: false,
         task_done_label: &md.task_done_label,
         task_open_label: &md.task_open_label,
         trusted_embeds: &md.trusted_embeds,
         open_fact_text: md.open_fact_text.as_deref(),
+        search_text: false,
     };
     let mut refs = References::new();
-    let render_part = |range: std::ops::Range<usize>, refs: &mut References| {
+    let mut render_part = |id: String, title: String, range: std::ops::Range<usize>| {
         // The ranges are the Markdown parser's offsets into `body`: always inside it.
         let part = body.get(range.clone()).unwrap_or_default();
         let source = BodySource {
@@ -142,11 +191,12 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             file_text: &page.file.text,
             offset: page.split.body + range.start,
         };
-        let mut rendered = markdown::render(part, &source, &resolve, &opts);
+        let rendered = markdown::render(part, &source, &resolve, &opts);
+        errors.extend(rendered.diagnostics.iter().cloned());
         let depth = raw_html::nesting_depth(&rendered.html);
         if depth > MAX_NESTING {
             let start = part.len() - part.trim_start().len();
-            rendered.diagnostics.push(
+            errors.push(
                 Diagnostic::error(format!(
                     "this part of the edition nests {depth} elements deep; an e-mail takes at most {MAX_NESTING}"
                 ))
@@ -159,36 +209,61 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
                 .hint("Verschachteln Sie Listen, Zitate und HTML-Elemente weniger tief."),
             );
         }
-        let text = markdown_to_text(part, &text_link, refs, TEXT_WIDTH);
-        (rendered, text)
-    };
-    let sections = split_articles(body);
-    let (intro, intro_text) = render_part(sections.intro.clone(), &mut refs);
-    errors.extend(intro.diagnostics.iter().cloned());
-    let mut articles = Vec::new();
-    for (i, (title, range)) in sections.articles.into_iter().enumerate() {
-        let (rendered, text) = render_part(range, &mut refs);
-        errors.extend(rendered.diagnostics.iter().cloned());
-        articles.push(Article {
-            id: ids.get(i).map_or_else(String::new, |s| s.to_string()),
+        let text = markdown_to_text(part, &text_link, &mut refs, TEXT_WIDTH);
+        Article {
+            id,
             title,
             html: rendered.html,
             text,
-        });
+        }
+    };
+    // The articles are the `##` sections; their ids are the web version's, so the contents can
+    // link to the article on the web.
+    let ids: Vec<&str> = page
+        .body
+        .toc
+        .iter()
+        .filter(|h| h.level == 2)
+        .map(|h| h.id.as_str())
+        .collect();
+    let sections = split_articles(body, &page.body.facts);
+    let intro = render_part(String::new(), String::new(), sections.intro.clone());
+    let articles = sections
+        .articles
+        .into_iter()
+        .enumerate()
+        .map(|(i, (title, range))| {
+            let id = ids.get(i).map_or_else(String::new, |s| s.to_string());
+            render_part(id, title, range)
+        })
+        .collect();
+    Parts {
+        intro,
+        articles,
+        references: refs.render(),
     }
-    if errors.has_errors() {
-        return Err(errors);
-    }
+}
 
+/// The values the e-mail templates see: `edition` (as pages see it), `email` and `recipient`.
+fn context(
+    site: &Arc<Site>,
+    id: PageId,
+    page: &Page,
+    fields: &NewsletterFields,
+    addresses: &Addresses,
+    parts: &Parts,
+) -> Context {
+    let web_url = &addresses.web_url;
     let summary = crate::render::context::page_summary(site, page);
     let edition = crate::render::context::page_full(site, id, &summary);
     let photo = fields
         .greeting
         .as_ref()
         .and_then(|g| g.photo.as_deref())
-        .map(&absolute);
+        .map(|p| addresses.absolute(p));
     let opt = |s: Option<String>| s.map_or_else(Value::none, Value::from);
-    let article_values: Vec<Value> = articles
+    let article_values: Vec<Value> = parts
+        .articles
         .iter()
         .map(|a| {
             let url = if a.id.is_empty() {
@@ -210,11 +285,11 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         ("web_url", Value::from(web_url.as_str())),
         ("subject", Value::from(fields.subject.as_str())),
         ("preheader", Value::from(fields.preheader.as_str())),
-        ("intro_html", Value::safe_string(&intro.html)),
-        ("intro_text", Value::from(intro_text.trim_end())),
+        ("intro_html", Value::safe_string(&parts.intro.html)),
+        ("intro_text", Value::from(parts.intro.text.trim_end())),
         ("greeting_photo_url", opt(photo)),
         ("articles", Value::from(article_values)),
-        ("references", Value::from(refs.render())),
+        ("references", Value::from(parts.references.as_str())),
     ]);
     let mut ctx = Context::new();
     ctx.insert_value("edition", edition);
@@ -227,18 +302,31 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             ("unsubscribe_url", Value::from(UNSUBSCRIBE_URL)),
         ]),
     );
+    ctx
+}
 
-    let shown = &page.file.shown;
+/// The HTML part: the theme's MJML → table layout, links absolute, only the e-mail subset.
+fn finish_html(
+    templates: &Templates,
+    ctx: &Context,
+    shown: &Path,
+    addresses: &Addresses,
+) -> Result<String, Diagnostics> {
     let mjml = templates
-        .render(HTML_TEMPLATE, &ctx, Some(shown))
+        .render(HTML_TEMPLATE, ctx, Some(shown))
         .map_err(Diagnostics::from)?;
     let html = mjml_to_html(&mjml, &templates.shown(HTML_TEMPLATE))?;
-    let html = make_links_absolute(&html, &origin, &web_url)
+    let html = make_links_absolute(&html, &addresses.origin, &addresses.web_url)
         .map_err(|bad| theme_error(templates, HTML_TEMPLATE, bad))?;
-    let html = sanitize::sanitize(&html, &origin);
+    let html = sanitize::sanitize(&html, &addresses.origin);
     sanitize::check(&html).map_err(|e| theme_error(templates, HTML_TEMPLATE, e))?;
+    Ok(html)
+}
+
+/// The text part, which must offer the way out as the HTML part does.
+fn finish_text(templates: &Templates, ctx: &Context, shown: &Path) -> Result<String, Diagnostics> {
     let text = templates
-        .render(TEXT_TEMPLATE, &ctx, Some(shown))
+        .render(TEXT_TEMPLATE, ctx, Some(shown))
         .map_err(Diagnostics::from)?;
     if !text.contains(UNSUBSCRIBE_URL) {
         return Err(theme_error(
@@ -247,14 +335,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
             "the text part has no unsubscribe link: add `{{ recipient.unsubscribe_url }}`".into(),
         ));
     }
-    Ok(Edition {
-        number: fields.number,
-        page: id,
-        subject: fields.subject.clone(),
-        html,
-        text: tidy_text(&text),
-        web_url,
-    })
+    Ok(tidy_text(&text))
 }
 
 fn theme_error(templates: &Templates, name: &str, message: String) -> Diagnostics {
@@ -271,28 +352,13 @@ struct Split {
     articles: Vec<(String, std::ops::Range<usize>)>,
 }
 
-fn split_articles(body: &str) -> Split {
-    let mut headings: Vec<(String, std::ops::Range<usize>)> = Vec::new();
-    let mut current: Option<(String, usize)> = None;
-    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
-        match event {
-            Event::Start(Tag::Heading {
-                level: HeadingLevel::H2,
-                ..
-            }) => current = Some((String::new(), range.start)),
-            Event::Text(t) | Event::Code(t) if current.is_some() => {
-                if let Some((title, _)) = &mut current {
-                    title.push_str(&t);
-                }
-            }
-            Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
-                if let Some((title, start)) = current.take() {
-                    headings.push((title.trim().to_string(), start..range.end));
-                }
-            }
-            _ => {}
-        }
-    }
+fn split_articles(body: &str, facts: &Facts) -> Split {
+    let headings: Vec<(String, std::ops::Range<usize>)> = facts
+        .headings
+        .iter()
+        .filter(|h| h.level == 2)
+        .map(|h| (h.title.trim().to_string(), h.range.clone()))
+        .collect();
     let intro_end = headings.first().map_or(body.len(), |(_, r)| r.start);
     let articles = headings
         .iter()
@@ -309,56 +375,49 @@ fn split_articles(body: &str) -> Split {
 }
 
 /// Links and images a mail client could not follow, and images without a text alternative.
-fn check_body(body: &str, shown: &Path, file_text: &str, offset: usize) -> Vec<Diagnostic> {
-    let mut errors = Vec::new();
-    let mut image: Option<(std::ops::Range<usize>, String)> = None;
-    let locate = |r: &std::ops::Range<usize>| {
-        Location::at_offset(shown, file_text, offset + r.start, r.end - r.start)
-    };
-    for (event, range) in Parser::new_ext(body, markdown::options()).into_offset_iter() {
-        match event {
-            // `javascript:` and its kin are refused by the Markdown pass, with their own advice.
-            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. })
-                if raw_html::dangerous_scheme(&dest_url).is_some() => {}
-            Event::Start(Tag::Link { dest_url, .. }) if !reachable(&dest_url) => errors.push(
+fn check_body(facts: &Facts, shown: &Path, file_text: &str) -> Vec<Diagnostic> {
+    // With where each starts, to give them in the order they are written.
+    let mut errors: Vec<(usize, Diagnostic)> = Vec::new();
+    let locate = |r: &std::ops::Range<usize>| facts.locate(shown, file_text, r, usize::MAX);
+    for link in &facts.links {
+        // `javascript:` and its kin are refused by the Markdown pass, with their own advice.
+        if raw_html::dangerous_scheme(&link.dest).is_some() || reachable(&link.dest) {
+            continue;
+        }
+        errors.push((link.range.start,
+            Diagnostic::error(format!(
+                "the link `{}` cannot work in an e-mail: it is relative",
+                link.dest
+            ))
+            .at(locate(&link.range))
+            .hint("write `@/path/page.md` for a page of this site, `/file.pdf` for a file in `static/`, or a full https:// address"),
+        ));
+    }
+    for image in &facts.images {
+        if raw_html::dangerous_scheme(&image.src).is_some() {
+            continue;
+        }
+        if let Some(problem) = image_address_problem(&image.src) {
+            errors.push((
+                image.range.start,
                 Diagnostic::error(format!(
-                    "the link `{dest_url}` cannot work in an e-mail: it is relative"
+                    "the image `{}` cannot be shown in an e-mail: {problem}",
+                    image.src
                 ))
-                .at(locate(&range))
-                .hint("write `@/path/page.md` for a page of this site, `/file.pdf` for a file in `static/`, or a full https:// address"),
-            ),
-            Event::Start(Tag::Image { dest_url, .. }) => {
-                if let Some(problem) = image_address_problem(&dest_url) {
-                    errors.push(
-                        Diagnostic::error(format!(
-                            "the image `{dest_url}` cannot be shown in an e-mail: {problem}"
-                        ))
-                        .at(locate(&range))
-                        .hint(IMAGE_ADDRESS_HINT),
-                    );
-                }
-                image = Some((range, String::new()));
-            }
-            Event::Text(t) | Event::Code(t) => {
-                if let Some((_, alt)) = &mut image {
-                    alt.push_str(&t);
-                }
-            }
-            Event::End(TagEnd::Image) => {
-                if let Some((r, alt)) = image.take()
-                    && alt.trim().is_empty()
-                {
-                    errors.push(
-                        Diagnostic::error("this image has no alternative text")
-                            .at(locate(&r))
-                            .hint("describe the image between the brackets: ![Das Team beim Workshop](/bilder/workshop.jpg); readers with screen readers and mail clients that block images see only that text"),
-                    );
-                }
-            }
-            _ => {}
+                .at(locate(&image.range))
+                .hint(IMAGE_ADDRESS_HINT),
+            ));
+        }
+        if image.alt.trim().is_empty() {
+            errors.push((image.range.start,
+                Diagnostic::error("this image has no alternative text")
+                    .at(locate(&image.range))
+                    .hint("describe the image between the brackets: ![Das Team beim Workshop](/bilder/workshop.jpg); readers with screen readers and mail clients that block images see only that text"),
+            ));
         }
     }
-    errors
+    errors.sort_by_key(|(start, _)| *start);
+    errors.into_iter().map(|(_, d)| d).collect()
 }
 
 const IMAGE_ADDRESS_HINT: &str =
@@ -548,10 +607,32 @@ pub(super) fn tidy_text(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The facts the Markdown pass keeps of `body`, which starts at `offset` in `file`.
+    fn facts_of(body: &str, file: &str, offset: usize) -> Facts {
+        markdown::render(
+            body,
+            &BodySource {
+                path: Path::new("newsletters/1-x.md"),
+                file_text: file,
+                offset,
+            },
+            &|_| Resolved::Url("/x/".into()),
+            &MarkdownOptions {
+                heading_anchors: true,
+                task_done_label: "erledigt",
+                task_open_label: "offen",
+                trusted_embeds: &[],
+                open_fact_text: Some("wird ergänzt"),
+                search_text: false,
+            },
+        )
+        .facts
+    }
+
     #[test]
     fn articles_are_the_level_two_sections() {
         let body = "Vorwort.\n\n## Erster Teil\n\nText eins.\n\n### Unterpunkt\n\nMehr.\n\n## Zweiter `Teil`\n\nText zwei.\n";
-        let split = split_articles(body);
+        let split = split_articles(body, &facts_of(body, body, 0));
         assert_eq!(&body[split.intro.clone()], "Vorwort.\n\n");
         let titles: Vec<&str> = split.articles.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(titles, ["Erster Teil", "Zweiter Teil"]);
@@ -562,7 +643,8 @@ mod tests {
     #[test]
     fn relative_links_and_images_without_alt_are_errors_with_positions() {
         let text = "---\ntitle: x\n---\nSiehe [hier](seite.html) und ![](/bild.png).\n";
-        let errors = check_body(&text[17..], Path::new("newsletters/1-x.md"), text, 17);
+        let facts = facts_of(&text[17..], text, 17);
+        let errors = check_body(&facts, Path::new("newsletters/1-x.md"), text);
         assert_eq!(errors.len(), 2, "{errors:?}");
         let loc = errors[0].location.as_ref().unwrap();
         assert_eq!((loc.line, loc.column), (4, 7));
@@ -573,7 +655,8 @@ mod tests {
     fn images_over_http_and_script_links_are_judged_once() {
         let text =
             "---\ntitle: x\n---\n![Team](http://example.org/team.jpg) [x](javascript:alert(1))\n";
-        let errors = check_body(&text[17..], Path::new("newsletters/1-x.md"), text, 17);
+        let facts = facts_of(&text[17..], text, 17);
+        let errors = check_body(&facts, Path::new("newsletters/1-x.md"), text);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].message.contains("only load images over https"));
     }
@@ -597,6 +680,7 @@ mod tests {
                 task_open_label: "offen",
                 trusted_embeds: &trusted,
                 open_fact_text: None,
+                search_text: false,
             },
         );
         assert!(

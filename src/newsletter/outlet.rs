@@ -11,7 +11,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::{PoolConfig, SmtpTransport};
 use lettre::{Message, Transport as _};
 
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
 
 /// A refusal by the mail server (or the network), and whether trying again can help.
 #[derive(Debug)]
@@ -28,11 +28,7 @@ pub enum Outlet {
 
 impl Outlet {
     /// The mail server at `url` (checked to answer), or the outbox folder without one.
-    pub fn open(
-        url: Option<&str>,
-        outbox: PathBuf,
-        connections: usize,
-    ) -> Result<Outlet, Diagnostic> {
+    pub fn open(url: Option<&str>, outbox: PathBuf, connections: usize) -> Result<Outlet, OpError> {
         let outlet = Outlet::new(url, outbox, connections)?;
         outlet.check(url.unwrap_or_default())?;
         Ok(outlet)
@@ -40,17 +36,10 @@ impl Outlet {
 
     /// Like [`Outlet::open`] without asking the server: for a service that starts while the mail
     /// server is down and sends once it is back.
-    pub fn new(
-        url: Option<&str>,
-        outbox: PathBuf,
-        connections: usize,
-    ) -> Result<Outlet, Diagnostic> {
+    pub fn new(url: Option<&str>, outbox: PathBuf, connections: usize) -> Result<Outlet, OpError> {
         let Some(url) = url else {
             std::fs::create_dir_all(&outbox).map_err(|e| {
-                Diagnostic::error(format!(
-                    "cannot create the outbox {}: {e}",
-                    outbox.display()
-                ))
+                OpError::system(format!("create the outbox {}", outbox.display()), e)
             })?;
             return Ok(Outlet::Outbox(outbox));
         };
@@ -59,13 +48,13 @@ impl Outlet {
 
     /// Whether the mail server answers and takes the login: the way to tell a wrong setting
     /// before anything is sent.
-    pub fn check(&self, url: &str) -> Result<(), Diagnostic> {
+    pub fn check(&self, url: &str) -> Result<(), OpError> {
         let Outlet::Smtp(transport) = self else {
             return Ok(());
         };
         match transport.test_connection() {
             Ok(true) => Ok(()),
-            Ok(false) => Err(Diagnostic::error(format!(
+            Ok(false) => Err(OpError::mail(format!(
                 "the mail server at {} does not answer",
                 redact(url)
             ))
@@ -76,10 +65,10 @@ impl Outlet {
                 let text = e.to_string();
                 let auth = text.contains("535") || text.to_lowercase().contains("auth");
                 Err(if auth {
-                    Diagnostic::error(format!("the mail server refused the login: {text}"))
+                    OpError::mail(format!("the mail server refused the login: {text}"))
                         .hint("check OZG_SMTP_USER and OZG_SMTP_PASSWORD")
                 } else {
-                    Diagnostic::error(format!("cannot reach the mail server at {}: {text}", redact(url)))
+                    OpError::mail(format!("cannot reach the mail server at {}: {text}", redact(url)))
                         .hint("check host and port of --smtp (or `smtp:` in site.yaml), the network, and the TLS mode (smtp://, smtp+starttls://, smtps://)")
                 })
             }
@@ -161,9 +150,9 @@ pub fn redact(url: &str) -> String {
 }
 
 /// `smtp://host:port` (plain, for local servers), `smtp+starttls://host:port`, `smtps://host:port`.
-fn smtp_transport(url: &str, connections: usize) -> Result<SmtpTransport, Diagnostic> {
+fn smtp_transport(url: &str, connections: usize) -> Result<SmtpTransport, OpError> {
     let malformed = |why: &str| {
-        Diagnostic::error(format!("malformed SMTP address `{}`: {why}", redact(url)))
+        OpError::mail(format!("malformed SMTP address `{}`: {why}", redact(url)))
             .hint("write smtp://host:25, smtp+starttls://host:587 or smtps://host:465")
     };
     let (scheme, rest) = url
@@ -210,10 +199,10 @@ fn smtp_transport(url: &str, connections: usize) -> Result<SmtpTransport, Diagno
         (Ok(user), Ok(password)) => builder = builder.credentials(Credentials::new(user, password)),
         (Err(_), Err(_)) => {}
         _ => {
-            return Err(Diagnostic::error(
-                "only one of OZG_SMTP_USER and OZG_SMTP_PASSWORD is set",
-            )
-            .hint("set both for a server that needs a login, or neither"));
+            return Err(
+                OpError::mail("only one of OZG_SMTP_USER and OZG_SMTP_PASSWORD is set")
+                    .hint("set both for a server that needs a login, or neither"),
+            );
         }
     }
     Ok(builder.build())

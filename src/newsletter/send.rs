@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
@@ -22,24 +22,51 @@ use super::store::{Delivery, Store, is_token};
 use super::{Edition, Personal, Which, render_editions, settings};
 use crate::config::{NewsletterConfig, check_rate};
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::error::{Failure, OpError};
 use crate::sync::lock;
 
-/// What `send` was asked to do.
-#[derive(Debug, Clone, Default)]
+/// What `send` was asked to do; the doc comments are the help texts of its flags.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct SendOptions {
+    /// The edition's number
     pub number: u32,
+    /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
+    #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Mail server: smtp://host:25, smtp+starttls://host:587, smtps://host:465 [default: `smtp`
+    /// in site.yaml]; user and password from OZG_SMTP_USER and OZG_SMTP_PASSWORD
+    #[arg(long)]
     pub smtp: Option<String>,
-    /// One test copy to this address; nothing is recorded.
+    /// Send one test copy (subject starts with [TEST]) to this address; records nothing
+    #[arg(long)]
     pub to: Option<String>,
+    /// Render every message and report what would be sent, without sending
+    #[arg(long)]
     pub dry_run: bool,
-    /// Messages per second over all connections; 0: no limit ([`check_rate`] says what else).
+    /// Messages per second over all connections, 0 for no limit [default: `rate` in site.yaml, 10]
+    #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
+    /// Connections to the mail server [default: `connections` in site.yaml, 2]
+    #[arg(long)]
     pub connections: Option<usize>,
+    /// Also send to subscribers added after this edition's sending started
+    #[arg(long)]
     pub include_new: bool,
+    /// Try the recipients that failed before again
+    #[arg(long)]
     pub retry_failed: bool,
-    /// Show a progress bar (on a terminal).
+    /// Show a progress bar (the command sets it on a terminal).
+    #[arg(skip)]
     pub progress: bool,
+}
+
+/// `--rate`: a number that [`check_rate`] accepts, refused where the flag is read.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    check_rate(rate)
 }
 
 /// How a send ended.
@@ -107,108 +134,179 @@ impl RateLimit {
 }
 
 /// Sends edition `opts.number` to the subscribers (or one test copy, or nothing on a dry run).
-pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport, Diagnostics> {
+pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport, Failure> {
     let site = std::sync::Arc::new(crate::load_site(site_opts)?);
     let theme = crate::theme::Theme::load(&site_opts.root, &site.config.site.theme)?;
-    let config = settings(&site)?;
-    let edition = render_editions(&site, &theme, Which::Number(opts.number))?
-        .pop()
-        .ok_or_else(|| Diagnostic::error(format!("there is no edition number {}", opts.number)))?;
-    let now = site_opts.now;
-    let dkim = message::dkim(config, &site_opts.root)?;
-    let connections = opts.connections.unwrap_or(config.connections).max(1);
-    let rate = opts.rate.unwrap_or(config.rate);
-    let limit = RateLimit::new(rate).map_err(|why| {
-        Diagnostic::error(format!("cannot send: {why}"))
-            .hint("give --rate 10 (messages per second), or 0 for no limit")
-    })?;
-    let smtp = opts.smtp.clone().or_else(|| config.smtp.clone());
-    let outbox = site_opts
-        .root
-        .join(config.outbox.as_deref().unwrap_or(".ozg-site/outbox"))
-        .join(edition.number.to_string());
-
+    let sending = Sending::new(&site, &theme, site_opts, opts)?;
     if let Some(address) = &opts.to {
-        let address = Email::parse(address)
-            .map_err(|why| Diagnostic::error(format!("--to: {}", why.reason(address))))?;
-        let mut test = edition.clone();
-        test.subject = format!("[TEST] {}", edition.subject);
-        let recipient = Recipient {
-            mailbox: Mailbox::new(
-                None,
-                address
-                    .as_str()
-                    .parse()
-                    .map_err(|e| Diagnostic::error(format!("--to: {e}")))?,
-            ),
-            personal: Personal::new(config, "test", config.sample_recipient.name.as_deref()),
-        };
-        let message = message::build(
-            config,
-            &test,
-            &Prepared::new(&test),
-            &recipient,
-            now,
-            dkim.as_ref(),
-        )?;
-        let outlet = Outlet::open(smtp.as_deref(), outbox.join("test"), 1)?;
-        outlet.send(&message, "test").map_err(|r| match r {
-            Refusal::Temporary(t) | Refusal::Permanent(t) => {
-                Diagnostic::error(format!("the test copy was not accepted: {t}"))
-            }
-        })?;
-        return Ok(SendReport {
-            sent: 1,
-            destination: outlet.describe(smtp.as_deref()),
-            test_copy: true,
-            ..SendReport::default()
-        });
+        return send_test_copy(&sending, address);
     }
-
-    let db = database_path(&site_opts.root, Some(config), opts.db.as_deref());
+    let db = database_path(&site_opts.root, Some(sending.config), opts.db.as_deref());
     let mut store = Store::open(&db)?;
     if opts.dry_run {
-        let mut recipients = store.pending_unregistered(edition.number)?;
-        if store.status(edition.number)?.is_none() {
-            recipients = store
-                .list()?
-                .into_iter()
-                .filter(|s| s.status == super::store::SubscriberStatus::Active)
-                .map(|s| Delivery {
-                    token: store.unsubscribe_token(&s.link_nonce),
-                    subscriber: s.id,
-                    email: s.email,
-                    name: s.name,
-                })
-                .collect();
-        }
-        let prepared = Prepared::new(&edition);
-        let mut unsendable = Vec::new();
-        for d in &recipients {
-            match recipient_of(config, d) {
-                Ok(r) => {
-                    message::build(config, &edition, &prepared, &r, now, dkim.as_ref())?;
-                }
-                Err(why) => unsendable.push((printable(&d.email).into_owned(), why)),
-            }
-        }
-        return Ok(SendReport {
-            sent: (recipients.len() - unsendable.len()) as u64,
-            failed: unsendable.len() as u64,
-            dry_run: true,
-            destination: smtp.map_or_else(|| outbox.display().to_string(), |u| redact(&u)),
-            unsendable,
-            ..SendReport::default()
-        });
+        return dry_run(&sending, &store);
     }
+    send_campaign(&sending, &mut store, opts)
+}
 
+/// What the three ways of sending share: the edition rendered for mail and the settings.
+struct Sending<'a> {
+    config: &'a NewsletterConfig,
+    edition: Edition,
+    dkim: Option<lettre::message::dkim::DkimConfig>,
+    connections: usize,
+    limit: RateLimit,
+    /// `--smtp`, else `smtp` in `site.yaml`; none: the outbox.
+    smtp: Option<String>,
+    outbox: PathBuf,
+    now: jiff::Timestamp,
+}
+
+impl<'a> Sending<'a> {
+    /// Renders the edition and checks every setting before anything is sent.
+    fn new(
+        site: &'a Arc<crate::site::Site>,
+        theme: &crate::theme::Theme,
+        site_opts: &crate::Options,
+        opts: &SendOptions,
+    ) -> Result<Sending<'a>, Failure> {
+        let config = settings(site)?;
+        let edition = render_editions(site, theme, Which::Number(opts.number))?
+            .pop()
+            .ok_or_else(|| {
+                Diagnostic::error(format!("there is no edition number {}", opts.number))
+            })?;
+        let dkim = message::dkim(config, &site_opts.root)?;
+        let rate = opts.rate.unwrap_or(config.rate);
+        let limit = RateLimit::new(rate).map_err(|why| {
+            Diagnostic::error(format!("cannot send: {why}"))
+                .hint("give --rate 10 (messages per second), or 0 for no limit")
+        })?;
+        let outbox = site_opts
+            .root
+            .join(config.outbox.as_deref().unwrap_or(".ozg-site/outbox"))
+            .join(edition.number.to_string());
+        Ok(Sending {
+            config,
+            edition,
+            dkim,
+            connections: opts.connections.unwrap_or(config.connections).max(1),
+            limit,
+            smtp: opts.smtp.clone().or_else(|| config.smtp.clone()),
+            outbox,
+            now: site_opts.now,
+        })
+    }
+}
+
+/// `--to`: one copy marked `[TEST]` to `address`; nothing is recorded.
+fn send_test_copy(sending: &Sending<'_>, address: &str) -> Result<SendReport, Failure> {
+    let Sending {
+        config, edition, ..
+    } = sending;
+    let address = Email::parse(address)
+        .map_err(|why| Diagnostic::error(format!("--to: {}", why.reason(address))))?;
+    let mut test = edition.clone();
+    test.subject = format!("[TEST] {}", edition.subject);
+    let recipient = Recipient {
+        mailbox: Mailbox::new(
+            None,
+            address
+                .as_str()
+                .parse()
+                .map_err(|e| Diagnostic::error(format!("--to: {e}")))?,
+        ),
+        personal: Personal::new(config, "test", config.sample_recipient.name.as_deref()),
+    };
+    let message = message::build(
+        config,
+        &test,
+        &Prepared::new(&test),
+        &recipient,
+        sending.now,
+        sending.dkim.as_ref(),
+    )?;
+    let smtp = sending.smtp.as_deref();
+    let outlet = Outlet::open(smtp, sending.outbox.join("test"), 1)?;
+    outlet.send(&message, "test").map_err(|r| match r {
+        Refusal::Temporary(t) | Refusal::Permanent(t) => {
+            OpError::mail(format!("the test copy was not accepted: {t}"))
+        }
+    })?;
+    Ok(SendReport {
+        sent: 1,
+        destination: outlet.describe(smtp),
+        test_copy: true,
+        ..SendReport::default()
+    })
+}
+
+/// `--dry-run`: renders every message a send would send and says who cannot be sent to.
+fn dry_run(sending: &Sending<'_>, store: &Store) -> Result<SendReport, Failure> {
+    let Sending {
+        config, edition, ..
+    } = sending;
+    let mut recipients = store.pending_unregistered(edition.number)?;
+    if store.status(edition.number)?.is_none() {
+        recipients = store
+            .list()?
+            .into_iter()
+            .filter(|s| s.status == super::store::SubscriberStatus::Active)
+            .map(|s| Delivery {
+                token: store.unsubscribe_token(&s.link_nonce),
+                subscriber: s.id,
+                email: s.email,
+                name: s.name,
+            })
+            .collect();
+    }
+    let prepared = Prepared::new(edition);
+    let mut unsendable = Vec::new();
+    for d in &recipients {
+        match recipient_of(config, d) {
+            Ok(r) => {
+                message::build(
+                    config,
+                    edition,
+                    &prepared,
+                    &r,
+                    sending.now,
+                    sending.dkim.as_ref(),
+                )?;
+            }
+            Err(why) => unsendable.push((printable(&d.email).into_owned(), why)),
+        }
+    }
+    Ok(SendReport {
+        sent: (recipients.len() - unsendable.len()) as u64,
+        failed: unsendable.len() as u64,
+        dry_run: true,
+        destination: sending
+            .smtp
+            .as_deref()
+            .map_or_else(|| sending.outbox.display().to_string(), redact),
+        unsendable,
+        ..SendReport::default()
+    })
+}
+
+/// The real thing: every pending recipient of the journal, over `connections` threads.
+fn send_campaign(
+    sending: &Sending<'_>,
+    store: &mut Store,
+    opts: &SendOptions,
+) -> Result<SendReport, Failure> {
+    let Sending {
+        config, edition, ..
+    } = sending;
     let fresh = store.status(edition.number)?.is_none();
     if fresh && store.count()? == 0 {
         return Err(Diagnostic::error("there are no subscribers")
             .hint("add them with `ozg-site subscribers import liste.csv` or `ozg-site subscribers add adresse@example.org`")
             .into());
     }
-    let outlet = Outlet::open(smtp.as_deref(), outbox, connections)?;
+    let smtp = sending.smtp.as_deref();
+    let outlet = Outlet::open(smtp, sending.outbox.clone(), sending.connections)?;
     if opts.retry_failed {
         store.retry_failed(edition.number)?;
     }
@@ -217,70 +315,30 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
     let before = store.status(edition.number)?.unwrap_or_default();
     let mut report = SendReport {
         already_sent: before.sent,
-        destination: outlet.describe(smtp.as_deref()),
+        destination: outlet.describe(smtp),
         ..SendReport::default()
     };
     if pending.is_empty() {
         store.finish_if_done(edition.number)?;
         return Ok(report);
     }
-
-    let progress = progress_bar(opts.progress, pending.len() as u64);
-    let queue = Mutex::new(VecDeque::from(pending));
-    let counts = Mutex::new(Counts::default());
-    let prepared = Prepared::new(&edition);
+    let prepared = Prepared::new(edition);
     let run = Run {
         config,
-        edition: &edition,
+        edition,
         prepared: &prepared,
-        dkim: dkim.as_ref(),
+        dkim: sending.dkim.as_ref(),
         outlet: &outlet,
-        limit: &limit,
-        now,
+        limit: &sending.limit,
+        now: sending.now,
         retries: config.retries.max(1),
         retry_delay: Duration::from_millis(config.retry_delay_ms),
     };
-    let errors: Vec<Diagnostic> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..connections)
-            .map(|_| {
-                let store = store.reopen();
-                let (queue, counts, progress, run) = (&queue, &counts, &progress, &run);
-                scope.spawn(move || -> Result<(), Diagnostic> {
-                    let store = store?;
-                    // One statement, so the queue's guard is dropped before the delivery.
-                    while let Some(d) = lock(queue).pop_front() {
-                        let outcome = run.deliver(&store, &d)?;
-                        let failed = {
-                            let mut c = lock(counts);
-                            match outcome {
-                                Outcome::Sent => c.sent += 1,
-                                Outcome::Failed => c.failed += 1,
-                                Outcome::Unsubscribed => c.unsubscribed += 1,
-                            }
-                            c.failed
-                        };
-                        progress.set_message(format!("{failed} failed"));
-                        progress.inc(1);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .filter_map(|w| match w.join() {
-                Ok(Ok(())) => None,
-                Ok(Err(d)) => Some(d),
-                Err(_) => Some(Diagnostic::error("internal: a sending thread crashed")),
-            })
-            .collect()
-    });
+    let progress = progress_bar(opts.progress, pending.len() as u64);
+    let counts = run.deliver_all(store, pending, sending.connections, &progress);
     progress.finish_and_clear();
-    if let Some(first) = errors.into_iter().next() {
-        return Err(first.into());
-    }
+    let counts = counts?;
     store.finish_if_done(edition.number)?;
-    let counts = *lock(&counts);
     report.sent = counts.sent;
     report.failed = counts.failed;
     report.unsubscribed = counts.unsubscribed;
@@ -368,9 +426,61 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Sends to every recipient of `pending` over `connections` threads, each with its own
+    /// connection to the database; the first error that stopped a thread, if any.
+    fn deliver_all(
+        &self,
+        store: &Store,
+        pending: Vec<Delivery>,
+        connections: usize,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Counts, Failure> {
+        let queue = Mutex::new(VecDeque::from(pending));
+        let counts = Mutex::new(Counts::default());
+        let errors: Vec<Failure> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..connections)
+                .map(|_| {
+                    let store = store.reopen();
+                    let (queue, counts) = (&queue, &counts);
+                    scope.spawn(move || -> Result<(), Failure> {
+                        let store = store?;
+                        // One statement, so the queue's guard is dropped before the delivery.
+                        while let Some(d) = lock(queue).pop_front() {
+                            let outcome = self.deliver(&store, &d)?;
+                            let failed = {
+                                let mut c = lock(counts);
+                                match outcome {
+                                    Outcome::Sent => c.sent += 1,
+                                    Outcome::Failed => c.failed += 1,
+                                    Outcome::Unsubscribed => c.unsubscribed += 1,
+                                }
+                                c.failed
+                            };
+                            progress.set_message(format!("{failed} failed"));
+                            progress.inc(1);
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .filter_map(|w| match w.join() {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(_) => Some(OpError::Internal("a sending thread crashed".into()).into()),
+                })
+                .collect()
+        });
+        match errors.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(*lock(&counts)),
+        }
+    }
+
     /// Sends to one recipient, retrying temporary refusals, and records the outcome.
     /// `Err`: the journal cannot be written.
-    fn deliver(&self, store: &Store, d: &Delivery) -> Result<Outcome, Diagnostic> {
+    fn deliver(&self, store: &Store, d: &Delivery) -> Result<Outcome, OpError> {
         let number = self.edition.number;
         // The queue was read when sending started; the subscription service may have taken the
         // recipient out since.

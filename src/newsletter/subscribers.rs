@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::address::{Email, clean_name, excerpt, printable};
 use crate::diagnostics::{Diagnostic, Location};
+use crate::error::OpError;
 
 /// What an import found.
 #[derive(Debug, Default)]
@@ -227,10 +228,10 @@ pub fn unprotect(cell: &str) -> &str {
 /// Writes a row per subscriber with their consent record ([`super::store::Subscriber::record`]),
 /// UTF-8 with BOM so Excel shows umlauts correctly, `;` as German Excel expects, every cell
 /// [`protect`]ed from being run as a formula.
-pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Result<(), Diagnostic> {
-    let fail = |e: &dyn std::fmt::Display| {
-        Diagnostic::error(format!("cannot write {}: {e}", path.display()))
-            .hint("check that the folder exists and is writable")
+pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Result<(), OpError> {
+    let fail = |e: &dyn std::fmt::Display| OpError::Write {
+        path: path.to_path_buf(),
+        source: e.to_string().into(),
     };
     let mut out = Vec::from("\u{feff}".as_bytes());
     {
@@ -262,7 +263,7 @@ pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Resul
 }
 
 /// A name for a new file next to `path`: `.<name>.<random>.tmp`.
-fn beside(path: &Path) -> Result<std::path::PathBuf, Diagnostic> {
+fn beside(path: &Path) -> Result<std::path::PathBuf, OpError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -8,6 +8,12 @@
 //! list knows whether it is tight and a table knows every column's width before a line is printed.
 //! The tree is then rendered to lines, each container narrowing the width for its children and
 //! prefixing their lines (list markers, `> `, code indentation).
+//!
+//! This is the one walker over a body's events besides the site's Markdown pass
+//! ([`crate::parse::markdown::render`]), and it stays one on purpose: it needs the block
+//! structure (tight lists, column widths, nesting) before it writes a line, which the facts of
+//! the pass do not keep and an HTML renderer has no use for. It reads the same dialect
+//! ([`crate::parse::markdown::options`]) over the same text, so both parts of a mail agree.
 
 use std::collections::HashMap;
 
@@ -65,9 +71,7 @@ impl References {
     }
 }
 
-/// Renders a Markdown body (CommonMark + GFM tables/strikethrough/tasklists, as pulldown-cmark 0.13 parses with
-/// Options::ENABLE_TABLES | ENABLE_STRIKETHROUGH | ENABLE_TASKLISTS | ENABLE_HEADING_ATTRIBUTES | ENABLE_FOOTNOTES)
-/// as plain text wrapped at `width` columns (72 in practice). `link` maps a link or image destination as written
+/// Renders a Markdown body (the site's dialect, [`crate::parse::markdown::options`]) as plain text wrapped at `width` columns (72 in practice). `link` maps a link or image destination as written
 /// (e.g. "@/aktuelles/x.md#anker", "https://…", "/static/x.pdf") to the absolute URL to print, or None to print
 /// the text only (unpublished targets). Links are printed as "text [n]" with n from `refs`; a link whose text
 /// equals its URL (autolinks, mailto:) is printed just as the address, no reference. Images print as
@@ -86,7 +90,6 @@ pub fn markdown_to_text(
     finish(render_blocks(&blocks, width, true))
 }
 
-/// The parser options the site's HTML renderer uses too, so both parts of a mail see the same document.
 /// The site's Markdown dialect, so the text part reads the body as the HTML part does.
 fn options() -> Options {
     crate::parse::markdown::options()
@@ -1108,18 +1111,12 @@ mod tests {
     /// Resolves links as the newsletter does: `@/` pages to the site, "@/entwurf.md" unpublished,
     /// site paths to the site, absolute URLs as they are.
     fn resolve(dest: &str) -> Option<String> {
-        if dest.starts_with("@/entwurf") {
-            return None;
-        }
-        if let Some(page) = dest.strip_prefix("@/") {
-            let (path, anchor) = page.split_once('#').unwrap_or((page, ""));
-            let path = path.trim_end_matches(".md");
-            let anchor = if anchor.is_empty() {
-                String::new()
-            } else {
-                format!("#{anchor}")
-            };
-            return Some(format!("{SITE}/{path}/{anchor}"));
+        if let Some(target) = crate::parse::link::LinkTarget::parse(dest) {
+            if target.key.starts_with("entwurf") {
+                return None;
+            }
+            let path = target.key.trim_end_matches(".md");
+            return Some(target.with_anchor(&format!("{SITE}/{path}/")));
         }
         if dest.starts_with('/') {
             return Some(format!("{SITE}{dest}"));

@@ -23,7 +23,7 @@ use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
-use super::markdown::escape;
+use super::escape::escape;
 use crate::sync;
 
 /// Class prefix of highlighted code spans; the theme's `syntax.css` styles `hl-*` classes.

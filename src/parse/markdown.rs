@@ -1,28 +1,35 @@
-//! Markdown body → HTML, in one pass over pulldown-cmark's events.
+//! Markdown body → HTML, in the one pass over pulldown-cmark's events.
 //!
-//! Besides HTML the pass yields what later stages need without parsing again: the table of contents
-//! (heading ids are what `#anchor` links are checked against), the teaser, the `@/` links to check,
-//! the word count, and the images and frames written as raw HTML.
+//! Besides HTML the pass yields what later stages need, so no stage parses a body again: the
+//! table of contents (heading ids are what `#anchor` links are checked against), the teaser, the
+//! `@/` links to check, the word count, where each `<img>` is in the HTML (for responsive
+//! images), the images and frames written as raw HTML, and the [`facts::Facts`] the checks, the
+//! external link check, the search index and the newsletter read (links, images, headings,
+//! table headers and plain text, with positions).
+//!
+//! The steps: [`open_facts`] turns `[offen: …]` into the reader's text, `body::BodyRenderer`
+//! changes events where the site wants more than CommonMark and keeps the teaser, headings and
+//! images, `safety` judges raw HTML and addresses, and [`facts`] reads the events as written.
 //!
 //! It also refuses what must not reach a reader: raw HTML that runs script, sends data, embeds
 //! other sites or changes how the page is parsed, and `javascript:`/`vbscript:`/`data:` addresses
 //! in links and images ([`raw_html`]).
 
+mod body;
+pub mod facts;
 pub mod open_facts;
 pub mod raw_html;
+mod safety;
 
-use super::highlight::highlight;
+pub use super::escape::escape;
 
 use std::ops::Range;
 use std::path::Path;
 
-use pulldown_cmark::{
-    CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd,
-};
+use pulldown_cmark::{Options, Parser};
 use serde::Serialize;
 
 use crate::diagnostics::{Diagnostic, Location};
-use crate::slug::slugify;
 
 /// The title a decorative image carries instead of alternative text: `![](bild.png "dekorativ")`.
 pub const DECORATIVE: &str = "dekorativ";
@@ -42,16 +49,7 @@ pub struct AnchorRef {
     pub location: Location,
 }
 
-/// What a link target in `@/` form turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
-    Url(String),
-    /// The page exists but is not published yet (scheduled or draft): render the text only.
-    Unpublished,
-    Missing {
-        suggestion: Option<String>,
-    },
-}
+pub use super::link::Resolved;
 
 pub struct MarkdownOptions<'a> {
     pub heading_anchors: bool,
@@ -62,6 +60,9 @@ pub struct MarkdownOptions<'a> {
     /// What readers see for `[offen: …]` (`markdown.open_fact_text`); without it the form is an
     /// error, since there is nothing honest to show.
     pub open_fact_text: Option<&'a str>,
+    /// Keep the plain text for the search index ([`facts::Facts::text`]): only a site with a
+    /// search page needs it, and on a large one it is as big as the bodies.
+    pub search_text: bool,
 }
 
 /// `[offen: …]` in the body: what the editor still has to fill in, and where.
@@ -87,6 +88,21 @@ pub struct RawElement {
     pub src: Option<String>,
     pub alt: Option<String>,
     pub location: Location,
+    /// Where the start tag is in [`Rendered::html`] (unknown when it is not written as it is).
+    pub html: Option<Range<usize>>,
+    /// The markers the start tag begins and ends after, and the offsets from them.
+    written: Option<((usize, usize), (usize, usize))>,
+}
+
+/// An `<img>` in [`Rendered::html`], from Markdown or raw HTML, for the responsive image step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageTag {
+    /// Where the tag is in the HTML.
+    pub html: Range<usize>,
+    /// The address as the editor meant it (entities decoded).
+    pub src: String,
+    /// Where the address (for raw HTML: the tag) is written.
+    pub location: Location,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -95,6 +111,8 @@ pub struct Rendered {
     /// The teaser: content before `<!-- more -->`, else the first paragraph.
     pub summary: Option<String>,
     pub toc: Vec<Heading>,
+    /// Every `@/` target the body links to and what it resolved to, in order.
+    pub internal_links: Vec<(String, Resolved)>,
     pub anchors_to_check: Vec<AnchorRef>,
     pub word_count: usize,
     pub diagnostics: Vec<Diagnostic>,
@@ -103,11 +121,13 @@ pub struct Rendered {
     pub open_facts: Vec<OpenText>,
     /// How many more `[offen: …]` the body has.
     pub open_facts_more: usize,
+    /// Every `<img>` of `html`, in order.
+    pub images: Vec<ImageTag>,
+    /// What the checks and the other outputs read of the body.
+    pub facts: facts::Facts,
 }
 
 const MORE_MARKER: &str = "<!-- more -->";
-const TABLE_OPEN: &str = "<div class=\"table-scroll\" tabindex=\"0\">\n";
-const TABLE_CLOSE: &str = "</div>\n";
 
 pub(crate) fn options() -> Options {
     Options::ENABLE_TABLES
@@ -117,34 +137,41 @@ pub(crate) fn options() -> Options {
         | Options::ENABLE_HEADING_ATTRIBUTES
 }
 
-/// Renders `body` (the part of `source` after the front matter) to HTML.
+/// Renders `body` (the part of `source` after the front matter) to HTML, with its facts.
+///
+/// This is the one parse of a page body: every later stage reads [`Rendered`].
 pub fn render(
     body: &str,
     source: &BodySource<'_>,
     resolve: &dyn Fn(&str) -> Resolved,
     opts: &MarkdownOptions<'_>,
 ) -> Rendered {
-    let mut out = Rendered::default();
-    let mut events: Vec<Event<'_>> = Vec::new();
-    let mut summary_cut: Option<usize> = None;
-    // A teaser cut inside an HTML block could end inside a tag, which list pages then continue.
-    let mut marker_in_html_block: Option<Range<usize>> = None;
-    let mut first_paragraph: (Option<usize>, Option<usize>) = (None, None);
-    let mut depth = 0usize;
-    let mut used_ids: Vec<String> = Vec::new();
-
-    // A heading's events are held back until its end, to make its id from its text.
-    type HeadingBuf<'a> = (
-        HeadingLevel,
-        Option<CowStr<'a>>,
-        Vec<CowStr<'a>>,
-        Vec<Event<'a>>,
-    );
-    let mut heading: Option<HeadingBuf<'_>> = None;
-    let mut code: Option<(Option<String>, String)> = None;
-    let mut dropping_link = false;
-
-    let locate = |range: &std::ops::Range<usize>| {
+    let mut collector = facts::Collector::new(source.offset);
+    let mut renderer = body::BodyRenderer::new(body, source, resolve, opts);
+    let mut parser = Parser::new_ext(body, options()).into_offset_iter();
+    let (found, more) = {
+        // The facts are read before the open facts step changes anything.
+        let written = parser
+            .by_ref()
+            .inspect(|(event, range)| collector.observe(event, range, body));
+        let mut stream = open_facts::OpenFactsInText::new(
+            written,
+            body,
+            opts.open_fact_text.unwrap_or_default(),
+        );
+        for (event, range) in stream.by_ref() {
+            renderer.event(event, range);
+        }
+        (std::mem::take(&mut stream.found), stream.more)
+    };
+    for (_, definition) in parser.reference_definitions().iter() {
+        renderer
+            .safety
+            .reference_definition(&definition.dest, &definition.span);
+    }
+    let (mut out, teaser_problem) = renderer.finish(body.len(), collector.facts);
+    out.open_facts_more = more;
+    let locate = |range: &Range<usize>| {
         Location::at_offset(
             source.path,
             source.file_text,
@@ -152,216 +179,6 @@ pub fn render(
             range.end - range.start,
         )
     };
-
-    let mut safety = Safety {
-        body,
-        source,
-        policy: raw_html::Policy {
-            trusted_embeds: opts.trusted_embeds,
-        },
-        block: None,
-        diagnostics: Vec::new(),
-        elements: Vec::new(),
-    };
-    let mut parser = Parser::new_ext(body, options()).into_offset_iter();
-    let mut facts = open_facts::OpenFactsInText::new(
-        parser.by_ref(),
-        body,
-        opts.open_fact_text.unwrap_or_default(),
-    );
-    for (event, range) in facts.by_ref() {
-        safety.event(&event, &range);
-        if let Event::Text(t) = &event {
-            out.word_count += count_words(t);
-        }
-        // Code blocks are collected whole so syntect sees complete lines.
-        if let Some((lang, text)) = &mut code {
-            match event {
-                Event::Text(t) => text.push_str(&t),
-                Event::End(TagEnd::CodeBlock) => {
-                    let html = highlight(lang.as_deref(), text);
-                    events.push(Event::Html(html.into()));
-                    code = None;
-                    depth -= 1;
-                }
-                _ => {}
-            }
-            continue;
-        }
-        let event = match event {
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) if dest_url.starts_with("@/") => {
-                let internal = dest_url.strip_prefix("@/").unwrap_or(&dest_url);
-                let (target, anchor) = match internal.split_once('#') {
-                    Some((t, a)) => (t.to_string(), Some(a.to_string())),
-                    None => (internal.to_string(), None),
-                };
-                match resolve(&target) {
-                    Resolved::Url(url) => {
-                        if let Some(anchor) = &anchor {
-                            out.anchors_to_check.push(AnchorRef {
-                                target: target.clone(),
-                                anchor: anchor.clone(),
-                                location: locate(&range),
-                            });
-                        }
-                        let dest = match anchor {
-                            Some(a) => format!("{url}#{a}"),
-                            None => url,
-                        };
-                        Event::Start(Tag::Link {
-                            link_type,
-                            dest_url: dest.into(),
-                            title,
-                            id,
-                        })
-                    }
-                    Resolved::Unpublished => {
-                        dropping_link = true;
-                        continue;
-                    }
-                    Resolved::Missing { suggestion } => {
-                        let hint = match suggestion {
-                            Some(s) => format!("did you mean `@/{s}`?"),
-                            None => "write the path of an existing file relative to `content/`, e.g. `@/aktuelles/beitrag.md`".into(),
-                        };
-                        out.diagnostics.push(
-                            Diagnostic::error(format!("link to a missing page `{dest_url}`"))
-                                .at(locate(&range))
-                                .hint(hint),
-                        );
-                        Event::Start(Tag::Link {
-                            link_type,
-                            dest_url,
-                            title,
-                            id,
-                        })
-                    }
-                }
-            }
-            Event::End(TagEnd::Link) if dropping_link => {
-                dropping_link = false;
-                continue;
-            }
-            Event::TaskListMarker(done) => {
-                let (checked, label) = if done {
-                    (" checked", opts.task_done_label)
-                } else {
-                    ("", opts.task_open_label)
-                };
-                Event::Html(
-                    format!(
-                        "<input type=\"checkbox\" disabled{checked} aria-label=\"{}\"> ",
-                        escape(label)
-                    )
-                    .into(),
-                )
-            }
-            // `![](bild.jpg "dekorativ")` marks a decorative image (see `audit`): empty alt, and
-            // the marker is not shown as a tooltip.
-            Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) if title.as_ref() == DECORATIVE => Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title: "".into(),
-                id,
-            }),
-            Event::Html(ref h) | Event::InlineHtml(ref h) if h.trim() == MORE_MARKER => {
-                if summary_cut.is_none() {
-                    summary_cut = Some(events.len());
-                    marker_in_html_block = safety.block.is_some().then(|| range.clone());
-                }
-                continue;
-            }
-            other => other,
-        };
-
-        if let Some((_, _, _, inner)) = &mut heading {
-            match event {
-                Event::End(TagEnd::Heading(_)) => {
-                    let Some((level, id, classes, inner)) = heading.take() else {
-                        continue;
-                    };
-                    events.push(finish_heading(
-                        level,
-                        id,
-                        &classes,
-                        inner,
-                        &mut used_ids,
-                        &mut out.toc,
-                        opts.heading_anchors,
-                    ));
-                    depth -= 1;
-                }
-                e => inner.push(e),
-            }
-            continue;
-        }
-
-        match event {
-            Event::Start(Tag::Heading {
-                level, id, classes, ..
-            }) => {
-                depth += 1;
-                heading = Some((level, id, classes, Vec::new()));
-            }
-            Event::Start(Tag::CodeBlock(kind)) => {
-                depth += 1;
-                let lang = match kind {
-                    CodeBlockKind::Fenced(info) => info
-                        .split([' ', ',', '{'])
-                        .next()
-                        .filter(|l| !l.is_empty())
-                        .map(str::to_string),
-                    CodeBlockKind::Indented => None,
-                };
-                code = Some((lang, String::new()));
-            }
-            Event::Start(t @ Tag::Table(_)) => {
-                // Wide tables scroll inside their own box on phones instead of crushing words;
-                // tabindex lets keyboard users scroll it (WCAG 2.1.1).
-                depth += 1;
-                events.push(Event::Html(TABLE_OPEN.into()));
-                events.push(Event::Start(t));
-            }
-            Event::End(TagEnd::Table) => {
-                depth = depth.saturating_sub(1);
-                events.push(Event::End(TagEnd::Table));
-                events.push(Event::Html(TABLE_CLOSE.into()));
-            }
-            Event::Start(t) => {
-                if depth == 0 && t == Tag::Paragraph && first_paragraph.0.is_none() {
-                    first_paragraph.0 = Some(events.len());
-                }
-                depth += 1;
-                events.push(Event::Start(t));
-            }
-            Event::End(t) => {
-                depth = depth.saturating_sub(1);
-                let closes_first = depth == 0
-                    && t == TagEnd::Paragraph
-                    && first_paragraph.0.is_some()
-                    && first_paragraph.1.is_none();
-                events.push(Event::End(t));
-                if closes_first {
-                    first_paragraph.1 = Some(events.len());
-                }
-            }
-            e => events.push(e),
-        }
-    }
-
-    let found = std::mem::take(&mut facts.found);
-    out.open_facts_more = facts.more;
-    drop(facts);
     for (i, fact) in found.into_iter().enumerate() {
         let mut location = locate(&fact.range);
         // A line of megabytes is not worth a copy per fact; the position says where it is.
@@ -386,156 +203,10 @@ pub fn render(
             location,
         });
     }
-    for (_, definition) in parser.reference_definitions().iter() {
-        safety.reference_definition(&definition.dest, &definition.span);
-    }
-    out.diagnostics.append(&mut safety.diagnostics);
     out.diagnostics
         .sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
-    out.raw_elements = safety.elements;
-
-    let teaser_range = match (summary_cut, first_paragraph) {
-        (Some(cut), _) => Some(0..cut),
-        (None, (Some(start), Some(end))) => Some(start..end),
-        _ => None,
-    };
-    if let Some(range) = teaser_range {
-        let teaser = events
-            .get(range)
-            .unwrap_or_default()
-            .iter()
-            .filter(|e| !matches!(e, Event::FootnoteReference(_)))
-            .cloned();
-        let mut summary = String::new();
-        pulldown_cmark::html::push_html(&mut summary, teaser);
-        if let Some(marker) = &marker_in_html_block
-            && !raw_html::tokenize(&summary).complete
-        {
-            out.diagnostics.push(
-                Diagnostic::error("`<!-- more -->` stands inside a tag of raw HTML, so the teaser would end inside it")
-                    .at(locate(marker))
-                    .hint("Setzen Sie <!-- more --> zwischen zwei Absätze, außerhalb von HTML-Tags; sonst wird in Übersichten der folgende Inhalt Teil des Tags."),
-            );
-        }
-        if !summary.trim().is_empty() {
-            out.summary = Some(summary);
-        }
-    }
-    out.html.reserve(body.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut out.html, events.into_iter());
+    out.diagnostics.extend(teaser_problem);
     out
-}
-
-/// The checks of what may reach a reader, fed every event of the pass.
-struct Safety<'s> {
-    body: &'s str,
-    source: &'s BodySource<'s>,
-    policy: raw_html::Policy<'s>,
-    /// The HTML block being read: pulldown-cmark gives it line by line.
-    block: Option<Fragment>,
-    diagnostics: Vec<Diagnostic>,
-    elements: Vec<RawElement>,
-}
-
-impl Safety<'_> {
-    fn event(&mut self, event: &Event<'_>, range: &Range<usize>) {
-        match event {
-            Event::Start(Tag::HtmlBlock) => self.block = Some(Fragment::default()),
-            Event::End(TagEnd::HtmlBlock) => {
-                if let Some(block) = self.block.take() {
-                    self.check_html(&block);
-                }
-            }
-            // The teaser marker is not written out, so it is not read either.
-            Event::Html(html) | Event::InlineHtml(html) if html.trim() == MORE_MARKER => {}
-            // An open fact's element (`[offen: …]`): two fixed, harmless tags.
-            Event::InlineHtml(html)
-                if html.as_ref() == open_facts::OPEN_TAG
-                    || html.as_ref() == open_facts::CLOSE_TAG => {}
-            Event::Html(html) if self.block.is_some() => {
-                if let Some(block) = &mut self.block {
-                    block.push(html, range, self.body);
-                }
-            }
-            // Inline HTML is always one whole tag or comment, and checked on its own: the text
-            // between two of them is escaped, so it can neither open nor close a tag.
-            Event::Html(html) | Event::InlineHtml(html) => {
-                let mut fragment = Fragment::default();
-                fragment.push(html, range, self.body);
-                self.check_html(&fragment);
-            }
-            // Reference links are checked at their definition, where the address is written.
-            Event::Start(
-                Tag::Link {
-                    link_type: link_type @ (LinkType::Inline | LinkType::Autolink),
-                    dest_url,
-                    ..
-                }
-                | Tag::Image {
-                    link_type: link_type @ (LinkType::Inline | LinkType::Autolink),
-                    dest_url,
-                    ..
-                },
-            ) => {
-                let written = self.body.get(range.clone()).unwrap_or_default();
-                let at = match link_type {
-                    LinkType::Autolink => 1,
-                    _ => destination_start(written, "]("),
-                };
-                self.check_destination(dest_url, range.start + at);
-            }
-            _ => {}
-        }
-    }
-
-    fn reference_definition(&mut self, dest: &str, span: &Range<usize>) {
-        let written = self.body.get(span.clone()).unwrap_or_default();
-        self.check_destination(dest, span.start + destination_start(written, "]:"));
-    }
-
-    fn check_destination(&mut self, dest: &str, at: usize) {
-        if let Some(scheme) = raw_html::dangerous_scheme(dest) {
-            let problem = raw_html::Problem::ScriptUrl {
-                attribute: None,
-                scheme,
-            };
-            self.diagnostics.push(
-                Diagnostic::error(problem.message())
-                    .at(self.locate(at, dest.len()))
-                    .hint(problem.hint(&self.policy)),
-            );
-        }
-    }
-
-    fn check_html(&mut self, fragment: &Fragment) {
-        let checked = raw_html::check(&fragment.text, &self.policy);
-        for finding in checked.findings {
-            let location = self.locate(fragment.body_offset(finding.at), finding.len);
-            self.diagnostics.push(
-                Diagnostic::error(finding.problem.message())
-                    .at(location)
-                    .hint(finding.problem.hint(&self.policy)),
-            );
-        }
-        for element in checked.elements {
-            let location = self.locate(fragment.body_offset(element.at), element.name.len() + 1);
-            self.elements.push(RawElement {
-                name: element.name,
-                src: element.src,
-                alt: element.alt,
-                location,
-            });
-        }
-    }
-
-    fn locate(&self, body_offset: usize, len: usize) -> Location {
-        Location::at_offset(
-            self.source.path,
-            self.source.file_text,
-            self.source.offset + body_offset,
-            len,
-        )
-    }
 }
 
 /// Where the address starts in a written link (`[x](here)`) or definition (`[x]: here`).
@@ -545,120 +216,6 @@ fn destination_start(written: &str, after: &str) -> usize {
     };
     let rest = written.get(i..).unwrap_or_default();
     i + (rest.len() - rest.trim_start().len()) + usize::from(rest.trim_start().starts_with('<'))
-}
-
-/// Raw HTML as the browser gets it, and where each of its lines is in the body: a block inside
-/// a quote or list loses its `> ` or indentation, so text offsets are not body offsets.
-#[derive(Default)]
-struct Fragment {
-    text: String,
-    /// (offset in `text`, offset in the body) of each line.
-    lines: Vec<(usize, usize)>,
-}
-
-impl Fragment {
-    fn push(&mut self, html: &str, range: &Range<usize>, body: &str) {
-        let written = body.get(range.clone()).unwrap_or_default();
-        let mut searched = 0;
-        for line in html.split_inclusive('\n') {
-            let key = line.trim_end_matches(['\n', '\r']);
-            let found = written
-                .get(searched..)
-                .filter(|_| !key.is_empty())
-                .and_then(|rest| rest.find(key))
-                .map(|i| searched + i);
-            self.lines
-                .push((self.text.len(), range.start + found.unwrap_or(searched)));
-            if let Some(i) = found {
-                searched = i + key.len();
-            }
-            self.text.push_str(line);
-        }
-    }
-
-    fn body_offset(&self, at: usize) -> usize {
-        let line = self
-            .lines
-            .partition_point(|(t, _)| *t <= at)
-            .saturating_sub(1);
-        self.lines
-            .get(line)
-            .map_or(0, |(text, body)| body + at.saturating_sub(*text))
-    }
-}
-
-fn finish_heading<'a>(
-    level: HeadingLevel,
-    explicit_id: Option<CowStr<'a>>,
-    classes: &[CowStr<'a>],
-    inner: Vec<Event<'a>>,
-    used_ids: &mut Vec<String>,
-    toc: &mut Vec<Heading>,
-    anchors: bool,
-) -> Event<'a> {
-    let mut title = String::new();
-    for e in &inner {
-        if let Event::Text(t) | Event::Code(t) = e {
-            title.push_str(t);
-        }
-    }
-    let base = match &explicit_id {
-        Some(id) => id.to_string(),
-        None => {
-            let s = slugify(&title);
-            if s.is_empty() {
-                "abschnitt".to_string()
-            } else {
-                s
-            }
-        }
-    };
-    let mut id = base.clone();
-    let mut n = 1;
-    while used_ids.contains(&id) {
-        id = format!("{base}-{n}");
-        n += 1;
-    }
-    used_ids.push(id.clone());
-    let level_n = level as u8;
-    let has_link = inner
-        .iter()
-        .any(|e| matches!(e, Event::Start(Tag::Link { .. })));
-    let mut inner_html = String::new();
-    pulldown_cmark::html::push_html(&mut inner_html, inner.into_iter());
-    let class_attr = if classes.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " class=\"{}\"",
-            escape(
-                &classes
-                    .iter()
-                    .map(|c| c.as_ref())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
-        )
-    };
-    // The heading text itself is the anchor link (as on MDN): screen readers hear the heading
-    // once, and the link is as large as the heading. Headings that contain a link stay plain.
-    let html = if anchors && !has_link {
-        format!(
-            "<h{level_n} id=\"{id}\"{class_attr}><a class=\"heading-anchor\" href=\"#{id}\">{inner_html}</a></h{level_n}>\n",
-            id = escape(&id)
-        )
-    } else {
-        format!(
-            "<h{level_n} id=\"{id}\"{class_attr}>{inner_html}</h{level_n}>\n",
-            id = escape(&id)
-        )
-    };
-    toc.push(Heading {
-        level: level_n,
-        id,
-        title,
-    });
-    Event::Html(html.into())
 }
 
 /// Words for the reading time: runs of non-whitespace bytes. A byte loop, because Unicode-aware
@@ -674,21 +231,6 @@ fn count_words(text: &str) -> usize {
     words
 }
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,6 +241,7 @@ mod tests {
         task_open_label: "offen",
         trusted_embeds: &[],
         open_fact_text: Some("wird ergänzt"),
+        search_text: true,
     };
 
     fn md(body: &str) -> Rendered {
@@ -938,6 +481,111 @@ mod tests {
         let r = md("<div>\n<b>Eins</b>\n<!-- more -->\nZwei\n</div>\n");
         assert_eq!(errors_at(&r), []);
         assert_eq!(r.summary.as_deref(), Some("<div>\n<b>Eins</b>\n"));
+    }
+
+    #[test]
+    fn the_pass_keeps_the_facts_later_stages_read() {
+        // The body starts on line 4 of the file.
+        let body = "## Ziele\n\nMehr [hier](@/later.md) und [`Code` Text](https://example.org/a).\n\n![Team beim Workshop](team.png) ![](schmuck.png \"dekorativ\")\n\n| | |\n|---|---|\n| a | b |\n\n#### Tief\n";
+        let r = md(body);
+        let f = &r.facts;
+        let links: Vec<(&str, &str)> = f
+            .links
+            .iter()
+            .map(|l| (l.dest.as_str(), l.text.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("@/later.md", "hier"),
+                ("https://example.org/a", "Code Text")
+            ]
+        );
+        let file = format!("---\ntitle: x\n---\n{body}");
+        let at = f.locate(Path::new("content/a.md"), &file, &f.links[0].range, 80);
+        assert_eq!(
+            (at.line, at.column),
+            (6, 6),
+            "a body range placed in the file"
+        );
+        let images: Vec<(&str, &str, bool)> = f
+            .images
+            .iter()
+            .map(|i| (i.src.as_str(), i.alt.as_str(), i.decorative()))
+            .collect();
+        assert_eq!(
+            images,
+            [
+                ("team.png", "Team beim Workshop", false),
+                ("schmuck.png", "", true)
+            ]
+        );
+        let headings: Vec<(u8, &str)> = f
+            .headings
+            .iter()
+            .map(|h| (h.level, h.title.as_str()))
+            .collect();
+        assert_eq!(headings, [(2, "Ziele"), (4, "Tief")]);
+        assert_eq!(f.table_heads.len(), 1);
+        assert!(f.table_heads[0].empty);
+        assert_eq!(
+            r.internal_links,
+            [("later.md".to_string(), Resolved::Unpublished)]
+        );
+        assert_eq!(
+            f.text,
+            "Ziele Mehr hier und Code Text. Team beim Workshop a b Tief"
+        );
+    }
+
+    #[test]
+    fn every_img_is_found_where_it_is_in_the_html() {
+        let r = md(
+            "Bild ![Eins](eins.png \"Titel\")\n\n## Mit ![Zwei](zwei.png)\n\n<p>\n<IMG SRC='drei.png' alt=\"Drei\">\n</p>\n\nText <img src=\"vier.png\"> mehr.\n",
+        );
+        let tags: Vec<&str> = r.images.iter().map(|i| &r.html[i.html.clone()]).collect();
+        assert_eq!(
+            tags,
+            [
+                "<img src=\"eins.png\" alt=\"Eins\" title=\"Titel\" />",
+                "<img src=\"zwei.png\" alt=\"Zwei\" />",
+                "<IMG SRC='drei.png' alt=\"Drei\">",
+                "<img src=\"vier.png\">"
+            ],
+            "{}",
+            r.html
+        );
+        let srcs: Vec<(&str, usize, usize)> = r
+            .images
+            .iter()
+            .map(|i| (i.src.as_str(), i.location.line, i.location.column))
+            .collect();
+        assert_eq!(
+            srcs,
+            [
+                ("eins.png", 4, 14),
+                ("zwei.png", 6, 16),
+                ("drei.png", 9, 1),
+                ("vier.png", 12, 6)
+            ]
+        );
+        // Inside an image's alternative text an image is text, not a place for one.
+        let nested = md("![Außen ![innen](x.png) <img src=\"y.png\">](a.png)\n");
+        let tags: Vec<&str> = nested
+            .images
+            .iter()
+            .map(|i| &nested.html[i.html.clone()])
+            .collect();
+        assert_eq!(tags.len(), 1, "{tags:?} in {}", nested.html);
+        assert!(tags[0].starts_with("<img src=\"a.png\""), "{tags:?}");
+        // The markers that found them leave no trace.
+        let plain = md_with("Bild ![Eins](eins.png \"Titel\")\n", &|_| {
+            Resolved::Unpublished
+        });
+        assert_eq!(
+            plain.html,
+            "<p>Bild <img src=\"eins.png\" alt=\"Eins\" title=\"Titel\" /></p>\n"
+        );
     }
 
     #[test]

@@ -23,6 +23,64 @@ pub enum Extras<'a> {
     After(&'a crate::site::Applied),
 }
 
+impl Extras<'_> {
+    fn feeds(&self, site: &Site) -> bool {
+        match self {
+            Extras::All => true,
+            Extras::After(a) => a.sections.iter().any(|s| site.sections[*s].front.feed),
+        }
+    }
+
+    fn sitemap(&self) -> bool {
+        match self {
+            Extras::All => true,
+            Extras::After(a) => a.sitemap,
+        }
+    }
+
+    fn calendar_of_section(&self, section: usize) -> bool {
+        match self {
+            Extras::All => true,
+            Extras::After(a) => a.sections.contains(&section),
+        }
+    }
+
+    fn calendar_of_page(&self, page: PageId) -> bool {
+        match self {
+            Extras::All => true,
+            Extras::After(a) => a.pages.contains(&page),
+        }
+    }
+}
+
+/// The outcome of each file written so far: every error is reported, not the first one only.
+#[derive(Default)]
+struct Written(Vec<Result<(), Diagnostic>>);
+
+impl Written {
+    fn record(&mut self, result: Result<(), Diagnostic>) {
+        self.0.push(result);
+    }
+
+    /// The number of files written, or every error.
+    fn finish(self) -> Result<usize, Diagnostics> {
+        let mut errors = Diagnostics::new();
+        let mut files = 0;
+        for r in self.0 {
+            match r {
+                Ok(()) => files += 1,
+                Err(d) => errors.push(d),
+            }
+        }
+        if errors.has_errors() {
+            Err(errors)
+        } else {
+            Ok(files)
+        }
+    }
+}
+
+/// Writes the files besides pages, one output after the other; returns how many it wrote.
 pub fn write_extras(
     site: &Site,
     templates: &Templates,
@@ -30,148 +88,136 @@ pub fn write_extras(
     staging: &dyn Sink,
     which: Extras<'_>,
 ) -> Result<usize, Diagnostics> {
-    let mut results: Vec<Result<(), Diagnostic>> = Vec::new();
-    let mut record = |r: Result<(), Diagnostic>| results.push(r);
-    let (feeds, sitemap_too) = match which {
-        Extras::All => (true, true),
-        Extras::After(a) => (
-            a.sections.iter().any(|s| site.sections[*s].front.feed),
-            a.sitemap,
-        ),
-    };
-    let calendar_of_section = |s: usize| match which {
-        Extras::All => true,
-        Extras::After(a) => a.sections.contains(&s),
-    };
-    let calendar_of_page = |p: PageId| match which {
-        Extras::All => true,
-        Extras::After(a) => a.pages.contains(&p),
-    };
+    let mut written = Written::default();
+    write_404(templates, staging, &mut written);
+    if which.feeds(site) {
+        write_feeds(site, templates, summaries, staging, &mut written);
+    }
+    write_calendars(site, staging, &which, &mut written);
+    write_theme_files(templates, staging, &mut written);
+    write_search_index(site, staging, &mut written);
+    if which.sitemap() {
+        write_sitemap(site, staging, &mut written);
+        write_robots(site, staging, &mut written);
+    }
+    written.finish()
+}
 
-    if templates.has("404.html") {
-        record(
-            templates
-                .render("404.html", &Context::new(), None)
-                .and_then(|html| staging.write("404.html", html.as_bytes())),
-        );
-    } else {
-        record(Err(Diagnostic::error("the theme has no `404.html` template").hint(
+fn write_404(templates: &Templates, staging: &dyn Sink, written: &mut Written) {
+    if !templates.has("404.html") {
+        written.record(Err(Diagnostic::error("the theme has no `404.html` template").hint(
             "add `templates/404.html` to the theme: every site needs a page for addresses that do not exist",
         )));
+        return;
     }
+    written.record(
+        templates
+            .render("404.html", &Context::new(), None)
+            .and_then(|html| staging.write("404.html", html.as_bytes())),
+    );
+}
 
-    // Feeds: one per section with `feed: true`, and the site-wide one combining them.
+/// One feed per section with `feed: true`, and the site-wide one combining them.
+fn write_feeds(
+    site: &Site,
+    templates: &Templates,
+    summaries: &[Value],
+    staging: &dyn Sink,
+    written: &mut Written,
+) {
     let feed_sections: Vec<usize> = (0..site.sections.len())
         .filter(|s| site.sections[*s].front.feed)
         .collect();
-    if feeds && !feed_sections.is_empty() {
-        if templates.has(FEED_FILE) {
-            let mut all: Vec<PageId> = feed_sections
-                .iter()
-                .flat_map(|s| site.sections[*s].pages.iter().copied())
-                .collect();
-            sort_newest_first(site, &mut all);
-            record(write_feed(
-                site,
-                templates,
-                summaries,
-                staging,
-                "/",
-                &site.config.site.title,
-                &all,
-            ));
-            for s in &feed_sections {
-                let section = &site.sections[*s];
-                let mut list = section.pages.clone();
-                sort_newest_first(site, &mut list);
-                let title = format!("{} – {}", section.front.title, site.config.site.title);
-                record(write_feed(
-                    site,
-                    templates,
-                    summaries,
-                    staging,
-                    &section.path,
-                    &title,
-                    &list,
-                ));
-            }
-        } else {
-            record(Err(Diagnostic::error(format!(
-                "sections ask for a feed but the theme has no `{FEED_FILE}` template"
-            ))
-            .in_file(&site.sections[feed_sections[0]].file.shown)
-            .hint(
-                "add `templates/atom.xml` to the theme, or remove `feed: true`",
-            )));
-        }
+    let Some(first) = feed_sections.first() else {
+        return;
+    };
+    if !templates.has(FEED_FILE) {
+        written.record(Err(Diagnostic::error(format!(
+            "sections ask for a feed but the theme has no `{FEED_FILE}` template"
+        ))
+        .in_file(&site.sections[*first].file.shown)
+        .hint("add `templates/atom.xml` to the theme, or remove `feed: true`")));
+        return;
     }
+    let mut all: Vec<PageId> = feed_sections
+        .iter()
+        .flat_map(|s| site.sections[*s].pages.iter().copied())
+        .collect();
+    sort_newest_first(site, &mut all);
+    let feed = |path: &str, title: &str, pages: &[PageId]| {
+        write_feed(site, templates, summaries, staging, path, title, pages)
+    };
+    written.record(feed("/", &site.config.site.title, &all));
+    for s in &feed_sections {
+        let section = &site.sections[*s];
+        let mut list = section.pages.clone();
+        sort_newest_first(site, &mut list);
+        let title = format!("{} – {}", section.front.title, site.config.site.title);
+        written.record(feed(&section.path, &title, &list));
+    }
+}
 
-    // Calendars for sections of dated sessions and events, and one per session.
+/// Calendars for sections of dated sessions and events, and one per session.
+fn write_calendars(site: &Site, staging: &dyn Sink, which: &Extras<'_>, written: &mut Written) {
     for (section_id, section) in site.sections.iter().enumerate() {
         let Some(settings) = &section.front.calendar else {
             continue;
         };
-        if !calendar_of_section(section_id) {
+        if !which.calendar_of_section(section_id) {
             continue;
         }
         let ics = super::calendar::section_calendar(site, section, settings);
-        record(staging.write(
+        written.record(staging.write(
             &format!("{}{}", section.path, settings.file),
             ics.as_bytes(),
         ));
         for id in &section.pages {
             let page = &site.pages[*id];
-            if page.starts_at.is_some() && calendar_of_page(*id) {
+            if page.starts_at.is_some() && which.calendar_of_page(*id) {
                 let ics = super::calendar::page_calendar(site, page, settings);
-                record(staging.write(
+                written.record(staging.write(
                     &format!("{}{}", page.path, settings.event_file),
                     ics.as_bytes(),
                 ));
             }
         }
     }
+}
 
-    // Theme files under `templates/files/` become files at the same path (e.g. the web app manifest).
+/// Theme files under `templates/files/` become files at the same path (e.g. the web app manifest).
+fn write_theme_files(templates: &Templates, staging: &dyn Sink, written: &mut Written) {
     for name in templates.names_under(EXTRA_FILES_DIR) {
         let out = name
             .strip_prefix(EXTRA_FILES_DIR)
             .unwrap_or(&name)
             .to_string();
-        record(
+        written.record(
             templates
                 .render(&name, &Context::new(), None)
                 .and_then(|text| staging.write(&out, text.as_bytes())),
         );
     }
+}
 
+fn write_search_index(site: &Site, staging: &dyn Sink, written: &mut Written) {
     if super::search::wanted(site) {
-        record(staging.write(
+        written.record(staging.write(
             super::search::INDEX_FILE,
             super::search::index(site).as_bytes(),
         ));
     }
-    if sitemap_too {
-        record(staging.write("sitemap.xml", sitemap(site).as_bytes()));
-        let robots = format!(
-            "User-agent: *\nAllow: /\n\nSitemap: {}\n",
-            site.config.permalink("/sitemap.xml")
-        );
-        record(staging.write("robots.txt", robots.as_bytes()));
-    }
+}
 
-    let mut errors = Diagnostics::new();
-    let mut files = 0;
-    for r in results {
-        match r {
-            Ok(()) => files += 1,
-            Err(d) => errors.push(d),
-        }
-    }
-    if errors.has_errors() {
-        Err(errors)
-    } else {
-        Ok(files)
-    }
+fn write_sitemap(site: &Site, staging: &dyn Sink, written: &mut Written) {
+    written.record(staging.write("sitemap.xml", sitemap(site).as_bytes()));
+}
+
+fn write_robots(site: &Site, staging: &dyn Sink, written: &mut Written) {
+    let robots = format!(
+        "User-agent: *\nAllow: /\n\nSitemap: {}\n",
+        site.config.permalink("/sitemap.xml")
+    );
+    written.record(staging.write("robots.txt", robots.as_bytes()));
 }
 
 fn sort_newest_first(site: &Site, list: &mut [PageId]) {

@@ -3,33 +3,24 @@
 //! template, so sites without a search page carry no index. Unpublished and scheduled content
 //! is never in it: it is built from the published site only.
 
-use pulldown_cmark::{Event, Parser, TagEnd};
 use serde_json::json;
 
-use crate::parse::markdown;
+use crate::parse::markdown::facts::SEARCH_TEXT_CHARS;
 use crate::site::Site;
 
 pub const INDEX_FILE: &str = "suchindex.json";
-pub const TEMPLATE: &str = "search.html";
-/// Enough text for snippets and matching; long pages are found by their beginning and title.
-const MAX_TEXT: usize = 6000;
+pub const TEMPLATE: &str = crate::site::SEARCH_TEMPLATE;
+/// Enough text for snippets and matching; long pages are found by their beginning and title
+/// (the Markdown pass keeps as much of each body).
+const MAX_TEXT: usize = SEARCH_TEXT_CHARS;
 
 /// Whether the site has a search page.
 pub fn wanted(site: &Site) -> bool {
-    site.pages
-        .iter()
-        .any(|p| p.common.template.as_deref() == Some(TEMPLATE))
+    crate::site::has_search_page(&site.pages)
 }
 
 /// The index as JSON: `[{url, title, type, date, text}]`; `type` is the section's title.
 pub fn index(site: &Site) -> String {
-    let open_fact_text = site
-        .config
-        .site
-        .markdown
-        .open_fact_text
-        .as_deref()
-        .unwrap_or_default();
     let docs: Vec<serde_json::Value> = site
         .pages
         .iter()
@@ -43,7 +34,7 @@ pub fn index(site: &Site) -> String {
             };
             let mut text = p.common.description.clone().unwrap_or_default();
             text.push(' ');
-            text.push_str(&plain_text(p.split.body(&p.file.text), open_fact_text));
+            text.push_str(&p.body.facts.text);
             let text: String = text.trim().chars().take(MAX_TEXT).collect();
             json!({
                 "url": site.config.url(&p.path),
@@ -57,27 +48,30 @@ pub fn index(site: &Site) -> String {
     serde_json::Value::from(docs).to_string()
 }
 
-/// The words of a Markdown body, without markup, blocks separated by spaces; `[offen: …]` is
-/// what readers see for it (the editor's description stays out of the index).
-fn plain_text(body: &str, open_fact_text: &str) -> String {
-    let mut out = String::with_capacity(body.len());
-    let parser = Parser::new_ext(body, markdown::options()).into_offset_iter();
-    for (event, _) in markdown::open_facts::OpenFactsInText::new(parser, body, open_fact_text) {
-        match event {
-            Event::Text(t) | Event::Code(t) => out.push_str(&t),
-            Event::SoftBreak | Event::HardBreak => out.push(' '),
-            Event::End(
-                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::TableCell,
-            ) => out.push(' '),
-            _ => {}
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
-    use super::plain_text;
+    use std::path::Path;
+
+    use crate::parse::markdown::{self, BodySource, MarkdownOptions, Resolved};
+
+    /// The search text the Markdown pass keeps for `body`.
+    fn plain_text(body: &str, open_fact_text: &str) -> String {
+        let source = BodySource {
+            path: Path::new("content/x.md"),
+            file_text: body,
+            offset: 0,
+        };
+        let opts = MarkdownOptions {
+            heading_anchors: true,
+            task_done_label: "erledigt",
+            task_open_label: "offen",
+            trusted_embeds: &[],
+            open_fact_text: Some(open_fact_text),
+            search_text: true,
+        };
+        let resolve = |_: &str| Resolved::Url("/x/".into());
+        markdown::render(body, &source, &resolve, &opts).facts.text
+    }
 
     #[test]
     fn markup_goes_words_stay() {
@@ -96,5 +90,17 @@ mod tests {
             plain_text("Datenschutz: [offen: Name der DSB]\n", "wird ergänzt"),
             "Datenschutz: wird ergänzt"
         );
+    }
+
+    #[test]
+    fn long_bodies_keep_as_much_text_as_the_index_takes() {
+        let body = "Wort ".repeat(markdown::facts::SEARCH_TEXT_CHARS);
+        let text = plain_text(&body, "");
+        assert_eq!(
+            text.chars().count(),
+            markdown::facts::SEARCH_TEXT_CHARS + 1,
+            "one more than the index takes, so its trimming never meets the cut"
+        );
+        assert!(text.starts_with("Wort Wort"), "{text}");
     }
 }

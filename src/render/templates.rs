@@ -8,6 +8,7 @@ use jiff::tz::TimeZone;
 use tera::{Kwargs, State, Tera, Value};
 
 use crate::diagnostics::{Diagnostic, Location};
+use crate::parse::link::LinkTarget;
 use crate::theme::Theme;
 use crate::time::{GermanFormat, format_german, parse_template_value};
 
@@ -247,15 +248,11 @@ fn register_functions(tera: &mut Tera, lookup: Arc<dyn Lookup>) {
         move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
             let path: &str = kwargs.must_get("path")?;
             let absolute = kwargs.get::<bool>("absolute")?.unwrap_or(false);
-            let url = if let Some(key) = path.strip_prefix("@/") {
-                let (key, anchor) = match key.split_once('#') {
-                    Some((k, a)) => (k, format!("#{a}")),
-                    None => (key, String::new()),
-                };
-                let url = l.url(key).ok_or_else(|| {
-                    tera::Error::message(format!("url: no published page `@/{key}`"))
+            let url = if let Some(target) = LinkTarget::parse(path) {
+                let url = l.url(target.key).ok_or_else(|| {
+                    tera::Error::message(format!("url: no published page `@/{}`", target.key))
                 })?;
-                format!("{url}{anchor}")
+                target.with_anchor(&url)
             } else if path.starts_with("http://") || path.starts_with("https://") {
                 return Ok(path.to_string());
             } else {

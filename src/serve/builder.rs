@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::render::memo::RenderMemo;
 use crate::render::preview::{Kept, render_patch};
-use crate::site::{Applied, AssembleCache, Moment, PagePatch, Site, Target};
+use crate::site::{Applied, AssembleCache, FullBuild, Moment, PagePatch, Site, Target};
 use crate::sync::lock;
 use crate::theme::Theme;
 use crate::write::{Memory, MemoryFile};
@@ -36,6 +36,9 @@ pub struct Built {
     pub next: Option<Moment>,
     pub warnings: Vec<Diagnostic>,
     pub how: Rebuilt,
+    /// Why an update was built in full instead of patched (`None` for a patch and for
+    /// [`SiteBuilder::build`], which is asked to build in full).
+    pub full_build: Option<FullBuild>,
 }
 
 /// The last successful build, kept to patch.
@@ -131,15 +134,21 @@ impl SiteBuilder {
     pub fn update(&self, changed: &[PathBuf]) -> Result<Built, Diagnostics> {
         let mut state = self.state();
         state.dirty.extend(changed.iter().cloned());
-        if let Some(built) = self.try_patch(&mut state) {
-            state.dirty.clear();
-            return Ok(built);
-        }
+        let reason = match self.try_patch(&mut state) {
+            Ok(built) => {
+                state.dirty.clear();
+                return Ok(built);
+            }
+            Err(reason) => reason,
+        };
         let result = self.build_full(&mut state);
         if result.is_ok() {
             state.dirty.clear();
         }
-        result
+        result.map(|built| Built {
+            full_build: Some(reason),
+            ..built
+        })
     }
 
     fn build_full(&self, state: &mut State) -> Result<Built, Diagnostics> {
@@ -165,6 +174,7 @@ impl SiteBuilder {
             },
             Some(&self.cache),
         )?;
+        crate::site::make_images(&mut site)?;
         let warnings = std::mem::take(&mut site.warnings);
         let next = site.schedule.first().cloned();
         let theme = Theme::load(&self.root, &site.config.site.theme)?;
@@ -188,46 +198,65 @@ impl SiteBuilder {
             next,
             warnings,
             how: Rebuilt::Full,
+            full_build: None,
         })
     }
 
-    /// Patches the last build with the dirty files, or `None` if that cannot give exactly what
-    /// a full build gives (the caller then builds in full).
-    fn try_patch(&self, state: &mut State) -> Option<Built> {
-        let last = state.last.as_ref()?;
+    /// Patches the last build with the dirty files, or says why that cannot give exactly what a
+    /// full build gives (the caller then builds in full).
+    fn try_patch(&self, state: &mut State) -> Result<Built, FullBuild> {
+        let last = state.last.as_ref().ok_or(FullBuild::NoEarlierBuild)?;
         if last.site.now.timestamp() != self.now() {
-            return None;
+            return Err(FullBuild::ClockMoved);
         }
-        let mut files = Vec::new();
-        let mut statics: Vec<(String, PathBuf)> = Vec::new();
+        let plan = self.plan(last, &state.dirty)?;
+        // From here on the last build is changed in place; on any failure it is dropped.
+        let last = state.last.take().ok_or(FullBuild::NoEarlierBuild)?;
+        let (last, built) = self.apply(last, plan)?;
+        state.last = Some(last);
+        Ok(built)
+    }
+
+    /// Sorts the dirty files into pages to patch and static files to serve anew, or finds the
+    /// one that needs a full build. Reads the changed pages, changes nothing.
+    fn plan(&self, last: &Last, dirty: &BTreeSet<PathBuf>) -> Result<Plan, FullBuild> {
+        let mut plan = Plan::default();
         let theme_static = format!(
             "{}/{}/static/",
             crate::theme::THEMES_DIR,
             last.site.config.site.theme
         );
-        for path in &state.dirty {
-            let rel = relative(&self.root, path)?;
+        for path in dirty {
+            let rel = relative(&self.root, path)
+                .ok_or_else(|| FullBuild::OutsideRoot(path.display().to_string()))?;
+            let gone = || !path.exists() && !self.root.join(&rel).exists();
             match crate::load::markdown_source(&rel) {
-                Some((_, key)) => {
-                    let exists = path.exists() || self.root.join(&rel).exists();
-                    match last.site.by_key.get(&key) {
-                        Some(Target::Page(_)) if exists => {
-                            files.push(crate::load::load_one(&self.root, &rel)?.ok()?);
-                        }
-                        // A temporary file an editor wrote and renamed away: it never counted.
-                        None if !exists && !last.site.index.unpublished.contains(&key) => {}
-                        _ => return None,
+                Some((_, key)) => match last.site.by_key.get(&key) {
+                    Some(Target::Page(_)) if !gone() => {
+                        let file = crate::load::load_one(&self.root, &rel)
+                            .and_then(Result::ok)
+                            .ok_or_else(|| FullBuild::Unreadable(rel.clone()))?;
+                        plan.pages.push(file);
                     }
-                }
+                    // A temporary file an editor wrote and renamed away: it never counted.
+                    None if gone() && !last.site.index.unpublished.contains(&key) => {}
+                    None if last.site.index.unpublished.contains(&key) => {
+                        return Err(FullBuild::NotAPublishedPage(rel));
+                    }
+                    Some(Target::Page(_)) | None => return Err(FullBuild::AddedOrRemoved(rel)),
+                    Some(Target::Section(_)) => return Err(FullBuild::Changed(rel)),
+                },
                 // Other files under `content/` are assets; a temporary one that is gone is no change.
-                None if rel.starts_with("content/")
-                    && !path.exists()
-                    && !self.root.join(&rel).exists()
-                    && !last
+                None if rel.starts_with("content/") => {
+                    let asset = last
                         .site
                         .assets
                         .iter()
-                        .any(|a| a.source == self.root.join(&rel)) => {}
+                        .any(|a| a.source == self.root.join(&rel));
+                    if asset || !gone() {
+                        return Err(FullBuild::Asset(rel));
+                    }
+                }
                 // A stylesheet, script or image served as it is: only its own entry changes,
                 // unless a page offers it as a download (its size is in the link text).
                 None if rel.starts_with("static/") || rel.starts_with(&theme_static) => {
@@ -239,30 +268,43 @@ impl SiteBuilder {
                     // A file replaced by a link takes the full build, which refuses a link out.
                     let plain = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
                     match served {
-                        Some((out, MemoryFile::Disk { path: p, .. }))
-                            if exists && plain && !offered_for_download(&last.site, out) =>
-                        {
-                            statics.push((out.clone(), p.clone()));
+                        Some((out, _)) if offered_for_download(&last.site, out) => {
+                            return Err(FullBuild::Download(rel));
+                        }
+                        Some((out, MemoryFile::Disk { path: p, .. })) if exists && plain => {
+                            plan.statics.push((out.clone(), p.clone()));
                         }
                         None if !exists => {}
-                        _ => return None,
+                        None => return Err(FullBuild::AddedOrRemoved(rel)),
+                        Some(_) => return Err(FullBuild::Changed(rel)),
                     }
                 }
-                None => return None,
+                None => return Err(FullBuild::Changed(rel)),
             }
         }
+        Ok(plan)
+    }
 
-        // From here on the last build is changed in place; on any failure it is dropped.
-        let mut last = state.last.take()?;
-        let site = Arc::get_mut(&mut last.site)?;
+    /// Patches the pages of `plan` into `last`, renders what they touch and serves the new
+    /// static files. On an error `last` is gone: a half-patched build is never kept.
+    fn apply(&self, mut last: Last, plan: Plan) -> Result<(Last, Built), FullBuild> {
+        let site = Arc::get_mut(&mut last.site).ok_or(FullBuild::InUse)?;
         let mut applied = Applied::default();
         let mut read = Vec::new();
-        for file in files {
-            let Target::Page(id) = site.by_key.get(&file.key).copied()? else {
-                return None;
+        for file in plan.pages {
+            let name = file.shown.display().to_string();
+            let Some(Target::Page(id)) = site.by_key.get(&file.key).copied() else {
+                return Err(FullBuild::NotAPublishedPage(name));
             };
             read.push(file.clone());
-            if site.pages.get(id)?.file.hash == file.hash {
+            let unchanged = site
+                .pages
+                .get(id)
+                .ok_or(FullBuild::NotAPublishedPage(name))?
+                .file
+                .hash
+                == file.hash;
+            if unchanged {
                 continue;
             }
             PagePatch::prepare(site, file, &self.cache)?.apply(site, &mut applied);
@@ -279,12 +321,13 @@ impl SiteBuilder {
                 &mut last.kept,
                 &applied,
             )
-            .ok()?;
+            .map_err(|_| FullBuild::Render)?;
             written.extend(memory.into_files());
-            written.extend(email_previews(&last.site, &last.theme).ok()?);
+            written.extend(email_previews(&last.site, &last.theme).map_err(|_| FullBuild::Render)?);
         }
-        for (out, path) in statics {
-            let meta = std::fs::metadata(&path).ok()?;
+        for (out, path) in plan.statics {
+            let meta = std::fs::metadata(&path)
+                .map_err(|_| FullBuild::Unreadable(path.display().to_string()))?;
             written.push((
                 out,
                 MemoryFile::Disk {
@@ -309,10 +352,18 @@ impl SiteBuilder {
             next: last.site.schedule.first().cloned(),
             warnings: last.warnings.clone(),
             how: Rebuilt::Patched,
+            full_build: None,
         };
-        state.last = Some(last);
-        Some(built)
+        Ok((last, built))
     }
+}
+
+/// What a patch does: the pages it parses again and the static files it serves anew
+/// (`(output path, file)`).
+#[derive(Default)]
+struct Plan {
+    pages: Vec<crate::load::SourceFile>,
+    statics: Vec<(String, PathBuf)>,
 }
 
 /// The e-mail preview pages of the newsletter editions (see [`crate::newsletter::preview`]).

@@ -14,25 +14,36 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
-use tokio::sync::broadcast;
-
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::error::OpError;
 use crate::site::Moment;
 use crate::sync;
 use crate::write::MemoryFile;
+use jiff::Timestamp;
+use tokio::sync::broadcast;
 
 pub use builder::{Built, Files, Rebuilt, SiteBuilder};
 pub use http::{Hosts, LIVE_SCRIPT_PATH, Lookup, inject_live_script, resolve_path};
 
-#[derive(Debug, Clone)]
+/// What `serve` was asked to do; the doc comments are the help texts of its flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServeOptions {
+    /// The site folder, which holds site.yaml
+    #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Address to listen on; the default keeps the preview on this machine
+    #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 1111)]
     pub port: u16,
-    /// A fixed "now"; without it the server follows the clock.
+    /// Fix "now" (RFC 3339) instead of following the clock
+    #[arg(long, env = "OZG_SITE_NOW", value_parser = crate::time::parse_now)]
     pub now: Option<Timestamp>,
+    /// Include drafts (`draft: true`)
+    #[arg(long)]
     pub drafts: bool,
+    /// Open the preview in the default browser
+    #[arg(long)]
     pub open: bool,
 }
 
@@ -110,7 +121,7 @@ enum Trigger {
 }
 
 /// Runs the preview server until Ctrl-C.
-pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
+pub fn serve(opts: ServeOptions) -> Result<(), OpError> {
     let (runtime, listener, local) = crate::net::listen(SocketAddr::new(opts.bind, opts.port))?;
     let base_url = format!("http://{local}");
 
@@ -211,6 +222,12 @@ fn rebuild(site: &SiteBuilder, shared: &Shared, changed: &[PathBuf], full: bool)
             for w in &built.warnings {
                 eprint!("{}", w.render());
             }
+            // For whoever profiles the preview: why a save did not take the quick path.
+            if let Some(reason) = &built.full_build
+                && std::env::var_os("OZG_SITE_TIMINGS").is_some()
+            {
+                eprintln!("full build: {reason}");
+            }
             let change = match &built.changed {
                 Some(outputs) => classify(outputs.iter()),
                 None => {
@@ -293,7 +310,7 @@ fn classify<'a>(changed: impl Iterator<Item = &'a String>) -> Option<Change> {
 }
 
 /// Watches the site's folders; change events go to the worker, which coalesces them.
-fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWatcher, Diagnostic> {
+fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWatcher, OpError> {
     use notify::{RecursiveMode, Watcher};
     let root_owned = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
@@ -322,11 +339,11 @@ fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWa
             let _ = tx.send(Trigger::Files(paths));
         }
     })
-    .map_err(|e| Diagnostic::error(format!("cannot watch the site's files: {e}")))?;
+    .map_err(|e| OpError::system("watch the site's files", e))?;
     // The root itself non-recursively (site.yaml is often replaced by a rename), the folders fully.
     watcher
         .watch(root, RecursiveMode::NonRecursive)
-        .map_err(|e| Diagnostic::error(format!("cannot watch {}: {e}", root.display())))?;
+        .map_err(|e| OpError::system(format!("watch {}", root.display()), e))?;
     for dir in [
         crate::load::CONTENT_DIR,
         crate::load::NEWSLETTER_DIR,
@@ -337,7 +354,7 @@ fn watch(root: &Path, tx: mpsc::Sender<Trigger>) -> Result<notify::RecommendedWa
         if path.is_dir() {
             watcher
                 .watch(&path, RecursiveMode::Recursive)
-                .map_err(|e| Diagnostic::error(format!("cannot watch {}: {e}", path.display())))?;
+                .map_err(|e| OpError::system(format!("watch {}", path.display()), e))?;
         }
     }
     Ok(watcher)

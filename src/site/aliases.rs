@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::assemble::KeyIndex;
+use super::links::KeyIndex;
 use super::links::check_refs;
 use super::{Asset, Page, Section, Site, Target};
 use crate::config::{
@@ -31,6 +31,7 @@ use crate::config::{
 };
 use crate::diagnostics::{Diagnostic, Diagnostics, Location};
 use crate::parse::kinds::Kind;
+use crate::parse::link::LinkTarget;
 use crate::parse::markdown::{AnchorRef, Resolved};
 use crate::yaml::{YamlSource, find_top_level_key};
 
@@ -728,9 +729,10 @@ fn destination(
     by_key: &HashMap<String, Target>,
     index: &KeyIndex,
 ) -> Result<Resolution, Refusal> {
-    if let Some(rest) = raw.strip_prefix("@/") {
-        let (key, anchor) = split_anchor(rest)?;
-        let key = key.trim_start_matches("./");
+    if let Some(link) = LinkTarget::parse(raw) {
+        let rest = raw.strip_prefix("@/").unwrap_or(raw);
+        let anchor = link.anchor.map(|a| checked_anchor(rest, a)).transpose()?;
+        let key = link.key.trim_start_matches("./");
         if let Some(target) = by_key.get(key) {
             let check = anchor.clone().map(|a| (key.to_string(), a));
             return Ok((
@@ -818,6 +820,11 @@ fn split_anchor(raw: &str) -> Result<(&str, Option<String>), Refusal> {
     let Some((before, anchor)) = raw.split_once('#') else {
         return Ok((raw, None));
     };
+    Ok((before, Some(checked_anchor(raw, anchor)?)))
+}
+
+/// The anchor of `raw` if it can be a heading id (a redirect's target is written out as it is).
+fn checked_anchor(raw: &str, anchor: &str) -> Result<String, Refusal> {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
     if anchor.is_empty() || !anchor.chars().all(plain) {
         return refusal(
@@ -825,7 +832,7 @@ fn split_anchor(raw: &str) -> Result<(&str, Option<String>), Refusal> {
             "write the id of a heading of the target, e.g. `#arbeitsgruppen`",
         );
     }
-    Ok((before, Some(anchor.to_string())))
+    Ok(anchor.to_string())
 }
 
 /// Characters an external address may hold after its host: what URLs need, without quotes,

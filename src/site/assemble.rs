@@ -6,7 +6,7 @@ use std::path::Path;
 use jiff::Zoned;
 use rayon::prelude::*;
 
-use super::links::{check_anchors, resolve_link_fields, resolve_navigation};
+use super::links::{KeyIndex, check_anchors, resolve_link_fields, resolve_navigation};
 use super::{
     Asset, Download, Moment, MomentKind, Page, PageId, Section, Site, Target, Video, human_size,
 };
@@ -221,8 +221,8 @@ pub fn assemble(
 
     let index = index_keys(&by_key, unpublished, &sections, &pages, &config);
     let mut config = config;
-    errors.extend(resolve_navigation(&mut config, &index));
-    let mut field_anchors = Vec::new();
+    let (navigation_errors, mut field_anchors) = resolve_navigation(&mut config, &index);
+    errors.extend(navigation_errors);
     for page in &mut pages {
         let (errs, anchors) = resolve_link_fields(page, &index, &config);
         errors.extend(errs);
@@ -239,25 +239,34 @@ pub fn assemble(
     errors.extend(check_anchors(&sections, &pages, &by_key, &field_anchors));
     errors.extend(super::legal::check(&config, &sections, &pages, &by_key));
     let open_facts = collect_open_facts(&config, &sections, &pages, &mut errors);
-    let mut assets = assets;
+    // Images are read and measured here, so `check` reports what `build` would; their
+    // variants are made by `images::make_images`, which alone writes the image cache.
+    let mut reserved = Vec::new();
     let bodies = pages
         .iter_mut()
-        .map(|p| (&mut p.body, &p.file, &p.path))
-        .chain(sections.iter_mut().map(|s| (&mut s.body, &s.file, &s.path)));
-    for (body, file, path) in bodies {
-        match super::images::rewrite(body, file, path, &config) {
-            Ok((rewritten, images)) => {
-                *body = rewritten;
-                assets.extend(images);
-            }
-            Err(d) => errors.push(d),
-        }
+        .map(|p| (&p.body, &mut p.images, &p.file, &p.path))
+        .chain(
+            sections
+                .iter_mut()
+                .map(|s| (&s.body, &mut s.images, &s.file, &s.path)),
+        );
+    for (body, images, file, path) in bodies {
+        let (planned, problems) = super::images::plan(body, file, path, &config);
+        errors.extend(problems);
+        reserved.extend(planned.iter().flat_map(|p| p.outputs(&config)));
+        *images = planned;
     }
     // Last: old addresses must not take any output path, resized images included.
+    // The variants' paths are taken already, though their files are made later.
+    let taken: std::borrow::Cow<[Asset]> = if reserved.is_empty() {
+        std::borrow::Cow::Borrowed(&assets)
+    } else {
+        std::borrow::Cow::Owned(assets.iter().cloned().chain(reserved).collect())
+    };
     let redirects = super::aliases::collect(
         &sections,
         &pages,
-        &assets,
+        &taken,
         &by_key,
         &index,
         &config,
@@ -364,13 +373,6 @@ fn collect_open_facts(
     }
     found.sort();
     found.into_vec()
-}
-
-/// Link targets as plain data, so resolution can run while pages are mutably borrowed.
-#[derive(Debug)]
-pub struct KeyIndex {
-    pub urls: HashMap<String, String>,
-    pub unpublished: HashSet<String>,
 }
 
 fn index_keys(
@@ -508,6 +510,7 @@ fn build_sections(mut files: Vec<SourceFile>, errors: &mut Diagnostics) -> Vec<S
             subsections: Vec::new(),
             pages: Vec::new(),
             body: Default::default(),
+            images: Vec::new(),
         });
     }
     sections
@@ -749,6 +752,7 @@ pub(super) fn finish_page(
             earlier: None,
             later: None,
             body: Default::default(),
+            images: Vec::new(),
         }),
         moments,
     ))
@@ -1076,8 +1080,9 @@ fn render_bodies(
     cache: Option<&AssembleCache>,
     errors: &mut Diagnostics,
 ) {
+    let search_text = super::has_search_page(pages);
     if let Some(c) = cache {
-        let settings = format!("{:?}", config.site.markdown);
+        let settings = format!("{:?} search text: {search_text}", config.site.markdown);
         // Skipping this on a poisoned lock would keep bodies rendered with the old settings.
         let mut current = crate::sync::lock(&c.markdown_settings);
         if *current != settings {
@@ -1087,10 +1092,10 @@ fn render_bodies(
     }
     pages
         .par_iter_mut()
-        .for_each(|p| p.body = render_body(&p.file, &p.split, index, config, cache));
+        .for_each(|p| p.body = render_body(&p.file, &p.split, index, config, search_text, cache));
     sections
         .par_iter_mut()
-        .for_each(|s| s.body = render_body(&s.file, &s.split, index, config, cache));
+        .for_each(|s| s.body = render_body(&s.file, &s.split, index, config, search_text, cache));
     for body in pages
         .iter()
         .map(|p| &p.body)
@@ -1106,6 +1111,7 @@ pub(super) fn render_body(
     split: &Split,
     index: &KeyIndex,
     config: &Config,
+    search_text: bool,
     cache: Option<&AssembleCache>,
 ) -> std::sync::Arc<Rendered> {
     let key = (file.key.clone(), file.hash);
@@ -1119,16 +1125,9 @@ pub(super) fn render_body(
         task_open_label: &md.task_open_label,
         trusted_embeds: &md.trusted_embeds,
         open_fact_text: md.open_fact_text.as_deref(),
+        search_text,
     };
-    // Record what each link resolved to, so a cached body is reused only while that holds.
-    let links = std::cell::RefCell::new(Vec::new());
-    let resolve = |target: &str| {
-        let outcome = index.resolve(target);
-        links
-            .borrow_mut()
-            .push((target.to_string(), outcome.clone()));
-        outcome
-    };
+    let resolve = |target: &str| index.resolve(target);
     let rendered = std::sync::Arc::new(markdown::render(
         split.body(&file.text),
         &BodySource {
@@ -1139,30 +1138,11 @@ pub(super) fn render_body(
         &resolve,
         &opts,
     ));
+    // With what each link resolved to, so a cached body is reused only while that holds.
     if let Some(c) = cache {
-        c.keep_body(key, &rendered, links.into_inner());
+        c.keep_body(key, &rendered, rendered.internal_links.clone());
     }
     rendered
-}
-
-impl KeyIndex {
-    pub fn resolve(&self, key: &str) -> markdown::Resolved {
-        let key = key.trim_start_matches("./");
-        if let Some(url) = self.urls.get(key) {
-            return markdown::Resolved::Url(url.clone());
-        }
-        if self.unpublished.contains(key) {
-            return markdown::Resolved::Unpublished;
-        }
-        let suggestion = self
-            .urls
-            .keys()
-            .map(|k| (strsim::normalized_levenshtein(k, key), k))
-            .filter(|(s, _)| *s > 0.7)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, k)| k.clone());
-        markdown::Resolved::Missing { suggestion }
-    }
 }
 
 /// The moments as `schedule` prints them: RFC 3339, file, what happens.

@@ -179,10 +179,9 @@ pub fn is_document(file_type: &str) -> bool {
 
 /// `@/x.md` → `x.md`; anything else is no content key.
 fn content_key(written: &str) -> Option<&str> {
-    written
-        .trim()
-        .strip_prefix("@/")
-        .filter(|k| !k.is_empty() && !k.contains('#'))
+    crate::parse::link::LinkTarget::parse(written.trim())
+        .filter(|t| !t.key.is_empty() && t.anchor.is_none())
+        .map(|t| t.key)
 }
 
 /// The host of a `newsletter.smtp` address, as the privacy statement names the mail server:

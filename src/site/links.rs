@@ -1,15 +1,45 @@
 //! Links outside the Markdown body: front matter fields and navigation in `site.yaml`; and the
 //! `#anchor` check, which can only run once every page's headings are known.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use super::assemble::KeyIndex;
 use super::{Page, Section, Target};
 use crate::config::{CONFIG_FILE, Config};
 use crate::diagnostics::Diagnostic;
-use crate::parse::markdown::{AnchorRef, Heading, Resolved};
+use crate::parse::link::{LinkTarget, Resolved, missing_page};
+use crate::parse::markdown::{AnchorRef, Heading};
 use crate::yaml::YamlSource;
+
+/// Every `@/` key and what links to it become: the one resolver of links to content. Plain data,
+/// so resolution can run while pages are mutably borrowed.
+#[derive(Debug)]
+pub struct KeyIndex {
+    pub urls: HashMap<String, String>,
+    pub unpublished: HashSet<String>,
+}
+
+impl KeyIndex {
+    /// What a link to `key` (`aktuelles/beitrag.md`, also `./aktuelles/beitrag.md`) becomes,
+    /// with the closest published key when there is none.
+    pub fn resolve(&self, key: &str) -> Resolved {
+        let key = key.trim_start_matches("./");
+        if let Some(url) = self.urls.get(key) {
+            return Resolved::Url(url.clone());
+        }
+        if self.unpublished.contains(key) {
+            return Resolved::Unpublished;
+        }
+        let suggestion = self
+            .urls
+            .keys()
+            .map(|k| (strsim::normalized_levenshtein(k, key), k))
+            .filter(|(s, _)| *s > 0.7)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k.clone());
+        Resolved::Missing { suggestion }
+    }
+}
 
 /// What a link written by an editor means.
 enum Checked {
@@ -25,30 +55,22 @@ enum Checked {
     },
 }
 
-fn check_url(raw: &str, index: &KeyIndex, config: &Config) -> Result<Checked, (String, String)> {
+/// The address an editor wrote outside a body, resolved; an error (without its place) if it
+/// is none this site can use.
+fn check_url(raw: &str, index: &KeyIndex, config: &Config) -> Result<Checked, Diagnostic> {
     let url = raw.trim();
-    if let Some(rest) = url.strip_prefix("@/") {
-        let (target, anchor) = match rest.split_once('#') {
-            Some((t, a)) => (t, Some(a)),
-            None => (rest, None),
-        };
-        return match index.resolve(target) {
-            Resolved::Url(u) => Ok(match anchor {
+    if let Some(target) = LinkTarget::parse(url) {
+        return match index.resolve(target.key) {
+            Resolved::Url(u) => Ok(match target.anchor {
                 Some(a) => Checked::Internal {
-                    url: format!("{u}#{a}"),
-                    target: target.to_string(),
+                    url: target.with_anchor(&u),
+                    target: target.key.to_string(),
                     anchor: a.to_string(),
                 },
                 None => Checked::Url(u),
             }),
             Resolved::Unpublished => Ok(Checked::Unpublished),
-            Resolved::Missing { suggestion } => Err((
-                format!("link to a missing page `{url}`"),
-                match suggestion {
-                    Some(s) => format!("did you mean `@/{s}`?"),
-                    None => "write the path of an existing file relative to `content/`".to_string(),
-                },
-            )),
+            Resolved::Missing { suggestion } => Err(missing_page(url, suggestion.as_deref())),
         };
     }
     if url.starts_with('/') && !url.starts_with("//") {
@@ -60,10 +82,8 @@ fn check_url(raw: &str, index: &KeyIndex, config: &Config) -> Result<Checked, (S
     {
         return Ok(Checked::Url(url.to_string()));
     }
-    Err((
-        format!("`{url}` is not a link this site can use"),
-        "write `@/path/file.md` for a page of this site, `/path/` for another file of it, or a full address starting with https://".to_string(),
-    ))
+    Err(Diagnostic::error(format!("`{url}` is not a link this site can use"))
+        .hint("write `@/path/file.md` for a page of this site, `/path/` for another file of it, or a full address starting with https://"))
 }
 
 /// Resolves `@/` links in a page's front matter fields in place.
@@ -91,11 +111,7 @@ pub(super) fn resolve_link_fields(
                 });
                 *url = u;
             }
-            Err((message, hint)) => errors.push(
-                Diagnostic::error(message)
-                    .at(yaml.value_location(url, key))
-                    .hint(hint),
-            ),
+            Err(error) => errors.push(error.at(yaml.value_location(url, key))),
         }
     }
     // A file's accessible alternative: an alternative that is not published (yet) is none, so
@@ -124,19 +140,19 @@ pub(super) fn resolve_link_fields(
                 });
                 file.alternative = Some(u);
             }
-            Err((message, hint)) => errors.push(
-                Diagnostic::error(message)
-                    .at(yaml.value_location(&url, key))
-                    .hint(hint),
-            ),
+            Err(error) => errors.push(error.at(yaml.value_location(&url, key))),
         }
     }
     (errors, anchors)
 }
 
 /// Resolves the links of `navigation`, `footer_navigation`, `social` and the newsletter's
-/// `privacy_page` in `site.yaml`.
-pub(super) fn resolve_navigation(config: &mut Config, index: &KeyIndex) -> Vec<Diagnostic> {
+/// `privacy_page` in `site.yaml`; returns the problems and the `#anchor`s to check once every
+/// page's headings are known.
+pub(super) fn resolve_navigation(
+    config: &mut Config,
+    index: &KeyIndex,
+) -> (Vec<Diagnostic>, Vec<AnchorRef>) {
     let text = std::mem::take(&mut config.text);
     let shown = Path::new(CONFIG_FILE);
     let yaml = YamlSource::whole_file(shown, &text);
@@ -150,18 +166,27 @@ pub(super) fn resolve_navigation(config: &mut Config, index: &KeyIndex) -> Vec<D
         .as_mut()
         .and_then(|n| n.subscriptions.as_mut())
         .and_then(|s| s.privacy_page.take());
+    let mut anchors = Vec::new();
     let mut resolve = |url: &mut String, key: &str| match check_url(url, index, config) {
-        Ok(Checked::Url(u)) | Ok(Checked::Internal { url: u, .. }) => *url = u,
+        Ok(Checked::Url(u)) => *url = u,
+        Ok(Checked::Internal {
+            url: u,
+            target,
+            anchor,
+        }) => {
+            anchors.push(AnchorRef {
+                target,
+                anchor,
+                location: yaml.value_location(url, key),
+            });
+            *url = u;
+        }
         Ok(Checked::Unpublished) => errors.push(
             Diagnostic::error(format!("`{key}` links to `{url}`, which is not published"))
                 .at(yaml.value_location(url, key))
                 .hint("publish the page or take the link out until it is"),
         ),
-        Err((message, hint)) => errors.push(
-            Diagnostic::error(message)
-                .at(yaml.value_location(url, key))
-                .hint(hint),
-        ),
+        Err(error) => errors.push(error.at(yaml.value_location(url, key))),
     };
     for (key, items) in [
         ("navigation", &mut lists),
@@ -187,7 +212,7 @@ pub(super) fn resolve_navigation(config: &mut Config, index: &KeyIndex) -> Vec<D
         subs.privacy_page = privacy;
     }
     config.text = text;
-    errors
+    (errors, anchors)
 }
 
 /// Checks every `@/page.md#anchor` against the target's heading ids.

@@ -24,7 +24,21 @@ use crate::parse::markdown::Rendered;
 use crate::slug::Slug;
 
 pub use assemble::{AssembleCache, BuildOptions, assemble, format_moment};
-pub use patch::{Applied, PagePatch};
+pub use images::{Planned, make_images};
+pub use patch::{Applied, FullBuild, PagePatch};
+
+/// The template of the search page: a site with one has a search index, and its bodies keep
+/// their plain text for it.
+pub const SEARCH_TEMPLATE: &str = "search.html";
+
+/// Whether a page of `pages` is the search page.
+pub fn has_search_page(pages: &[Page]) -> bool {
+    pages.iter().any(is_search_page)
+}
+
+pub(crate) fn is_search_page(page: &Page) -> bool {
+    page.common.template.as_deref() == Some(SEARCH_TEMPLATE)
+}
 
 pub type PageId = usize;
 pub type SectionId = usize;
@@ -52,6 +66,8 @@ pub struct Section {
     pub pages: Vec<PageId>,
     /// Shared with the preview's cache, so an unchanged body is not copied on rebuild.
     pub body: std::sync::Arc<Rendered>,
+    /// The local JPEG and PNG images of the body, for [`make_images`].
+    pub images: Vec<Planned>,
 }
 
 /// A file to offer for download, resolved on disk.
@@ -87,7 +103,10 @@ pub struct Video {
 
 #[derive(Debug)]
 pub struct Page {
+    /// The source, whose text diagnostics quote; the body in it is parsed once, into `body`.
     pub file: SourceFile,
+    /// Where front matter and body are in the file: positions of front matter values, and the
+    /// ranges the e-mail cuts its articles at.
     pub split: Split,
     pub common: CommonFront,
     pub fields: KindFields,
@@ -106,6 +125,8 @@ pub struct Page {
     pub later: Option<PageId>,
     /// Shared with the preview's cache, so an unchanged body is not copied on rebuild.
     pub body: std::sync::Arc<Rendered>,
+    /// The local JPEG and PNG images of the body, for [`make_images`].
+    pub images: Vec<Planned>,
 }
 
 impl Page {
@@ -167,7 +188,7 @@ pub struct Site {
     /// Old and printed addresses (aliases, `redirects:` of `site.yaml`) and where they lead.
     pub redirects: Vec<aliases::Redirect>,
     /// Every `@/` key and what links to it become, kept so the preview can re-render one page.
-    pub(crate) index: assemble::KeyIndex,
+    pub(crate) index: links::KeyIndex,
     /// Problems that do not stop the build (shown to the editor).
     pub warnings: Vec<crate::diagnostics::Diagnostic>,
     /// Facts editors marked `offen` (front matter, `site.yaml`, `[offen: …]` in bodies), as

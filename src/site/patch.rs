@@ -2,13 +2,14 @@
 //!
 //! A full assemble of ten thousand pages takes a tenth of a second; an editor saving one page
 //! changes only that page and, at most, the order of its section. [`PagePatch::prepare`] parses the
-//! new file against the existing site and refuses (returns `None`) whenever the change could reach
-//! further than that page, its section's order and its neighbours: a new URL, a different
-//! publication state or schedule, changed heading ids others may link to, or any error (errors
-//! are reported by a full build, so they read exactly the same). The caller then builds in full.
-//! `tests/incremental.rs` checks patched sites against fresh builds.
+//! new file against the existing site and refuses (with the [`FullBuild`] reason) whenever the
+//! change could reach further than that page, its section's order and its neighbours: a new URL,
+//! a different publication state or schedule, changed heading ids others may link to, or any error
+//! (errors are reported by a full build, so they read exactly the same). The caller then builds in
+//! full. `tests/incremental.rs` checks patched sites against fresh builds.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use super::assemble::{
     AssembleCache, Placed, finish_page, link_neighbours, parse_page, render_body,
@@ -19,6 +20,58 @@ use super::{Page, PageId, Site, Target};
 use crate::diagnostics::Diagnostics;
 use crate::load::SourceFile;
 use crate::parse::kinds::Kind;
+
+/// Why the preview builds in full instead of patching its last build: the change may reach
+/// further than the pages it patches. Each reason names the file (relative to the site folder).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FullBuild {
+    #[error("no earlier build to patch")]
+    NoEarlierBuild,
+    #[error("a scheduled moment arrived")]
+    ClockMoved,
+    #[error("{0} is outside the site folder")]
+    OutsideRoot(String),
+    /// `site.yaml`, a template, or any other file that is not a page, an asset or a static file.
+    #[error("{0} changed")]
+    Changed(String),
+    #[error("{0} is new or was removed")]
+    AddedOrRemoved(String),
+    #[error("{0} is not a published page")]
+    NotAPublishedPage(String),
+    #[error("{0} cannot be read")]
+    Unreadable(String),
+    #[error("{0}, a page's file, changed")]
+    Asset(String),
+    #[error("{0} is offered as a download (links show its size)")]
+    Download(String),
+    #[error("{0} has errors (a full build reports them)")]
+    Errors(String),
+    #[error("{0} moves to another section")]
+    Section(String),
+    #[error("{0} is no longer published as it was")]
+    Publication(String),
+    #[error("the address of {0} changes")]
+    Address(String),
+    #[error("the aliases of {0} change, or a redirect shows its new title")]
+    Aliases(String),
+    #[error("the schedule of {0} changes")]
+    Schedule(String),
+    #[error("{0} shows images (resized files of their own)")]
+    Images(String),
+    #[error("the heading ids of {0} change (other pages may link to them)")]
+    Headings(String),
+    #[error("{0} becomes or stops being the search page (every body's search text changes)")]
+    SearchPage(String),
+    #[error("the last build is still in use")]
+    InUse,
+    #[error("the changed pages cannot be rendered alone")]
+    Render,
+}
+
+/// A path as [`FullBuild`] names it.
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
 
 /// A new version of one published page, checked to fit into the site without touching others.
 pub struct PagePatch {
@@ -43,15 +96,20 @@ pub struct Applied {
 }
 
 impl PagePatch {
-    /// Parses `file`, the new text of a published page of `site`; `None` when the change needs a
-    /// full build.
-    pub fn prepare(site: &Site, file: SourceFile, cache: &AssembleCache) -> Option<PagePatch> {
+    /// Parses `file`, the new text of a published page of `site`; a [`FullBuild`] reason when the
+    /// change needs a full build.
+    pub fn prepare(
+        site: &Site,
+        file: SourceFile,
+        cache: &AssembleCache,
+    ) -> Result<PagePatch, FullBuild> {
+        let name = shown(&file.shown);
         let Some(&Target::Page(id)) = site.by_key.get(&file.key) else {
-            return None;
+            return Err(FullBuild::NotAPublishedPage(name));
         };
         let old = &site.pages[id];
         if old.file.origin != file.origin {
-            return None;
+            return Err(FullBuild::AddedOrRemoved(name));
         }
         let section_by_dir: HashMap<String, usize> = site
             .sections
@@ -70,18 +128,18 @@ impl PagePatch {
             newsletter_section,
             Some(cache),
         )
-        .ok()?;
+        .map_err(|_| FullBuild::Errors(name.clone()))?;
         if parsed.section != old.section {
-            return None;
+            return Err(FullBuild::Section(name));
         }
-        let Ok(Placed::Published(page, moments)) =
-            finish_page(parsed, &site.sections, &site.config, &site.now, site.drafts)
-        else {
-            return None;
+        let placed = finish_page(parsed, &site.sections, &site.config, &site.now, site.drafts)
+            .map_err(|_| FullBuild::Errors(name.clone()))?;
+        let Placed::Published(page, moments) = placed else {
+            return Err(FullBuild::Publication(name));
         };
         let mut page = *page;
         if page.path != old.path || page.bundle != old.bundle {
-            return None;
+            return Err(FullBuild::Address(name));
         }
         // Old addresses are checked against the whole site, and their pages show the target's
         // title: a change to either is built in full.
@@ -89,7 +147,7 @@ impl PagePatch {
             || (page.common.title != old.common.title
                 && site.redirects.iter().any(|r| r.leads_to_page(id)))
         {
-            return None;
+            return Err(FullBuild::Aliases(name));
         }
         // The page's moments in the schedule (a session ending) must stay as they are.
         let before: Vec<_> = site
@@ -98,33 +156,38 @@ impl PagePatch {
             .filter(|m| m.file == old.file.shown)
             .collect();
         if before != moments.iter().collect::<Vec<_>>() {
-            return None;
+            return Err(FullBuild::Schedule(name));
         }
         let mut errors = Diagnostics::new();
         resolve_downloads(&mut page, &site.config, &mut errors);
         let (link_errors, field_anchors) =
             resolve_link_fields(&mut page, &site.index, &site.config);
         if errors.has_errors() || !link_errors.is_empty() {
-            return None;
+            return Err(FullBuild::Errors(name));
+        }
+        // Whether bodies keep their search text depends on the site having a search page.
+        if super::is_search_page(&page) != super::is_search_page(old) {
+            return Err(FullBuild::SearchPage(name));
         }
         page.body = render_body(
             &page.file,
             &page.split,
             &site.index,
             &site.config,
+            super::has_search_page(&site.pages),
             Some(cache),
         );
         if !page.body.diagnostics.is_empty() {
-            return None;
+            return Err(FullBuild::Errors(name));
         }
         // Resized images are files of their own: a page showing any is built in full.
-        if page.body.html.contains("<img ") {
-            return None;
+        if !page.body.images.is_empty() {
+            return Err(FullBuild::Images(name));
         }
         // Other pages may link to its headings: those must stay.
         let ids = |p: &Page| p.body.toc.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
         if ids(&page) != ids(old) {
-            return None;
+            return Err(FullBuild::Headings(name));
         }
         let own_key = page.file.key.as_str();
         let anchor_errors = check_refs(
@@ -141,7 +204,7 @@ impl PagePatch {
             },
         );
         if !anchor_errors.is_empty() {
-            return None;
+            return Err(FullBuild::Errors(name));
         }
 
         let section = &site.sections[page.section];
@@ -154,7 +217,7 @@ impl PagePatch {
         let order = (order != section.pages).then_some(order);
         page.earlier = old.earlier;
         page.later = old.later;
-        Some(PagePatch { id, page, order })
+        Ok(PagePatch { id, page, order })
     }
 
     /// Puts the page into the site.

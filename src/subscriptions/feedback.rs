@@ -393,7 +393,8 @@ impl ReportMailer {
             .date(std::time::SystemTime::from(now))
             .message_id(Some(format!(
                 "<barriere-{}@{}>",
-                crate::newsletter::store::new_token()?,
+                crate::newsletter::store::new_token()
+                    .map_err(|e| Diagnostic::error(e.to_string()))?,
                 self.domain
             )))
             .header(super::mail::AutoSubmitted)

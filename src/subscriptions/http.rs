@@ -40,9 +40,9 @@ use super::pages::{Page, Pages, Problem};
 use super::pool::Pool;
 use super::worker::Wake;
 use crate::config::{CONFIRM_PATH, FEEDBACK_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
+use crate::newsletter::store::Via;
 use crate::newsletter::store::optin::{Confirmed, Link, SignupRequest, Unsubscribed};
-use crate::newsletter::store::subscribers::Via;
 use crate::newsletter::store::{AddressHasher, SubscriberStatus, is_token};
 
 /// What the handlers share.
@@ -188,8 +188,8 @@ fn noted(mut response: Response, note: String) -> Response {
 
 /// A database failure: our problem, logged, and the reader asked to try later. The messages
 /// name the database file, never an address or a token.
-fn unavailable(app: &App, e: &Diagnostic) -> Response {
-    log(&format!("database: {}", e.message));
+fn unavailable(app: &App, e: &OpError) -> Response {
+    log(&format!("database: {e}"));
     problem(app, Problem::Unavailable)
 }
 
@@ -284,9 +284,12 @@ async fn signup(
                 valid_for: shared.valid_for,
             };
             store.signup(&request, |outcome| {
+                // The templates were rendered at start: a mail that cannot be built now is the
+                // service's failure, not the reader's.
                 shared
                     .mailer
                     .for_signup(outcome, form.email.as_str(), &shared.consent, now)
+                    .map_err(|d| OpError::mail(format!("the mail cannot be built: {}", d.message)))
             })
         })
         .await;
@@ -583,7 +586,7 @@ async fn send_report(
             )
         }
         Err(e) => {
-            log(&format!("database: {}", e.message));
+            log(&format!("database: {e}"));
             report_problem(&app, Problem::Unavailable)
         }
     }
@@ -598,7 +601,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
         )
             .into_response(),
         Err(e) => {
-            log(&format!("database: {}", e.message));
+            log(&format!("database: {e}"));
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -144,7 +144,8 @@ impl Mailer {
             .date(std::time::SystemTime::from(now))
             .message_id(Some(format!(
                 "<anmeldung-{}@{}>",
-                crate::newsletter::store::new_token()?,
+                crate::newsletter::store::new_token()
+                    .map_err(|e| Diagnostic::error(e.to_string()))?,
                 self.domain
             )))
             // RFC 3834: sent by a program; mail programs send no out-of-office reply to it.

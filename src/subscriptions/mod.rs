@@ -29,6 +29,7 @@ use crate::config::{
     CONFIG_FILE, FeedbackConfig, NewsletterConfig, ServiceUrls, SubscriptionsConfig, origin_of,
 };
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::error::{Failure, OpError};
 use crate::newsletter::outlet::Outlet;
 use crate::newsletter::store::Store;
 use crate::parse::kinds::Kind;
@@ -40,16 +41,27 @@ const CONNECTIONS: usize = 4;
 /// How often stale sign-ups are deleted.
 const TIDY_EVERY: Duration = Duration::from_secs(3600);
 
-/// What `subscriptions serve` was asked to do.
-#[derive(Debug, Clone)]
+/// What `subscriptions serve` was asked to do; the doc comments are the help texts of its flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServeOptions {
+    /// The site folder, which holds site.yaml
+    #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Address to listen on; the default takes requests from a web server on this machine only
+    #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 8025)]
     pub port: u16,
+    /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
+    #[arg(long)]
     pub db: Option<PathBuf>,
-    /// Overrides `newsletter.smtp`.
+    /// Mail server: smtp://host:25, smtp+starttls://host:587, smtps://host:465 [default: `smtp`
+    /// in site.yaml]
+    #[arg(long)]
     pub smtp: Option<String>,
-    /// Overrides `base_url` (the site's address), as in `build --base-url`.
+    /// The site's address instead of site.yaml's base_url (a test or staging copy of the site)
+    #[arg(long)]
     pub base_url: Option<String>,
 }
 
@@ -143,7 +155,7 @@ pub fn check_theme(site: &Arc<Site>, theme: &Theme) -> Result<(), Diagnostics> {
 }
 
 /// Runs the service until Ctrl-C or SIGTERM.
-pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
+pub fn serve(opts: ServeOptions) -> Result<(), Failure> {
     let site = load(&opts)?;
     let nl = site.config.site.newsletter.clone().ok_or_else(|| {
         Diagnostic::error("site.yaml has no `newsletter:` settings")
@@ -241,7 +253,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Diagnostics> {
         wake: wake.clone(),
         hasher,
         csp: HeaderValue::from_str(&csp)
-            .map_err(|e| Diagnostic::error(format!("internal: bad security header: {e}")))?,
+            .map_err(|e| OpError::Internal(format!("bad security header: {e}")))?,
         writes: Default::default(),
         feedback,
     });
@@ -343,7 +355,7 @@ async fn upkeep(app: Arc<http::App>) {
             Ok(true) => passive = writes,
             // Readers of an older snapshot, or writers: the next look tries again.
             Ok(false) => {}
-            Err(e) => log(&format!("database: {}", e.message)),
+            Err(e) => log(&format!("database: {e}")),
         }
     }
 }
@@ -362,7 +374,7 @@ async fn tidy(app: &http::App) {
     {
         Ok(0) => {}
         Ok(n) => log(&format!("deleted {n} sign-ups never confirmed")),
-        Err(e) => log(&format!("database: {}", e.message)),
+        Err(e) => log(&format!("database: {e}")),
     }
 }
 

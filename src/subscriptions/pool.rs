@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
 use crate::newsletter::store::Store;
 use crate::sync::lock;
 
@@ -22,7 +22,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(first: Store, size: usize) -> Result<Pool, Diagnostic> {
+    pub fn new(first: Store, size: usize) -> Result<Pool, OpError> {
         let mut idle = vec![];
         for _ in 1..size {
             idle.push(first.reopen()?);
@@ -39,14 +39,14 @@ impl Pool {
     /// Runs `f` on a connection of the pool.
     pub async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Store) -> Result<T, Diagnostic> + Send + 'static,
-    ) -> Result<T, Diagnostic> {
+        f: impl FnOnce(&mut Store) -> Result<T, OpError> + Send + 'static,
+    ) -> Result<T, OpError> {
         // A database locked by another process for long makes requests queue here: they get
         // "try later" instead of holding their connections until the clients give up.
         let _permit = tokio::time::timeout(WAIT, self.permits.acquire())
             .await
-            .map_err(|_| Diagnostic::error("no database connection became free in 20 s"))?
-            .map_err(|_| Diagnostic::error("the database pool is closed"))?;
+            .map_err(|_| OpError::store(&self.path, "no database connection became free in 20 s"))?
+            .map_err(|_| OpError::Internal("the database pool is closed".into()))?;
         let taken = lock(&self.idle).pop();
         let mut store = match taken {
             Some(s) => s,
@@ -63,9 +63,7 @@ impl Pool {
                 lock(&self.idle).push(store);
                 result
             }
-            Err(e) => Err(Diagnostic::error(format!(
-                "internal: a database call failed: {e}"
-            ))),
+            Err(e) => Err(OpError::Internal(format!("a database call failed: {e}"))),
         }
     }
 }

@@ -78,7 +78,7 @@ impl Sender {
             let due = match store.claim_due(now, LEASE, BATCH) {
                 Ok(due) => due,
                 Err(e) => {
-                    log(&format!("mail queue: {}", e.message));
+                    log(&format!("mail queue: {e}"));
                     Vec::new()
                 }
             };
@@ -154,7 +154,7 @@ impl Sender {
                     scrub(&reply)
                 ));
                 if let Err(e) = store.mail_later(mail.id, next, &scrub(&reply)) {
-                    log(&format!("mail queue: {}", e.message));
+                    log(&format!("mail queue: {e}"));
                 }
             }
         }
@@ -162,7 +162,7 @@ impl Sender {
 
     fn done(&self, store: &Store, mail: &DueMail) {
         if let Err(e) = store.mail_done(mail.id) {
-            log(&format!("mail queue: {}", e.message));
+            log(&format!("mail queue: {e}"));
         }
     }
 }

@@ -64,6 +64,12 @@ impl Site {
         snapshot(&self.public())
     }
 
+    /// `text` with this copy's temporary folder written as `[SITE]`: the folder's name differs
+    /// on every run, and a snapshot must not.
+    pub fn redact(&self, text: &str) -> String {
+        redact_dir(text, self.root())
+    }
+
     /// All text of all output files, for "this must appear nowhere" checks.
     pub fn all_output_text(&self) -> String {
         self.snapshot()
@@ -113,6 +119,8 @@ pub fn ozg(args: &[&str]) -> Run {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_ozg-site"))
         .args(args)
         .env_remove("OZG_SITE_NOW")
+        // Snapshots hold plain text: should the binary ever colour its output, it must not here.
+        .env("NO_COLOR", "1")
         .output()
         .expect("run ozg-site");
     Run {
@@ -120,6 +128,33 @@ pub fn ozg(args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// The running test's name (libtest names each test's thread after it), so a helper that many
+/// tests call can give each its own snapshot.
+pub fn test_name() -> String {
+    let name = std::thread::current()
+        .name()
+        .expect("libtest names the thread of each test")
+        .replace("::", "__");
+    assert_ne!(
+        name, "main",
+        "the test must run on its own thread to be named"
+    );
+    name
+}
+
+/// `text` with `dir` (as given and as the file system resolves it) written as `[SITE]`.
+pub fn redact_dir(text: &str, dir: &Path) -> String {
+    let mut text = text.to_string();
+    let canonical = dir.canonicalize().ok();
+    for form in canonical.iter().map(PathBuf::as_path).chain([dir]) {
+        let form = form.to_string_lossy();
+        if !form.is_empty() {
+            text = text.replace(form.as_ref(), "[SITE]");
+        }
+    }
+    text
 }
 
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

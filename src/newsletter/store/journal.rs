@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, db_error};
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
 
 /// One recipient of a campaign still to be sent (or to be tried again).
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ impl Store {
         edition: u32,
         subject: &str,
         include_new: bool,
-    ) -> Result<u64, Diagnostic> {
+    ) -> Result<u64, OpError> {
         let path = self.path.clone();
         let tx = self.write()?;
         let existing: Option<i64> = tx
@@ -83,7 +83,7 @@ impl Store {
         Ok(joined)
     }
 
-    fn campaign_id(&self, edition: u32) -> Result<Option<i64>, Diagnostic> {
+    fn campaign_id(&self, edition: u32) -> Result<Option<i64>, OpError> {
         self.conn
             .query_row(
                 "SELECT id FROM campaigns WHERE edition = ?1",
@@ -97,7 +97,7 @@ impl Store {
     /// Makes the failed recipients of `edition` pending again (those still subscribed); returns
     /// how many. Each row takes the subscriber's address and name as they are now: a name that
     /// could not be sent and was corrected since goes out corrected.
-    pub fn retry_failed(&self, edition: u32) -> Result<u64, Diagnostic> {
+    pub fn retry_failed(&self, edition: u32) -> Result<u64, OpError> {
         let Some(id) = self.campaign_id(edition)? else {
             return Ok(0);
         };
@@ -126,7 +126,7 @@ impl Store {
     /// The recipients of `edition` not sent yet, each with the unsubscribe token of their
     /// subscription as it is now — registered before any mail carries it, so the link works
     /// even if this database lost its key file since the token was first made.
-    pub fn pending(&mut self, edition: u32) -> Result<Vec<Delivery>, Diagnostic> {
+    pub fn pending(&mut self, edition: u32) -> Result<Vec<Delivery>, OpError> {
         let deliveries = self.pending_unregistered(edition)?;
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
@@ -139,7 +139,7 @@ impl Store {
     }
 
     /// [`Store::pending`] without registering the tokens, for a dry run that writes nothing.
-    pub fn pending_unregistered(&self, edition: u32) -> Result<Vec<Delivery>, Diagnostic> {
+    pub fn pending_unregistered(&self, edition: u32) -> Result<Vec<Delivery>, OpError> {
         let Some(id) = self.campaign_id(edition)? else {
             return Ok(Vec::new());
         };
@@ -166,7 +166,7 @@ impl Store {
 
     /// Whether the recipient is still to be sent to: unsubscribing removes their pending row,
     /// even while the campaign is being sent.
-    pub fn still_pending(&self, edition: u32, subscriber: i64) -> Result<bool, Diagnostic> {
+    pub fn still_pending(&self, edition: u32, subscriber: i64) -> Result<bool, OpError> {
         self.conn
             .query_row(
                 "SELECT 1 FROM deliveries WHERE state = 'pending' AND subscriber = ?2
@@ -189,7 +189,7 @@ impl Store {
         edition: u32,
         delivery: &Delivery,
         attempts: u32,
-    ) -> Result<(), Diagnostic> {
+    ) -> Result<(), OpError> {
         self.conn
             .execute(
                 "INSERT INTO deliveries (campaign, subscriber, email, name, token, state, attempts,
@@ -217,7 +217,7 @@ impl Store {
         subscriber: i64,
         attempts: u32,
         reply: &str,
-    ) -> Result<(), Diagnostic> {
+    ) -> Result<(), OpError> {
         self.conn
             .execute(
                 "UPDATE deliveries SET state = 'failed', attempts = ?3, last_reply = ?4
@@ -229,7 +229,7 @@ impl Store {
     }
 
     /// Marks the campaign finished if nothing is pending.
-    pub fn finish_if_done(&self, edition: u32) -> Result<(), Diagnostic> {
+    pub fn finish_if_done(&self, edition: u32) -> Result<(), OpError> {
         self.conn
             .execute(
                 "UPDATE campaigns SET finished_at = ?2 WHERE edition = ?1 AND finished_at IS NULL
@@ -241,7 +241,7 @@ impl Store {
     }
 
     /// Counts and failures of the campaign of `edition`; `None` if it never started.
-    pub fn status(&self, edition: u32) -> Result<Option<Status>, Diagnostic> {
+    pub fn status(&self, edition: u32) -> Result<Option<Status>, OpError> {
         let Some(id) = self.campaign_id(edition)? else {
             return Ok(None);
         };

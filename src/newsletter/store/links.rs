@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use super::{db_error, hex, hex_decode, new_token, token_hash};
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
 
 /// The key file beside a database: `newsletter.sqlite` → `newsletter.sqlite.key`.
 pub fn key_path(db: &Path) -> PathBuf {
@@ -34,14 +34,11 @@ impl LinkKey {
     /// Reads the key beside `db`, creating it (readable by its owner only) if there is none. Two
     /// processes opening a new database at once agree on one key: the file appears complete or
     /// not at all (written aside, then hard-linked into place, which fails if it exists).
-    pub fn load_or_create(db: &Path) -> Result<LinkKey, Diagnostic> {
+    pub fn load_or_create(db: &Path) -> Result<LinkKey, OpError> {
         let path = key_path(db);
-        let fail = |e: &dyn std::fmt::Display| {
-            Diagnostic::error(format!(
-                "the key of the unsubscribe links {} cannot be used: {e}",
-                path.display()
-            ))
-            .hint("it is made beside the database on first use; check that the folder is writable and the file readable by this user")
+        let fail = |e: &dyn std::fmt::Display| OpError::LinkKey {
+            path: path.clone(),
+            source: e.to_string().into(),
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => return LinkKey::from_hex(text.trim()).ok_or_else(|| fail(&"damaged")),
@@ -113,7 +110,7 @@ pub(super) fn renew(
     path: &Path,
     key: &LinkKey,
     subscriber: i64,
-) -> Result<String, Diagnostic> {
+) -> Result<String, OpError> {
     let nonce = new_token()?;
     let fail = |e: rusqlite::Error| db_error(path, e);
     conn.execute(
@@ -170,8 +167,8 @@ pub(super) fn hash_stored_tokens(tx: &rusqlite::Transaction<'_>) -> rusqlite::Re
     }
     tx.execute_batch("ALTER TABLE subscribers RENAME COLUMN token TO link_nonce;")?;
     for (id, _) in &old {
-        let nonce = new_token()
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::from(e.message)))?;
+        let nonce =
+            new_token().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         tx.execute(
             "UPDATE subscribers SET link_nonce = ?2 WHERE id = ?1",
             params![id, nonce],
@@ -183,8 +180,9 @@ pub(super) fn hash_stored_tokens(tx: &rusqlite::Transaction<'_>) -> rusqlite::Re
 
 #[cfg(test)]
 mod tests {
+    use super::super::Via;
     use super::super::optin::{SignupRequest, Unsubscribed};
-    use super::super::subscribers::{Source, Via};
+    use super::super::subscribers::Source;
     use super::super::{MIGRATIONS, Step, Store, is_token};
     use super::*;
     use crate::newsletter::store::tests::store;
@@ -199,7 +197,7 @@ mod tests {
 
     fn queued(
         outcome: &super::super::optin::Signup,
-    ) -> Result<super::super::outgoing::QueuedMail, Diagnostic> {
+    ) -> Result<super::super::outgoing::QueuedMail, OpError> {
         let (super::super::optin::Signup::Confirm { subscriber, .. }
         | super::super::optin::Signup::AlreadyActive { subscriber, .. }) = outcome;
         Ok(super::super::outgoing::QueuedMail {

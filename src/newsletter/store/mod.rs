@@ -27,7 +27,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use super::address::Email;
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
 
 pub use journal::{Delivery, Status as CampaignStatus};
 pub use subscribers::{Added, Consent, Subscriber};
@@ -243,14 +243,13 @@ pub struct Store {
     link_key: links::LinkKey,
 }
 
-fn db_error(path: &Path, e: impl std::fmt::Display) -> Diagnostic {
-    Diagnostic::error(format!("the subscriber database {} cannot be used: {e}", path.display()))
-        .hint("check that the folder is writable and the file is an ozg-site database (or pass another with --db)")
+fn db_error(path: &Path, e: impl Into<crate::error::Cause>) -> OpError {
+    OpError::store(path, e)
 }
 
 impl Store {
     /// Opens (creating or upgrading if needed) the database at `path`.
-    pub fn open(path: &Path) -> Result<Store, Diagnostic> {
+    pub fn open(path: &Path) -> Result<Store, OpError> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
@@ -290,7 +289,7 @@ impl Store {
     }
 
     /// Another connection to the same file, for a sending thread.
-    pub fn reopen(&self) -> Result<Store, Diagnostic> {
+    pub fn reopen(&self) -> Result<Store, OpError> {
         Store::open(&self.path)
     }
 
@@ -298,13 +297,13 @@ impl Store {
         &self.path
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> Diagnostic {
+    fn err(&self, e: impl Into<crate::error::Cause>) -> OpError {
         db_error(&self.path, e)
     }
 
     /// A transaction that holds the write lock from its first statement: it waits for other
     /// writers (busy timeout) rather than failing when it would write after reading stale data.
-    fn write(&mut self) -> Result<Transaction<'_>, Diagnostic> {
+    fn write(&mut self) -> Result<Transaction<'_>, OpError> {
         let path = self.path.clone();
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -335,7 +334,7 @@ impl Store {
     pub fn register_unsubscribe_link(
         &mut self,
         subscriber: &Subscriber,
-    ) -> Result<String, Diagnostic> {
+    ) -> Result<String, OpError> {
         let token = self.unsubscribe_token(&subscriber.link_nonce);
         links::register(&self.conn, subscriber.id, &token).map_err(|e| self.err(e))?;
         Ok(token)
@@ -409,7 +408,7 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
         }
         .map_err(sql)?;
     }
-    let key = random_hex(32).map_err(|e| e.message)?;
+    let key = random_hex(32).map_err(|e| e.to_string())?;
     tx.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('address_key', ?1)",
         [key],
@@ -425,15 +424,15 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
 }
 
 /// `bytes` random bytes from the operating system, as hex digits.
-fn random_hex(bytes: usize) -> Result<String, Diagnostic> {
+fn random_hex(bytes: usize) -> Result<String, OpError> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf)
-        .map_err(|e| Diagnostic::error(format!("no random numbers from the system: {e}")))?;
+        .map_err(|e| OpError::system("get random numbers from the system", e.to_string()))?;
     Ok(hex(&buf))
 }
 
 /// 128 random bits as 32 hex digits: unguessable, URL-safe. Unsubscribe and confirmation links.
-pub fn new_token() -> Result<String, Diagnostic> {
+pub fn new_token() -> Result<String, OpError> {
     random_hex(16)
 }
 
@@ -485,6 +484,51 @@ pub fn plus(at: jiff::Timestamp, by: jiff::SignedDuration) -> jiff::Timestamp {
 
 fn millis(at: jiff::Timestamp) -> i64 {
     at.as_millisecond()
+}
+
+/// How a subscriber left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The button on the page of the unsubscribe link.
+    Link,
+    /// A mail program's one-click unsubscribe (RFC 8058).
+    OneClick,
+    /// `subscribers remove`.
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Link => "link",
+            Via::OneClick => "one-click",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+/// Ends a subscription inside `tx`: status and record, no pending delivery of any campaign, no
+/// open confirmation link that could bring it back unnoticed.
+pub(super) fn end_subscription(
+    tx: &Transaction<'_>,
+    id: i64,
+    via: Via,
+    now: jiff::Timestamp,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
+         unsubscribed_via = ?3 WHERE id = ?1",
+        params![id, shown(now), via.as_str()],
+    )?;
+    tx.execute(
+        "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'",
+        [id],
+    )?;
+    tx.execute(
+        "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL",
+        params![id, millis(now)],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -598,7 +642,7 @@ pub(crate) mod tests {
             .execute_batch("PRAGMA user_version = 99")
             .unwrap();
         let e = Store::open(&path).err().unwrap();
-        assert!(e.message.contains("newer ozg-site"), "{}", e.message);
+        assert!(e.to_string().contains("newer ozg-site"), "{e}");
     }
 
     #[test]

@@ -9,14 +9,14 @@
 //! leaves no trace on the subscriber.
 
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::outgoing::QueuedMail;
-use super::subscribers::Via;
 use super::{
-    Store, SubscriberStatus, address_key, db_error, millis, new_token, plus, shown, token_hash,
+    Store, SubscriberStatus, Via, address_key, db_error, end_subscription, millis, new_token, plus,
+    shown, token_hash,
 };
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
 
 /// A sign-up from the form.
 #[derive(Debug, Clone)]
@@ -106,8 +106,8 @@ impl Store {
     pub fn signup(
         &mut self,
         request: &SignupRequest<'_>,
-        mail: impl FnOnce(&Signup) -> Result<QueuedMail, Diagnostic>,
-    ) -> Result<Signup, Diagnostic> {
+        mail: impl FnOnce(&Signup) -> Result<QueuedMail, OpError>,
+    ) -> Result<Signup, OpError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let key = address_key(request.email);
@@ -176,7 +176,7 @@ impl Store {
     }
 
     /// What the link of `token` would do at `now`, without using it.
-    pub fn confirmation_link(&self, token: &str, now: Timestamp) -> Result<Link, Diagnostic> {
+    pub fn confirmation_link(&self, token: &str, now: Timestamp) -> Result<Link, OpError> {
         let found = find_link(&self.conn, &token_hash(token)).map_err(|e| self.err(e))?;
         Ok(match found {
             None => Link::Unknown,
@@ -187,7 +187,7 @@ impl Store {
     /// Confirms the sign-up of `token` at `now`: single use, valid until it expires. The
     /// subscriber takes the name and consent of this link's request — and only of this one: an
     /// empty name clears one given before.
-    pub fn confirm(&mut self, token: &str, now: Timestamp) -> Result<Confirmed, Diagnostic> {
+    pub fn confirm(&mut self, token: &str, now: Timestamp) -> Result<Confirmed, OpError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let hash = token_hash(token);
@@ -236,7 +236,7 @@ impl Store {
     pub fn by_unsubscribe_token(
         &self,
         token: &str,
-    ) -> Result<Option<(String, SubscriberStatus)>, Diagnostic> {
+    ) -> Result<Option<(String, SubscriberStatus)>, OpError> {
         let Some(id) = super::links::subscriber_of(&self.conn, token).map_err(|e| self.err(e))?
         else {
             return Ok(None);
@@ -253,7 +253,7 @@ impl Store {
         token: &str,
         via: Via,
         now: Timestamp,
-    ) -> Result<Unsubscribed, Diagnostic> {
+    ) -> Result<Unsubscribed, OpError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let tx = self.write()?;
@@ -284,7 +284,7 @@ impl Store {
     /// Deletes confirmation links 30 days after they expired, and sign-ups never confirmed
     /// whose links are all gone: unconfirmed addresses are not kept longer than that.
     /// Returns how many sign-ups were deleted.
-    pub fn delete_stale_signups(&mut self, now: Timestamp) -> Result<u64, Diagnostic> {
+    pub fn delete_stale_signups(&mut self, now: Timestamp) -> Result<u64, OpError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let tx = self.write()?;
@@ -309,7 +309,7 @@ impl Store {
     /// after a burst of sign-ups: with `journal_size_limit` the file shrinks back once a
     /// checkpoint got through, to nothing after a TRUNCATE. Returns whether it copied everything; `false` means readers of an
     /// older snapshot were still busy (another process sending, say), which the next one catches.
-    pub fn checkpoint(&mut self, mode: Checkpoint) -> Result<bool, Diagnostic> {
+    pub fn checkpoint(&mut self, mode: Checkpoint) -> Result<bool, OpError> {
         let sql = match mode {
             Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
             Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
@@ -386,30 +386,6 @@ fn find_link(conn: &rusqlite::Connection, hash: &str) -> rusqlite::Result<Option
     .optional()
 }
 
-/// Ends a subscription inside `tx`: status and record, no pending delivery of any campaign, no
-/// open confirmation link that could bring it back unnoticed.
-pub(super) fn end_subscription(
-    tx: &Transaction<'_>,
-    id: i64,
-    via: Via,
-    now: Timestamp,
-) -> rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
-         unsubscribed_via = ?3 WHERE id = ?1",
-        params![id, shown(now), via.as_str()],
-    )?;
-    tx.execute(
-        "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'",
-        [id],
-    )?;
-    tx.execute(
-        "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL",
-        params![id, millis(now)],
-    )?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,7 +409,7 @@ mod tests {
         }
     }
 
-    fn mail(outcome: &Signup) -> Result<QueuedMail, Diagnostic> {
+    fn mail(outcome: &Signup) -> Result<QueuedMail, OpError> {
         Ok(QueuedMail {
             kind: match outcome {
                 Signup::Confirm { .. } => "confirm",

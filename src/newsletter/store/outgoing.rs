@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Transaction, params};
 
 use super::{Store, db_error, millis, plus};
-use crate::diagnostics::Diagnostic;
+use crate::error::OpError;
 
 /// A mail to queue: the finished message and its envelope.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ fn timestamp(ms: i64) -> Timestamp {
 impl Store {
     /// Queues a mail that belongs to no subscriber (a report from the feedback form): nothing
     /// else is written, and the worker deletes it once the mail server took it.
-    pub fn queue_mail(&mut self, mail: &QueuedMail, now: Timestamp) -> Result<(), Diagnostic> {
+    pub fn queue_mail(&mut self, mail: &QueuedMail, now: Timestamp) -> Result<(), OpError> {
         let path = self.path.clone();
         let tx = self.write()?;
         enqueue(&tx, mail, now).map_err(|e| db_error(&path, e))?;
@@ -79,7 +79,7 @@ impl Store {
         now: Timestamp,
         lease: SignedDuration,
         limit: usize,
-    ) -> Result<Vec<DueMail>, Diagnostic> {
+    ) -> Result<Vec<DueMail>, OpError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let tx = self.write()?;
@@ -121,7 +121,7 @@ impl Store {
     }
 
     /// The mail server took it (or refused it for good): it leaves the queue.
-    pub fn mail_done(&self, id: i64) -> Result<(), Diagnostic> {
+    pub fn mail_done(&self, id: i64) -> Result<(), OpError> {
         self.conn
             .execute("DELETE FROM outgoing WHERE id = ?1", [id])
             .map(|_| ())
@@ -129,7 +129,7 @@ impl Store {
     }
 
     /// Tries again at `next`, remembering why it failed this time.
-    pub fn mail_later(&self, id: i64, next: Timestamp, error: &str) -> Result<(), Diagnostic> {
+    pub fn mail_later(&self, id: i64, next: Timestamp, error: &str) -> Result<(), OpError> {
         self.conn
             .execute(
                 "UPDATE outgoing SET attempts = attempts + 1, next_attempt_ms = ?2,
@@ -141,7 +141,7 @@ impl Store {
     }
 
     /// Mails waiting to be sent.
-    pub fn queued(&self) -> Result<u64, Diagnostic> {
+    pub fn queued(&self) -> Result<u64, OpError> {
         self.conn
             .query_row("SELECT count(*) FROM outgoing", [], |r| r.get::<_, i64>(0))
             .map(|n| n.max(0) as u64)
@@ -149,7 +149,7 @@ impl Store {
     }
 
     /// When the next queued mail is due, if any.
-    pub fn next_due(&self) -> Result<Option<Timestamp>, Diagnostic> {
+    pub fn next_due(&self) -> Result<Option<Timestamp>, OpError> {
         self.conn
             .query_row(
                 "SELECT min(max(next_attempt_ms, coalesce(lease_ms, 0))) FROM outgoing",

@@ -7,8 +7,10 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Store, SubscriberStatus, address_key, db_error, new_token, shown};
-use crate::diagnostics::Diagnostic;
+use super::{
+    Store, SubscriberStatus, Via, address_key, db_error, end_subscription, new_token, shown,
+};
+use crate::error::OpError;
 use crate::newsletter::address::{Email, clean_name};
 
 /// How a subscriber came onto the list.
@@ -36,27 +38,6 @@ impl Source {
             "form" => Source::Form,
             "cli" => Source::Cli,
             _ => Source::Import,
-        }
-    }
-}
-
-/// How a subscriber left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// The button on the page of the unsubscribe link.
-    Link,
-    /// A mail program's one-click unsubscribe (RFC 8058).
-    OneClick,
-    /// `subscribers remove`.
-    Cli,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::Link => "link",
-            Via::OneClick => "one-click",
-            Via::Cli => "cli",
         }
     }
 }
@@ -186,11 +167,11 @@ impl Store {
         email: &str,
         name: Option<&str>,
         source: Source,
-    ) -> Result<Added, Diagnostic> {
-        let email = Email::parse(email).map_err(|e| Diagnostic::error(e.reason(email)))?;
+    ) -> Result<Added, OpError> {
+        let email = Email::parse(email).map_err(|e| OpError::Invalid(e.reason(email)))?;
         let name = match name.map(clean_name) {
             Some(Ok(n)) => n,
-            Some(Err(e)) => return Err(Diagnostic::error(e.reason())),
+            Some(Err(e)) => return Err(OpError::Invalid(e.reason())),
             None => None,
         };
         let rename = name.is_some();
@@ -217,7 +198,7 @@ impl Store {
         &mut self,
         list: &[(Email, Option<String>)],
         source: Source,
-    ) -> Result<Imported, Diagnostic> {
+    ) -> Result<Imported, OpError> {
         self.insert(list, source, false)
             .map(|(imported, _)| imported)
     }
@@ -229,13 +210,13 @@ impl Store {
         list: &[(Email, Option<String>)],
         source: Source,
         rename: bool,
-    ) -> Result<(Imported, u64), Diagnostic> {
+    ) -> Result<(Imported, u64), OpError> {
         for (email, name) in list {
             if let Some(n) = name
                 && clean_name(n) != Ok(Some(n.clone()))
             {
-                return Err(Diagnostic::error(format!(
-                    "internal: the name given for {email} is not in its stored form"
+                return Err(OpError::Internal(format!(
+                    "the name given for {email} is not in its stored form"
                 )));
             }
         }
@@ -318,7 +299,7 @@ impl Store {
 
     /// Unsubscribes an address on behalf of its owner (`subscribers remove`); `Ok(false)` if it
     /// receives nothing already.
-    pub fn unsubscribe_address(&mut self, email: &str) -> Result<bool, Diagnostic> {
+    pub fn unsubscribe_address(&mut self, email: &str) -> Result<bool, OpError> {
         let key = address_key(email);
         let path = self.path.clone();
         let tx = self.write()?;
@@ -331,7 +312,7 @@ impl Store {
             .optional()
             .map_err(|e| db_error(&path, e))?;
         let Some(id) = id else { return Ok(false) };
-        super::optin::end_subscription(&tx, id, Via::Cli, jiff::Timestamp::now())
+        end_subscription(&tx, id, Via::Cli, jiff::Timestamp::now())
             .map_err(|e| db_error(&path, e))?;
         tx.commit().map_err(|e| db_error(&path, e))?;
         Ok(true)
@@ -342,7 +323,7 @@ impl Store {
     /// rows are overwritten on disk (`secure_delete`), the file is rewritten and the write-ahead
     /// log emptied.
     /// `Ok(false)` if nothing about the address was stored (the hash is kept all the same).
-    pub fn forget(&mut self, email: &str) -> Result<bool, Diagnostic> {
+    pub fn forget(&mut self, email: &str) -> Result<bool, OpError> {
         let key = address_key(email);
         let hash = self.address_hash(email);
         let path = self.path.clone();
@@ -384,7 +365,7 @@ impl Store {
     }
 
     /// Every subscriber, whatever their status, by address.
-    pub fn list(&self) -> Result<Vec<Subscriber>, Diagnostic> {
+    pub fn list(&self) -> Result<Vec<Subscriber>, OpError> {
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -396,7 +377,7 @@ impl Store {
     }
 
     /// The subscriber with this address, if any.
-    pub fn find(&self, email: &str) -> Result<Option<Subscriber>, Diagnostic> {
+    pub fn find(&self, email: &str) -> Result<Option<Subscriber>, OpError> {
         self.conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM subscribers WHERE email_key = ?1"),
@@ -408,7 +389,7 @@ impl Store {
     }
 
     /// Whether the address was forgotten (and has not signed up again since), in any spelling.
-    pub fn is_forgotten(&self, email: &str) -> Result<bool, Diagnostic> {
+    pub fn is_forgotten(&self, email: &str) -> Result<bool, OpError> {
         self.conn
             .prepare_cached("SELECT 1 FROM forgotten WHERE address_hash = ?1")
             .and_then(|mut s| is_forgotten(&mut s, &self.forgotten_hashes(email)))
@@ -419,7 +400,7 @@ impl Store {
     pub fn deliveries_of(
         &self,
         subscriber: i64,
-    ) -> Result<Vec<(u32, String, Option<String>)>, Diagnostic> {
+    ) -> Result<Vec<(u32, String, Option<String>)>, OpError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -434,7 +415,7 @@ impl Store {
     }
 
     /// The number of subscribers who receive the newsletter.
-    pub fn count(&self) -> Result<u64, Diagnostic> {
+    pub fn count(&self) -> Result<u64, OpError> {
         self.conn
             .query_row(
                 "SELECT count(*) FROM subscribers WHERE status = 'active'",

@@ -222,6 +222,8 @@ fn find_open(text: &str, from: usize) -> Option<usize> {
     })
 }
 
+// These tests parse on their own: they test this step alone, over a bare parser, with no
+// renderer after it. The site parses a body once, in `markdown::render`.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -419,6 +419,8 @@ pub struct Element {
     pub src: Option<String>,
     pub alt: Option<String>,
     pub at: usize,
+    /// Where the start tag ends (after its `>`).
+    pub end: usize,
 }
 
 #[derive(Debug, Default)]
@@ -485,6 +487,7 @@ fn check_tokens(fragment: &str, tokens: &Tokens, policy: &Policy<'_>) -> Checked
                 src: value("src"),
                 alt: value("alt"),
                 at: tag_at,
+                end: spanned.end,
             });
         }
     }

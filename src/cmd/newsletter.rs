@@ -1,0 +1,179 @@
+//! `ozg-site newsletter build | send | status`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ozg_site::newsletter::Which;
+use ozg_site::newsletter::address::printable;
+use ozg_site::newsletter::send::{SendOptions, SendReport};
+
+use super::Outcome;
+
+/// Newsletter editions as e-mails.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+impl Args {
+    /// Whether the command writes output (and so promises to keep the old one on errors).
+    pub fn writes_output(&self) -> bool {
+        matches!(self.command, Command::Build { .. })
+    }
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Write email.html, email.txt and message.eml (a complete preview message to the sample
+    /// recipient of site.yaml) of an edition to <out>/<nr>/.
+    Build {
+        /// The edition's number
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        number: Option<u32>,
+        /// Build every published edition
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        site: ozg_site::Options,
+        /// Output folder [default: newsletter-mail/ under the root]
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Send an edition to every subscriber, exactly once: a second run continues where the
+    /// first stopped (crash, Ctrl-C, power loss) and sends nothing once all got it. Without an
+    /// SMTP server the messages go as .eml files into the outbox folder.
+    Send {
+        #[command(flatten)]
+        site: ozg_site::Options,
+        #[command(flatten)]
+        send: SendOptions,
+    },
+    /// Show how far sending an edition got, and the failed addresses with the server's reply.
+    Status {
+        number: u32,
+        #[command(flatten)]
+        site: ozg_site::Options,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+pub fn run(args: Args) -> Outcome {
+    match args.command {
+        Command::Build {
+            number, site, out, ..
+        } => build(number, &site, out),
+        Command::Send { site, send } => self::send(&site, send),
+        Command::Status { number, site, db } => status(number, &site, db),
+    }
+}
+
+fn build(number: Option<u32>, site: &ozg_site::Options, out: Option<PathBuf>) -> Outcome {
+    let out = out.unwrap_or_else(|| site.root.join("newsletter-mail"));
+    let which = number.map_or(Which::All, Which::Number);
+    let report = ozg_site::newsletter::build(site, which, &out)?;
+    for n in &report.editions {
+        println!(
+            "Edition {n}: {}",
+            report.output.join(n.to_string()).display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn send(site: &ozg_site::Options, send: SendOptions) -> Outcome {
+    let number = send.number;
+    let opts = SendOptions {
+        progress: std::io::stderr().is_terminal(),
+        ..send
+    };
+    let report = ozg_site::newsletter::send::send(site, &opts)?;
+    if report.test_copy {
+        println!(
+            "Sent one test copy of edition {number} via {}; nothing recorded.",
+            report.destination
+        );
+    } else if report.dry_run {
+        dry_run(number, &report);
+    } else if report.sent + report.failed == 0 {
+        println!(
+            "Edition {number} has already gone to every subscriber ({} sent); nothing to do. `ozg-site newsletter status {number}` shows details.",
+            report.already_sent
+        );
+    } else {
+        campaign(number, &report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dry_run(number: u32, report: &SendReport) {
+    println!(
+        "Dry run: {} messages of edition {number} rendered; they would go to {}.",
+        report.sent, report.destination
+    );
+    for (address, why) in &report.unsendable {
+        eprintln!("would fail: {address}: {why}");
+    }
+    if report.failed > 0 {
+        println!(
+            "{} recipients cannot be sent to (see above); a send marks them failed and goes on with the others.",
+            report.failed
+        );
+    }
+}
+
+fn campaign(number: u32, report: &SendReport) {
+    println!(
+        "Edition {number}: {} sent, {} failed{} via {}.",
+        report.sent,
+        report.failed,
+        if report.already_sent > 0 {
+            format!(" ({} sent before)", report.already_sent)
+        } else {
+            String::new()
+        },
+        report.destination
+    );
+    if report.unsubscribed > 0 {
+        println!(
+            "{} unsubscribed while it was being sent and got nothing.",
+            report.unsubscribed
+        );
+    }
+    if report.failed > 0 {
+        println!(
+            "`ozg-site newsletter status {number}` lists the failures; `send {number} --retry-failed` tries them again."
+        );
+    }
+}
+
+fn status(number: u32, site: &ozg_site::Options, db: Option<PathBuf>) -> Outcome {
+    let config = ozg_site::config::Config::load(&site.root, None)?;
+    let path = ozg_site::newsletter::send::database_path(
+        &site.root,
+        config.site.newsletter.as_ref(),
+        db.as_deref(),
+    );
+    let store = ozg_site::newsletter::store::Store::open(&path)?;
+    match store.status(number)? {
+        None => println!("Edition {number} has not been sent yet."),
+        Some(st) => {
+            println!(
+                "Edition {number}: {} sent, {} failed, {} pending (started {}{}).",
+                st.sent,
+                st.failed,
+                st.pending,
+                st.started_at.unwrap_or_default(),
+                st.finished_at
+                    .map(|f| format!(", finished {f}"))
+                    .unwrap_or_default()
+            );
+            for (address, reply) in st.failures {
+                println!("failed\t{}\t{}", printable(&address), printable(&reply));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
