@@ -1,18 +1,22 @@
 //! Generates a synthetic site for benchmarks (see `ozg_site::synthetic`).
 //!
 //! ```text
-//! cargo run --release --example gen_site -- --pages 10000 --out /dev/shm/site [--hugo DIR] [--highlight]
+//! cargo run --release --example gen_site -- --pages 10000 --out /dev/shm/site [--hugo DIR] [--highlight] [--shape SHAPE]
 //! ```
+//!
+//! SHAPE is one of `mixed` (the default), `one-section`, `code`, `long`, `small` (see
+//! `ozg_site::synthetic::Shape`).
 
 use std::path::PathBuf;
 
-use ozg_site::synthetic::{Spec, generate};
+use ozg_site::synthetic::{Shape, Spec, generate};
 
 fn parse_args() -> Result<Spec, String> {
     let mut pages = 1000;
     let mut out = None;
     let mut hugo = None;
     let mut highlight = false;
+    let mut shape = Shape::default();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -25,6 +29,13 @@ fn parse_args() -> Result<Spec, String> {
             "--out" => out = Some(PathBuf::from(it.next().ok_or("--out needs a folder")?)),
             "--hugo" => hugo = Some(PathBuf::from(it.next().ok_or("--hugo needs a folder")?)),
             "--highlight" => highlight = true,
+            "--shape" => {
+                let names: Vec<&str> = Shape::ALL.iter().map(|(n, _)| *n).collect();
+                shape = it
+                    .next()
+                    .and_then(|v| Shape::named(&v))
+                    .ok_or_else(|| format!("--shape needs one of {}", names.join(", ")))?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -33,6 +44,7 @@ fn parse_args() -> Result<Spec, String> {
         out: out.ok_or("--out DIR is required")?,
         hugo,
         highlight,
+        shape,
     })
 }
 
@@ -41,7 +53,7 @@ fn main() {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
-                "gen_site: {e}\nusage: gen_site --pages N --out DIR [--hugo DIR] [--highlight]"
+                "gen_site: {e}\nusage: gen_site --pages N --out DIR [--hugo DIR] [--highlight] [--shape SHAPE]"
             );
             std::process::exit(2);
         }

@@ -160,11 +160,14 @@ pub fn build_with(
 ) -> Result<BuildReport, Diagnostics> {
     let timer = Timer::from_env();
     write::check_output_dir(&opts.root, output)?;
+    // Only a build (and the preview) keeps highlighted code between runs; `check` does not.
+    let highlight_cache = parse::highlight::DiskCache::open(&opts.root);
+    timer.lap("read the highlight cache");
     let mut site = load_site(opts)?;
     refuse_open_facts(&site.open_facts, open_facts)?;
     let open_facts = site.open_fact_count();
     timer.lap("load, parse, assemble");
-    let warnings = std::mem::take(&mut site.warnings);
+    let mut warnings = std::mem::take(&mut site.warnings);
     let next_change = site.schedule.first().cloned();
     let theme = Theme::load(&opts.root, &site.config.site.theme)?;
     site::make_images(&mut site)?;
@@ -175,6 +178,14 @@ pub fn build_with(
     timer.lap("render and write");
     staging.commit()?;
     timer.lap("swap output");
+    if let Err(e) = highlight_cache.persist() {
+        // Only the next build's speed depends on it: the output is whole, so this is no error.
+        warnings.push(
+            Diagnostic::warning(format!("could not write the highlight cache: {e}"))
+                .in_file(highlight_cache.path()),
+        );
+    }
+    timer.lap("write the highlight cache");
     drop(site);
     timer.lap("free");
     Ok(BuildReport {

@@ -1,11 +1,13 @@
 //! Synthetic sites in ozg-site's content model (and the same pages for Hugo), for the speed
 //! benchmark (`bench/compare.sh`) and scale tests. Used by `examples/gen_site.rs`.
 //!
-//! Pages have ~600 words with headings, a list, a table, `@/` links to other pages, a fenced code
-//! block (with `highlight`: tagged `rust`, so it is highlighted) and front matter with title, date
-//! and a few fields. They are spread over sections — news (paginated, with a feed), Sprechstunden,
-//! projects and plain pages — so lists, pagination, feeds and the sitemap do real work. The output
-//! is deterministic: the same arguments give the same files.
+//! In the [`Shape::Mixed`] shape, pages have ~600 words with headings, a list, a table, `@/` links
+//! to other pages, a fenced code block (with `highlight`: tagged `rust`, so it is highlighted) and
+//! front matter with title, date and a few fields. They are spread over sections — news
+//! (paginated, with a feed), Sprechstunden, projects and plain pages — so lists, pagination, feeds
+//! and the sitemap do real work. The other shapes stress what that one spreads thin: one list of
+//! every page, code in every page, long pages, many tiny pages. The output is deterministic: the
+//! same arguments give the same files.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,93 @@ pub struct Spec {
     pub hugo: Option<PathBuf>,
     /// Tag every code block with a language so it is highlighted.
     pub highlight: bool,
+    /// How pages are spread over sections and how long they are.
+    pub shape: Shape,
+}
+
+/// The shapes of site the benchmark measures, each realistic for some site and each stressing
+/// another part of a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// ~600 words a page over news (paginated, with a feed), Sprechstunden, projects and pages.
+    #[default]
+    Mixed,
+    /// The mixed pages, all in one section listed on one page without pagination (a list page
+    /// with every page of the site on it).
+    OneSection,
+    /// One unpaginated section as [`Shape::OneSection`], with a 15-line code block in every page.
+    Code,
+    /// ~5,000 words a page (forty headed parts) over the mixed sections.
+    Long,
+    /// Tiny pages (a sentence and a link) over the mixed sections.
+    Small,
+}
+
+impl Shape {
+    /// Every shape with the name `--shape` takes.
+    pub const ALL: [(&'static str, Shape); 5] = [
+        ("mixed", Shape::Mixed),
+        ("one-section", Shape::OneSection),
+        ("code", Shape::Code),
+        ("long", Shape::Long),
+        ("small", Shape::Small),
+    ];
+
+    /// The shape called `name` (as in [`Shape::ALL`]).
+    pub fn named(name: &str) -> Option<Shape> {
+        Shape::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, shape)| *shape)
+    }
+
+    fn one_section(self) -> bool {
+        matches!(self, Shape::OneSection | Shape::Code)
+    }
+
+    fn section_of(self, i: usize) -> Section {
+        if self.one_section() {
+            Section::Pages
+        } else {
+            Section::of(i)
+        }
+    }
+
+    fn size(self) -> Size {
+        let mixed = Size {
+            lead: 40,
+            parts: 3,
+            words: 110,
+            links: 3,
+            code_lines: 4,
+        };
+        match self {
+            Shape::Mixed | Shape::OneSection => mixed,
+            Shape::Code => Size {
+                code_lines: 15,
+                ..mixed
+            },
+            Shape::Long => Size { parts: 40, ..mixed },
+            Shape::Small => Size {
+                lead: 25,
+                parts: 0,
+                words: 0,
+                links: 1,
+                code_lines: 0,
+            },
+        }
+    }
+}
+
+/// How much a page body holds: a lead paragraph of `lead` words, `parts` headed parts of `words`
+/// words each, `links` links to other pages and a code block of `code_lines` lines (none if 0).
+#[derive(Clone, Copy)]
+struct Size {
+    lead: usize,
+    parts: usize,
+    words: usize,
+    links: usize,
+    code_lines: usize,
 }
 
 const WORDS: &[&str] = &[
@@ -190,14 +279,14 @@ pub fn generate(args: &Spec) -> std::io::Result<()> {
     )?;
     write_bench_theme(out)?;
     if let Some(h) = &args.hugo {
-        write_hugo_skeleton(h, args.highlight)?;
+        write_hugo_skeleton(h, args.shape)?;
     }
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for i in 0..args.pages {
-        let section = Section::of(i);
+        let section = args.shape.section_of(i);
         let title = format!("Seite {i}: {}", rng.words(4));
-        let body = body(&mut rng, i, args.pages, args.highlight);
+        let body = body(&mut rng, i, args, args.shape.size());
         let (front, hugo_front) = front_matter(section, i, &title);
         write(
             &out.join(format!("content/{}/{}.md", section.dir(), slug(i))),
@@ -245,12 +334,13 @@ fn front_matter(section: Section, i: usize, title: &str) -> (String, String) {
     (f, hugo)
 }
 
-fn body(rng: &mut Rng, i: usize, total: usize, highlight: bool) -> String {
-    let mut b = String::with_capacity(5000);
-    let _ = writeln!(b, "{}.\n", rng.words(40));
-    for h in 0..3 {
+fn body(rng: &mut Rng, i: usize, args: &Spec, size: Size) -> String {
+    let total = args.pages;
+    let mut b = String::with_capacity(size.parts * size.words * 10 + 1000);
+    let _ = writeln!(b, "{}.\n", rng.words(size.lead));
+    for h in 0..size.parts {
         let _ = writeln!(b, "## Abschnitt {h} {} {{#abschnitt-{h}}}\n", rng.words(3));
-        let _ = writeln!(b, "{}.\n", rng.words(110));
+        let _ = writeln!(b, "{}.\n", rng.words(size.words));
         if h == 0 {
             for _ in 0..4 {
                 let _ = writeln!(b, "- {}", rng.words(8));
@@ -266,22 +356,58 @@ fn body(rng: &mut Rng, i: usize, total: usize, highlight: bool) -> String {
         }
     }
     // Links to two other pages (by source path) and one to an anchor of a third.
-    for k in 1..=3 {
+    for k in 1..=size.links {
         let j = (i + k * 7919) % total;
-        let target = format!("{}/{}.md", Section::of(j).dir(), slug(j));
-        let anchor = if k == 3 { "#abschnitt-0" } else { "" };
+        let target = format!("{}/{}.md", args.shape.section_of(j).dir(), slug(j));
+        let anchor = if k == 3 && size.parts > 0 {
+            "#abschnitt-0"
+        } else {
+            ""
+        };
         let _ = writeln!(
             b,
             "Siehe auch [{}](@@LINK@@{target}{anchor}).\n",
             rng.words(2)
         );
     }
-    let lang = if highlight { "rust" } else { "" };
-    let _ = writeln!(
-        b,
-        "```{lang}\nfn main() {{\n    let seiten = {i};\n    println!(\"{{}} Seiten\", seiten);\n}}\n```\n"
-    );
+    let lang = if args.highlight { "rust" } else { "" };
+    match size.code_lines {
+        0 => {}
+        1..=4 => {
+            let _ = writeln!(
+                b,
+                "```{lang}\nfn main() {{\n    let seiten = {i};\n    println!(\"{{}} Seiten\", seiten);\n}}\n```\n"
+            );
+        }
+        _ => {
+            let _ = writeln!(b, "```{lang}\n{}```\n", long_code(rng, i));
+        }
+    }
     b
+}
+
+/// Fifteen lines of Rust that differ from page to page (numbers and a comment), so no two pages
+/// share a code block, as on a real site.
+fn long_code(rng: &mut Rng, i: usize) -> String {
+    let comment = rng.words(5);
+    let step = i % 7 + 2;
+    format!(
+        "/// Zählt die Seiten von Abschnitt {i}.\n\
+         fn zaehle(seiten: &[u32]) -> u64 {{\n\
+         \x20   let mut summe: u64 = 0;\n\
+         \x20   for (k, s) in seiten.iter().enumerate() {{\n\
+         \x20       if k % {step} == 0 {{\n\
+         \x20           summe += u64::from(*s) * {step}; // {comment}\n\
+         \x20       }} else {{\n\
+         \x20           summe = summe.saturating_sub(1);\n\
+         \x20       }}\n\
+         \x20   }}\n\
+         \x20   summe\n\
+         }}\n\
+         \n\
+         let text = format!(\"{{}} Seiten, Summe {{}}\", {i}, zaehle(&[{i}, {step}, 3]));\n\
+         println!(\"{{text}}\");\n"
+    )
 }
 
 /// `[x](@@LINK@@aktuelles/seite-3.md#a)` → `[x](/aktuelles/seite-3/#a)` for Hugo.
@@ -330,12 +456,20 @@ fn write_bench_theme(out: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn write_hugo_skeleton(h: &Path, highlight: bool) -> std::io::Result<()> {
-    // Hugo's highlighter is on for fenced blocks with a language; classes like ozg-site's.
-    let _ = highlight;
+fn write_hugo_skeleton(h: &Path, shape: Shape) -> std::io::Result<()> {
+    // Hugo's highlighter is on for fenced blocks with a language; classes like ozg-site's. With
+    // one section, ozg-site writes no feed, so Hugo writes none either (its feed of a section is
+    // unlimited by default: ten thousand entries would be work ozg-site does not do).
+    let outputs = if shape.one_section() {
+        "  home: [HTML]\n  section: [HTML]\n"
+    } else {
+        "  home: [HTML, RSS]\n  section: [HTML, RSS]\n"
+    };
     write(
         &h.join("hugo.yaml"),
-        "baseURL: https://bench.example.org/\nlanguageCode: de\ntitle: Synthetische Seite\ndisableKinds: [taxonomy, term]\npagination:\n  pagerSize: 10\npaginate: 10\nmarkup:\n  highlight:\n    noClasses: false\n    guessSyntax: false\noutputs:\n  home: [HTML, RSS]\n  section: [HTML, RSS]\n",
+        &format!(
+            "baseURL: https://bench.example.org/\nlanguageCode: de\ntitle: Synthetische Seite\ndisableKinds: [taxonomy, term]\npagination:\n  pagerSize: 10\npaginate: 10\nmarkup:\n  highlight:\n    noClasses: false\n    guessSyntax: false\noutputs:\n{outputs}"
+        ),
     )?;
     write(
         &h.join("content/_index.md"),
@@ -361,10 +495,13 @@ fn write_hugo_skeleton(h: &Path, highlight: bool) -> std::io::Result<()> {
         &l.join("single.html"),
         "{{ define \"title\" }}{{ .Title }}{{ end }}{{ define \"main\" }}<h1>{{ .Title }}</h1>{{ .Content }}{{ end }}\n",
     )?;
-    write(
-        &l.join("list.html"),
-        "{{ define \"main\" }}<h1>{{ .Title }}</h1><ul>{{ range .Paginator.Pages }}<li><a href=\"{{ .RelPermalink }}\">{{ .Title }}</a></li>{{ end }}</ul>{{ with .Paginator.Next }}<a href=\"{{ .URL }}\">weiter</a>{{ end }}{{ end }}\n",
-    )?;
+    // ozg-site paginates only the news; with one section, Hugo lists every page on one page too.
+    let list = if shape.one_section() {
+        "{{ define \"main\" }}<h1>{{ .Title }}</h1><ul>{{ range .Pages }}<li><a href=\"{{ .RelPermalink }}\">{{ .Title }}</a></li>{{ end }}</ul>{{ end }}\n"
+    } else {
+        "{{ define \"main\" }}<h1>{{ .Title }}</h1><ul>{{ range .Paginator.Pages }}<li><a href=\"{{ .RelPermalink }}\">{{ .Title }}</a></li>{{ end }}</ul>{{ with .Paginator.Next }}<a href=\"{{ .URL }}\">weiter</a>{{ end }}{{ end }}\n"
+    };
+    write(&l.join("list.html"), list)?;
     write(
         &h.join("layouts/index.html"),
         "{{ define \"main\" }}<h1>{{ .Title }}</h1>{{ end }}\n",

@@ -389,6 +389,7 @@ fn a_synthetic_site_of_1000_pages_builds_without_errors() {
         out: site.clone(),
         hugo: Some(dir.path().join("hugo")),
         highlight: true,
+        shape: ozg_site::synthetic::Shape::Mixed,
     })
     .unwrap();
     let root = site.to_string_lossy().into_owned();

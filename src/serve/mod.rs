@@ -127,7 +127,17 @@ pub fn serve(opts: ServeOptions) -> Result<(), OpError> {
 
     let shared = Arc::new(Shared::new(crate::load::SiteRoot::new(&opts.root).ok()));
     let site = SiteBuilder::new(opts.root.clone(), base_url.clone(), opts.drafts, opts.now);
+    // The preview starts from the blocks the last build highlighted and leaves the ones of its
+    // first build for the next; later saves use the in-memory cache only, so a save never
+    // waits for the file.
+    let highlight_cache = crate::parse::highlight::DiskCache::open(&opts.root);
     rebuild(&site, &shared, &[], true);
+    if let Err(e) = highlight_cache.persist() {
+        eprintln!(
+            "warning: could not write the highlight cache {}: {e}",
+            highlight_cache.path().display()
+        );
+    }
 
     let (tx, rx) = mpsc::channel::<Trigger>();
     let _watcher = watch(&opts.root, tx.clone())?;
