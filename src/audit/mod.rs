@@ -328,6 +328,7 @@ mod tests {
             trusted_embeds: &[],
             open_fact_text: Some("wird ergänzt"),
             search_text: true,
+            check_facts: true,
         };
         let resolve = |_: &str| crate::parse::markdown::Resolved::Url("/a/".into());
         crate::parse::markdown::render(body, &source, &resolve, &opts).facts

@@ -181,6 +181,7 @@ fn render_articles(
         trusted_embeds: &md.trusted_embeds,
         open_fact_text: md.open_fact_text.as_deref(),
         search_text: false,
+        check_facts: true,
     };
     let mut refs = References::new();
     let mut render_part = |id: String, title: String, range: std::ops::Range<usize>| {
@@ -624,6 +625,7 @@ mod tests {
                 trusted_embeds: &[],
                 open_fact_text: Some("wird ergänzt"),
                 search_text: false,
+                check_facts: true,
             },
         )
         .facts
@@ -681,6 +683,7 @@ mod tests {
                 trusted_embeds: &trusted,
                 open_fact_text: None,
                 search_text: false,
+                check_facts: true,
             },
         );
         assert!(

@@ -63,6 +63,9 @@ pub struct MarkdownOptions<'a> {
     /// Keep the plain text for the search index ([`facts::Facts::text`]): only a site with a
     /// search page needs it, and on a large one it is as big as the bodies.
     pub search_text: bool,
+    /// Collect [`Rendered::facts`] beyond the search text: the links, images, headings and table
+    /// heads the checks and the e-mails read. Without it they stay empty (`build` reads none).
+    pub check_facts: bool,
 }
 
 /// `[offen: …]` in the body: what the editor still has to fill in, and where.
@@ -151,9 +154,11 @@ pub fn render(
     let mut parser = Parser::new_ext(body, options()).into_offset_iter();
     let (found, more) = {
         // The facts are read before the open facts step changes anything.
-        let written = parser
-            .by_ref()
-            .inspect(|(event, range)| collector.observe(event, range, body));
+        let written = parser.by_ref().inspect(|(event, range)| {
+            if opts.check_facts {
+                collector.observe(event, range, body);
+            }
+        });
         let mut stream = open_facts::OpenFactsInText::new(
             written,
             body,
@@ -242,6 +247,7 @@ mod tests {
         trusted_embeds: &[],
         open_fact_text: Some("wird ergänzt"),
         search_text: true,
+        check_facts: true,
     };
 
     fn md(body: &str) -> Rendered {

@@ -68,6 +68,7 @@ mod tests {
             trusted_embeds: &[],
             open_fact_text: Some(open_fact_text),
             search_text: true,
+            check_facts: true,
         };
         let resolve = |_: &str| Resolved::Url("/x/".into());
         markdown::render(body, &source, &resolve, &opts).facts.text

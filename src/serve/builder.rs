@@ -171,6 +171,8 @@ impl SiteBuilder {
             &crate::site::BuildOptions {
                 now: self.now(),
                 drafts: self.drafts,
+                // The preview shows the editions' e-mails, which read the facts.
+                check_facts: true,
             },
             Some(&self.cache),
         )?;

@@ -100,6 +100,10 @@ impl AssembleCache {
 pub struct BuildOptions {
     pub now: jiff::Timestamp,
     pub drafts: bool,
+    /// Collect the facts of bodies that only the checks and the e-mails read (links, images,
+    /// headings, table heads: [`crate::parse::markdown::facts::Facts`]). `build` alone does
+    /// without them: it reads none, and on a site of 10,000 pages they cost a tenth of its memory.
+    pub check_facts: bool,
 }
 
 /// Builds the site model from the loaded sources; every problem found is returned, not just the first.
@@ -233,6 +237,7 @@ pub fn assemble(
         &mut pages,
         &index,
         &config,
+        opts.check_facts,
         cache,
         &mut errors,
     );
@@ -987,16 +992,18 @@ pub(super) fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut D
             }
         };
         let (url, size) = main?;
-        (!failed).then(|| Video {
-            title: v.title.clone(),
-            url,
-            file_type: file_type(&v.file),
-            size: human_size(size),
-            size_bytes: size,
-            duration: v.duration.clone(),
-            duration_seconds: seconds.unwrap_or(0),
-            captions_url: captions.map(|c| c.0),
-            poster_url: poster.map(|p| p.0),
+        (!failed).then(|| {
+            Box::new(Video {
+                title: v.title.clone(),
+                url,
+                file_type: file_type(&v.file),
+                size: human_size(size),
+                size_bytes: size,
+                duration: v.duration.clone(),
+                duration_seconds: seconds.unwrap_or(0),
+                captions_url: captions.map(|c| c.0),
+                poster_url: poster.map(|p| p.0),
+            })
         })
     });
     page.downloads = downloads;
@@ -1072,17 +1079,30 @@ pub(super) fn link_neighbours(section: &Section, pages: &mut [Page]) {
     }
 }
 
+/// What a body's [`Rendered`] keeps beyond its HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Wanted {
+    /// Its plain text, for the search index (only a site with a search page has one).
+    pub search_text: bool,
+    /// The facts the checks and the e-mails read ([`BuildOptions::check_facts`]).
+    pub check_facts: bool,
+}
+
 fn render_bodies(
     sections: &mut [Section],
     pages: &mut [Page],
     index: &KeyIndex,
     config: &Config,
+    check_facts: bool,
     cache: Option<&AssembleCache>,
     errors: &mut Diagnostics,
 ) {
-    let search_text = super::has_search_page(pages);
+    let wanted = Wanted {
+        search_text: super::has_search_page(pages),
+        check_facts,
+    };
     if let Some(c) = cache {
-        let settings = format!("{:?} search text: {search_text}", config.site.markdown);
+        let settings = format!("{:?} {wanted:?}", config.site.markdown);
         // Skipping this on a poisoned lock would keep bodies rendered with the old settings.
         let mut current = crate::sync::lock(&c.markdown_settings);
         if *current != settings {
@@ -1092,10 +1112,10 @@ fn render_bodies(
     }
     pages
         .par_iter_mut()
-        .for_each(|p| p.body = render_body(&p.file, &p.split, index, config, search_text, cache));
+        .for_each(|p| p.body = render_body(&p.file, &p.split, index, config, wanted, cache));
     sections
         .par_iter_mut()
-        .for_each(|s| s.body = render_body(&s.file, &s.split, index, config, search_text, cache));
+        .for_each(|s| s.body = render_body(&s.file, &s.split, index, config, wanted, cache));
     for body in pages
         .iter()
         .map(|p| &p.body)
@@ -1111,7 +1131,7 @@ pub(super) fn render_body(
     split: &Split,
     index: &KeyIndex,
     config: &Config,
-    search_text: bool,
+    wanted: Wanted,
     cache: Option<&AssembleCache>,
 ) -> std::sync::Arc<Rendered> {
     let key = (file.key.clone(), file.hash);
@@ -1125,7 +1145,8 @@ pub(super) fn render_body(
         task_open_label: &md.task_open_label,
         trusted_embeds: &md.trusted_embeds,
         open_fact_text: md.open_fact_text.as_deref(),
-        search_text,
+        search_text: wanted.search_text,
+        check_facts: wanted.check_facts,
     };
     let resolve = |target: &str| index.resolve(target);
     let rendered = std::sync::Arc::new(markdown::render(

@@ -118,7 +118,8 @@ pub struct Page {
     pub bundle: Option<String>,
     pub downloads: Vec<Download>,
     pub slides: Vec<Download>,
-    pub video: Option<Video>,
+    /// Boxed: few pages have one, and every page would carry its 184 bytes.
+    pub video: Option<Box<Video>>,
     pub starts_at: Option<Zoned>,
     pub ends_at: Option<Zoned>,
     pub earlier: Option<PageId>,

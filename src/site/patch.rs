@@ -174,7 +174,11 @@ impl PagePatch {
             &page.split,
             &site.index,
             &site.config,
-            super::has_search_page(&site.pages),
+            super::assemble::Wanted {
+                search_text: super::has_search_page(&site.pages),
+                // The preview shows the editions' e-mails, which read the facts.
+                check_facts: true,
+            },
             Some(cache),
         );
         if !page.body.diagnostics.is_empty() {

@@ -526,6 +526,9 @@ impl<'a, 's> BodyRenderer<'a, 's> {
             },
             events,
         );
+        // The model keeps every body for the whole build: no slack beyond its bytes (a tenth of
+        // a large site's memory otherwise).
+        html.shrink_to_fit();
         self.out.html = html;
         self.place_images(&at);
         self.out.diagnostics.append(&mut self.safety.diagnostics);
