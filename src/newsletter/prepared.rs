@@ -73,6 +73,8 @@ pub struct Prepared {
     /// The text part for recipients with a salutation, and without (its line removed).
     text_named: Template,
     text_anonymous: Template,
+    /// The salutation of recipients without a name ([`Edition::opening`]).
+    opening: String,
     /// Fingerprint of the content, for stable Message-IDs.
     pub content_hash: u64,
 }
@@ -88,24 +90,36 @@ impl Prepared {
             html: Template::new(&edition.html),
             text_named: Template::new(&tidy_text(&edition.text)),
             text_anonymous: Template::new(&tidy_text(&anonymous)),
+            opening: edition.opening.clone(),
             content_hash: hasher.digest(),
         }
     }
 
-    /// The quoted-printable HTML part for `p` (values escaped for HTML, as [`Personal::html`]).
+    /// The quoted-printable HTML part for `p` (values escaped for HTML, as [`Personal::html`]
+    /// of [`Edition::addressing`]).
     pub fn html(&self, p: &Personal) -> Vec<u8> {
         self.html
-            .fill(&escape(&p.unsubscribe_url), &escape(&p.salutation))
+            .fill(&escape(&p.unsubscribe_url), &escape(self.salutation(p)))
     }
 
-    /// The quoted-printable text part for `p` (as [`Personal::text`]).
+    /// The quoted-printable text part for `p` (as [`Personal::text`] of [`Edition::addressing`]).
     pub fn text(&self, p: &Personal) -> Vec<u8> {
-        let template = if p.salutation.is_empty() {
+        let salutation = self.salutation(p);
+        let template = if salutation.is_empty() {
             &self.text_anonymous
         } else {
             &self.text_named
         };
-        template.fill(&p.unsubscribe_url, &p.salutation)
+        template.fill(&p.unsubscribe_url, salutation)
+    }
+
+    /// One salutation per mail: the recipient's own, else the greeting's.
+    fn salutation<'a>(&'a self, p: &'a Personal) -> &'a str {
+        if p.salutation.is_empty() {
+            &self.opening
+        } else {
+            &p.salutation
+        }
     }
 }
 
@@ -189,15 +203,32 @@ mod tests {
             html: format!("<p>{SALUTATION}</p><a href=\"{UNSUBSCRIBE_URL}\">ab</a>"),
             text: format!("Kopf\n\n{SALUTATION}\n\nText\nAbmelden: {UNSUBSCRIBE_URL}\n"),
             web_url: String::new(),
+            opening: String::new(),
         };
-        let prepared = Prepared::new(&edition);
-        for salutation in ["Guten Tag Jürgen & Co,", ""] {
-            let p = Personal {
-                unsubscribe_url: "https://x.example/ab?t=1&u=2".into(),
-                salutation: salutation.into(),
+        for opening in ["", "Liebe Leserinnen, liebe Leser,"] {
+            let edition = Edition {
+                opening: opening.into(),
+                ..edition.clone()
             };
-            assert_eq!(decode(&prepared.html(&p)), p.html(&edition.html));
-            assert_eq!(decode(&prepared.text(&p)), p.text(&edition.text));
+            let prepared = Prepared::new(&edition);
+            for salutation in ["Guten Tag Jürgen & Co,", ""] {
+                let p = Personal {
+                    unsubscribe_url: "https://x.example/ab?t=1&u=2".into(),
+                    salutation: salutation.into(),
+                };
+                let addressed = edition.addressing(&p);
+                assert_eq!(decode(&prepared.html(&p)), addressed.html(&edition.html));
+                assert_eq!(decode(&prepared.text(&p)), addressed.text(&edition.text));
+                let one = if salutation.is_empty() {
+                    opening
+                } else {
+                    salutation
+                };
+                assert_eq!(
+                    decode(&prepared.text(&p)).contains(&format!("\n\n{one}\n\nText")),
+                    !one.is_empty()
+                );
+            }
         }
     }
 }
