@@ -61,6 +61,62 @@ fn an_edition_becomes_html_text_and_a_message() {
     );
 }
 
+/// Every address an HTML part links to, entities decoded as a mail client reads them.
+fn html_links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|url| url.replace("&amp;", "&"))
+        .collect()
+}
+
+#[test]
+fn the_text_part_carries_every_link_of_the_html_part() {
+    let site = with_settings();
+    newsletter_build(&site, &["2"]).ok();
+    let html = site.read("mail/2/email.html");
+    let text = site.read("mail/2/email.txt");
+    let links = html_links(&html);
+    assert!(
+        links.iter().any(|l| l.ends_with("/kontakt/")),
+        "the footer's link is in the HTML: {links:?}"
+    );
+    for link in &links {
+        let shown = link.strip_prefix("mailto:").unwrap_or(link);
+        assert!(
+            text.contains(shown),
+            "{link} is missing in the text part:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn the_mail_has_one_h1_and_a_preheader_hidden_by_layout_not_by_colour() {
+    let site = with_settings();
+    newsletter_build(&site, &["2"]).ok();
+    let html = site.read("mail/2/email.html");
+    assert_eq!(html.matches("<h1").count(), 1, "{html}");
+    let body = html.split("<body").nth(1).unwrap();
+    let preheader = body
+        .split("<div")
+        .find(|d| d.contains("display:none"))
+        .unwrap();
+    assert!(
+        preheader.contains("mso-hide:all") && preheader.contains("Umzug, Dataport und mehr"),
+        "the preheader, hidden in Outlook too: {preheader}"
+    );
+    assert!(
+        !preheader.contains("color:#ffffff") && !preheader.contains("font-size:1px"),
+        "neither white on grey nor a tiny font, which filters count as hidden text: {preheader}"
+    );
+    assert!(
+        preheader.contains("\u{34f}\u{200c}\u{a0}\u{34f}\u{200c}\u{a0}")
+            || preheader.contains("&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;")
+            || preheader.contains("\u{34f}\u{200c}&nbsp;\u{34f}\u{200c}&nbsp;"),
+        "padded, so inbox previews end after it: {preheader}"
+    );
+}
+
 #[test]
 fn all_editions_and_unknown_numbers() {
     let site = with_settings();

@@ -341,6 +341,24 @@ fn context(
         ("intro_html", Value::safe_string(&parts.intro.html)),
         ("intro_text", Value::from(parts.intro.text.trim_end())),
         ("greeting_photo_url", opt(photo)),
+        // The footer's links with full addresses: the HTML part's are made absolute after
+        // rendering, the text part has no such pass.
+        (
+            "footer_navigation",
+            Value::from(
+                site.config
+                    .site
+                    .footer_navigation
+                    .iter()
+                    .map(|item| {
+                        obj(vec![
+                            ("title", Value::from(item.title.as_str())),
+                            ("url", Value::from(addresses.absolute(&item.url))),
+                        ])
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        ),
         (
             "greeting_paragraphs",
             Value::from(
