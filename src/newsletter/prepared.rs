@@ -123,6 +123,11 @@ impl Prepared {
     }
 }
 
+/// How many bytes `text` takes quoted-printable, as it goes out.
+pub fn encoded_len(text: &str) -> usize {
+    encode(text).len()
+}
+
 /// Quoted-printable with CRLF line ends; a piece that does not end a line ends in a soft break.
 fn encode(text: &str) -> Vec<u8> {
     const MAX: usize = 75;
