@@ -48,7 +48,11 @@ pub fn check(
     }
     // Newsletter editions must also make good e-mails (absolute links, images with alt text).
     let editions = newsletter::render_editions(&site, &theme, newsletter::Which::All)?;
-    warnings.extend(editions.iter().filter_map(|e| e.clipping_warning(&site)));
+    warnings.extend(
+        editions
+            .iter()
+            .filter_map(|e| newsletter::prepared::clipping_warning(e, &site)),
+    );
     // So do the pages and mails of the subscription service, if the site has one.
     subscriptions::check_theme(&site, &theme)?;
     let mut findings = Diagnostics::from(findings);

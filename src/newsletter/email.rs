@@ -91,30 +91,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
     })
 }
 
-/// Gmail shows only the first 102 KB of a message's HTML and hides the rest, the unsubscribe
-/// link in the footer with it; warn with room to spare for the recipient's own values.
-const CLIPPING_WARNING: usize = 90 * 1024;
-
 impl Edition {
-    /// A warning when the HTML part as sent (quoted-printable, as [`super::prepared`] encodes
-    /// it) nears Gmail's clipping limit, at the edition's file.
-    pub fn clipping_warning(&self, site: &Site) -> Option<Diagnostic> {
-        let size = super::prepared::encoded_len(&self.html);
-        if size < CLIPPING_WARNING {
-            return None;
-        }
-        let page = site.pages.get(self.page)?;
-        Some(
-            Diagnostic::warning(format!(
-                "the e-mail of edition {} has {} KB of HTML as sent; Gmail cuts messages off after 102 KB, the unsubscribe link with them",
-                self.number,
-                size.div_ceil(1024)
-            ))
-            .in_file(&page.file.shown)
-            .hint("shorten the edition or move long articles to the web and link to them"),
-        )
-    }
-
     /// `personal` as this edition addresses it: without a name, the greeting's own salutation.
     pub fn addressing(&self, personal: &super::Personal) -> super::Personal {
         let mut personal = personal.clone();

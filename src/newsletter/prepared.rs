@@ -7,7 +7,9 @@
 //! them, each piece ending in a soft line break so the joins leave no trace in the decoded text.
 
 use super::{Edition, Personal, SALUTATION, UNSUBSCRIBE_URL, email::tidy_text};
+use crate::diagnostics::Diagnostic;
 use crate::parse::markdown::escape;
+use crate::site::Site;
 
 #[derive(Debug, Clone)]
 enum Piece {
@@ -123,9 +125,27 @@ impl Prepared {
     }
 }
 
-/// How many bytes `text` takes quoted-printable, as it goes out.
-pub fn encoded_len(text: &str) -> usize {
-    encode(text).len()
+/// Gmail shows only the first 102 KB of a message's HTML and hides the rest, the unsubscribe
+/// link in the footer with it; warn with room to spare for the recipient's own values.
+const CLIPPING_WARNING: usize = 90 * 1024;
+
+/// A warning when the HTML part of `edition` as sent (quoted-printable, as it is encoded here)
+/// nears Gmail's clipping limit, at the edition's file.
+pub fn clipping_warning(edition: &Edition, site: &Site) -> Option<Diagnostic> {
+    let size = encode(&edition.html).len();
+    if size < CLIPPING_WARNING {
+        return None;
+    }
+    let page = site.pages.get(edition.page)?;
+    Some(
+        Diagnostic::warning(format!(
+            "the e-mail of edition {} has {} KB of HTML as sent; Gmail cuts messages off after 102 KB, the unsubscribe link with them",
+            edition.number,
+            size.div_ceil(1024)
+        ))
+        .in_file(&page.file.shown)
+        .hint("shorten the edition or move long articles to the web and link to them"),
+    )
 }
 
 /// Quoted-printable with CRLF line ends; a piece that does not end a line ends in a soft break.
