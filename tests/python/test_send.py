@@ -614,3 +614,25 @@ def test_a_rate_that_means_no_limit_by_accident_is_refused(tmp_path):
     assert f"site.yaml:{len(lines)}:9" in proc.stderr and "`newsletter.rate`" in proc.stderr, proc.stderr
     (site / "site.yaml").write_text(text)
     assert "has not been sent yet" in run(site, "newsletter", "status", "2").stdout
+
+
+def test_every_mail_opens_with_exactly_one_salutation_on_its_own_line(tmp_path, server):
+    site = tmp_path / "site"
+    site.mkdir()
+    for part in ("content", "themes", "static", "newsletters"):
+        shutil.copytree(ROOT / part, site / part)
+    shutil.copy(ROOT / "site.yaml", site / "site.yaml")
+    (site / "liste.csv").write_text(
+        "email;name\nerika.mustermann@example.org;Erika Mustermann\nleser@example.org;\n")
+    run(site, "subscribers", "import", str(site / "liste.csv"))
+    recorder, port = server()
+    assert "2 sent, 0 failed" in send(site, port).stdout
+    mails = dict(recorder.messages)
+    for address, salutation in [("erika.mustermann@example.org", "Guten Tag Erika Mustermann,"),
+                                ("leser@example.org", "Liebe Leserinnen, liebe Leser,")]:
+        text = mails[address].get_body(("plain",)).get_content().replace("\r\n", "\n")
+        html = mails[address].get_body(("html",)).get_content()
+        assert f"\n\n{salutation}\n\nich freue mich sehr" in text, text[:600]
+        assert re.search(rf"<p[^>]*>{salutation}</p>", html)
+        for part in (text, html):
+            assert part.count("Guten Tag") + part.count("Liebe Leserinnen") == 1, address
