@@ -2,7 +2,7 @@
 # The whole test suite, installing what it needs first (idempotent). CI runs exactly this.
 #
 #   Debian packages: chromium (browser tests), a Java runtime (the Nu HTML checker), openssl
-#   (a DKIM test key)
+#   (a DKIM test key), spamassassin (the spam score of the mails)
 #   npm (package-lock.json): playwright-core, axe-core, vnu-jar
 #   Python venv .venv (tests/python/requirements.txt): pytest, icalendar, feedparser, aiosmtpd
 #   (the SMTP server the send tests talk to on 127.0.0.1), dkimpy
@@ -38,9 +38,12 @@ step "Installing test tools (skipped where present)"
 command -v java >/dev/null || apt_install default-jre-headless
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 command -v openssl >/dev/null || apt_install openssl
+# SpamAssassin judges the mails as a provider's filter would (tests/python/test_spam.py, local rules only).
+command -v spamassassin >/dev/null || apt_install spamassassin
 [ -x /usr/bin/chromium ] || die "chromium is missing after installing it"
 command -v java >/dev/null || die "java is missing after installing it"
 command -v openssl >/dev/null || die "openssl is missing after installing it"
+command -v spamassassin >/dev/null || die "spamassassin is missing after installing it"
 npm ci --no-audit --no-fund --loglevel=error
 [ -f node_modules/vnu-jar/build/dist/vnu.jar ] || die "vnu.jar missing after npm ci"
 if [ ! -x .venv/bin/python ]; then

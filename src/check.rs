@@ -28,7 +28,7 @@ pub fn check(
     external: Option<std::time::Duration>,
 ) -> Result<CheckReport, Diagnostics> {
     let mut site = load_site(opts)?;
-    let warnings = std::mem::take(&mut site.warnings);
+    let mut warnings = std::mem::take(&mut site.warnings);
     let open_fact_count = site.open_fact_count();
     let open_facts = std::mem::take(&mut site.open_facts);
     let site = std::sync::Arc::new(site);
@@ -47,7 +47,12 @@ pub fn check(
         findings.extend(audit::external::check_external(&site, timeout));
     }
     // Newsletter editions must also make good e-mails (absolute links, images with alt text).
-    newsletter::render_editions(&site, &theme, newsletter::Which::All)?;
+    let editions = newsletter::render_editions(&site, &theme, newsletter::Which::All)?;
+    warnings.extend(
+        editions
+            .iter()
+            .filter_map(|e| newsletter::prepared::clipping_warning(e, &site)),
+    );
     // So do the pages and mails of the subscription service, if the site has one.
     subscriptions::check_theme(&site, &theme)?;
     let mut findings = Diagnostics::from(findings);

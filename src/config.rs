@@ -92,6 +92,11 @@ pub struct NewsletterConfig {
     /// it, `send` writes the messages into the outbox folder.
     #[serde(default)]
     pub smtp: Option<String>,
+    /// The name this machine gives itself when greeting the mail server (SMTP `EHLO`), e.g.
+    /// `mail.sachsen-anhalt.de`; default: the domain of `from`. Filters score a short host name
+    /// here as a sign of spam.
+    #[serde(default)]
+    pub helo_name: Option<String>,
     /// Where messages go without a mail server (default `.ozg-site/outbox`).
     #[serde(default)]
     pub outbox: Option<String>,

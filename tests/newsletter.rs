@@ -61,6 +61,60 @@ fn an_edition_becomes_html_text_and_a_message() {
     );
 }
 
+/// Every address an HTML part links to, entities decoded as a mail client reads them.
+fn html_links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|url| url.replace("&amp;", "&"))
+        .collect()
+}
+
+#[test]
+fn the_text_part_carries_every_link_of_the_html_part() {
+    let site = with_settings();
+    newsletter_build(&site, &["2"]).ok();
+    let html = site.read("mail/2/email.html");
+    let text = site.read("mail/2/email.txt");
+    let links = html_links(&html);
+    assert!(
+        links.iter().any(|l| l.ends_with("/kontakt/")),
+        "the footer's link is in the HTML: {links:?}"
+    );
+    for link in &links {
+        let shown = link.strip_prefix("mailto:").unwrap_or(link);
+        assert!(
+            text.contains(shown),
+            "{link} is missing in the text part:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn the_mail_has_one_h1_and_a_preheader_hidden_by_layout_not_by_colour() {
+    let site = with_settings();
+    newsletter_build(&site, &["2"]).ok();
+    let html = site.read("mail/2/email.html");
+    assert_eq!(html.matches("<h1").count(), 1, "{html}");
+    let body = html.split("<body").nth(1).unwrap();
+    let preheader = body
+        .split("<div")
+        .find(|d| d.contains("display:none"))
+        .unwrap();
+    assert!(
+        preheader.contains("mso-hide:all") && preheader.contains("Umzug, Dataport und mehr"),
+        "the preheader, hidden in Outlook too: {preheader}"
+    );
+    assert!(
+        !preheader.contains("color:#ffffff") && !preheader.contains("font-size:1px"),
+        "neither white on grey nor a tiny font, which filters count as hidden text: {preheader}"
+    );
+    assert!(
+        preheader.contains(&"\u{34f}\u{200c}&nbsp;".repeat(40)),
+        "padded, so inbox previews end after it: {preheader}"
+    );
+}
+
 #[test]
 fn all_editions_and_unknown_numbers() {
     let site = with_settings();
@@ -118,6 +172,23 @@ fn check_finds_what_breaks_in_a_mail_client() {
     run.stderr_has("the link `ausgabe-1.html` cannot work in an e-mail");
     run.stderr_has("newsletters/2-ausgabe.md:14:1");
     run.stderr_has("this image has no alternative text");
+}
+
+#[test]
+fn check_warns_when_an_editions_html_nears_gmails_clipping_limit() {
+    let site = with_settings();
+    let run = site.run(&["check", "--now", NOW]);
+    run.ok();
+    assert!(!run.stderr.contains("Gmail"), "{}", run.stderr);
+    let paragraph = "Ein Absatz mit genug Text, damit die Ausgabe wächst. ".repeat(20);
+    site.write(
+        EDITION,
+        site.read(EDITION) + &format!("\n{paragraph}\n").repeat(100),
+    );
+    let run = site.run(&["check", "--now", NOW]);
+    run.ok();
+    run.stderr_has("newsletters/2-ausgabe.md");
+    run.stderr_has("KB of HTML as sent; Gmail cuts messages off after 102 KB");
 }
 
 #[test]

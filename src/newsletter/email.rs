@@ -42,6 +42,10 @@ pub struct Edition {
     pub text: String,
     /// The web version, linked as "Im Browser ansehen".
     pub web_url: String,
+    /// The greeting's own salutation ("Liebe Leserinnen, liebe Leser,"), empty without one: a
+    /// recipient without a name gets it where a named one gets the personal salutation, so
+    /// every mail opens with exactly one.
+    pub opening: String,
 }
 
 /// One `##` section of the body.
@@ -68,7 +72,12 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
     if errors.has_errors() {
         return Err(errors);
     }
-    let ctx = context(site, id, page, fields, &addresses, &parts);
+    let greeting = fields
+        .greeting
+        .as_ref()
+        .map(|g| Greeting::of(&g.text))
+        .unwrap_or_default();
+    let ctx = context(site, id, page, fields, &addresses, &parts, &greeting);
     let html = finish_html(templates, &ctx, &page.file.shown, &addresses)?;
     let text = finish_text(templates, &ctx, &page.file.shown)?;
     Ok(Edition {
@@ -78,7 +87,50 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         html,
         text,
         web_url: addresses.web_url,
+        opening: greeting.opening,
     })
+}
+
+impl Edition {
+    /// `personal` as this edition addresses it: without a name, the greeting's own salutation.
+    pub fn addressing(&self, personal: &super::Personal) -> super::Personal {
+        let mut personal = personal.clone();
+        if personal.salutation.is_empty() {
+            personal.salutation.clone_from(&self.opening);
+        }
+        personal
+    }
+}
+
+/// The greeting's text cut into its salutation and the paragraphs after it.
+#[derive(Debug, Default, PartialEq)]
+struct Greeting {
+    /// The first paragraph when it is a salutation: one short line ending in a comma.
+    opening: String,
+    paragraphs: Vec<String>,
+}
+
+impl Greeting {
+    fn of(text: &str) -> Greeting {
+        let mut paragraphs: Vec<String> = text
+            .trim()
+            .split("\n\n")
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let salutation = paragraphs
+            .first()
+            .is_some_and(|p| !p.contains('\n') && p.ends_with(',') && p.chars().count() <= 80);
+        let opening = if salutation && paragraphs.len() > 1 {
+            paragraphs.remove(0)
+        } else {
+            String::new()
+        };
+        Greeting {
+            opening,
+            paragraphs,
+        }
+    }
 }
 
 /// The page of edition `id` and its newsletter fields.
@@ -253,6 +305,7 @@ fn context(
     fields: &NewsletterFields,
     addresses: &Addresses,
     parts: &Parts,
+    greeting: &Greeting,
 ) -> Context {
     let web_url = &addresses.web_url;
     let summary = crate::render::context::page_summary(site, page);
@@ -289,6 +342,34 @@ fn context(
         ("intro_html", Value::safe_string(&parts.intro.html)),
         ("intro_text", Value::from(parts.intro.text.trim_end())),
         ("greeting_photo_url", opt(photo)),
+        // The footer's links with full addresses: the HTML part's are made absolute after
+        // rendering, the text part has no such pass.
+        (
+            "footer_navigation",
+            Value::from(
+                site.config
+                    .site
+                    .footer_navigation
+                    .iter()
+                    .map(|item| {
+                        obj(vec![
+                            ("title", Value::from(item.title.as_str())),
+                            ("url", Value::from(addresses.absolute(&item.url))),
+                        ])
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "greeting_paragraphs",
+            Value::from(
+                greeting
+                    .paragraphs
+                    .iter()
+                    .map(|p| Value::from(p.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
         ("articles", Value::from(article_values)),
         ("references", Value::from(parts.references.as_str())),
     ]);
@@ -629,6 +710,22 @@ mod tests {
             },
         )
         .facts
+    }
+
+    #[test]
+    fn a_greeting_gives_up_its_salutation_line_only_when_it_has_one() {
+        let g = Greeting::of("Liebe Leserinnen, liebe Leser,\n\nich freue mich.\n\nMehr.");
+        assert_eq!(g.opening, "Liebe Leserinnen, liebe Leser,");
+        assert_eq!(g.paragraphs, ["ich freue mich.", "Mehr."]);
+        for text in [
+            "Heute kurz, aber herzlich,\nmit zwei Zeilen,\n\nText.",
+            "Nur ein Absatz, der mit Komma endet,",
+            "Ohne Anrede.\n\nText.",
+        ] {
+            let g = Greeting::of(text);
+            assert_eq!(g.opening, "", "{text}");
+            assert_eq!(g.paragraphs.join("\n\n"), text, "{text}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! for umlauts), and the one-click unsubscribe headers of RFC 2369 and RFC 8058.
 
 use lettre::Message;
-use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType, MIME_VERSION_1_0};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
@@ -102,13 +102,19 @@ impl Header for ListUnsubscribePost {
     }
 }
 
-/// The headers a DKIM signature covers: RFC 8058 §3.1 requires both List-Unsubscribe headers,
-/// or providers will not offer one-click unsubscribing.
-const SIGNED_HEADERS: [&str; 6] = [
+/// The headers a DKIM signature covers: every header a reader or a filter judges the message by,
+/// so none can be changed on the way without breaking the signature. RFC 8058 §3.1 requires
+/// both List-Unsubscribe headers, or providers will not offer one-click unsubscribing;
+/// Content-Type and MIME-Version are signed because they say how the signed body is read.
+const SIGNED_HEADERS: [&str; 10] = [
     "From",
+    "To",
     "Subject",
     "Date",
-    "To",
+    "Message-ID",
+    "Content-Type",
+    "MIME-Version",
+    "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
 ];
@@ -183,10 +189,6 @@ pub fn build(
         .clone()
         .unwrap_or_else(|| format!("newsletter.{domain}"));
     let list_title = from.name.clone().unwrap_or_else(|| list_id.clone());
-    let list_name: String = list_title
-        .chars()
-        .filter(|c| c.is_ascii() && *c != '"' && *c != '\\')
-        .collect();
     let mut builder = Message::builder()
         .from(from)
         .to(to.mailbox.clone())
@@ -195,7 +197,7 @@ pub fn build(
         .message_id(Some(message_id(edition, prepared, &to.mailbox, &domain)))
         .header(ListUnsubscribe(unsubscribe))
         .header(ListUnsubscribePost)
-        .header(ListId(format!("\"{}\" <{list_id}>", list_name.trim())));
+        .header(ListId(format!("{} <{list_id}>", phrase(list_title.trim()))));
     if let Some(reply_to) = &config.reply_to {
         builder = builder.reply_to(
             reply_to
@@ -211,17 +213,91 @@ pub fn build(
                 ContentTransferEncoding::QuotedPrintable,
             ))
     };
-    let mut message = builder
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(part(ContentType::TEXT_PLAIN, prepared.text(&to.personal)))
-                .singlepart(part(ContentType::TEXT_HTML, prepared.html(&to.personal))),
-        )
-        .map_err(|e| Diagnostic::error(format!("cannot build the message: {e}")))?;
+    let alternative = MultiPart::alternative()
+        .singlepart(part(ContentType::TEXT_PLAIN, prepared.text(&to.personal)))
+        .singlepart(part(ContentType::TEXT_HTML, prepared.html(&to.personal)));
+    let mut message = with_top_level_content_type(builder, &alternative)?;
     if let Some(dkim) = dkim {
         message.sign(dkim);
     }
     Ok(message)
+}
+
+/// The message with `alternative` as its body and the multipart's `Content-Type` among the
+/// message's own headers. lettre writes a multipart's `Content-Type` as part of the body, where
+/// its DKIM signer does not see it: signing `Content-Type` there would sign it as absent and
+/// every verifier would fail. All parts are quoted-printable, so the body is 7-bit.
+fn with_top_level_content_type(
+    builder: lettre::message::MessageBuilder,
+    alternative: &MultiPart,
+) -> Result<Message, Diagnostic> {
+    let cannot = |why: String| Diagnostic::error(format!("cannot build the message: {why}"));
+    let content_type = alternative
+        .headers()
+        .get::<ContentType>()
+        .ok_or_else(|| cannot("the multipart has no Content-Type".into()))?;
+    let head = alternative.headers().to_string().len() + "\r\n".len();
+    let formatted = alternative.formatted();
+    let body = formatted.get(head..).unwrap_or_default().to_vec();
+    builder
+        .header(content_type)
+        .header(MIME_VERSION_1_0)
+        .body(Body::dangerous_pre_encoded(
+            body,
+            ContentTransferEncoding::SevenBit,
+        ))
+        .map_err(|e| cannot(e.to_string()))
+}
+
+/// `name` as the phrase of a header (RFC 5322 §3.2.5): a quoted string while it is ASCII, else
+/// RFC 2047 encoded words (an encoded word may not stand inside quotes), so "Ministerium für
+/// Digitales" keeps its ü in every mail program.
+fn phrase(name: &str) -> String {
+    if name.is_ascii() {
+        let escaped: String = name
+            .chars()
+            .filter(|c| !c.is_ascii_control())
+            .flat_map(|c| match c {
+                '"' | '\\' => vec!['\\', c],
+                _ => vec![c],
+            })
+            .collect();
+        return format!("\"{escaped}\"");
+    }
+    encoded_words(name)
+}
+
+/// `text` as RFC 2047 "Q" encoded words in UTF-8, each at most 75 characters long (§2) and cut
+/// only between characters, separated by spaces that decoders drop (§6.2).
+fn encoded_words(text: &str) -> String {
+    const OPEN: &str = "=?utf-8?q?";
+    const CLOSE: &str = "?=";
+    const MAX: usize = 75 - OPEN.len() - CLOSE.len();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for c in text.chars().filter(|c| !c.is_control()) {
+        let mut encoded = String::new();
+        match c {
+            ' ' => encoded.push('_'),
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '!' | '*' | '+' | '-' | '/' => encoded.push(c),
+            _ => {
+                let mut bytes = [0; 4];
+                for b in c.encode_utf8(&mut bytes).bytes() {
+                    encoded.push_str(&format!("={b:02X}"));
+                }
+            }
+        }
+        if word.len() + encoded.len() > MAX {
+            words.push(std::mem::take(&mut word));
+        }
+        word.push_str(&encoded);
+    }
+    words.push(word);
+    words
+        .iter()
+        .map(|w| format!("{OPEN}{w}{CLOSE}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The same edition for the same recipient always gets the same Message-ID, so a message sent
@@ -257,5 +333,20 @@ mod tests {
         config.sample_recipient.name = Some(" Erika ".into());
         let r = sample(&config).unwrap();
         assert_eq!(r.mailbox.to_string(), "Erika <v@example.org>");
+    }
+
+    #[test]
+    fn a_list_name_keeps_its_umlauts_as_encoded_words() {
+        assert_eq!(phrase("OZG \"Team\""), r#""OZG \"Team\"""#);
+        assert_eq!(
+            phrase("Ministerium für Digitales"),
+            "=?utf-8?q?Ministerium_f=C3=BCr_Digitales?="
+        );
+        let long = phrase(&"Ministerium für Infrastruktur und Digitales ".repeat(3));
+        let words: Vec<&str> = long.split(' ').collect();
+        assert!(words.len() > 1, "{long}");
+        for word in words {
+            assert!(word.len() <= 75 && word.starts_with("=?utf-8?q?") && word.ends_with("?="));
+        }
     }
 }

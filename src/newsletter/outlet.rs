@@ -8,9 +8,11 @@ use std::time::Duration;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::{PoolConfig, SmtpTransport};
 use lettre::{Message, Transport as _};
 
+use crate::config::NewsletterConfig;
 use crate::error::OpError;
 
 /// A refusal by the mail server (or the network), and whether trying again can help.
@@ -27,23 +29,34 @@ pub enum Outlet {
 }
 
 impl Outlet {
-    /// The mail server at `url` (checked to answer), or the outbox folder without one.
-    pub fn open(url: Option<&str>, outbox: PathBuf, connections: usize) -> Result<Outlet, OpError> {
-        let outlet = Outlet::new(url, outbox, connections)?;
+    /// The mail server at `url` (checked to answer), or the outbox folder without one; `helo`
+    /// is the name to greet the server with ([`helo_name`]).
+    pub fn open(
+        url: Option<&str>,
+        outbox: PathBuf,
+        connections: usize,
+        helo: Option<&str>,
+    ) -> Result<Outlet, OpError> {
+        let outlet = Outlet::new(url, outbox, connections, helo)?;
         outlet.check(url.unwrap_or_default())?;
         Ok(outlet)
     }
 
     /// Like [`Outlet::open`] without asking the server: for a service that starts while the mail
     /// server is down and sends once it is back.
-    pub fn new(url: Option<&str>, outbox: PathBuf, connections: usize) -> Result<Outlet, OpError> {
+    pub fn new(
+        url: Option<&str>,
+        outbox: PathBuf,
+        connections: usize,
+        helo: Option<&str>,
+    ) -> Result<Outlet, OpError> {
         let Some(url) = url else {
             std::fs::create_dir_all(&outbox).map_err(|e| {
                 OpError::system(format!("create the outbox {}", outbox.display()), e)
             })?;
             return Ok(Outlet::Outbox(outbox));
         };
-        Ok(Outlet::Smtp(smtp_transport(url, connections)?))
+        Ok(Outlet::Smtp(smtp_transport(url, connections, helo)?))
     }
 
     /// Whether the mail server answers and takes the login: the way to tell a wrong setting
@@ -138,6 +151,21 @@ pub const NO_SMTPUTF8: &str = "the mail server does not offer SMTPUTF8, which th
 /// Why a message with non-ASCII header bytes could not be sent.
 pub const NO_8BITMIME: &str = "the mail server does not offer 8BITMIME, which this message needs; ask the mail provider to enable 8BITMIME";
 
+/// The name to greet the mail server with: `helo_name` of `site.yaml`, else the domain of the
+/// sender. lettre's default is the machine's host name, often a short one like `web01` that
+/// receiving filters count against the message; `None` only when `from` is not an address,
+/// which building the message reports.
+pub fn helo_name(config: &NewsletterConfig) -> Option<String> {
+    match &config.helo_name {
+        Some(name) => Some(name.clone()),
+        None => config
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .ok()
+            .map(|m| m.email.domain().to_string()),
+    }
+}
+
 /// The URL without anything after the host (there should be no password, but never print one).
 pub fn redact(url: &str) -> String {
     match url.split_once('@') {
@@ -150,7 +178,11 @@ pub fn redact(url: &str) -> String {
 }
 
 /// `smtp://host:port` (plain, for local servers), `smtp+starttls://host:port`, `smtps://host:port`.
-fn smtp_transport(url: &str, connections: usize) -> Result<SmtpTransport, OpError> {
+fn smtp_transport(
+    url: &str,
+    connections: usize,
+    helo: Option<&str>,
+) -> Result<SmtpTransport, OpError> {
     let malformed = |why: &str| {
         OpError::mail(format!("malformed SMTP address `{}`: {why}", redact(url)))
             .hint("write smtp://host:25, smtp+starttls://host:587 or smtps://host:465")
@@ -192,6 +224,22 @@ fn smtp_transport(url: &str, connections: usize) -> Result<SmtpTransport, OpErro
         .tls(tls)
         .timeout(Some(Duration::from_secs(60)))
         .pool_config(PoolConfig::new().max_size(connections.max(1) as u32));
+    if let Some(name) = helo {
+        let name = name.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
+        {
+            return Err(OpError::mail(format!(
+                "`newsletter.helo_name` is not a host name: `{name}`"
+            ))
+            .hint(
+                "write the mail host's full domain name, e.g. `helo_name: mail.sachsen-anhalt.de`",
+            ));
+        }
+        builder = builder.hello_name(ClientId::Domain(name.to_string()));
+    }
     match (
         std::env::var("OZG_SMTP_USER"),
         std::env::var("OZG_SMTP_PASSWORD"),
@@ -285,7 +333,13 @@ mod tests {
     }
 
     fn outlet(port: u16) -> Outlet {
-        Outlet::new(Some(&format!("smtp://127.0.0.1:{port}")), PathBuf::new(), 1).unwrap()
+        Outlet::new(
+            Some(&format!("smtp://127.0.0.1:{port}")),
+            PathBuf::new(),
+            1,
+            Some("mail.example.org"),
+        )
+        .unwrap()
     }
 
     const MESSAGE: &[u8] = b"Subject: x\r\n\r\nx\r\n";
@@ -321,6 +375,36 @@ mod tests {
             seen.iter().any(|c| c == "RCPT TO:<jörg@xn--bcher-kva.de>"),
             "{seen:?}"
         );
+    }
+
+    #[test]
+    fn the_server_is_greeted_with_the_configured_name_or_the_senders_domain() {
+        let (port, seen) = fake_server(&["8BITMIME"]);
+        outlet(port)
+            .send_raw(&envelope("a@example.org"), MESSAGE, "x")
+            .unwrap();
+        assert!(
+            seen.lock()
+                .unwrap()
+                .iter()
+                .any(|c| c == "EHLO mail.example.org"),
+            "{seen:?}"
+        );
+        let mut config: NewsletterConfig =
+            serde_yaml::from_str("from: OZG-Team <ozg@sachsen-anhalt.de>").unwrap();
+        assert_eq!(helo_name(&config).as_deref(), Some("sachsen-anhalt.de"));
+        config.helo_name = Some("mail.sachsen-anhalt.de".into());
+        assert_eq!(
+            helo_name(&config).as_deref(),
+            Some("mail.sachsen-anhalt.de")
+        );
+        let bad = Outlet::new(
+            Some("smtp://127.0.0.1:25"),
+            PathBuf::new(),
+            1,
+            Some("web 01"),
+        );
+        assert!(bad.err().unwrap().to_string().contains("helo_name"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! them, each piece ending in a soft line break so the joins leave no trace in the decoded text.
 
 use super::{Edition, Personal, SALUTATION, UNSUBSCRIBE_URL, email::tidy_text};
+use crate::diagnostics::Diagnostic;
 use crate::parse::markdown::escape;
+use crate::site::Site;
 
 #[derive(Debug, Clone)]
 enum Piece {
@@ -73,6 +75,8 @@ pub struct Prepared {
     /// The text part for recipients with a salutation, and without (its line removed).
     text_named: Template,
     text_anonymous: Template,
+    /// The salutation of recipients without a name ([`Edition::opening`]).
+    opening: String,
     /// Fingerprint of the content, for stable Message-IDs.
     pub content_hash: u64,
 }
@@ -88,25 +92,60 @@ impl Prepared {
             html: Template::new(&edition.html),
             text_named: Template::new(&tidy_text(&edition.text)),
             text_anonymous: Template::new(&tidy_text(&anonymous)),
+            opening: edition.opening.clone(),
             content_hash: hasher.digest(),
         }
     }
 
-    /// The quoted-printable HTML part for `p` (values escaped for HTML, as [`Personal::html`]).
+    /// The quoted-printable HTML part for `p` (values escaped for HTML, as [`Personal::html`]
+    /// of [`Edition::addressing`]).
     pub fn html(&self, p: &Personal) -> Vec<u8> {
         self.html
-            .fill(&escape(&p.unsubscribe_url), &escape(&p.salutation))
+            .fill(&escape(&p.unsubscribe_url), &escape(self.salutation(p)))
     }
 
-    /// The quoted-printable text part for `p` (as [`Personal::text`]).
+    /// The quoted-printable text part for `p` (as [`Personal::text`] of [`Edition::addressing`]).
     pub fn text(&self, p: &Personal) -> Vec<u8> {
-        let template = if p.salutation.is_empty() {
+        let salutation = self.salutation(p);
+        let template = if salutation.is_empty() {
             &self.text_anonymous
         } else {
             &self.text_named
         };
-        template.fill(&p.unsubscribe_url, &p.salutation)
+        template.fill(&p.unsubscribe_url, salutation)
     }
+
+    /// One salutation per mail: the recipient's own, else the greeting's.
+    fn salutation<'a>(&'a self, p: &'a Personal) -> &'a str {
+        if p.salutation.is_empty() {
+            &self.opening
+        } else {
+            &p.salutation
+        }
+    }
+}
+
+/// Gmail shows only the first 102 KB of a message's HTML and hides the rest, the unsubscribe
+/// link in the footer with it; warn with room to spare for the recipient's own values.
+const CLIPPING_WARNING: usize = 90 * 1024;
+
+/// A warning when the HTML part of `edition` as sent (quoted-printable, as it is encoded here)
+/// nears Gmail's clipping limit, at the edition's file.
+pub fn clipping_warning(edition: &Edition, site: &Site) -> Option<Diagnostic> {
+    let size = encode(&edition.html).len();
+    if size < CLIPPING_WARNING {
+        return None;
+    }
+    let page = site.pages.get(edition.page)?;
+    Some(
+        Diagnostic::warning(format!(
+            "the e-mail of edition {} has {} KB of HTML as sent; Gmail cuts messages off after 102 KB, the unsubscribe link with them",
+            edition.number,
+            size.div_ceil(1024)
+        ))
+        .in_file(&page.file.shown)
+        .hint("shorten the edition or move long articles to the web and link to them"),
+    )
 }
 
 /// Quoted-printable with CRLF line ends; a piece that does not end a line ends in a soft break.
@@ -189,15 +228,32 @@ mod tests {
             html: format!("<p>{SALUTATION}</p><a href=\"{UNSUBSCRIBE_URL}\">ab</a>"),
             text: format!("Kopf\n\n{SALUTATION}\n\nText\nAbmelden: {UNSUBSCRIBE_URL}\n"),
             web_url: String::new(),
+            opening: String::new(),
         };
-        let prepared = Prepared::new(&edition);
-        for salutation in ["Guten Tag Jürgen & Co,", ""] {
-            let p = Personal {
-                unsubscribe_url: "https://x.example/ab?t=1&u=2".into(),
-                salutation: salutation.into(),
+        for opening in ["", "Liebe Leserinnen, liebe Leser,"] {
+            let edition = Edition {
+                opening: opening.into(),
+                ..edition.clone()
             };
-            assert_eq!(decode(&prepared.html(&p)), p.html(&edition.html));
-            assert_eq!(decode(&prepared.text(&p)), p.text(&edition.text));
+            let prepared = Prepared::new(&edition);
+            for salutation in ["Guten Tag Jürgen & Co,", ""] {
+                let p = Personal {
+                    unsubscribe_url: "https://x.example/ab?t=1&u=2".into(),
+                    salutation: salutation.into(),
+                };
+                let addressed = edition.addressing(&p);
+                assert_eq!(decode(&prepared.html(&p)), addressed.html(&edition.html));
+                assert_eq!(decode(&prepared.text(&p)), addressed.text(&edition.text));
+                let one = if salutation.is_empty() {
+                    opening
+                } else {
+                    salutation
+                };
+                assert_eq!(
+                    decode(&prepared.text(&p)).contains(&format!("\n\n{one}\n\nText")),
+                    !one.is_empty()
+                );
+            }
         }
     }
 }

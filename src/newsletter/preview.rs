@@ -75,8 +75,8 @@ pre {{ background: #fff; border: 1px solid #c9ced6; padding: 1rem; margin: 0; he
                 to = escape(&to),
                 number = e.number,
                 web = escape(&e.web_url),
-                html = escape(&personal.html(&e.html)),
-                text = escape(&personal.text(&e.text)),
+                html = escape(&e.addressing(&personal).html(&e.html)),
+                text = escape(&e.addressing(&personal).text(&e.text)),
             );
             Some((path, page.into_bytes()))
         })

@@ -227,7 +227,8 @@ fn send_test_copy(sending: &Sending<'_>, address: &str) -> Result<SendReport, Fa
         sending.dkim.as_ref(),
     )?;
     let smtp = sending.smtp.as_deref();
-    let outlet = Outlet::open(smtp, sending.outbox.join("test"), 1)?;
+    let helo = super::outlet::helo_name(config);
+    let outlet = Outlet::open(smtp, sending.outbox.join("test"), 1, helo.as_deref())?;
     outlet.send(&message, "test").map_err(|r| match r {
         Refusal::Temporary(t) | Refusal::Permanent(t) => {
             OpError::mail(format!("the test copy was not accepted: {t}"))
@@ -306,7 +307,13 @@ fn send_campaign(
             .into());
     }
     let smtp = sending.smtp.as_deref();
-    let outlet = Outlet::open(smtp, sending.outbox.clone(), sending.connections)?;
+    let helo = super::outlet::helo_name(config);
+    let outlet = Outlet::open(
+        smtp,
+        sending.outbox.clone(),
+        sending.connections,
+        helo.as_deref(),
+    )?;
     if opts.retry_failed {
         store.retry_failed(edition.number)?;
     }

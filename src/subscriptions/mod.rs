@@ -197,7 +197,13 @@ pub fn serve(opts: ServeOptions) -> Result<(), Failure> {
         .root
         .join(nl.outbox.as_deref().unwrap_or(".ozg-site/outbox"))
         .join("anmeldungen");
-    let outlet = Outlet::new(smtp.as_deref(), outbox, nl.connections.max(1))?;
+    let helo = crate::newsletter::outlet::helo_name(&nl);
+    let outlet = Outlet::new(
+        smtp.as_deref(),
+        outbox,
+        nl.connections.max(1),
+        helo.as_deref(),
+    )?;
     if let Err(e) = outlet.check(smtp.as_deref().unwrap_or_default()) {
         // Sign-ups are still taken: their mails wait in the queue until the server answers.
         eprint!("warning: {}", e.render());

@@ -85,6 +85,27 @@ def test_headers(message):
     unsubscribe = str(message["List-Unsubscribe"])
     assert re.fullmatch(r"<https://ozg\.sachsen-anhalt\.de/newsletter/abmelden\?token=[0-9a-z]+>", unsubscribe)
     assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    # The list's full name as an RFC 2919 phrase (test_send.py: with umlauts).
+    assert str(message["List-Id"]) == '"OZG-Team Sachsen-Anhalt" <newsletter.sachsen-anhalt.de>'
+
+
+def test_one_salutation_set_off_from_the_greeting_in_both_parts(message):
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Guten Tag Erika Mustermann,\n\nich freue mich sehr" in text
+    assert re.search(r"<p[^>]*>Guten Tag Erika Mustermann,</p>", html)
+    for part in (html, text):
+        assert "Liebe Leserinnen, liebe Leser," not in part, "one salutation, not two"
+    assert len(re.findall(r"<h1[\s>]", html)) == 1, "the edition's title is the mail's h1"
+
+
+def test_the_text_part_carries_every_link_of_the_html_part(message):
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    links = [l for t, a in parse_html(html) if (l := a.get("href"))]
+    assert len(links) > 20
+    for link in links:
+        assert link.removeprefix("mailto:") in text, link
 
 
 def test_html_part_is_made_for_mail_clients(message):

@@ -254,12 +254,101 @@ def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(tmp_path, se
     for (_, message), raw in zip(recorder.messages, recorder.raw):
         signature = str(message["DKIM-Signature"])
         signed = re.search(r"h=([^;]+)", signature).group(1).replace(" ", "").lower().split(":")
-        for header in ["from", "subject", "date", "to", "list-unsubscribe", "list-unsubscribe-post"]:
+        for header in ["from", "to", "subject", "date", "message-id", "content-type", "mime-version",
+                       "list-id", "list-unsubscribe", "list-unsubscribe-post"]:
             assert header in signed, signature
         assert dkim.verify(raw, dnsfunc=dns), "the signature verifies with the published key"
-        tampered = raw.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-                               b"List-Unsubscribe-Post: List-Unsubscribe=Two-Clicks")
-        assert not dkim.verify(tampered, dnsfunc=dns)
+        for before, after in [
+            (b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+             b"List-Unsubscribe-Post: List-Unsubscribe=Two-Clicks"),
+            (b"Message-ID: <ausgabe-2.", b"Message-ID: <ausgabe-3."),
+            (b"List-Id: ", b"List-Id: x"),
+            (b"Content-Type: multipart/alternative;", b"Content-Type: multipart/mixed;"),
+        ]:
+            assert before in raw, before
+            tampered = raw.replace(before, after, 1)
+            assert not dkim.verify(tampered, dnsfunc=dns), f"{before!r} is covered by the signature"
+
+
+class Greeted(smtp_server.Recorder):
+    """Records the name each client greeted with (EHLO)."""
+
+    def __init__(self):
+        super().__init__()
+        self.helo = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.helo.append(session.host_name)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_headers_name_the_list_in_full_and_the_server_is_greeted_with_a_domain(tmp_path):
+    site = make_site(tmp_path, 1)
+    yaml = site / "site.yaml"
+    yaml.write_text(yaml.read_text().replace(
+        'from: "Testteam Sachsen-Anhalt <team@example.org>"',
+        'from: "Ministerium für Infrastruktur und Digitales <team@example.org>"'))
+    recorder = Greeted()
+    controller, port = smtp_server.start(recorder)
+    try:
+        send(site, port)
+        assert recorder.helo == ["example.org"], "the From domain, not the machine's short name"
+        message = recorder.messages[0][1]
+        assert str(message["List-Id"]) == "Ministerium für Infrastruktur und Digitales <newsletter.example.org>"
+        assert recorder.raw[0].decode("ascii"), "every header is ASCII on the wire"
+        yaml.write_text(yaml.read_text() + "  helo_name: mail.example.org\n")
+        run(site, "newsletter", "send", "2", "--now", NOW, "--smtp", f"smtp://127.0.0.1:{port}",
+            "--rate", "0", "--to", "pruefer@example.org")
+        assert recorder.helo[-1] == "mail.example.org"
+    finally:
+        controller.stop()
+
+
+class Refusing(smtp_server.Recorder):
+    """Refuses every message for good at `stage` (MAIL or DATA) with `reply`."""
+
+    def __init__(self, stage, reply):
+        super().__init__()
+        self.stage, self.reply, self.tries = stage, reply, 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.stage == "MAIL":
+            self.tries += 1
+            return self.reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.stage == "DATA":
+            self.tries += 1
+            return self.reply
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("stage,reply", [
+    ("MAIL", "553 5.7.1 Sender address rejected: not owned by user"),
+    ("DATA", "554 5.7.1 Message rejected as spam"),
+])
+def test_a_permanent_refusal_fails_at_once_without_retries(tmp_path, stage, reply):
+    site = make_site(tmp_path, 2)
+    yaml = site / "site.yaml"
+    # A retry would wait 10 s first: the run's time shows there was none.
+    yaml.write_text(yaml.read_text().replace("retry_delay_ms: 20", "retry_delay_ms: 10000"))
+    recorder = Refusing(stage, reply)
+    controller, port = smtp_server.start(recorder)
+    try:
+        started = time.monotonic()
+        out = send(site, port, check=False)
+        elapsed = time.monotonic() - started
+    finally:
+        controller.stop()
+    assert "0 sent, 2 failed" in out.stdout, out.stdout + out.stderr
+    assert elapsed < 8, f"took {elapsed:.1f} s: a permanent refusal was retried"
+    assert recorder.tries == 2, "one attempt per recipient"
+    status = run(site, "newsletter", "status", "2").stdout
+    assert reply.split(" ", 2)[2] in status, status
+    assert sql(site, "SELECT DISTINCT attempts FROM deliveries") == [(1,)]
 
 
 def test_subscriber_commands(tmp_path):
@@ -525,3 +614,25 @@ def test_a_rate_that_means_no_limit_by_accident_is_refused(tmp_path):
     assert f"site.yaml:{len(lines)}:9" in proc.stderr and "`newsletter.rate`" in proc.stderr, proc.stderr
     (site / "site.yaml").write_text(text)
     assert "has not been sent yet" in run(site, "newsletter", "status", "2").stdout
+
+
+def test_every_mail_opens_with_exactly_one_salutation_on_its_own_line(tmp_path, server):
+    site = tmp_path / "site"
+    site.mkdir()
+    for part in ("content", "themes", "static", "newsletters"):
+        shutil.copytree(ROOT / part, site / part)
+    shutil.copy(ROOT / "site.yaml", site / "site.yaml")
+    (site / "liste.csv").write_text(
+        "email;name\nerika.mustermann@example.org;Erika Mustermann\nleser@example.org;\n")
+    run(site, "subscribers", "import", str(site / "liste.csv"))
+    recorder, port = server()
+    assert "2 sent, 0 failed" in send(site, port).stdout
+    mails = dict(recorder.messages)
+    for address, salutation in [("erika.mustermann@example.org", "Guten Tag Erika Mustermann,"),
+                                ("leser@example.org", "Liebe Leserinnen, liebe Leser,")]:
+        text = mails[address].get_body(("plain",)).get_content().replace("\r\n", "\n")
+        html = mails[address].get_body(("html",)).get_content()
+        assert f"\n\n{salutation}\n\nich freue mich sehr" in text, text[:600]
+        assert re.search(rf"<p[^>]*>{salutation}</p>", html)
+        for part in (text, html):
+            assert part.count("Guten Tag") + part.count("Liebe Leserinnen") == 1, address
