@@ -256,6 +256,55 @@ impl Store {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_database_of_today_migrates_to_bounces_without_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.sqlite");
+        {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for step in &super::super::MIGRATIONS[..4] {
+                match step {
+                    super::super::Step::Sql(batch) => tx.execute_batch(batch).unwrap(),
+                    super::super::Step::Code(run) => run(&tx).unwrap(),
+                }
+            }
+            tx.execute_batch(
+                "PRAGMA user_version = 4;
+                 INSERT INTO meta (key, value) VALUES ('address_key', '00112233445566778899aabbccddeeff');
+                 INSERT INTO subscribers (email, email_key, name, link_nonce, added_at, status)
+                 VALUES ('anna@example.org', 'anna@example.org', 'Anna', '0123456789abcdef0123456789abcdef', '2025-01-02T03:04:05Z', 'active');
+                 INSERT INTO campaigns (edition, subject, started_at) VALUES (1, 'Ausgabe 1', 'x');
+                 INSERT INTO deliveries (campaign, subscriber, email, token, state, sent_at)
+                 VALUES (1, 1, 'anna@example.org', '', 'sent', '2025-01-03T00:00:00Z');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        let anna = s.find("anna@example.org").unwrap().unwrap();
+        assert_eq!(anna.name.as_deref(), Some("Anna"));
+        assert_eq!(s.status(1).unwrap().unwrap().sent, 1);
+        assert_eq!(s.bounced(anna.id).unwrap(), None);
+        assert!(s.bounces_of(anna.id).unwrap().is_empty());
+        let version: i64 = s
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 6);
+        // The new tables work on the migrated data.
+        let r = s
+            .record_bounce_report("h", &[bounce("anna@example.org", BounceKind::Hard)], 3)
+            .unwrap();
+        assert_eq!(
+            r,
+            vec![Recorded::Counted {
+                stopped: true,
+                soft_count: 0
+            }]
+        );
+    }
+
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
