@@ -58,11 +58,14 @@ enum Command {
     /// cur/ marked seen, and every report is remembered.
     Bounces {
         /// A Maildir (with new/ and cur/), e.g. ~/Maildir
-        #[arg(long, required_unless_present = "mbox", conflicts_with = "mbox")]
+        #[arg(long, required_unless_present_any = ["mbox", "reset"], conflicts_with_all = ["mbox", "reset"])]
         maildir: Option<PathBuf>,
         /// An mbox file (read, never changed)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "reset")]
         mbox: Option<PathBuf>,
+        /// Let an address that bounced receive again (its mailbox works again); its bounces go
+        #[arg(long, value_name = "ADDRESS")]
+        reset: Option<String>,
         #[command(flatten)]
         site: ozg_site::Options,
         #[arg(long)]
@@ -87,9 +90,10 @@ pub fn run(args: Args) -> Outcome {
         Command::Bounces {
             maildir,
             mbox,
+            reset,
             site,
             db,
-        } => bounces(maildir, mbox, &site, db),
+        } => bounces(maildir, mbox, reset, &site, db),
         Command::Status { number, site, db } => status(number, &site, db),
     }
 }
@@ -241,6 +245,7 @@ fn status(number: u32, site: &ozg_site::Options, db: Option<PathBuf>) -> Outcome
 fn bounces(
     maildir: Option<PathBuf>,
     mbox: Option<PathBuf>,
+    reset: Option<String>,
     site: &ozg_site::Options,
     db: Option<PathBuf>,
 ) -> Outcome {
@@ -248,6 +253,21 @@ fn bounces(
     let newsletter = config.site.newsletter.as_ref();
     let path = ozg_site::newsletter::send::database_path(&site.root, newsletter, db.as_deref());
     let settings = newsletter.map(|n| n.bounces.clone()).unwrap_or_default();
+    if let Some(address) = reset {
+        let mut store = ozg_site::newsletter::store::Store::open(&path)?;
+        if !store.reset_bounces(&address)? {
+            return Err(ozg_site::diagnostics::Diagnostic::error(format!(
+                "nothing is stored about {}",
+                printable(&address)
+            ))
+            .into());
+        }
+        println!(
+            "{} receives the next edition again; its bounces are deleted.",
+            printable(&address)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let mailbox = match (maildir, mbox) {
         (Some(dir), _) => Mailbox::Maildir(dir),
         (None, Some(file)) => Mailbox::Mbox(file),

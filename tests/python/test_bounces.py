@@ -111,6 +111,12 @@ def test_postfix_dsns_stop_dead_addresses_and_count_soft_ones(tmp_path, postfix)
     # Edition 4 would reach only the reader: nobody stopped is in a new campaign.
     status3 = run(site, "newsletter", "status", "3").stdout
     assert status3.startswith("Edition 3: 2 sent"), status3
+    # The reader says the mailbox works again: the address receives again.
+    reset = run(site, "newsletter", "bounces", "--reset", "voll@soft.test").stdout
+    assert "receives the next edition again" in reset
+    assert "bounce\t" not in run(site, "subscribers", "show", "voll@soft.test").stdout
+    unknown = run(site, "newsletter", "bounces", "--reset", "fremd@example.test", check=False)
+    assert unknown.returncode == 1 and "nothing is stored about fremd@example.test" in unknown.stderr
 
 
 def test_a_dsn_for_an_address_nobody_subscribed_is_reported_not_recorded(tmp_path, postfix):

@@ -209,6 +209,33 @@ impl Store {
         )
     }
 
+    /// Lets a stopped address receive again (its mailbox works again) and starts its soft count
+    /// anew: its bounces go. `false` when no subscriber has the address.
+    pub fn reset_bounces(&mut self, email: &str) -> Result<bool, OpError> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| db_error(&path, e);
+        let tx = self.write()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM subscribers WHERE email_key = ?1",
+                [address_key(email)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(fail)?;
+        if let Some(id) = id {
+            tx.execute("DELETE FROM bounces WHERE subscriber = ?1", [id])
+                .map_err(fail)?;
+            tx.execute(
+                "UPDATE subscribers SET bounced_at = NULL, bounce_reason = NULL WHERE id = ?1",
+                [id],
+            )
+            .map_err(fail)?;
+        }
+        tx.commit().map_err(fail)?;
+        Ok(id.is_some())
+    }
+
     /// When and why the subscriber stopped receiving because of bounces, if they did.
     pub fn bounced(&self, subscriber: i64) -> Result<Option<(String, String)>, OpError> {
         self.conn
@@ -391,6 +418,21 @@ mod tests {
         assert_eq!(
             store.bounced(hard.id).unwrap().map(|b| b.1),
             Some("hard bounce 4.2.2".to_string())
+        );
+        // Reset: the address gets the next campaign again, its soft count starts anew.
+        assert!(store.reset_bounces("SOFT@example.org").unwrap());
+        assert!(!store.reset_bounces("nobody@example.org").unwrap());
+        store.start_campaign(3, "Ausgabe 3", false).unwrap();
+        assert_eq!(store.pending_unregistered(3).unwrap().len(), 2);
+        let r = store
+            .record_bounce_report("r4", &[bounce("soft@example.org", BounceKind::Soft)], 3)
+            .unwrap();
+        assert_eq!(
+            r,
+            vec![Recorded::Counted {
+                stopped: false,
+                soft_count: 1
+            }]
         );
     }
 }
