@@ -356,10 +356,16 @@ fn dry_run(sending: &Sending<'_>, store: &Store) -> Result<SendReport, Failure> 
     } = sending;
     let mut recipients = store.pending_unregistered(edition.number)?;
     if store.status(edition.number)?.is_none() {
-        recipients = store
-            .list()?
+        let mut active = Vec::new();
+        for s in store.list()? {
+            // A send leaves out addresses stopped by bounces; so does its rehearsal.
+            if s.status == super::store::SubscriberStatus::Active && store.bounced(s.id)?.is_none()
+            {
+                active.push(s);
+            }
+        }
+        recipients = active
             .into_iter()
-            .filter(|s| s.status == super::store::SubscriberStatus::Active)
             .map(|s| Delivery {
                 token: store.unsubscribe_token(&s.link_nonce),
                 subscriber: s.id,
