@@ -134,7 +134,14 @@ fn due(site: &ozg_site::Options, opts: &SendOptions) -> Outcome {
     for why in &report.held {
         eprintln!("error: not sent: {why}");
     }
-    if report.sent.is_empty() && report.held.is_empty() {
+    if !report.done_before.is_empty() {
+        let numbers: Vec<String> = report.done_before.iter().map(u32::to_string).collect();
+        println!(
+            "Already sent to every subscriber: edition {}; nothing to do.",
+            numbers.join(", ")
+        );
+    }
+    if report.sent.is_empty() && report.held.is_empty() && report.done_before.is_empty() {
         println!("No edition is due to be sent.");
     }
     Ok(if report.held.is_empty() {

@@ -175,6 +175,8 @@ fn send_edition(
 #[derive(Debug, Default)]
 pub struct DueReport {
     pub sent: Vec<(u32, SendReport)>,
+    /// Due editions whose campaign had finished before this run: nothing to do.
+    pub done_before: Vec<u32>,
     /// Due editions not sent, each with why (a sentence naming the edition and its file).
     pub held: Vec<String>,
 }
@@ -233,7 +235,22 @@ pub fn send_due(site_opts: &crate::Options, opts: &SendOptions) -> Result<DueRep
         }
     }
     due.sort_unstable();
+    let config = settings(&site)?;
+    let store = Store::open(&database_path(
+        &site_opts.root,
+        Some(config),
+        opts.db.as_deref(),
+    ))?;
     for number in due {
+        // Every timer run after the moment finds the edition due again; a finished campaign
+        // needs neither rendering nor a connection to the mail server.
+        if store
+            .status(number)?
+            .is_some_and(|st| st.pending == 0 && st.finished_at.is_some())
+        {
+            report.done_before.push(number);
+            continue;
+        }
         let sent = send_edition(&site, &theme, site_opts, opts, number)?;
         report.sent.push((number, sent));
     }

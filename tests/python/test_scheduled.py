@@ -83,7 +83,7 @@ def test_a_due_edition_is_sent_once_and_a_second_run_sends_nothing(tmp_path, ser
     assert {str(m["Subject"]) for _, m in recorder.messages} == {"OZG-Newsletter Ausgabe 3"}
     # The timer fires again (the next publication, a retry): the journal makes it a no-op.
     second = due(site, port, "2025-12-10T12:00:00+01:00")
-    assert "already gone to every subscriber" in second.stdout, second.stdout
+    assert "Already sent to every subscriber: edition 3; nothing to do." in second.stdout, second.stdout
     assert len(recorder.messages) == 3
     assert "3 sent, 0 failed, 0 pending" in run(site, "newsletter", "status", "3").stdout
 
