@@ -419,6 +419,9 @@ mod tests {
             store.bounced(hard.id).unwrap().map(|b| b.1),
             Some("hard bounce 4.2.2".to_string())
         );
+        // Forgetting an address deletes its bounces with it.
+        store.forget("hard@example.org").unwrap();
+        assert_eq!(store.bounces_of_edition(1).unwrap().len(), 3);
         // Reset: the address gets the next campaign again, its soft count starts anew.
         assert!(store.reset_bounces("SOFT@example.org").unwrap());
         assert!(!store.reset_bounces("nobody@example.org").unwrap());
