@@ -40,10 +40,18 @@ command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs np
 command -v openssl >/dev/null || apt_install openssl
 # SpamAssassin judges the mails as a provider's filter would (tests/python/test_spam.py, local rules only).
 command -v spamassassin >/dev/null || apt_install spamassassin
+# Postfix makes the real DSNs of the bounce tests (a private instance on loopback, see
+# tests/python/postfix_instance.py); 'Local only' keeps the package's own instance off the net.
+if ! command -v postfix >/dev/null || ! command -v smtp-sink >/dev/null; then
+  echo "postfix postfix/main_mailer_type select Local only" | as_root debconf-set-selections
+  echo "postfix postfix/mailname string localhost" | as_root debconf-set-selections
+  apt_install postfix
+fi
 [ -x /usr/bin/chromium ] || die "chromium is missing after installing it"
 command -v java >/dev/null || die "java is missing after installing it"
 command -v openssl >/dev/null || die "openssl is missing after installing it"
 command -v spamassassin >/dev/null || die "spamassassin is missing after installing it"
+command -v postfix >/dev/null || die "postfix is missing after installing it"
 npm ci --no-audit --no-fund --loglevel=error
 [ -f node_modules/vnu-jar/build/dist/vnu.jar ] || die "vnu.jar missing after npm ci"
 if [ ! -x .venv/bin/python ]; then

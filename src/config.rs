@@ -122,6 +122,9 @@ pub struct NewsletterConfig {
     /// The sign-up and unsubscribe service (`ozg-site subscriptions serve`).
     #[serde(default)]
     pub subscriptions: Option<SubscriptionsConfig>,
+    /// Reading bounces and complaints (`ozg-site newsletter bounces`).
+    #[serde(default)]
+    pub bounces: BouncesConfig,
     /// Filled by [`Config::load`], never written by editors: the unsubscribe link with `{token}`,
     /// the service's when `subscriptions` is set, else `unsubscribe_url`.
     #[serde(skip)]
@@ -129,6 +132,34 @@ pub struct NewsletterConfig {
     /// Filled by [`Config::load`] when `subscriptions` is set: where the service answers.
     #[serde(skip)]
     pub service: Option<ServiceUrls>,
+}
+
+/// How bounces count (`ozg-site newsletter bounces`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BouncesConfig {
+    /// Soft bounces (4.x.x: mailbox full, server down) an address may collect before it gets
+    /// nothing more; hard bounces (5.x.x) and complaints stop it at once.
+    #[serde(default = "default_soft_limit")]
+    pub soft_limit: u32,
+    /// The envelope sender (VERP), e.g. `bounce+{token}@ozg.sachsen-anhalt.de`: each message's
+    /// bounce then names its campaign and recipient even when the DSN quotes neither. Without
+    /// it the bounce goes to the From address and is matched by Message-ID and recipient.
+    #[serde(default)]
+    pub return_path: Option<String>,
+}
+
+impl Default for BouncesConfig {
+    fn default() -> Self {
+        BouncesConfig {
+            soft_limit: default_soft_limit(),
+            return_path: None,
+        }
+    }
+}
+
+fn default_soft_limit() -> u32 {
+    3
 }
 
 /// The double opt-in service: readers sign up on the site, confirm by e-mail, unsubscribe with

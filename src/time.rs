@@ -149,6 +149,15 @@ impl Serialize for LocalDate {
     }
 }
 
+impl Serialize for DateTimeInput {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DateTimeInput::Local(dt) => s.collect_str(&dt.strftime("%Y-%m-%d %H:%M")),
+            DateTimeInput::Exact(ts) => s.collect_str(ts),
+        }
+    }
+}
+
 impl Serialize for LocalTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&self.0.strftime("%H:%M"))

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use ozg_site::newsletter::Which;
 use ozg_site::newsletter::address::printable;
+use ozg_site::newsletter::bounces::{Mailbox, Outcome as BounceOutcome};
 use ozg_site::newsletter::send::{SendOptions, SendReport};
+use ozg_site::newsletter::store::bounces::Recorded;
 
 use super::Outcome;
 
@@ -50,6 +52,25 @@ enum Command {
         #[command(flatten)]
         send: SendOptions,
     },
+    /// Read bounces (RFC 3464 delivery reports) and complaints (RFC 5965 feedback reports) from
+    /// the sender's mailbox: hard bounces and complaints stop an address at once, soft bounces
+    /// after `newsletter.bounces.soft_limit` (3). Each message is read once: a Maildir's move to
+    /// cur/ marked seen, and every report is remembered.
+    Bounces {
+        /// A Maildir (with new/ and cur/), e.g. ~/Maildir
+        #[arg(long, required_unless_present_any = ["mbox", "reset"], conflicts_with_all = ["mbox", "reset"])]
+        maildir: Option<PathBuf>,
+        /// An mbox file (read, never changed)
+        #[arg(long, conflicts_with = "reset")]
+        mbox: Option<PathBuf>,
+        /// Let an address that bounced receive again (its mailbox works again); its bounces go
+        #[arg(long, value_name = "ADDRESS")]
+        reset: Option<String>,
+        #[command(flatten)]
+        site: ozg_site::Options,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
     /// Show how far sending an edition got, and the failed addresses with the server's reply.
     Status {
         number: u32,
@@ -66,6 +87,13 @@ pub fn run(args: Args) -> Outcome {
             number, site, out, ..
         } => build(number, &site, out),
         Command::Send { site, send } => self::send(&site, send),
+        Command::Bounces {
+            maildir,
+            mbox,
+            reset,
+            site,
+            db,
+        } => bounces(maildir, mbox, reset, &site, db),
         Command::Status { number, site, db } => status(number, &site, db),
     }
 }
@@ -84,28 +112,61 @@ fn build(number: Option<u32>, site: &ozg_site::Options, out: Option<PathBuf>) ->
 }
 
 fn send(site: &ozg_site::Options, send: SendOptions) -> Outcome {
-    let number = send.number;
     let opts = SendOptions {
         progress: std::io::stderr().is_terminal(),
         ..send
     };
+    if opts.due {
+        return due(site, &opts);
+    }
     let report = ozg_site::newsletter::send::send(site, &opts)?;
+    print_send(opts.number.unwrap_or_default(), &report);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `send --due`: one line per edition sent or held back; held back ones make the exit code 1,
+/// so the rebuild service shows that an edition waits.
+fn due(site: &ozg_site::Options, opts: &SendOptions) -> Outcome {
+    let report = ozg_site::newsletter::send::send_due(site, opts)?;
+    for (number, sent) in &report.sent {
+        print_send(*number, sent);
+    }
+    for why in &report.held {
+        eprintln!("error: not sent: {why}");
+    }
+    if !report.done_before.is_empty() {
+        let numbers: Vec<String> = report.done_before.iter().map(u32::to_string).collect();
+        println!(
+            "Already sent to every subscriber: edition {}; nothing to do.",
+            numbers.join(", ")
+        );
+    }
+    if report.sent.is_empty() && report.held.is_empty() && report.done_before.is_empty() {
+        println!("No edition is due to be sent.");
+    }
+    Ok(if report.held.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::FAILED)
+    })
+}
+
+fn print_send(number: u32, report: &SendReport) {
     if report.test_copy {
         println!(
             "Sent one test copy of edition {number} via {}; nothing recorded.",
             report.destination
         );
     } else if report.dry_run {
-        dry_run(number, &report);
+        dry_run(number, report);
     } else if report.sent + report.failed == 0 {
         println!(
             "Edition {number} has already gone to every subscriber ({} sent); nothing to do. `ozg-site newsletter status {number}` shows details.",
             report.already_sent
         );
     } else {
-        campaign(number, &report);
+        campaign(number, report);
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn dry_run(number: u32, report: &SendReport) {
@@ -175,5 +236,107 @@ fn status(number: u32, site: &ozg_site::Options, db: Option<PathBuf>) -> Outcome
             }
         }
     }
+    for b in store.bounces_of_edition(number)? {
+        println!(
+            "bounced\t{}\t{} {}\t{}\t{}",
+            printable(&b.email),
+            b.kind,
+            b.status.as_deref().map(printable).unwrap_or_default(),
+            b.received_at,
+            b.diagnostic.as_deref().map(printable).unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bounces(
+    maildir: Option<PathBuf>,
+    mbox: Option<PathBuf>,
+    reset: Option<String>,
+    site: &ozg_site::Options,
+    db: Option<PathBuf>,
+) -> Outcome {
+    let config = ozg_site::config::Config::load(&site.root, None)?;
+    let newsletter = config.site.newsletter.as_ref();
+    let path = ozg_site::newsletter::send::database_path(&site.root, newsletter, db.as_deref());
+    let settings = newsletter.map(|n| n.bounces.clone()).unwrap_or_default();
+    if let Some(address) = reset {
+        let mut store = ozg_site::newsletter::store::Store::open(&path)?;
+        if !store.reset_bounces(&address)? {
+            return Err(ozg_site::diagnostics::Diagnostic::error(format!(
+                "nothing is stored about {}",
+                printable(&address)
+            ))
+            .into());
+        }
+        println!(
+            "{} receives the next edition again; its bounces are deleted.",
+            printable(&address)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mailbox = match (maildir, mbox) {
+        (Some(dir), _) => Mailbox::Maildir(dir),
+        (None, Some(file)) => Mailbox::Mbox(file),
+        (None, None) => {
+            return Err(ozg_site::diagnostics::Diagnostic::error(
+                "give the mailbox with --maildir DIR or --mbox FILE",
+            )
+            .into());
+        }
+    };
+    let mut store = ozg_site::newsletter::store::Store::open(&path)?;
+    let reports = ozg_site::newsletter::bounces::process(&mut store, &mailbox, &settings)?;
+    let (mut counted, mut stopped, mut unknown, mut ignored, mut seen) = (0, 0, 0, 0, 0);
+    for r in &reports {
+        let source = printable(&r.source);
+        match &r.outcome {
+            BounceOutcome::SeenBefore => {
+                seen += 1;
+                println!("{source}\tread before, not counted again");
+            }
+            BounceOutcome::Ignored(why) => {
+                ignored += 1;
+                println!("{source}\tignored: {}", printable(why));
+            }
+            BounceOutcome::Recorded(list) => {
+                for (b, recorded) in list {
+                    let what = format!(
+                        "{} {}",
+                        b.kind.as_str(),
+                        b.status.as_deref().map(printable).unwrap_or_default()
+                    );
+                    let edition = b
+                        .edition
+                        .map(|n| format!("edition {n}"))
+                        .unwrap_or_else(|| "edition unknown".into());
+                    let result = match recorded {
+                        Recorded::Unknown => {
+                            unknown += 1;
+                            "unknown address, nothing recorded".to_string()
+                        }
+                        Recorded::Counted { stopped: true, .. } => {
+                            counted += 1;
+                            stopped += 1;
+                            "receives nothing more".to_string()
+                        }
+                        Recorded::Counted { soft_count, .. } => {
+                            counted += 1;
+                            format!("soft bounce {soft_count} of {}", settings.soft_limit.max(1))
+                        }
+                    };
+                    println!(
+                        "{source}\t{}\t{}\t{edition}\t{result}",
+                        printable(&b.email),
+                        what.trim()
+                    );
+                }
+            }
+        }
+    }
+    println!(
+        "{} messages: {counted} bounces recorded ({stopped} addresses stopped), {unknown} for unknown addresses, {ignored} ignored, {seen} read before.",
+        reports.len()
+    );
     Ok(ExitCode::SUCCESS)
 }

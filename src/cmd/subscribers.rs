@@ -218,6 +218,21 @@ fn show(store: &mut Store, email: &str, unsubscribe_link: Option<&str>) -> Resul
     for (edition, state, at) in store.deliveries_of(s.id)? {
         println!("edition {edition}\t{state}\t{}", at.unwrap_or_default());
     }
+    if let Some((at, why)) = store.bounced(s.id)? {
+        println!("bounced\t{at}\t{}", printable(&why));
+    }
+    for b in store.bounces_of(s.id)? {
+        println!(
+            "bounce\t{}\t{} {}\t{}\t{}",
+            b.edition
+                .map(|n| format!("edition {n}"))
+                .unwrap_or_default(),
+            b.kind,
+            b.status.as_deref().map(printable).unwrap_or_default(),
+            b.received_at,
+            b.diagnostic.as_deref().map(printable).unwrap_or_default()
+        );
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! the plain-text rendering of Markdown.
 
 pub mod address;
+pub mod bounces;
 pub mod email;
 pub mod message;
 pub mod outlet;

@@ -29,7 +29,16 @@ use crate::sync::lock;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SendOptions {
     /// The edition's number
-    pub number: u32,
+    #[arg(required_unless_present = "due", conflicts_with = "due")]
+    pub number: Option<u32>,
+    /// Send every edition whose `send_at` has come and whose web version is published and built
+    /// (what the rebuild timer runs); an edition sent before is not sent again
+    #[arg(long, conflicts_with = "to")]
+    pub due: bool,
+    /// With --due: the built site, where each edition's web version must be [default: public/
+    /// under the root]
+    #[arg(long, requires = "due")]
+    pub output: Option<PathBuf>,
     /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
     #[arg(long)]
     pub db: Option<PathBuf>,
@@ -135,9 +144,22 @@ impl RateLimit {
 
 /// Sends edition `opts.number` to the subscribers (or one test copy, or nothing on a dry run).
 pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport, Failure> {
+    let number = opts.number.ok_or_else(|| {
+        Diagnostic::error("which edition? give its number, or --due for every edition due")
+    })?;
     let site = std::sync::Arc::new(crate::load_site(site_opts)?);
     let theme = crate::theme::Theme::load(&site_opts.root, &site.config.site.theme)?;
-    let sending = Sending::new(&site, &theme, site_opts, opts)?;
+    send_edition(&site, &theme, site_opts, opts, number)
+}
+
+fn send_edition(
+    site: &Arc<crate::site::Site>,
+    theme: &crate::theme::Theme,
+    site_opts: &crate::Options,
+    opts: &SendOptions,
+    number: u32,
+) -> Result<SendReport, Failure> {
+    let sending = Sending::new(site, theme, site_opts, opts, number)?;
     if let Some(address) = &opts.to {
         return send_test_copy(&sending, address);
     }
@@ -147,6 +169,92 @@ pub fn send(site_opts: &crate::Options, opts: &SendOptions) -> Result<SendReport
         return dry_run(&sending, &store);
     }
     send_campaign(&sending, &mut store, opts)
+}
+
+/// What `send --due` did: the editions it sent (or found sent), and those it held back.
+#[derive(Debug, Default)]
+pub struct DueReport {
+    pub sent: Vec<(u32, SendReport)>,
+    /// Due editions whose campaign had finished before this run: nothing to do.
+    pub done_before: Vec<u32>,
+    /// Due editions not sent, each with why (a sentence naming the edition and its file).
+    pub held: Vec<String>,
+}
+
+/// `--due`: every published edition whose `send_at` has come goes out through the journal, so a
+/// second run sends nothing more. An edition whose web version is not published yet, or not in
+/// the built site at `output`, is held back: a mail must not link to a page that is not there.
+pub fn send_due(site_opts: &crate::Options, opts: &SendOptions) -> Result<DueReport, Failure> {
+    let site = Arc::new(crate::load_site(site_opts)?);
+    let theme = crate::theme::Theme::load(&site_opts.root, &site.config.site.theme)?;
+    let output = opts
+        .output
+        .clone()
+        .unwrap_or_else(|| site_opts.root.join("public"));
+    let mut report = DueReport::default();
+    for h in &site.held_sends {
+        report.held.push(match &h.publish_at {
+            Some(at) => format!(
+                "edition {} ({}) is due since {} but its web version appears only at {}; it goes out with the first run after that",
+                h.number,
+                h.file.display(),
+                crate::time::rfc3339(&h.send_at),
+                crate::time::rfc3339(at)
+            ),
+            None => format!(
+                "edition {} ({}) is due since {} but is a draft; remove `draft: true` to publish and send it",
+                h.number,
+                h.file.display(),
+                crate::time::rfc3339(&h.send_at)
+            ),
+        });
+    }
+    let mut due = Vec::new();
+    for page in &site.pages {
+        let crate::parse::kinds::KindFields::Newsletter(f) = &page.fields else {
+            continue;
+        };
+        let Some(Ok(at)) = f.send_at.as_ref().map(|s| s.resolve(&site.config.tz)) else {
+            continue;
+        };
+        if at.timestamp() > site_opts.now {
+            continue;
+        }
+        let built = output
+            .join(page.path.trim_start_matches('/'))
+            .join("index.html");
+        if built.is_file() {
+            due.push(f.number);
+        } else {
+            report.held.push(format!(
+                "edition {} ({}) is due but its web version {} is not built yet; run `ozg-site build` first",
+                f.number,
+                page.file.shown.display(),
+                built.display()
+            ));
+        }
+    }
+    due.sort_unstable();
+    let config = settings(&site)?;
+    let store = Store::open(&database_path(
+        &site_opts.root,
+        Some(config),
+        opts.db.as_deref(),
+    ))?;
+    for number in due {
+        // Every timer run after the moment finds the edition due again; a finished campaign
+        // needs neither rendering nor a connection to the mail server.
+        if store
+            .status(number)?
+            .is_some_and(|st| st.pending == 0 && st.finished_at.is_some())
+        {
+            report.done_before.push(number);
+            continue;
+        }
+        let sent = send_edition(&site, &theme, site_opts, opts, number)?;
+        report.sent.push((number, sent));
+    }
+    Ok(report)
 }
 
 /// What the three ways of sending share: the edition rendered for mail and the settings.
@@ -169,14 +277,14 @@ impl<'a> Sending<'a> {
         theme: &crate::theme::Theme,
         site_opts: &crate::Options,
         opts: &SendOptions,
+        number: u32,
     ) -> Result<Sending<'a>, Failure> {
         let config = settings(site)?;
-        let edition = render_editions(site, theme, Which::Number(opts.number))?
+        let edition = render_editions(site, theme, Which::Number(number))?
             .pop()
-            .ok_or_else(|| {
-                Diagnostic::error(format!("there is no edition number {}", opts.number))
-            })?;
+            .ok_or_else(|| Diagnostic::error(format!("there is no edition number {number}")))?;
         let dkim = message::dkim(config, &site_opts.root)?;
+        check_return_path(config)?;
         let rate = opts.rate.unwrap_or(config.rate);
         let limit = RateLimit::new(rate).map_err(|why| {
             Diagnostic::error(format!("cannot send: {why}"))
@@ -197,6 +305,23 @@ impl<'a> Sending<'a> {
             now: site_opts.now,
         })
     }
+}
+
+/// `newsletter.bounces.return_path` must make an address for every message, or none is sent.
+fn check_return_path(config: &NewsletterConfig) -> Result<(), Diagnostic> {
+    let Some(template) = config.bounces.return_path.as_deref() else {
+        return Ok(());
+    };
+    let sample = template.replace("{token}", "1-1-0123456789ab");
+    if !template.contains("{token}") || sample.parse::<lettre::Address>().is_err() {
+        return Err(Diagnostic::error(format!(
+            "`newsletter.bounces.return_path` is not an address with `{{token}}` in it: `{}`",
+            excerpt(template)
+        ))
+        .in_file(crate::config::CONFIG_FILE)
+        .hint("write it like `bounce+{token}@ozg.sachsen-anhalt.de` (the mail server must deliver `bounce+…` to the bounce mailbox)"));
+    }
+    Ok(())
 }
 
 /// `--to`: one copy marked `[TEST]` to `address`; nothing is recorded.
@@ -249,10 +374,16 @@ fn dry_run(sending: &Sending<'_>, store: &Store) -> Result<SendReport, Failure> 
     } = sending;
     let mut recipients = store.pending_unregistered(edition.number)?;
     if store.status(edition.number)?.is_none() {
-        recipients = store
-            .list()?
+        let mut active = Vec::new();
+        for s in store.list()? {
+            // A send leaves out addresses stopped by bounces; so does its rehearsal.
+            if s.status == super::store::SubscriberStatus::Active && store.bounced(s.id)?.is_none()
+            {
+                active.push(s);
+            }
+        }
+        recipients = active
             .into_iter()
-            .filter(|s| s.status == super::store::SubscriberStatus::Active)
             .map(|s| Delivery {
                 token: store.unsubscribe_token(&s.link_nonce),
                 subscriber: s.id,
@@ -511,11 +642,16 @@ impl Run<'_> {
                 return Ok(Outcome::Failed);
             }
         };
+        let envelope = self.envelope(store, &message, d.subscriber);
+        let bytes = message.formatted();
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.limit.wait();
-            match self.outlet.send(&message, &d.subscriber.to_string()) {
+            match self
+                .outlet
+                .send_raw(&envelope, &bytes, &d.subscriber.to_string())
+            {
                 Ok(()) => {
                     store.mark_sent(number, d, attempt)?;
                     return Ok(Outcome::Sent);
@@ -536,6 +672,28 @@ impl Run<'_> {
                     std::thread::sleep(pause);
                 }
             }
+        }
+    }
+}
+
+impl Run<'_> {
+    /// The message's envelope, with the VERP return path of `newsletter.bounces.return_path`
+    /// when it is set, so a bounce names its campaign and recipient (see [`super::bounces`]).
+    fn envelope(
+        &self,
+        store: &Store,
+        message: &lettre::Message,
+        subscriber: i64,
+    ) -> lettre::address::Envelope {
+        let plain = message.envelope().clone();
+        let verp = self.config.bounces.return_path.as_deref().and_then(|t| {
+            super::bounces::verp_address(t, self.edition.number, subscriber, &store.hasher())
+        });
+        match verp {
+            Some(from) => {
+                lettre::address::Envelope::new(Some(from), plain.to().to_vec()).unwrap_or(plain)
+            }
+            None => plain,
         }
     }
 }

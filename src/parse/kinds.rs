@@ -380,6 +380,9 @@ kind_front_matter!(
         greeting: Option<Greeting>,
         #[serde(default)]
         next_issue: Vec<String>,
+        /// When `newsletter send --due` sends it (never before its web version is published).
+        #[serde(default)]
+        send_at: Option<DateTimeInput>,
     }
 );
 

@@ -8,7 +8,8 @@ use rayon::prelude::*;
 
 use super::links::{KeyIndex, check_anchors, resolve_link_fields, resolve_navigation};
 use super::{
-    Asset, Download, Moment, MomentKind, Page, PageId, Section, Site, Target, Video, human_size,
+    Asset, Download, HeldSend, Moment, MomentKind, Page, PageId, Section, Site, Target, Video,
+    human_size,
 };
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -162,6 +163,7 @@ pub fn assemble(
 
     // Publication: drafts and content scheduled after `now` leave the site entirely here.
     let mut schedule = Vec::new();
+    let mut held_sends = Vec::new();
     let mut pages: Vec<Page> = Vec::with_capacity(parsed_pages.len());
     for p in parsed_pages {
         let key = p.file.key.clone();
@@ -170,9 +172,14 @@ pub fn assemble(
                 schedule.extend(moments);
                 pages.push(*page);
             }
-            Ok(Placed::Unpublished { key, moment }) => {
+            Ok(Placed::Unpublished { key, moment, send }) => {
                 unpublished.insert(key);
                 schedule.extend(moment);
+                match send {
+                    Some(SendAt::Upcoming(m)) => schedule.push(m),
+                    Some(SendAt::Held(h)) => held_sends.push(h),
+                    None => {}
+                }
             }
             Err(ds) => {
                 unpublished.insert(key);
@@ -298,6 +305,7 @@ pub fn assemble(
         pages,
         by_key,
         schedule,
+        held_sends,
         assets,
         redirects,
         index,
@@ -612,7 +620,18 @@ pub(super) fn parse_page(
 
 pub(super) enum Placed {
     Published(Box<Page>, Vec<Moment>),
-    Unpublished { key: String, moment: Option<Moment> },
+    Unpublished {
+        key: String,
+        moment: Option<Moment>,
+        /// The edition's `send_at`, as a moment if still to come, else held back.
+        send: Option<SendAt>,
+    },
+}
+
+/// An edition's `send_at`, resolved.
+pub(super) enum SendAt {
+    Upcoming(Moment),
+    Held(HeldSend),
 }
 
 pub(super) fn finish_page(
@@ -684,13 +703,49 @@ pub(super) fn finish_page(
             Some(_) => {}
         }
     }
+    // A newsletter edition's `send_at`: a moment for the timer while it is to come.
+    let send_at = match &p.fields {
+        KindFields::Newsletter(f) => match f.send_at.as_ref().map(|s| s.resolve(&config.tz)) {
+            Some(Ok(at)) => Some((f.number, at)),
+            Some(Err(e)) => {
+                errors.push(
+                    Diagnostic::error(format!("invalid `send_at`: {e}"))
+                        .at(yaml.key_location("send_at")),
+                );
+                None
+            }
+            None => None,
+        },
+        _ => None,
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
+    let send_moment = |at: &Zoned| Moment {
+        at: at.clone(),
+        file: p.file.shown.clone(),
+        what: MomentKind::Send,
+    };
+    let held = |publish_at: Option<Zoned>| {
+        send_at.as_ref().map(|(number, at)| {
+            if at > now {
+                SendAt::Upcoming(send_moment(at))
+            } else {
+                SendAt::Held(HeldSend {
+                    number: *number,
+                    file: p.file.shown.clone(),
+                    send_at: at.clone(),
+                    publish_at,
+                })
+            }
+        })
+    };
     if p.common.draft && !drafts {
+        let send = held(None);
         return Ok(Placed::Unpublished {
             key: p.file.key,
             moment: None,
+            send,
         });
     }
     if let Some(at) = &publish_at
@@ -701,10 +756,18 @@ pub(super) fn finish_page(
             file: p.file.shown.clone(),
             what: MomentKind::Publish,
         };
+        let send = held(Some(at.clone()));
         return Ok(Placed::Unpublished {
             key: p.file.key,
             moment: Some(moment),
+            send,
         });
+    }
+    let mut moments = Vec::new();
+    if let Some((_, at)) = &send_at
+        && at > now
+    {
+        moments.push(send_moment(at));
     }
 
     let slug = match page_slug(&p) {
@@ -729,7 +792,6 @@ pub(super) fn finish_page(
         KindFields::Event(f) => session_times(f.date, &f.start, &f.end, config, &yaml)?,
         _ => (None, None),
     };
-    let mut moments = Vec::new();
     if let Some(end) = &ends_at
         && end > now
     {

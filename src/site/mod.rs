@@ -141,6 +141,16 @@ impl Page {
     }
 }
 
+/// An edition due to be sent that is not on the site yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldSend {
+    pub number: u32,
+    pub file: PathBuf,
+    pub send_at: Zoned,
+    /// When the web version appears; `None` for a draft.
+    pub publish_at: Option<Zoned>,
+}
+
 /// A future moment at which the build output changes, for `schedule` and rebuild timers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moment {
@@ -155,6 +165,8 @@ pub enum MomentKind {
     Publish,
     /// A Sprechstunde or event ends and moves from "upcoming" to the archive.
     Ends,
+    /// A newsletter edition's `send_at`: `newsletter send --due` sends it.
+    Send,
 }
 
 impl MomentKind {
@@ -162,6 +174,7 @@ impl MomentKind {
         match self {
             MomentKind::Publish => "publish",
             MomentKind::Ends => "ends",
+            MomentKind::Send => "send",
         }
     }
 }
@@ -185,6 +198,9 @@ pub struct Site {
     pub by_key: HashMap<String, Target>,
     /// Upcoming moments after `now`, earliest first.
     pub schedule: Vec<Moment>,
+    /// Editions whose `send_at` has come but whose web version is not published yet (a later
+    /// `publish`, or a draft): `newsletter send --due` says so instead of sending them.
+    pub held_sends: Vec<HeldSend>,
     pub assets: Vec<Asset>,
     /// Old and printed addresses (aliases, `redirects:` of `site.yaml`) and where they lead.
     pub redirects: Vec<aliases::Redirect>,

@@ -65,7 +65,8 @@ impl Store {
             tx.execute(
                 "INSERT INTO deliveries (campaign, subscriber, email, name, token, state)
                  SELECT ?1, id, email, name, '', 'pending' FROM subscribers
-                 WHERE status = 'active' AND id NOT IN (SELECT subscriber FROM deliveries WHERE campaign = ?1)",
+                 WHERE status = 'active' AND bounced_at IS NULL
+                 AND id NOT IN (SELECT subscriber FROM deliveries WHERE campaign = ?1)",
                 [id],
             )
             .map_err(|e| db_error(&path, e))? as u64
@@ -108,7 +109,7 @@ impl Store {
                  email = (SELECT email FROM subscribers s WHERE s.id = deliveries.subscriber),
                  name = (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber)
                  WHERE campaign = ?1 AND state = 'failed'
-                 AND subscriber IN (SELECT id FROM subscribers WHERE status = 'active')",
+                 AND subscriber IN (SELECT id FROM subscribers WHERE status = 'active' AND bounced_at IS NULL)",
                 [id],
             )
             .map_err(|e| self.err(e))?;

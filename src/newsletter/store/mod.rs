@@ -7,6 +7,7 @@
 //! `BEGIN IMMEDIATE`, so it waits its turn (busy timeout) instead of failing half-way when another
 //! process wrote in between; `synchronous=NORMAL` makes each commit survive a killed process.
 //!
+//! - [`bounces`]: bounces and complaints read from the sender's mailbox.
 //! - [`journal`]: campaigns and deliveries, what makes `newsletter send` safe to run again.
 //! - [`subscribers`]: adding, unsubscribing, forgetting, and the consent record.
 //! - [`optin`]: sign-up with confirmation links and unsubscribing by link (the service).
@@ -14,6 +15,7 @@
 //!   as hashes.
 //! - [`outgoing`]: the service's mails, queued in the same transaction as the sign-up.
 
+pub mod bounces;
 pub mod journal;
 pub mod links;
 pub mod optin;
@@ -43,7 +45,7 @@ enum Step {
 
 /// The schema, one step per version (`PRAGMA user_version`). Steps are never edited once
 /// released: a database made by an older version runs the steps it lacks, in order.
-const MIGRATIONS: [Step; 4] = [
+const MIGRATIONS: [Step; 6] = [
     // 1: subscribers and the send journal.
     Step::Sql(
         "
@@ -134,6 +136,32 @@ const MIGRATIONS: [Step; 4] = [
     // 4: unsubscribe tokens only as hashes; `subscribers.token` becomes `link_nonce`, what the
     // tokens are derived from (see `links`).
     Step::Code(links::hash_stored_tokens),
+    // 5: reserved for the lists of issue 17 (another branch brings it; it merges before 6).
+    Step::Sql(""),
+    // 6: bounces and complaints (see `bounces`): one row per failed recipient of a report, the
+    // reports already read (so a second run counts nothing twice), and when an address stopped
+    // receiving because of them.
+    Step::Sql(
+        "
+    CREATE TABLE bounces (
+        id INTEGER PRIMARY KEY,
+        subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        campaign INTEGER REFERENCES campaigns(id),
+        kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'complaint')),
+        status TEXT,
+        diagnostic TEXT,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX bounces_subscriber ON bounces (subscriber);
+    CREATE INDEX bounces_campaign ON bounces (campaign);
+    CREATE TABLE bounce_reports (
+        hash TEXT PRIMARY KEY,
+        read_at TEXT NOT NULL
+    );
+    ALTER TABLE subscribers ADD COLUMN bounced_at TEXT;
+    ALTER TABLE subscribers ADD COLUMN bounce_reason TEXT;
+    ",
+    ),
 ];
 
 /// Migration 3: every stored address that parses gets its one form and key
