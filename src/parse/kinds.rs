@@ -380,6 +380,9 @@ kind_front_matter!(
         greeting: Option<Greeting>,
         #[serde(default)]
         next_issue: Vec<String>,
+        /// The list it is sent to (`newsletter.lists`); `None`: `newsletter`.
+        #[serde(default)]
+        list: Option<String>,
     }
 );
 

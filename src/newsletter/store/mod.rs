@@ -30,7 +30,7 @@ use super::address::Email;
 use crate::error::OpError;
 
 pub use journal::{Delivery, Status as CampaignStatus};
-pub use subscribers::{Added, Consent, Subscriber};
+pub use subscribers::{Added, Consent, Membership, Subscriber};
 
 /// Where the database lives unless `site.yaml` or `--db` say otherwise.
 pub const DEFAULT_DB: &str = ".ozg-site/newsletter.sqlite";
@@ -43,7 +43,7 @@ enum Step {
 
 /// The schema, one step per version (`PRAGMA user_version`). Steps are never edited once
 /// released: a database made by an older version runs the steps it lacks, in order.
-const MIGRATIONS: [Step; 4] = [
+const MIGRATIONS: [Step; 5] = [
     // 1: subscribers and the send journal.
     Step::Sql(
         "
@@ -134,7 +134,57 @@ const MIGRATIONS: [Step; 4] = [
     // 4: unsubscribe tokens only as hashes; `subscribers.token` becomes `link_nonce`, what the
     // tokens are derived from (see `links`).
     Step::Code(links::hash_stored_tokens),
+    // 5: lists. Each subscriber belongs to lists, each membership with its own consent record
+    // (the text, its version, when it was asked for and confirmed, by which confirmation link);
+    // a confirmation link confirms the lists of its request; a campaign goes to one list.
+    // Everybody who was subscribed or had left is a member of `newsletter` with the record they
+    // had; a sign-up not confirmed yet has no membership, its open links ask for `newsletter`.
+    Step::Sql(
+        "
+    CREATE TABLE memberships (
+        subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        list TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'unsubscribed')),
+        source TEXT NOT NULL CHECK (source IN ('form', 'import', 'cli')),
+        requested_at TEXT NOT NULL,
+        confirmed_at TEXT,
+        consent TEXT,
+        consent_version TEXT,
+        request TEXT,
+        unsubscribed_at TEXT,
+        unsubscribed_via TEXT,
+        PRIMARY KEY (subscriber, list)
+    );
+    CREATE INDEX memberships_list ON memberships (list, status);
+    INSERT INTO memberships (subscriber, list, status, source, requested_at, confirmed_at, consent,
+        unsubscribed_at, unsubscribed_via)
+    SELECT id, 'newsletter', status, source, COALESCE(requested_at, added_at), confirmed_at, consent,
+        unsubscribed_at, unsubscribed_via
+    FROM subscribers WHERE status IN ('active', 'unsubscribed');
+    CREATE TABLE requested_lists (
+        token_hash TEXT NOT NULL REFERENCES confirmations(token_hash) ON DELETE CASCADE,
+        list TEXT NOT NULL,
+        consent TEXT NOT NULL,
+        PRIMARY KEY (token_hash, list)
+    );
+    INSERT INTO requested_lists (token_hash, list, consent)
+    SELECT token_hash, 'newsletter', consent FROM confirmations;
+    ALTER TABLE campaigns ADD COLUMN list TEXT NOT NULL DEFAULT 'newsletter';
+    ",
+    ),
 ];
+
+/// The list every site has: the only one of a site without `lists:`, the one editions, `add` and
+/// `import` go to unless told otherwise, and the one databases older than lists migrate into.
+pub const DEFAULT_LIST: &str = "newsletter";
+
+/// The version of a consent text as recorded with a membership: the first 16 hex digits of its
+/// SHA-256, so the record shows which wording was agreed to even after `site.yaml` changed it.
+pub fn consent_version(text: &str) -> String {
+    let mut v = hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
+    v.truncate(16);
+    v
+}
 
 /// Migration 3: every stored address that parses gets its one form and key
 /// ([`Email::parse`]); addresses that do not parse stay as they are (sending marks them failed,
@@ -507,26 +557,64 @@ impl Via {
     }
 }
 
-/// Ends a subscription inside `tx`: status and record, no pending delivery of any campaign, no
-/// open confirmation link that could bring it back unnoticed.
+/// Ends memberships inside `tx`: the one of `list`, or with `None` every one, and the
+/// subscription as a whole. No pending delivery of a campaign to an ended list stays, and no open
+/// confirmation link asking for it could bring it back unnoticed. The subscriber's own status
+/// follows ([`sync_status`]): unsubscribed once no list is left.
 pub(super) fn end_subscription(
+    tx: &Transaction<'_>,
+    id: i64,
+    list: Option<&str>,
+    via: Via,
+    now: jiff::Timestamp,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE memberships SET status = 'unsubscribed', unsubscribed_at = ?3,
+         unsubscribed_via = ?4 WHERE subscriber = ?1 AND status = 'active'
+         AND (?2 IS NULL OR list = ?2)",
+        params![id, list, shown(now), via.as_str()],
+    )?;
+    tx.execute(
+        "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'
+         AND campaign IN (SELECT id FROM campaigns WHERE ?2 IS NULL OR list = ?2)",
+        params![id, list],
+    )?;
+    tx.execute(
+        "UPDATE confirmations SET used_ms = ?3 WHERE subscriber = ?1 AND used_ms IS NULL
+         AND (?2 IS NULL OR token_hash IN (SELECT token_hash FROM requested_lists WHERE list = ?2))",
+        params![id, list, millis(now)],
+    )?;
+    if list.is_none() {
+        tx.execute(
+            "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
+             unsubscribed_via = ?3 WHERE id = ?1",
+            params![id, shown(now), via.as_str()],
+        )?;
+        return Ok(());
+    }
+    sync_status(tx, id, via, now)
+}
+
+/// The subscriber's own status from their memberships: active while one list is, unsubscribed
+/// (with when and how) once an active subscriber has no list left. A sign-up not confirmed yet
+/// has no membership and stays pending.
+pub(super) fn sync_status(
     tx: &Transaction<'_>,
     id: i64,
     via: Via,
     now: jiff::Timestamp,
 ) -> rusqlite::Result<()> {
     tx.execute(
-        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
-         unsubscribed_via = ?3 WHERE id = ?1",
-        params![id, shown(now), via.as_str()],
-    )?;
-    tx.execute(
-        "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'",
+        "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, unsubscribed_via = NULL
+         WHERE id = ?1 AND status != 'active'
+         AND EXISTS (SELECT 1 FROM memberships WHERE subscriber = ?1 AND status = 'active')",
         [id],
     )?;
     tx.execute(
-        "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL",
-        params![id, millis(now)],
+        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
+         unsubscribed_via = ?3 WHERE id = ?1 AND status = 'active'
+         AND NOT EXISTS (SELECT 1 FROM memberships WHERE subscriber = ?1 AND status = 'active')",
+        params![id, shown(now), via.as_str()],
     )?;
     Ok(())
 }
@@ -563,7 +651,11 @@ pub(crate) mod tests {
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].status, SubscriberStatus::Active);
         assert_eq!(list[0].consent.requested_at, "2025-01-02T03:04:05Z");
-        assert_eq!(list[0].consent.source, subscribers::Source::Import);
+        assert_eq!(
+            list[0].consent.source,
+            subscribers::Source::Import,
+            "newsletter"
+        );
         // Opening again changes nothing, and the address key stays the same.
         let hash = s.address_hash("anna@example.org");
         drop(s);
