@@ -725,6 +725,103 @@ pub(crate) mod tests {
         assert_eq!(pending, vec!["kaputt\r\n@example.org", "anna@example.org"]);
     }
 
+    /// A database as the version before lists made it (schema 4), with a subscriber, one who
+    /// left, an open sign-up and a campaign half sent.
+    fn database_of_schema_4(path: &Path) {
+        let mut conn = Connection::open(path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for step in &MIGRATIONS[..4] {
+            match step {
+                Step::Sql(batch) => tx.execute_batch(batch).unwrap(),
+                Step::Code(run) => run(&tx).unwrap(),
+            }
+        }
+        tx.execute_batch(
+            "PRAGMA user_version = 4;
+             INSERT INTO meta (key, value) VALUES ('address_key', '00112233445566778899aabbccddeeff');
+             INSERT INTO subscribers (id, email, email_key, name, link_nonce, added_at, status,
+                 source, requested_at, confirmed_at, consent)
+             VALUES (1, 'anna@example.org', 'anna@example.org', 'Anna', 'n1',
+                 '2025-03-01T08:00:00Z', 'active', 'form', '2025-03-01T08:00:00Z',
+                 '2025-03-01T08:05:00Z', 'Ich möchte den Newsletter.');
+             INSERT INTO subscribers (id, email, email_key, name, link_nonce, added_at, status,
+                 source, requested_at, unsubscribed_at, unsubscribed_via)
+             VALUES (2, 'bernd@example.org', 'bernd@example.org', NULL, 'n2',
+                 '2025-01-01T00:00:00Z', 'unsubscribed', 'import', '2025-01-01T00:00:00Z',
+                 '2025-06-01T10:00:00Z', 'one-click');
+             INSERT INTO subscribers (id, email, email_key, name, link_nonce, added_at, status,
+                 source, requested_at)
+             VALUES (3, 'clara@example.org', 'clara@example.org', NULL, 'n3',
+                 '2025-07-01T00:00:00Z', 'pending', 'form', '2025-07-01T00:00:00Z');
+             INSERT INTO confirmations (token_hash, subscriber, name, consent, created_at,
+                 expires_ms) VALUES ('h3', 3, 'Clara', 'Ich möchte den Newsletter.',
+                 '2025-07-01T00:00:00Z', 99999999999999);
+             INSERT INTO campaigns (id, edition, subject, started_at) VALUES (1, 4, 'Ausgabe 4', 'x');
+             INSERT INTO deliveries (campaign, subscriber, email, name, token, state, sent_at)
+             VALUES (1, 1, 'anna@example.org', 'Anna', '', 'sent', '2025-04-01T09:00:00Z');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn a_database_from_before_lists_keeps_everybody_in_the_newsletter_list_with_their_consent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.sqlite");
+        database_of_schema_4(&path);
+        let mut s = Store::open(&path).unwrap();
+        let people = s.list().unwrap();
+        assert_eq!(people.len(), 3, "nobody is lost");
+        let anna = &people[0];
+        assert_eq!(anna.email, "anna@example.org");
+        assert_eq!(anna.status, SubscriberStatus::Active);
+        assert_eq!(anna.lists.len(), 1);
+        let m = &anna.lists[0];
+        assert_eq!(m.list, DEFAULT_LIST);
+        assert_eq!(m.status, SubscriberStatus::Active);
+        assert_eq!(m.consent, anna.consent, "the record moves over unchanged");
+        assert_eq!(
+            m.consent.statement.as_deref(),
+            Some("Ich möchte den Newsletter.")
+        );
+        assert_eq!(
+            m.consent.confirmed_at.as_deref(),
+            Some("2025-03-01T08:05:00Z")
+        );
+        let bernd = &people[1];
+        assert_eq!(bernd.lists[0].status, SubscriberStatus::Unsubscribed);
+        assert_eq!(
+            bernd.lists[0].consent.unsubscribed_via.as_deref(),
+            Some("one-click")
+        );
+        // The open sign-up is no member yet; its link asks for the newsletter.
+        let clara = &people[2];
+        assert_eq!(clara.status, SubscriberStatus::Pending);
+        assert!(clara.lists.is_empty());
+        let asked: String = s
+            .conn
+            .query_row(
+                "SELECT list FROM requested_lists WHERE token_hash = 'h3'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(asked, DEFAULT_LIST);
+        // The journal and the campaign's list survive; the subscriber count is the same.
+        assert_eq!(s.deliveries_of(1).unwrap().len(), 1);
+        assert_eq!(s.count(Some(DEFAULT_LIST)).unwrap(), 1);
+        assert_eq!(s.count(None).unwrap(), 1);
+        assert_eq!(
+            s.start_campaign(4, "Ausgabe 4", DEFAULT_LIST, true)
+                .unwrap(),
+            0
+        );
+        // Opening again changes nothing.
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.list().unwrap(), people);
+    }
+
     #[test]
     fn a_database_of_a_newer_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();

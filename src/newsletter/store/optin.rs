@@ -520,6 +520,7 @@ fn find_link(conn: &rusqlite::Connection, hash: &str) -> rusqlite::Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::newsletter::store::consent_version;
     use crate::newsletter::store::subscribers::Source;
     use crate::newsletter::store::tests::store;
 
@@ -588,7 +589,7 @@ mod tests {
         let active = s.find("erika@example.org").unwrap().unwrap();
         assert_eq!(active.status, SubscriberStatus::Active);
         assert_eq!(active.name.as_deref(), Some("Erika"));
-        assert_eq!(active.consent.source, Source::Form, "newsletter");
+        assert_eq!(active.consent.source, Source::Form);
         assert_eq!(active.consent.requested_at, "2026-01-10T09:00:00Z");
         assert_eq!(
             active.consent.confirmed_at.as_deref(),
@@ -604,6 +605,133 @@ mod tests {
             matches!(again, Signup::AlreadyActive { unsubscribe_token, .. } if unsubscribe_token == s.unsubscribe_token(&active.link_nonce))
         );
         assert_eq!(s.queued().unwrap(), 2);
+    }
+
+    fn for_lists<'a>(
+        email: &'a str,
+        lists: &'a [Requested<'a>],
+        now: Timestamp,
+    ) -> SignupRequest<'a> {
+        SignupRequest {
+            email,
+            name: None,
+            lists,
+            now,
+            valid_for: SignedDuration::from_hours(48),
+        }
+    }
+
+    const NEWSLETTER: Requested<'static> = Requested {
+        list: "newsletter",
+        consent: "Ich möchte den Newsletter.",
+    };
+    const SPRECHSTUNDEN: Requested<'static> = Requested {
+        list: "sprechstunden",
+        consent: "Ich möchte zu den Sprechstunden eingeladen werden.",
+    };
+
+    #[test]
+    fn a_confirmation_confirms_the_lists_of_its_request_each_with_its_own_record() {
+        let (_d, mut s) = store();
+        let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
+        let both = [NEWSLETTER, SPRECHSTUNDEN];
+        let link = token_of(
+            &s.signup(&for_lists("a@example.org", &both, t0), mail)
+                .unwrap(),
+        );
+        let t1 = plus(t0, SignedDuration::from_hours(1));
+        s.confirm(&link, t1).unwrap();
+        let a = s.find("a@example.org").unwrap().unwrap();
+        assert!(a.receives("newsletter") && a.receives("sprechstunden"));
+        let m = a.membership("sprechstunden").unwrap();
+        assert_eq!(m.consent.statement.as_deref(), Some(SPRECHSTUNDEN.consent));
+        assert_eq!(
+            m.consent.confirmed_at.as_deref(),
+            Some("2026-01-10T10:00:00Z")
+        );
+        assert_eq!(m.consent.requested_at, "2026-01-10T09:00:00Z");
+        assert_eq!(
+            m.consent_version.as_deref(),
+            Some(consent_version(SPRECHSTUNDEN.consent).as_str())
+        );
+        assert_eq!(m.request.as_deref(), Some(token_hash(&link).as_str()));
+        assert_eq!(s.count(Some("sprechstunden")).unwrap(), 1);
+        // One-click from a Sprechstunden mail ends that list only.
+        let token = s.unsubscribe_token(&a.link_nonce);
+        assert!(matches!(
+            s.unsubscribe(&token, Some("sprechstunden"), Via::OneClick, t1)
+                .unwrap(),
+            Unsubscribed::Now { .. }
+        ));
+        assert!(matches!(
+            s.unsubscribe(&token, Some("sprechstunden"), Via::OneClick, t1)
+                .unwrap(),
+            Unsubscribed::Already { .. }
+        ));
+        let a = s.find("a@example.org").unwrap().unwrap();
+        assert_eq!(a.status, SubscriberStatus::Active);
+        assert!(a.receives("newsletter") && !a.receives("sprechstunden"));
+        let left = a.membership("sprechstunden").unwrap();
+        assert_eq!(left.consent.unsubscribed_via.as_deref(), Some("one-click"));
+        assert_eq!(
+            left.consent.statement.as_deref(),
+            Some(SPRECHSTUNDEN.consent),
+            "the record stays"
+        );
+        // "All lists" ends the rest, and the subscriber.
+        assert!(matches!(
+            s.unsubscribe(&token, None, Via::Link, t1).unwrap(),
+            Unsubscribed::Now { .. }
+        ));
+        let a = s.find("a@example.org").unwrap().unwrap();
+        assert_eq!(a.status, SubscriberStatus::Unsubscribed);
+        assert!(!a.receives("newsletter"));
+    }
+
+    #[test]
+    fn a_second_sign_up_adds_its_list_only_after_its_own_confirmation() {
+        let (_d, mut s) = store();
+        let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
+        let first = token_of(
+            &s.signup(&for_lists("a@example.org", &[NEWSLETTER], t0), mail)
+                .unwrap(),
+        );
+        s.confirm(&first, t0).unwrap();
+        let before = s.find("a@example.org").unwrap().unwrap();
+        // Asking for the newsletter again: nothing to confirm.
+        assert!(matches!(
+            s.signup(&for_lists("a@example.org", &[NEWSLETTER], t0), mail)
+                .unwrap(),
+            Signup::AlreadyActive { .. }
+        ));
+        // Asking for both: a link for the list still missing, and nothing changes until it is used.
+        let second = token_of(
+            &s.signup(
+                &for_lists("a@example.org", &[NEWSLETTER, SPRECHSTUNDEN], t0),
+                mail,
+            )
+            .unwrap(),
+        );
+        assert_eq!(s.find("a@example.org").unwrap().unwrap(), before);
+        assert_eq!(
+            s.confirmation_link(&second, t0).unwrap(),
+            Link::Open {
+                email: "a@example.org".into(),
+                consent: SPRECHSTUNDEN.consent.into()
+            }
+        );
+        s.confirm(&second, t0).unwrap();
+        let after = s.find("a@example.org").unwrap().unwrap();
+        assert!(after.receives("sprechstunden"));
+        assert_eq!(
+            after.membership("newsletter"),
+            before.membership("newsletter"),
+            "the newsletter's record is the first confirmation's"
+        );
+        assert_eq!(
+            after.link_nonce, before.link_nonce,
+            "links in earlier mails still work"
+        );
     }
 
     #[test]

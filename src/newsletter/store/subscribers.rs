@@ -648,6 +648,82 @@ mod tests {
         Email::parse(s).unwrap()
     }
 
+    #[test]
+    fn add_and_remove_per_list_and_an_edition_reaches_only_its_list() {
+        let (_d, mut s) = store();
+        assert_eq!(
+            s.add("a@example.org", None, Source::Cli, "newsletter")
+                .unwrap(),
+            Added::Added
+        );
+        assert_eq!(
+            s.add("a@example.org", None, Source::Cli, "sprechstunden")
+                .unwrap(),
+            Added::Added
+        );
+        assert_eq!(
+            s.add("b@example.org", None, Source::Cli, "sprechstunden")
+                .unwrap(),
+            Added::Added
+        );
+        assert_eq!(s.count(Some("newsletter")).unwrap(), 1);
+        assert_eq!(s.count(Some("sprechstunden")).unwrap(), 2);
+        assert_eq!(s.count(None).unwrap(), 2);
+        assert_eq!(
+            s.start_campaign(9, "Einladung", "sprechstunden", false)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            s.start_campaign(10, "Ausgabe", "newsletter", false)
+                .unwrap(),
+            1
+        );
+        // Ending one list leaves the other, and takes the pending mail of that list only.
+        assert!(
+            s.unsubscribe_address("a@example.org", Some("sprechstunden"))
+                .unwrap()
+        );
+        assert!(
+            !s.unsubscribe_address("a@example.org", Some("sprechstunden"))
+                .unwrap()
+        );
+        let pending: Vec<_> = s.pending(9).unwrap().into_iter().map(|d| d.email).collect();
+        assert_eq!(pending, vec!["b@example.org"]);
+        assert_eq!(s.pending(10).unwrap().len(), 1);
+        let a = s.find("a@example.org").unwrap().unwrap();
+        assert_eq!(a.status, SubscriberStatus::Active);
+        // The list left refuses the address again; the person stays on the other.
+        assert!(matches!(
+            s.add("a@example.org", None, Source::Cli, "sprechstunden")
+                .unwrap(),
+            Added::Unsubscribed(_)
+        ));
+        assert_eq!(
+            s.list_of("sprechstunden").unwrap().len(),
+            2,
+            "members and those who left"
+        );
+        // Without a list, everything ends; --forget removes every list with the person.
+        assert!(s.unsubscribe_address("a@example.org", None).unwrap());
+        assert_eq!(
+            s.find("a@example.org").unwrap().unwrap().status,
+            SubscriberStatus::Unsubscribed
+        );
+        assert!(s.forget("b@example.org").unwrap());
+        assert!(
+            s.list_of("sprechstunden")
+                .unwrap()
+                .iter()
+                .all(|x| x.email != "b@example.org")
+        );
+        let rows: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM memberships", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2, "only a@example.org's two memberships are left");
+    }
+
     /// A sign-up through the form that was never confirmed, as the service stores it.
     fn pending(s: &Store, address: &str, name: &str) {
         s.conn
@@ -692,8 +768,8 @@ mod tests {
         );
         assert_ne!(t0, t1);
         assert!(is_token(&t0), "{t0}");
-        assert_eq!(list[0].consent.source, Source::Cli, "newsletter");
-        assert_eq!(list[1].consent.source, Source::Import, "newsletter");
+        assert_eq!(list[0].consent.source, Source::Cli);
+        assert_eq!(list[1].consent.source, Source::Import);
         assert_eq!(s.count(None).unwrap(), 2);
     }
 
@@ -766,7 +842,7 @@ mod tests {
         let row = s.find("fremd@example.org").unwrap().unwrap();
         assert_eq!(row.status, SubscriberStatus::Pending);
         assert_eq!(row.name.as_deref(), Some("vom Formular"));
-        assert_eq!(row.consent.source, Source::Form, "newsletter");
+        assert_eq!(row.consent.source, Source::Form);
         assert_eq!(s.count(None).unwrap(), 0);
     }
 
