@@ -266,7 +266,7 @@ impl Pages {
             ("archive_url", Value::from(facts.archive_url)),
             ("privacy_url", Value::from(facts.privacy_url)),
             ("consent", Value::from(facts.consent)),
-            ("lists", list_values(facts.lists)),
+            ("lists", crate::render::list_values(facts.lists)),
             ("confirm_hours", Value::from(facts.confirm_hours)),
             (
                 "feedback_url",
@@ -466,29 +466,6 @@ static SAMPLE_LISTS: std::sync::LazyLock<[(String, String); 2]> = std::sync::Laz
         ("sprechstunden".into(), "Sprechstunden".into()),
     ]
 });
-
-/// The site's lists as the templates see them: `id`, `title`, `description`, `consent`.
-pub fn list_values(lists: &[crate::config::ListConfig]) -> Value {
-    Value::from(
-        lists
-            .iter()
-            .map(|l| {
-                obj(vec![
-                    ("id", Value::from(l.id.as_str())),
-                    ("title", Value::from(l.title.as_str())),
-                    (
-                        "description",
-                        Value::from(l.description.as_deref().unwrap_or_default()),
-                    ),
-                    (
-                        "consent",
-                        Value::from(l.consent.as_deref().unwrap_or_default()),
-                    ),
-                ])
-            })
-            .collect::<Vec<Value>>(),
-    )
-}
 
 fn sample_pages() -> Vec<Page<'static>> {
     let mut pages = vec![
