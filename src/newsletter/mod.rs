@@ -54,9 +54,10 @@ impl Personal {
         }
     }
 
-    /// [`Personal::new`] for a mail sent to `list`: with the service, the unsubscribe link
-    /// names the list, so the one-click unsubscribe (RFC 8058) ends that list and the page
-    /// offers it first. Another system's `unsubscribe_url` is left as it is.
+    /// [`Personal::new`] for a mail sent to `list`: with the service, the unsubscribe link of a
+    /// list other than `newsletter` names it, so the one-click unsubscribe (RFC 8058) ends that
+    /// list and the page offers it first. A link without a list ends the newsletter, as links
+    /// in mails from before lists do. Another system's `unsubscribe_url` is left as it is.
     pub fn for_list(
         config: &NewsletterConfig,
         token: &str,
@@ -64,7 +65,7 @@ impl Personal {
         list: &str,
     ) -> Personal {
         let mut p = Personal::new(config, token, name);
-        if config.service.is_some() {
+        if config.service.is_some() && list != crate::config::DEFAULT_LIST {
             let glue = if p.unsubscribe_url.contains('?') {
                 '&'
             } else {
