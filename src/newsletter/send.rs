@@ -307,6 +307,11 @@ fn send_campaign(
     let fresh = store.status(edition.number)?.is_none();
     if fresh && store.count(Some(&sending.list))? == 0 {
         let list = &sending.list;
+        if list == crate::config::DEFAULT_LIST {
+            return Err(Diagnostic::error("there are no subscribers")
+                .hint("add them with `ozg-site subscribers import liste.csv` or `ozg-site subscribers add adresse@example.org`")
+                .into());
+        }
         return Err(Diagnostic::error(format!("the list `{list}` has no subscribers"))
             .hint(format!("add them with `ozg-site subscribers import liste.csv --list {list}` or `ozg-site subscribers add adresse@example.org --list {list}`"))
             .into());
