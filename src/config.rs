@@ -1615,6 +1615,52 @@ mod tests {
     }
 
     #[test]
+    fn without_lists_the_site_has_the_newsletter_list_with_the_services_consent() {
+        let nl = load("  subscriptions: {consent: Ja}\n", None)
+            .unwrap()
+            .site
+            .newsletter
+            .unwrap();
+        let lists = nl.lists();
+        assert_eq!(lists.len(), 1);
+        assert_eq!(lists[0].id, DEFAULT_LIST);
+        assert_eq!(lists[0].consent.as_deref(), Some("Ja"));
+        let nl = load(
+            "  subscriptions: {consent: Ja}\n  lists:\n    - {id: newsletter, title: N}\n    - {id: sprechstunden, title: S, consent: Einladungen bitte}\n",
+            None,
+        )
+        .unwrap()
+        .site
+        .newsletter
+        .unwrap();
+        let consents: Vec<_> = nl.lists().into_iter().map(|l| l.consent).collect();
+        assert_eq!(
+            consents,
+            vec![
+                Some("Ja".to_string()),
+                Some("Einladungen bitte".to_string())
+            ],
+            "a list without its own consent takes the service's"
+        );
+        assert_eq!(nl.list_ids(), vec!["newsletter", "sprechstunden"]);
+    }
+
+    #[test]
+    fn list_ids_are_checked_once_each_and_usable_in_links() {
+        let e = first_error(load(
+            "  lists:\n    - {id: newsletter, title: N}\n    - {id: newsletter, title: M}\n  unsubscribe_url: \"https://x.example/?t={token}\"\n",
+            None,
+        ));
+        assert!(e.contains("the list `newsletter` is declared twice"), "{e}");
+        let e = first_error(load(
+            "  lists:\n    - {id: Sprech Stunden, title: S}\n  unsubscribe_url: \"https://x.example/?t={token}\"\n",
+            None,
+        ));
+        assert!(e.contains("not usable as the id of a list"), "{e}");
+        assert!(e.contains("lower-case letters"), "{e}");
+    }
+
+    #[test]
     fn the_service_gives_the_unsubscribe_link_and_defaults_to_the_site_address() {
         let c = load("  subscriptions: {consent: Ja}\n", None).unwrap();
         let nl = c.site.newsletter.unwrap();

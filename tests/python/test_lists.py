@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_subscriptions import FORM, NOW, confirm, link, mails_to, run, world  # noqa: E402,F401
+from test_subscriptions import FORM, NOW, confirm, link, mails_to, make_site, run, world  # noqa: E402,F401
 
 SPRECHSTUNDE_EDITION = """---
 title: Einladung zur OZG-Sprechstunde
@@ -122,3 +122,15 @@ def test_two_lists_confirm_send_to_one_and_unsubscribe_one_or_all(world):
     assert lists == {"anna@example.org": "newsletter", "bert@example.org": "", "clara@example.org": ""}
     unknown = run(service.site, "subscribers", "count", "--list", "sprechstunde", check=False)
     assert unknown.returncode == 1 and "sprechstunden" in unknown.stderr
+
+
+def test_an_edition_for_an_undeclared_list_is_an_error_at_its_line_with_did_you_mean(tmp_path):
+    site = make_site(tmp_path, 8000)
+    edition = site / "newsletters" / "2-ozg-sachsenanhaltspunkte.md"
+    edition.write_text(edition.read_text().replace("number: 2\n", "number: 2\nlist: sprechstunde\n", 1))
+    proc = run(site, "check", "--now", NOW, check=False)
+    assert proc.returncode == 1
+    assert "error: there is no list `sprechstunde` to send this edition to" in proc.stderr, proc.stderr
+    assert "newsletters/2-ozg-sachsenanhaltspunkte.md:5:7" in proc.stderr
+    assert "did you mean `sprechstunden`?" in proc.stderr
+    assert run(site, "newsletter", "send", "2", "--now", NOW, "--dry-run", check=False).returncode == 1
