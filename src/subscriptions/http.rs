@@ -326,11 +326,6 @@ async fn signup(
                     consent: l.consent.as_deref().unwrap_or_default(),
                 })
                 .collect();
-            let consent = requested
-                .iter()
-                .map(|r| r.consent)
-                .collect::<Vec<_>>()
-                .join("\n\n");
             let request = SignupRequest {
                 email: form.email.as_str(),
                 name: form.name.as_deref(),
@@ -343,7 +338,7 @@ async fn signup(
                 // service's failure, not the reader's.
                 shared
                     .mailer
-                    .for_signup(outcome, form.email.as_str(), &consent, now)
+                    .for_signup(outcome, form.email.as_str(), now)
                     .map_err(|d| OpError::mail(format!("the mail cannot be built: {}", d.message)))
             })
         })

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_subscriptions import FORM, NOW, confirm, link, mails_to, make_site, run, world  # noqa: E402,F401
+from test_subscriptions import CONSENT, FORM, NOW, confirm, link, mails_to, make_site, run, world  # noqa: E402,F401
 
 SPRECHSTUNDE_EDITION = """---
 title: Einladung zur OZG-Sprechstunde
@@ -72,6 +72,8 @@ def test_two_lists_confirm_send_to_one_and_unsubscribe_one_or_all(world):
     assert status == 200
     assert "list.sprechstunden.status" not in service.show("bert@example.org"), "not before the link"
     second = mails_to(recorder, "bert@example.org", 2)[-1]
+    quoted = " ".join(second.get_content().split())
+    assert "OZG-Sprechstunden" in quoted and CONSENT.split(".")[0] not in quoted, "only the list it confirms"
     confirm(service, link(second, "/newsletter/bestaetigen"))
     assert service.show("bert@example.org")["list.sprechstunden.status"] == "active"
     sign_up_and_confirm(service, recorder, "clara@example.org", ("newsletter",))

@@ -49,6 +49,9 @@ pub enum Signup {
         subscriber: i64,
         token: String,
         expires_at: Timestamp,
+        /// The consent statements of the lists this link confirms (one paragraph each): the
+        /// mail quotes them, not those of lists the address receives already.
+        consent: String,
     },
     /// The address receives every list asked for already: tell its owner, with the way out.
     AlreadyActive {
@@ -185,6 +188,7 @@ impl Store {
                 let token = new_token()?;
                 let expires_at = plus(request.now, request.valid_for);
                 let statements: Vec<&str> = wanted.iter().map(|r| r.consent).collect();
+                let consent = statements.join("\n\n");
                 tx.execute(
                     "INSERT INTO confirmations (token_hash, subscriber, name, consent, created_at,
                      expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -192,7 +196,7 @@ impl Store {
                         token_hash(&token),
                         id,
                         request.name,
-                        statements.join("\n\n"),
+                        consent,
                         shown(request.now),
                         millis(expires_at)
                     ],
@@ -209,6 +213,7 @@ impl Store {
                     subscriber: id,
                     token,
                     expires_at,
+                    consent,
                 }
             }
         };
