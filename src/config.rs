@@ -125,6 +125,10 @@ pub struct NewsletterConfig {
     /// Reading bounces and complaints (`ozg-site newsletter bounces`).
     #[serde(default)]
     pub bounces: BouncesConfig,
+    /// The lists readers subscribe to, each with its own consent; without it the site has one,
+    /// `newsletter` ([`NewsletterConfig::lists`]).
+    #[serde(default)]
+    pub lists: Vec<ListConfig>,
     /// Filled by [`Config::load`], never written by editors: the unsubscribe link with `{token}`,
     /// the service's when `subscriptions` is set, else `unsubscribe_url`.
     #[serde(skip)]
@@ -160,6 +164,62 @@ impl Default for BouncesConfig {
 
 fn default_soft_limit() -> u32 {
     3
+}
+
+/// A list readers subscribe to (`newsletter.lists`): an edition goes to one list, and each
+/// subscriber's consent is recorded per list.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ListConfig {
+    /// What the list is called in the database, in editions' `list:` and on the command line:
+    /// lower-case letters, digits and `-` (`newsletter`, `sprechstunden`).
+    pub id: String,
+    /// Its name on the sign-up form and the unsubscribe page.
+    pub title: String,
+    /// A sentence on what it sends and how often, beside its checkbox.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The statement readers agree to by ticking it; default `subscriptions.consent`.
+    #[serde(default)]
+    pub consent: Option<String>,
+}
+
+/// The id of the list a site without `lists:` has; editions go to it unless their `list:` says
+/// otherwise.
+pub const DEFAULT_LIST: &str = "newsletter";
+
+impl NewsletterConfig {
+    /// The lists of the site: those declared, or the one implicit `newsletter` list whose
+    /// consent is `subscriptions.consent`, so a site from before lists works unchanged. Each
+    /// list's consent is filled in (from `subscriptions.consent` where it gives none).
+    pub fn lists(&self) -> Vec<ListConfig> {
+        let fallback = self.subscriptions.as_ref().map(|s| s.consent.clone());
+        if self.lists.is_empty() {
+            return vec![ListConfig {
+                id: DEFAULT_LIST.to_string(),
+                title: "Newsletter".to_string(),
+                description: None,
+                consent: fallback,
+            }];
+        }
+        self.lists
+            .iter()
+            .map(|l| ListConfig {
+                consent: l.consent.clone().or_else(|| fallback.clone()),
+                ..l.clone()
+            })
+            .collect()
+    }
+
+    /// The list with this id, if the site has it.
+    pub fn list(&self, id: &str) -> Option<ListConfig> {
+        self.lists().into_iter().find(|l| l.id == id)
+    }
+
+    /// The ids of the site's lists, for messages that name them.
+    pub fn list_ids(&self) -> Vec<String> {
+        self.lists().into_iter().map(|l| l.id).collect()
+    }
 }
 
 /// The double opt-in service: readers sign up on the site, confirm by e-mail, unsubscribe with
@@ -1356,6 +1416,52 @@ fn nested_value_offset(yaml: &str, parent: &str, key: &str) -> Option<(usize, us
     None
 }
 
+/// `newsletter.lists`: ids usable in URLs and the database, each once, each with a title and, with
+/// the service, a consent statement.
+fn check_lists(nl: &NewsletterConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for list in &nl.lists {
+        let at = source.value_location(&format!("id: {}", list.id), "lists");
+        let fine = !list.id.is_empty()
+            && list
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !fine {
+            errors.push(
+                Diagnostic::error(format!("`{}` is not usable as the id of a list", list.id))
+                    .at(at.clone())
+                    .hint("use lower-case letters, digits and `-`, e.g. `newsletter` or `sprechstunden`"),
+            );
+        }
+        if !seen.insert(list.id.as_str()) {
+            errors.push(
+                Diagnostic::error(format!("the list `{}` is declared twice", list.id))
+                    .at(at.clone()),
+            );
+        }
+        if list.title.trim().is_empty() {
+            errors.push(
+                Diagnostic::error(format!("the list `{}` has an empty `title`", list.id))
+                    .at(at.clone()),
+            );
+        }
+        if nl.subscriptions.is_some()
+            && list.consent.as_deref().is_some_and(|c| c.trim().is_empty())
+        {
+            errors.push(
+                Diagnostic::error(format!("the list `{}` has an empty `consent`", list.id))
+                    .at(at)
+                    .hint(
+                        "the statement readers agree to by ticking it, recorded with their consent",
+                    ),
+            );
+        }
+    }
+    errors
+}
+
 /// The newsletter settings mail servers and clients will judge: addresses and the unsubscribe link.
 fn check_newsletter(nl: &NewsletterConfig, source: &YamlSource<'_>) -> Vec<Diagnostic> {
     let mut errors: Vec<Diagnostic> = check_rate_setting(nl, source).into_iter().collect();
@@ -1375,6 +1481,7 @@ fn check_newsletter(nl: &NewsletterConfig, source: &YamlSource<'_>) -> Vec<Diagn
             );
         }
     }
+    errors.extend(check_lists(nl, source));
     if let Some(url) = &nl.unsubscribe_url
         && (!url.starts_with("https://") || !url.contains("{token}"))
     {
@@ -1541,6 +1648,52 @@ mod tests {
         let ds = r.expect_err("an error");
         let d = ds.iter().next().unwrap();
         format!("{} | {}", d.message, d.hint.clone().unwrap_or_default())
+    }
+
+    #[test]
+    fn without_lists_the_site_has_the_newsletter_list_with_the_services_consent() {
+        let nl = load("  subscriptions: {consent: Ja}\n", None)
+            .unwrap()
+            .site
+            .newsletter
+            .unwrap();
+        let lists = nl.lists();
+        assert_eq!(lists.len(), 1);
+        assert_eq!(lists[0].id, DEFAULT_LIST);
+        assert_eq!(lists[0].consent.as_deref(), Some("Ja"));
+        let nl = load(
+            "  subscriptions: {consent: Ja}\n  lists:\n    - {id: newsletter, title: N}\n    - {id: sprechstunden, title: S, consent: Einladungen bitte}\n",
+            None,
+        )
+        .unwrap()
+        .site
+        .newsletter
+        .unwrap();
+        let consents: Vec<_> = nl.lists().into_iter().map(|l| l.consent).collect();
+        assert_eq!(
+            consents,
+            vec![
+                Some("Ja".to_string()),
+                Some("Einladungen bitte".to_string())
+            ],
+            "a list without its own consent takes the service's"
+        );
+        assert_eq!(nl.list_ids(), vec!["newsletter", "sprechstunden"]);
+    }
+
+    #[test]
+    fn list_ids_are_checked_once_each_and_usable_in_links() {
+        let e = first_error(load(
+            "  lists:\n    - {id: newsletter, title: N}\n    - {id: newsletter, title: M}\n  unsubscribe_url: \"https://x.example/?t={token}\"\n",
+            None,
+        ));
+        assert!(e.contains("the list `newsletter` is declared twice"), "{e}");
+        let e = first_error(load(
+            "  lists:\n    - {id: Sprech Stunden, title: S}\n  unsubscribe_url: \"https://x.example/?t={token}\"\n",
+            None,
+        ));
+        assert!(e.contains("not usable as the id of a list"), "{e}");
+        assert!(e.contains("lower-case letters"), "{e}");
     }
 
     #[test]

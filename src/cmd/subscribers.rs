@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use ozg_site::config::DEFAULT_LIST;
 use ozg_site::diagnostics::{Diagnostic, Diagnostics};
 use ozg_site::error::Failure;
 use ozg_site::newsletter::address::{Email, clean_name, printable};
 use ozg_site::newsletter::store::subscribers::Source;
-use ozg_site::newsletter::store::{Added, Store, Subscriber, SubscriberStatus};
+use ozg_site::newsletter::store::{Added, Membership, Store, Subscriber, SubscriberStatus};
 use ozg_site::newsletter::subscribers;
 
 use super::Outcome;
@@ -23,6 +24,11 @@ pub struct Args {
     /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
     #[arg(long, global = true)]
     db: Option<PathBuf>,
+    /// The list (an id of `newsletter.lists` in site.yaml): `import` and `add` add to it
+    /// [default: newsletter]; `remove` ends only it [default: every list]; `list`, `count` and
+    /// `export` show only its members [default: everybody]
+    #[arg(long, global = true)]
+    list: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -68,36 +74,60 @@ pub fn run(args: Args) -> Outcome {
     let unsubscribe_link = newsletter
         .map(|n| n.unsubscribe_link.clone())
         .filter(|l| !l.is_empty());
+    let declared = newsletter.map_or_else(|| vec![DEFAULT_LIST.to_string()], |n| n.list_ids());
+    let list = match args.list {
+        Some(l) if !declared.contains(&l) => {
+            return Err(Diagnostic::error(format!("there is no list `{l}`"))
+                .hint(format!(
+                    "the lists of `newsletter.lists` in site.yaml are: {}",
+                    declared.join(", ")
+                ))
+                .into());
+        }
+        l => l,
+    };
+    let to = list.as_deref().unwrap_or(DEFAULT_LIST);
     let mut store = Store::open(&path)?;
     match args.command {
-        Command::Import { file } => import(&mut store, &file)?,
-        Command::Add { email, name } => add(&mut store, &email, name.as_deref())?,
-        Command::Remove { email, forget } => remove(&mut store, &email, forget)?,
+        Command::Import { file } => import(&mut store, &file, to)?,
+        Command::Add { email, name } => add(&mut store, &email, name.as_deref(), to)?,
+        Command::Remove { email, forget } => remove(&mut store, &email, forget, list.as_deref())?,
         Command::List => {
+            let people = match &list {
+                Some(l) => store.list_of(l)?,
+                None => store.list()?,
+            };
             // Rows from older versions or edited by hand may hold escape sequences: never raw.
-            for s in store.list()? {
+            for s in people {
+                let status = match list.as_deref().and_then(|l| s.membership(l)) {
+                    Some(m) => m.status,
+                    None => s.status,
+                };
                 println!(
                     "{}\t{}\t{}",
                     printable(&s.email),
-                    s.status.as_str(),
+                    status.as_str(),
                     printable(s.name.as_deref().unwrap_or_default())
                 );
             }
         }
         Command::Show { email } => show(&mut store, &email, unsubscribe_link.as_deref())?,
         Command::Export { file } => {
-            let list = store.list()?;
-            subscribers::write_csv(&file, &list)?;
-            println!("{} subscribers written to {}", list.len(), file.display());
+            let people = match &list {
+                Some(l) => store.list_of(l)?,
+                None => store.list()?,
+            };
+            subscribers::write_csv(&file, &people)?;
+            println!("{} subscribers written to {}", people.len(), file.display());
         }
-        Command::Count => println!("{}", store.count()?),
+        Command::Count => println!("{}", store.count(list.as_deref())?),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn import(store: &mut Store, file: &Path) -> Result<(), Failure> {
+fn import(store: &mut Store, file: &Path, list: &str) -> Result<(), Failure> {
     let parsed = subscribers::read_csv(file)?;
-    let imported = store.add_all(&parsed.valid, Source::Import)?;
+    let imported = store.add_all(&parsed.valid, Source::Import, list)?;
     for (email, why) in &imported.refused {
         eprintln!("skipped {email}: {}", refusal(why));
     }
@@ -108,7 +138,7 @@ fn import(store: &mut Store, file: &Path) -> Result<(), Failure> {
         imported.refused.len(),
         parsed.invalid.len(),
         parsed.not_active,
-        store.count()?
+        store.count(Some(list))?
     );
     if imported.not_confirmed > 0 {
         println!(
@@ -123,7 +153,7 @@ fn import(store: &mut Store, file: &Path) -> Result<(), Failure> {
     }
 }
 
-fn add(store: &mut Store, email: &str, name: Option<&str>) -> Result<(), Failure> {
+fn add(store: &mut Store, email: &str, name: Option<&str>, list: &str) -> Result<(), Failure> {
     let email = Email::parse(email).map_err(|why| {
         Diagnostic::error(why.reason(email))
             .hint("write the address like erika.mustermann@example.org")
@@ -137,7 +167,7 @@ fn add(store: &mut Store, email: &str, name: Option<&str>) -> Result<(), Failure
                 .into());
         }
     };
-    match store.add(email.as_str(), name.as_deref(), Source::Cli)? {
+    match store.add(email.as_str(), name.as_deref(), Source::Cli, list)? {
         Added::Added => println!("added {email}"),
         Added::AlreadyThere | Added::Renamed(None) => println!("{email} is subscribed"),
         Added::Renamed(Some(name)) => println!("{email} is subscribed; its name is now {name}"),
@@ -162,7 +192,7 @@ fn add(store: &mut Store, email: &str, name: Option<&str>) -> Result<(), Failure
     Ok(())
 }
 
-fn remove(store: &mut Store, email: &str, forget: bool) -> Result<(), Failure> {
+fn remove(store: &mut Store, email: &str, forget: bool, list: Option<&str>) -> Result<(), Failure> {
     if forget {
         let had_data = store.forget(email)?;
         let email = printable(email);
@@ -175,19 +205,21 @@ fn remove(store: &mut Store, email: &str, forget: bool) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    if store.unsubscribe_address(email)? {
+    if store.unsubscribe_address(email, list)? {
+        let from = list.map(|l| format!(" from `{l}`")).unwrap_or_default();
         println!(
-            "unsubscribed {} (its consent record stays; `remove --forget` deletes it)",
+            "unsubscribed {}{from} (its consent record stays; `remove --forget` deletes it)",
             printable(email)
         );
         return Ok(());
     }
     let known = store.find(email)?.is_some();
     let email = printable(email);
-    Err(Diagnostic::error(if known {
-        format!("{email} is unsubscribed already")
-    } else {
-        format!("{email} is not subscribed")
+    Err(Diagnostic::error(match (known, list) {
+        (true, Some(l)) => format!("{email} does not receive `{l}`"),
+        (true, None) => format!("{email} is unsubscribed already"),
+        (false, Some(l)) => format!("{email} is not subscribed to `{l}`"),
+        (false, None) => format!("{email} is not subscribed"),
     })
     .hint("`ozg-site subscribers list` shows every address")
     .into())
@@ -206,6 +238,12 @@ fn show(store: &mut Store, email: &str, unsubscribe_link: Option<&str>) -> Resul
     };
     for (key, value) in Subscriber::RECORD.iter().zip(s.record()) {
         println!("{key}\t{}", printable(&value));
+    }
+    // Each list with its own consent record: `list.sprechstunden.confirmed_at`, ….
+    for m in &s.lists {
+        for (key, value) in Membership::RECORD.iter().zip(m.record()).skip(1) {
+            println!("list.{}.{key}\t{}", m.list, printable(&value));
+        }
     }
     // Not stored (the database keeps only its hash), but what support needs when a reader
     // cannot find the link in their mails.

@@ -55,6 +55,28 @@ impl Personal {
         }
     }
 
+    /// [`Personal::new`] for a mail sent to `list`: with the service, the unsubscribe link of a
+    /// list other than `newsletter` names it, so the one-click unsubscribe (RFC 8058) ends that
+    /// list and the page offers it first. A link without a list ends the newsletter, as links
+    /// in mails from before lists do. Another system's `unsubscribe_url` is left as it is.
+    pub fn for_list(
+        config: &NewsletterConfig,
+        token: &str,
+        name: Option<&str>,
+        list: &str,
+    ) -> Personal {
+        let mut p = Personal::new(config, token, name);
+        if config.service.is_some() && list != crate::config::DEFAULT_LIST {
+            let glue = if p.unsubscribe_url.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            p.unsubscribe_url = format!("{}{glue}list={list}", p.unsubscribe_url);
+        }
+        p
+    }
+
     /// The HTML part for this recipient: values escaped for HTML.
     pub fn html(&self, edition_html: &str) -> String {
         use crate::parse::markdown::escape;
@@ -122,6 +144,16 @@ pub fn render_editions(
     if editions.is_empty() {
         return Ok(Vec::new());
     }
+    let mut undeclared = Diagnostics::new();
+    for (_, id) in &editions {
+        if let Err(d) = edition_list(site, *id) {
+            undeclared.push(d);
+        }
+    }
+    if undeclared.has_errors() {
+        undeclared.sort();
+        return Err(undeclared);
+    }
     theme.require_email_templates(&[email::HTML_TEMPLATE, email::TEXT_TEMPLATE])?;
     let templates = crate::render::email_templates(site, theme)?;
     let mut errors = Diagnostics::new();
@@ -138,6 +170,58 @@ pub fn render_editions(
     }
     out.sort_by_key(|e| e.number);
     Ok(out)
+}
+
+/// The list edition `number` is sent to ([`edition_list`]).
+pub fn list_of_edition(site: &Site, number: u32) -> Result<String, Diagnostic> {
+    let id = site
+        .pages
+        .iter()
+        .position(|p| matches!(&p.fields, KindFields::Newsletter(f) if f.number == number))
+        .ok_or_else(|| Diagnostic::error(format!("there is no edition number {number}")))?;
+    edition_list(site, id)
+}
+
+/// The list the edition of page `id` is sent to: its `list:`, or `newsletter`. A list
+/// `site.yaml` does not declare is an editor's mistake, shown at the `list:` line.
+pub fn edition_list(site: &Site, id: usize) -> Result<String, Diagnostic> {
+    let Some(page) = site.pages.get(id) else {
+        return Err(Diagnostic::error(format!("there is no page {id}")));
+    };
+    let KindFields::Newsletter(f) = &page.fields else {
+        return Err(Diagnostic::error(format!(
+            "{} is no newsletter edition",
+            page.file.shown.display()
+        )));
+    };
+    let Some(list) = &f.list else {
+        return Ok(crate::config::DEFAULT_LIST.to_string());
+    };
+    let declared = match &site.config.site.newsletter {
+        Some(nl) => nl.list_ids(),
+        None => vec![crate::config::DEFAULT_LIST.to_string()],
+    };
+    if declared.iter().any(|d| d == list) {
+        return Ok(list.clone());
+    }
+    let closest = declared
+        .iter()
+        .map(|d| (strsim::normalized_levenshtein(d, list), d))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score > 0.5)
+        .map(|(_, d)| format!("did you mean `{d}`? "))
+        .unwrap_or_default();
+    Err(
+        Diagnostic::error(format!("there is no list `{list}` to send this edition to"))
+            .at(page
+                .split
+                .yaml_source(&page.file)
+                .value_location(list, "list"))
+            .hint(format!(
+                "{closest}the lists of `newsletter.lists` in site.yaml are: {}",
+                declared.join(", ")
+            )),
+    )
 }
 
 /// The `newsletter:` settings, or an error saying how to add them.

@@ -268,6 +268,8 @@ struct Sending<'a> {
     smtp: Option<String>,
     outbox: PathBuf,
     now: jiff::Timestamp,
+    /// The list the edition goes to (its `list:`).
+    list: String,
 }
 
 impl<'a> Sending<'a> {
@@ -283,6 +285,7 @@ impl<'a> Sending<'a> {
         let edition = render_editions(site, theme, Which::Number(number))?
             .pop()
             .ok_or_else(|| Diagnostic::error(format!("there is no edition number {number}")))?;
+        let list = super::list_of_edition(site, number)?;
         let dkim = message::dkim(config, &site_opts.root)?;
         check_return_path(config)?;
         let rate = opts.rate.unwrap_or(config.rate);
@@ -303,6 +306,7 @@ impl<'a> Sending<'a> {
             smtp: opts.smtp.clone().or_else(|| config.smtp.clone()),
             outbox,
             now: site_opts.now,
+            list,
         })
     }
 }
@@ -384,6 +388,7 @@ fn dry_run(sending: &Sending<'_>, store: &Store) -> Result<SendReport, Failure> 
         }
         recipients = active
             .into_iter()
+            .filter(|s| s.receives(&sending.list))
             .map(|s| Delivery {
                 token: store.unsubscribe_token(&s.link_nonce),
                 subscriber: s.id,
@@ -395,7 +400,7 @@ fn dry_run(sending: &Sending<'_>, store: &Store) -> Result<SendReport, Failure> 
     let prepared = Prepared::new(edition);
     let mut unsendable = Vec::new();
     for d in &recipients {
-        match recipient_of(config, d) {
+        match recipient_of(config, d, &sending.list) {
             Ok(r) => {
                 message::build(
                     config,
@@ -432,9 +437,15 @@ fn send_campaign(
         config, edition, ..
     } = sending;
     let fresh = store.status(edition.number)?.is_none();
-    if fresh && store.count()? == 0 {
-        return Err(Diagnostic::error("there are no subscribers")
-            .hint("add them with `ozg-site subscribers import liste.csv` or `ozg-site subscribers add adresse@example.org`")
+    if fresh && store.count(Some(&sending.list))? == 0 {
+        let list = &sending.list;
+        if list == crate::config::DEFAULT_LIST {
+            return Err(Diagnostic::error("there are no subscribers")
+                .hint("add them with `ozg-site subscribers import liste.csv` or `ozg-site subscribers add adresse@example.org`")
+                .into());
+        }
+        return Err(Diagnostic::error(format!("the list `{list}` has no subscribers"))
+            .hint(format!("add them with `ozg-site subscribers import liste.csv --list {list}` or `ozg-site subscribers add adresse@example.org --list {list}`"))
             .into());
     }
     let smtp = sending.smtp.as_deref();
@@ -448,7 +459,12 @@ fn send_campaign(
     if opts.retry_failed {
         store.retry_failed(edition.number)?;
     }
-    store.start_campaign(edition.number, &edition.subject, opts.include_new)?;
+    store.start_campaign(
+        edition.number,
+        &edition.subject,
+        &sending.list,
+        opts.include_new,
+    )?;
     let pending = store.pending(edition.number)?;
     let before = store.status(edition.number)?.unwrap_or_default();
     let mut report = SendReport {
@@ -471,6 +487,7 @@ fn send_campaign(
         now: sending.now,
         retries: config.retries.max(1),
         retry_delay: Duration::from_millis(config.retry_delay_ms),
+        list: &sending.list,
     };
     let progress = progress_bar(opts.progress, pending.len() as u64);
     let counts = run.deliver_all(store, pending, sending.connections, &progress);
@@ -501,7 +518,7 @@ fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
 /// an older version or edited by hand may hold a line break in the name (which the mail
 /// library cannot put in a header), an address that no longer parses, a damaged token. `Err`
 /// says why in a sentence for `newsletter status`; the row is then marked failed.
-fn recipient_of(config: &NewsletterConfig, d: &Delivery) -> Result<Recipient, String> {
+fn recipient_of(config: &NewsletterConfig, d: &Delivery, list: &str) -> Result<Recipient, String> {
     let email = Email::parse(&d.email).map_err(|e| {
         format!(
             "the stored address cannot be sent to: {}; add the correct address with `ozg-site subscribers add`",
@@ -529,7 +546,7 @@ fn recipient_of(config: &NewsletterConfig, d: &Delivery) -> Result<Recipient, St
         .parse()
         .map_err(|e| format!("the mail library refuses the address {email}: {e}"))?;
     Ok(Recipient {
-        personal: Personal::new(config, &d.token, name.as_deref()),
+        personal: Personal::for_list(config, &d.token, name.as_deref(), list),
         mailbox: Mailbox::new(name, address),
     })
 }
@@ -561,6 +578,8 @@ struct Run<'a> {
     now: jiff::Timestamp,
     retries: u32,
     retry_delay: Duration,
+    /// The list the edition goes to.
+    list: &'a str,
 }
 
 impl Run<'_> {
@@ -625,7 +644,7 @@ impl Run<'_> {
         if !store.still_pending(number, d.subscriber)? {
             return Ok(Outcome::Unsubscribed);
         }
-        let message = match recipient_of(self.config, d).and_then(|r| {
+        let message = match recipient_of(self.config, d, self.list).and_then(|r| {
             message::build(
                 self.config,
                 self.edition,
@@ -744,15 +763,27 @@ mod tests {
             ("\"a b\"@example.org", None, "quoted part"),
             ("kaputt", None, "not an e-mail address"),
         ] {
-            let e = recipient_of(&c, &delivery(email, name)).err().unwrap();
+            let e = recipient_of(&c, &delivery(email, name), "newsletter")
+                .err()
+                .unwrap();
             assert!(e.contains(why), "{e}");
             assert!(!e.contains('\r') && !e.contains('\u{1b}'), "{e}");
         }
         let mut damaged = delivery("a@example.org", None);
         damaged.token = "x\r\nBcc: b@example.org".into();
-        assert!(recipient_of(&c, &damaged).err().unwrap().contains("token"));
+        assert!(
+            recipient_of(&c, &damaged, "newsletter")
+                .err()
+                .unwrap()
+                .contains("token")
+        );
         // What the door accepts goes out; an old row's Unicode domain as Punycode.
-        let r = recipient_of(&c, &delivery("Jörg@Bücher.de", Some(" Jörg "))).unwrap();
+        let r = recipient_of(
+            &c,
+            &delivery("Jörg@Bücher.de", Some(" Jörg ")),
+            "newsletter",
+        )
+        .unwrap();
         assert_eq!(r.mailbox.email.to_string(), "Jörg@xn--bcher-kva.de");
         assert_eq!(r.mailbox.name.as_deref(), Some("Jörg"));
         assert_eq!(r.personal.salutation, "Guten Tag Jörg,");

@@ -238,12 +238,25 @@ pub fn write_csv(path: &Path, subscribers: &[super::store::Subscriber]) -> Resul
         let mut writer = csv::WriterBuilder::new()
             .delimiter(b';')
             .from_writer(&mut out);
+        // The consent record, then the lists received (`newsletter,sprechstunden`); the consent
+        // record of each list is in `subscribers show`.
         writer
-            .write_record(super::store::Subscriber::RECORD)
+            .write_record(super::store::Subscriber::RECORD.iter().chain(&["lists"]))
             .map_err(|e| fail(&e))?;
         for s in subscribers {
+            let lists: Vec<&str> = s
+                .lists
+                .iter()
+                .filter(|m| m.is_active())
+                .map(|m| m.list.as_str())
+                .collect();
             writer
-                .write_record(s.record().iter().map(|c| protect(c).into_owned()))
+                .write_record(
+                    s.record()
+                        .iter()
+                        .chain(std::iter::once(&lists.join(",")))
+                        .map(|c| protect(c).into_owned()),
+                )
                 .map_err(|e| fail(&e))?;
         }
         writer.flush().map_err(|e| fail(&e))?;
@@ -442,6 +455,7 @@ mod tests {
                 unsubscribed_at: None,
                 unsubscribed_via: None,
             },
+            lists: Vec::new(),
         }
     }
 

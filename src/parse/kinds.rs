@@ -383,6 +383,9 @@ kind_front_matter!(
         /// When `newsletter send --due` sends it (never before its web version is published).
         #[serde(default)]
         send_at: Option<DateTimeInput>,
+        /// The list it is sent to (`newsletter.lists`); `None`: `newsletter`.
+        #[serde(default)]
+        list: Option<String>,
     }
 );
 

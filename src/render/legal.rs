@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn an_unconfirmed_sign_up_is_deleted_when_the_statement_says() {
         use crate::newsletter::store::Store;
-        use crate::newsletter::store::optin::SignupRequest;
+        use crate::newsletter::store::optin::{Requested, SignupRequest};
         use crate::newsletter::store::outgoing::QueuedMail;
         use jiff::{SignedDuration, Timestamp};
         let dir = tempfile::tempdir().unwrap();
@@ -387,7 +387,10 @@ mod tests {
         let request = SignupRequest {
             email: "leserin@example.org",
             name: Some("Erika"),
-            consent: "Ich will ihn.",
+            lists: &[Requested {
+                list: "newsletter",
+                consent: "Ich will ihn.",
+            }],
             now: t0,
             valid_for: valid,
         };

@@ -162,7 +162,26 @@ fn newsletter_signup(site: &crate::config::SiteConfig) -> Option<Value> {
             "privacy_url",
             Value::from(subs.and_then(|s| s.privacy_page.as_deref()).unwrap_or("")),
         ),
+        ("lists", list_values(&nl.lists())),
     ]))
+}
+
+/// The newsletter's lists as templates see them: `id`, `title`, `description`, `consent`.
+pub fn list_values(lists: &[crate::config::ListConfig]) -> Value {
+    let text = |v: &Option<String>| Value::from(v.as_deref().unwrap_or_default());
+    Value::from(
+        lists
+            .iter()
+            .map(|l| {
+                obj(vec![
+                    ("id", Value::from(l.id.as_str())),
+                    ("title", Value::from(l.title.as_str())),
+                    ("description", text(&l.description)),
+                    ("consent", text(&l.consent)),
+                ])
+            })
+            .collect::<Vec<Value>>(),
+    )
 }
 
 /// The theme's e-mail templates (`email/`), with the filters, functions and globals of pages.

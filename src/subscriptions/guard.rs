@@ -139,6 +139,8 @@ pub struct SignupForm {
 pub struct FormErrors {
     pub email: Option<FieldError>,
     pub name: Option<FieldError>,
+    /// With several lists: none ticked ([`FieldError::Missing`]).
+    pub lists: Option<FieldError>,
 }
 
 /// Checks the sign-up fields with the rules every way into the store uses
@@ -162,6 +164,7 @@ pub fn check_signup(email: &str, name: &str) -> Result<SignupForm, FormErrors> {
         (email, name) => Err(FormErrors {
             email: email.err(),
             name: name.err(),
+            lists: None,
         }),
     }
 }

@@ -39,10 +39,10 @@ use super::mail::Mailer;
 use super::pages::{Page, Pages, Problem};
 use super::pool::Pool;
 use super::worker::Wake;
-use crate::config::{CONFIRM_PATH, FEEDBACK_PATH, SIGNUP_PATH, UNSUBSCRIBE_PATH};
+use crate::config::{CONFIRM_PATH, FEEDBACK_PATH, ListConfig, SIGNUP_PATH, UNSUBSCRIBE_PATH};
 use crate::error::OpError;
 use crate::newsletter::store::Via;
-use crate::newsletter::store::optin::{Confirmed, Link, SignupRequest, Unsubscribed};
+use crate::newsletter::store::optin::{Confirmed, Link, Requested, SignupRequest, Unsubscribed};
 use crate::newsletter::store::{AddressHasher, SubscriberStatus, is_token};
 
 /// What the handlers share.
@@ -56,7 +56,10 @@ pub struct App {
     /// Origins whose pages may send the forms: the site and the service.
     pub origins: Vec<String>,
     pub trusted_proxies: Vec<IpAddr>,
-    pub consent: String,
+    /// The site's lists, each with its consent statement ([`NewsletterConfig::lists`]).
+    ///
+    /// [`NewsletterConfig::lists`]: crate::config::NewsletterConfig::lists
+    pub lists: Vec<ListConfig>,
     pub valid_for: SignedDuration,
     pub wake: Arc<Wake>,
     pub hasher: AddressHasher,
@@ -204,9 +207,39 @@ async fn signup_form(State(app): State<Arc<App>>) -> Response {
         Page::Form {
             email: "",
             name: "",
+            lists: Vec::new(),
             errors: guard::FormErrors::default(),
         },
     )
+}
+
+/// The lists a sign-up asks for: with one list that one (the form has no checkbox for it), with
+/// several those ticked.
+fn ticked_lists(lists: &[ListConfig], ticked: impl Fn(&str) -> bool) -> Vec<ListConfig> {
+    if lists.len() == 1 {
+        return lists.to_vec();
+    }
+    lists.iter().filter(|l| ticked(&l.id)).cloned().collect()
+}
+
+/// The `list` of a query or form, if it names one of the site's lists: what an unsubscribe
+/// ends. Anything else (`alle`, nothing, a list since removed) means every list.
+fn named_list(app: &App, fields: &HashMap<String, String>) -> Option<String> {
+    let list = fields.get("list")?;
+    app.lists
+        .iter()
+        .any(|l| l.id == *list)
+        .then(|| list.clone())
+}
+
+/// [`named_list`] of the query.
+fn list_in_query(app: &App, uri: &Uri) -> Option<String> {
+    let query = uri.query().unwrap_or_default();
+    if query.len() > guard::MAX_QUERY {
+        return None;
+    }
+    let fields = guard::parse_form(query.as_bytes()).ok()?;
+    named_list(app, &fields)
 }
 
 async fn signup(
@@ -231,14 +264,24 @@ async fn signup(
         Err(p) => return problem(&app, p),
     };
     let field = |k: &str| fields.get(k).map_or("", String::as_str);
-    let form = match guard::check_signup(field("email"), field("name")) {
+    let ticked = ticked_lists(&app.lists, |id| !field(&format!("list-{id}")).is_empty());
+    let checked = match guard::check_signup(field("email"), field("name")) {
+        Ok(form) if !ticked.is_empty() => Ok(form),
+        Ok(_) => Err(guard::FormErrors::default()),
+        Err(errors) => Err(errors),
+    };
+    let form = match checked {
         Ok(form) => form,
-        Err(errors) => {
+        Err(mut errors) => {
+            if ticked.is_empty() {
+                errors.lists = Some(guard::FieldError::Missing);
+            }
             return page(
                 &app,
                 Page::Form {
                     email: field("email"),
                     name: field("name"),
+                    lists: ticked.iter().map(|l| l.id.clone()).collect(),
                     errors,
                 },
             );
@@ -276,10 +319,17 @@ async fn signup(
         .pool
         .run(move |store| {
             let now = Timestamp::now();
+            let requested: Vec<Requested<'_>> = ticked
+                .iter()
+                .map(|l| Requested {
+                    list: &l.id,
+                    consent: l.consent.as_deref().unwrap_or_default(),
+                })
+                .collect();
             let request = SignupRequest {
                 email: form.email.as_str(),
                 name: form.name.as_deref(),
-                consent: &shared.consent,
+                lists: &requested,
                 now,
                 valid_for: shared.valid_for,
             };
@@ -288,7 +338,7 @@ async fn signup(
                 // service's failure, not the reader's.
                 shared
                     .mailer
-                    .for_signup(outcome, form.email.as_str(), &shared.consent, now)
+                    .for_signup(outcome, form.email.as_str(), now)
                     .map_err(|d| OpError::mail(format!("the mail cannot be built: {}", d.message)))
             })
         })
@@ -374,26 +424,39 @@ async fn unsubscribe_page(State(app): State<Arc<App>>, uri: Uri) -> Response {
         Err(p) => return problem(&app, p),
     };
     let lookup = token.clone();
+    let list = list_in_query(&app, &uri);
     match app
         .pool
-        .run(move |store| store.by_unsubscribe_token(&lookup))
+        .run(move |store| store.lists_by_unsubscribe_token(&lookup))
         .await
     {
         Ok(None) => problem(&app, Problem::UnsubscribeUnknown),
-        Ok(Some((email, SubscriberStatus::Unsubscribed))) => page(
+        Ok(Some(s)) if s.status == SubscriberStatus::Unsubscribed => page(
             &app,
             Page::Unsubscribed {
-                email: &email,
+                email: &s.email,
                 already: true,
             },
         ),
-        Ok(Some((email, _))) => page(
-            &app,
-            Page::Unsubscribe {
-                email: &email,
-                token: &token,
-            },
-        ),
+        Ok(Some(s)) => {
+            // The lists they receive, in the order of site.yaml, with their titles.
+            let active: Vec<(String, String)> = app
+                .lists
+                .iter()
+                .filter(|l| s.receives(&l.id))
+                .map(|l| (l.id.clone(), l.title.clone()))
+                .collect();
+            let list = list.filter(|l| s.receives(l));
+            page(
+                &app,
+                Page::Unsubscribe {
+                    email: &s.email,
+                    token: &token,
+                    list: list.as_deref(),
+                    lists: &active,
+                },
+            )
+        }
         Err(e) => unavailable(&app, &e),
     }
 }
@@ -404,7 +467,7 @@ async fn unsubscribe(
     uri: Uri,
     body: Body,
 ) -> Response {
-    let (token, via) = match token_in_query(&uri) {
+    let (token, list, via) = match token_in_query(&uri) {
         // The link of the `List-Unsubscribe` header: mail providers POST to it from their own
         // servers (RFC 8058), with no browser and no origin; the token alone is the proof. The
         // body (`List-Unsubscribe=One-Click`, as a form or multipart) says nothing more, but is
@@ -413,7 +476,10 @@ async fn unsubscribe(
             if let Err(p) = read_body(&headers, body, guard::MAX_BODY).await {
                 return problem(&app, p);
             }
-            (token, Via::OneClick)
+            // The list the mail was sent for; a link from before lists ends the newsletter.
+            let list = list_in_query(&app, &uri)
+                .unwrap_or_else(|| crate::config::DEFAULT_LIST.to_string());
+            (token, Some(list), Via::OneClick)
         }
         Ok(None) => {
             if !guard::from_trusted_page(&headers, &app.origins) {
@@ -426,8 +492,13 @@ async fn unsubscribe(
                 Ok(f) => f,
                 Err(p) => return problem(&app, p),
             };
+            // The page's choice: `list` alone ends that list, `scope=alle` every list.
+            let list = match fields.get("scope").map(String::as_str) {
+                Some("alle") => None,
+                _ => named_list(&app, &fields),
+            };
             match token_field(&fields) {
-                Ok(t) => (t, Via::Link),
+                Ok(t) => (t, list, Via::Link),
                 Err(p) => return problem(&app, p),
             }
         }
@@ -435,7 +506,7 @@ async fn unsubscribe(
     };
     let done = app
         .pool
-        .run(move |store| store.unsubscribe(&token, via, Timestamp::now()))
+        .run(move |store| store.unsubscribe(&token, list.as_deref(), via, Timestamp::now()))
         .await;
     match done {
         Ok(Unsubscribed::Now { email }) => {

@@ -73,13 +73,14 @@ impl Mailer {
                 subscriber: 0,
                 token: token.into(),
                 expires_at: now,
+                consent: "Einwilligung".into(),
             },
             Signup::AlreadyActive {
                 subscriber: 0,
                 unsubscribe_token: token.into(),
             },
         ] {
-            mailer.for_signup(&outcome, sample, "Einwilligung", now)?;
+            mailer.for_signup(&outcome, sample, now)?;
         }
         Ok(mailer)
     }
@@ -89,7 +90,6 @@ impl Mailer {
         &self,
         outcome: &Signup,
         to: &str,
-        consent: &str,
         now: Timestamp,
     ) -> Result<QueuedMail, Diagnostic> {
         let mut context = Context::new();
@@ -99,6 +99,7 @@ impl Mailer {
                 subscriber,
                 token,
                 expires_at,
+                consent,
             } => {
                 context.insert(
                     "confirm_url",

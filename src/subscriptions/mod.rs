@@ -129,6 +129,7 @@ fn pages_and_mails(
             archive_url: &archive_url,
             privacy_url: subs.privacy_page.as_deref().unwrap_or_default(),
             consent: &subs.consent,
+            lists: &nl.lists(),
             confirm_hours: subs.confirm_within_hours,
             feedback: fb.map(|fb| pages::FeedbackFacts {
                 url: &urls.feedback,
@@ -254,7 +255,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), Failure> {
         mails_per_hour: subs.confirmation_mails_per_hour,
         origins,
         trusted_proxies: subs.trusted_proxies.clone(),
-        consent: subs.consent.clone(),
+        lists: nl.lists(),
         valid_for: SignedDuration::from_hours(i64::from(subs.confirm_within_hours)),
         wake: wake.clone(),
         hasher,

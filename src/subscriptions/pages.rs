@@ -23,6 +23,8 @@ pub enum Page<'a> {
     Form {
         email: &'a str,
         name: &'a str,
+        /// The ids of the lists ticked.
+        lists: Vec<String>,
         errors: FormErrors,
     },
     /// After a sign-up, whatever the address's state: "check your mailbox".
@@ -37,10 +39,13 @@ pub enum Page<'a> {
     Confirmed {
         email: &'a str,
     },
-    /// The unsubscribe link's page, with its button.
+    /// The unsubscribe link's page, with its buttons: the list of the mail (`list`, from the
+    /// link) and all lists (`lists`: the ones received, as id and title).
     Unsubscribe {
         email: &'a str,
         token: &'a str,
+        list: Option<&'a str>,
+        lists: &'a [(String, String)],
     },
     Unsubscribed {
         email: &'a str,
@@ -204,6 +209,8 @@ pub struct ServiceFacts<'a> {
     pub archive_url: &'a str,
     pub privacy_url: &'a str,
     pub consent: &'a str,
+    /// The site's lists, each with its consent statement filled in.
+    pub lists: &'a [crate::config::ListConfig],
     pub confirm_hours: u32,
     /// The feedback form's address and where reports go; `None` without `feedback:`.
     pub feedback: Option<FeedbackFacts<'a>>,
@@ -259,6 +266,7 @@ impl Pages {
             ("archive_url", Value::from(facts.archive_url)),
             ("privacy_url", Value::from(facts.privacy_url)),
             ("consent", Value::from(facts.consent)),
+            ("lists", crate::render::list_values(facts.lists)),
             ("confirm_hours", Value::from(facts.confirm_hours)),
             (
                 "feedback_url",
@@ -288,6 +296,7 @@ impl Pages {
             Page::Form {
                 email,
                 name,
+                lists,
                 errors,
             } => {
                 context.insert_value(
@@ -295,11 +304,13 @@ impl Pages {
                     obj(vec![
                         ("email", Value::from(*email)),
                         ("name", Value::from(*name)),
+                        ("lists", Value::from(lists.clone())),
                         (
                             "errors",
                             obj(vec![
                                 ("email", code(errors.email)),
                                 ("name", code(errors.name)),
+                                ("lists", code(errors.lists)),
                             ]),
                         ),
                     ]),
@@ -316,9 +327,25 @@ impl Pages {
                 context.insert("token", token);
                 context.insert("consent", consent);
             }
-            Page::Unsubscribe { email, token } => {
+            Page::Unsubscribe {
+                email,
+                token,
+                list,
+                lists,
+            } => {
                 context.insert("email", email);
                 context.insert("token", token);
+                context.insert("list", list.unwrap_or_default());
+                let lists: Vec<Value> = lists
+                    .iter()
+                    .map(|(id, title)| {
+                        obj(vec![
+                            ("id", Value::from(id.as_str())),
+                            ("title", Value::from(title.as_str())),
+                        ])
+                    })
+                    .collect();
+                context.insert("lists", &lists);
             }
             Page::Unsubscribed { email, already } => {
                 context.insert("email", email);
@@ -432,19 +459,30 @@ fn sample_feedback_pages() -> Vec<Page<'static>> {
 }
 
 /// One of each page, with every problem.
+/// The lists of the sample unsubscribe page (only its shape matters: templates are tried out).
+static SAMPLE_LISTS: std::sync::LazyLock<[(String, String); 2]> = std::sync::LazyLock::new(|| {
+    [
+        ("newsletter".into(), "Newsletter".into()),
+        ("sprechstunden".into(), "Sprechstunden".into()),
+    ]
+});
+
 fn sample_pages() -> Vec<Page<'static>> {
     let mut pages = vec![
         Page::Form {
             email: "",
             name: "",
+            lists: Vec::new(),
             errors: FormErrors::default(),
         },
         Page::Form {
             email: "x",
             name: "y",
+            lists: vec!["newsletter".into()],
             errors: FormErrors {
                 email: Some(super::guard::FieldError::Invalid),
                 name: Some(super::guard::FieldError::TooLong),
+                lists: Some(super::guard::FieldError::Missing),
             },
         },
         Page::Sent,
@@ -459,6 +497,8 @@ fn sample_pages() -> Vec<Page<'static>> {
         Page::Unsubscribe {
             email: "vorschau@example.org",
             token: "0123456789abcdef0123456789abcdef",
+            list: Some("newsletter"),
+            lists: &*SAMPLE_LISTS,
         },
         Page::Unsubscribed {
             email: "vorschau@example.org",

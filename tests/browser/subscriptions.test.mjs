@@ -155,9 +155,14 @@ const post = (path, fields) => fetch(siteUrl + path, {
 /** The token of a confirmation link. */
 const tokenOf = (link) => new URL(link).searchParams.get('token');
 
-/** Signs `email` up and confirms it without a browser: the link's page, then its button. */
-async function subscribed(email) {
-  assert.equal((await post('/newsletter/anmelden', { email })).status, 200);
+/** The lists of the repository's site.yaml, as their checkboxes are labelled. */
+const NEWSLETTER = 'Newsletter „OZG SachsenAnhaltsPunkte“';
+const SPRECHSTUNDEN = 'Einladungen zu den OZG-Sprechstunden';
+
+/** Signs `email` up for `lists` and confirms it without a browser: the link's page, then its button. */
+async function subscribed(email, lists = ['newsletter']) {
+  const ticked = Object.fromEntries(lists.map((id) => [`list-${id}`, 'ja']));
+  assert.equal((await post('/newsletter/anmelden', { email, ...ticked })).status, 200);
   const link = await confirmationLink(email);
   assert.equal((await fetch(link)).status, 200);
   assert.equal((await post('/newsletter/bestaetigen', { token: tokenOf(link) })).status, 200);
@@ -206,7 +211,8 @@ for (const width of [375, 1280]) {
     const box = page.locator('.home-box--newsletter');
     await box.getByLabel('E-Mail-Adresse').fill(email);
     await box.getByLabel('Name (freiwillig)').fill('Erika Mustermann');
-    const sent = await submits(page, () => box.getByRole('button', { name: 'Newsletter abonnieren' }).click());
+    await box.getByLabel(NEWSLETTER).check();
+    const sent = await submits(page, () => box.getByRole('button', { name: 'Abonnieren' }).click());
     assert.equal(new URL(page.url()).pathname, '/newsletter/anmelden');
     await assertSitePage(page, sent, 200, SENT);
     await assertAccessible(page, `signup-sent-${width}`);
@@ -259,7 +265,10 @@ test('the sign-up works with the keyboard alone (and under the service\'s Conten
   await page.keyboard.press('Tab');
   assert.equal(await focused(), 'newsletter-anmeldung-name');
   await page.keyboard.type('Max Mustermann');
-  await tabTo('button:Newsletter abonnieren', 5);
+  await page.keyboard.press('Tab');
+  assert.equal(await focused(), 'newsletter-anmeldung-liste-newsletter', 'the first list follows the name');
+  await page.keyboard.press('Space');
+  await tabTo('button:Abonnieren', 5);
   const sent = await submits(page, () => page.keyboard.press('Enter'));
   await assertSitePage(page, sent, 200, SENT);
   assert.deepEqual(blocked, [], 'the service\'s pages load the site\'s files under its CSP');
@@ -272,7 +281,8 @@ test('an invalid address from the archive page comes back with an error summary 
   await page.goto(siteUrl + '/newsletter/');
   const form = page.locator('main form.signup-form');
   await form.getByLabel('E-Mail-Adresse').fill('erika@');
-  const refused = await submits(page, () => form.getByRole('button', { name: 'Newsletter abonnieren' }).click());
+  await form.getByLabel(NEWSLETTER).check();
+  const refused = await submits(page, () => form.getByRole('button', { name: 'Abonnieren' }).click());
   await assertSitePage(page, refused, 422, /^Newsletter abonnieren$/);
   assert.match(await page.title(), /^Fehler: /);
 
@@ -295,7 +305,8 @@ test('an invalid address from the archive page comes back with an error summary 
   assert.equal(await page.evaluate(() => document.activeElement?.id), fieldId, 'the link in the summary leads into the field');
 
   await field.fill(freshAddress('archiv'));
-  const sent = await submits(page, () => page.getByRole('button', { name: 'Newsletter abonnieren' }).click());
+  assert.ok(await page.getByLabel(NEWSLETTER).isChecked(), 'the list ticked before stays ticked');
+  const sent = await submits(page, () => page.getByRole('button', { name: 'Abonnieren' }).click());
   await assertSitePage(page, sent, 200, SENT);
   await page.context().close();
 });
@@ -317,13 +328,63 @@ test('a subscriber unsubscribes with the link of an edition and one click', asyn
   await page.context().close();
 });
 
+test('the lists: none ticked comes back with a summary linking to the first box; both ticked, one link confirms both', async () => {
+  const email = freshAddress('listen');
+  const page = await newPage(browser, 375, { bypassCSP: true });
+  await page.goto(siteUrl + '/');
+  const box = page.locator('.home-box--newsletter');
+  await assertAccessible(page, 'signup-lists-375');
+  const group = box.getByRole('group', { name: 'Was möchten Sie erhalten?' });
+  assert.equal(await group.getByRole('checkbox').count(), 2);
+  for (const name of [NEWSLETTER, SPRECHSTUNDEN]) {
+    const checkbox = box.getByLabel(name);
+    assert.equal(await checkbox.isChecked(), false, 'nothing is ticked in advance');
+    // Each box is described by its own consent, read out with it.
+    const consent = page.locator(`#${await checkbox.getAttribute('aria-describedby')}`);
+    assert.match(await consent.textContent(), /^Ich möchte /);
+  }
+  await box.getByLabel('E-Mail-Adresse').fill(email);
+  const refused = await submits(page, () => box.getByRole('button', { name: 'Abonnieren' }).click());
+  await assertSitePage(page, refused, 422, /^Newsletter abonnieren$/);
+  const toBox = page.getByRole('alert').getByRole('link');
+  assert.equal(await toBox.count(), 1);
+  assert.match(await toBox.textContent(), /mindestens eine Liste/);
+  assert.equal(await toBox.getAttribute('href'), '#newsletter-anmeldung-liste-newsletter');
+  await assertAccessible(page, 'signup-lists-error-375');
+  await toBox.click();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'newsletter-anmeldung-liste-newsletter');
+  assert.equal(await page.getByLabel('E-Mail-Adresse').inputValue(), email, 'what was typed stays');
+  await page.getByLabel(NEWSLETTER).check();
+  await page.getByLabel(SPRECHSTUNDEN).check();
+  const sent = await submits(page, () => page.getByRole('button', { name: 'Abonnieren' }).click());
+  await assertSitePage(page, sent, 200, SENT);
+  const link = await confirmationLink(email);
+  assert.equal((await post('/newsletter/bestaetigen', { token: tokenOf(link) })).status, 200);
+  const stored = subscriber(email);
+  assert.match(stored, /^list\.newsletter\.status\tactive$/m, stored);
+  assert.match(stored, /^list\.sprechstunden\.status\tactive$/m, stored);
+
+  // The unsubscribe page offers one list or all.
+  const asked = await page.goto(`${siteUrl}/newsletter/abmelden?token=${unsubscribeToken(email)}&list=sprechstunden`);
+  await assertSitePage(page, asked, 200, /^Newsletter abbestellen$/);
+  await assertAccessible(page, 'unsubscribe-lists-375');
+  const done = await submits(page, () => page.getByRole('button', { name: `Nur „${SPRECHSTUNDEN}“ abbestellen` }).click());
+  await assertSitePage(page, done, 200, /^Sie wurden abgemeldet$/);
+  const after = subscriber(email);
+  assert.match(after, /^status\tactive$/m, after);
+  assert.match(after, /^list\.sprechstunden\.status\tunsubscribed$/m, after);
+  assert.match(after, /^list\.newsletter\.status\tactive$/m, after);
+  await page.context().close();
+});
+
 test('the home page form works without JavaScript', async () => {
   const email = freshAddress('ohne-js');
   const page = await newPage(browser, 375, { javaScriptEnabled: false });
   await page.goto(siteUrl + '/');
   const box = page.locator('.home-box--newsletter');
   await box.getByLabel('E-Mail-Adresse').fill(email);
-  const sent = await submits(page, () => box.getByRole('button', { name: 'Newsletter abonnieren' }).click());
+  await box.getByLabel(NEWSLETTER).check();
+  const sent = await submits(page, () => box.getByRole('button', { name: 'Abonnieren' }).click());
   assert.equal(sent.status(), 200);
   assert.equal(new URL(page.url()).origin, siteUrl);
   assert.match((await page.locator('h1').textContent()).trim(), SENT);
@@ -341,8 +402,9 @@ test('every page of the service is valid HTML (Nu checker)', async () => {
   };
   const email = freshAddress('nu');
   await save('formular', await fetch(`${siteUrl}/newsletter/anmelden`), 200);
-  await save('gesendet', await post('/newsletter/anmelden', { email, name: 'Nu' }), 200);
+  await save('gesendet', await post('/newsletter/anmelden', { email, name: 'Nu', 'list-newsletter': 'ja', 'list-sprechstunden': 'ja' }), 200);
   await save('fehler', await post('/newsletter/anmelden', { email: 'erika@', name: 'x'.repeat(101) }), 422);
+  await save('fehler-mit-liste', await post('/newsletter/anmelden', { email: 'erika@', 'list-sprechstunden': 'ja' }), 422);
   const link = await confirmationLink(email);
   await save('bestaetigen', await fetch(link), 200);
   await save('bestaetigt', await post('/newsletter/bestaetigen', { token: tokenOf(link) }), 200);
@@ -350,6 +412,7 @@ test('every page of the service is valid HTML (Nu checker)', async () => {
   await save('zu-langsam-oder-falsch', await post('/newsletter/bestaetigen', { token: 'abc' }), 400);
   const token = unsubscribeToken(email);
   await save('abbestellen', await fetch(`${siteUrl}/newsletter/abmelden?token=${token}`), 200);
+  await save('abbestellen-eine-liste', await fetch(`${siteUrl}/newsletter/abmelden?token=${token}&list=sprechstunden`), 200);
   await save('abgemeldet', await post('/newsletter/abmelden', { token }), 200);
   const run = spawnSync('java', ['-jar', join(ROOT, 'node_modules/vnu-jar/build/dist/vnu.jar'),
     '--errors-only', dir], { encoding: 'utf8' });

@@ -98,7 +98,7 @@ def flood(number, port, deadline, results):
         else:
             box = rng.choice(MAILBOXES)
             address = f"{box.capitalize() if rng.random() < 0.3 else box}+{number}x{sent}@example.org"
-        body = urllib.parse.urlencode({"email": address, "name": "Ihr Konto wird gesperrt"})
+        body = urllib.parse.urlencode({"email": address, "name": "Ihr Konto wird gesperrt", "list-newsletter": "ja"})
         headers = {"Content-Type": "application/x-www-form-urlencoded",
                    "X-Forwarded-For": f"{prefix}::{rng.randrange(1, 0xffff):x}"}
         try:

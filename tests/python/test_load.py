@@ -242,7 +242,7 @@ def client(number, port, deadline, tokens, links, results):
                 endpoint, address = "POST anmelden (new)", f"load{rng.randrange(FRESH)}@example.org"
             else:
                 endpoint, address = "POST anmelden (imported)", rng.choice(imported)
-            fields = {"email": address}
+            fields = {"email": address, "list-newsletter": "ja"}
             if rng.random() < 0.3:
                 fields["name"] = rng.choice(NAMES)
             body = urllib.parse.urlencode(fields).encode()

@@ -388,7 +388,7 @@ def test_subscriber_commands(tmp_path):
     assert exported.startswith("\ufeff".encode())
     rows = [line.split(";") for line in exported.decode("utf-8-sig").splitlines()]
     assert rows[0] == ["email", "name", "status", "source", "requested_at", "confirmed_at", "consent",
-                       "unsubscribed_at", "unsubscribed_via"]
+                       "unsubscribed_at", "unsubscribed_via", "lists"]
     assert [r[:4] for r in rows[1:]] == [
         ["ines@example.org", "", "active", "import"],
         ["juergen@example.org", "Jürgen Müller", "unsubscribed", "import"],
@@ -424,6 +424,13 @@ def insert_subscriber(site, email, name=None, status="active", source="cli"):
             "INSERT INTO subscribers (email, email_key, name, link_nonce, added_at, status, source, requested_at)"
             " VALUES (?, ?, ?, ?, '2025-01-01T00:00:00Z', ?, ?, '2025-01-01T00:00:00Z')",
             (email, email.strip().lower(), name, secrets.token_hex(16), status, source),
+        )
+        # Since schema 5 a subscriber receives the lists they are a member of.
+        conn.execute(
+            "INSERT INTO memberships (subscriber, list, status, source, requested_at)"
+            " SELECT id, 'newsletter', status, source, requested_at FROM subscribers"
+            " WHERE email_key = ? AND status != 'pending'",
+            (email.strip().lower(),),
         )
     conn.close()
 

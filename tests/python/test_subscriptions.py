@@ -47,6 +47,8 @@ def make_site(tmp_path, port, limits=""):
     config = (ROOT / "site.yaml").read_text()
     config = re.sub(r"(?m)^base_url: .*$", f"base_url: http://127.0.0.1:{port}", config)
     config = re.sub(r'(?m)^    consent: ".*"$', f'    consent: "{CONSENT}"', config)
+    # The newsletter list's own consent is the one recorded: the same short text.
+    config = re.sub(r'(?m)^      consent: "Ich möchte den Newsletter .*"$', f'      consent: "{CONSENT}"', config)
     config = config.replace("  subscriptions:\n", f"  retry_delay_ms: 50\n  subscriptions:\n{limits}")
     (site / "site.yaml").write_text(config)
     return site
@@ -92,8 +94,9 @@ class Service:
         conn.close()
         return response.status, dict(response.getheaders()), text
 
-    def signup(self, email, name=None, headers=None):
+    def signup(self, email, name=None, headers=None, lists=("newsletter",)):
         fields = {"email": email} if name is None else {"email": email, "name": name}
+        fields.update({f"list-{list_id}": "ja" for list_id in lists})
         return self.request("POST", "/newsletter/anmelden", fields, {**FORM, **(headers or {})})
 
     @property

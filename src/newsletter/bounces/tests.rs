@@ -232,6 +232,7 @@ fn a_maildir_is_read_once_and_big_or_unknown_messages_get_a_line_each() {
             "niemand@example.org",
             None,
             crate::newsletter::store::subscribers::Source::Cli,
+            crate::newsletter::store::DEFAULT_LIST,
         )
         .unwrap();
     std::fs::write(
@@ -287,6 +288,7 @@ fn an_mbox_is_read_and_left_as_it_was() {
             "erika@example.org",
             None,
             crate::newsletter::store::subscribers::Source::Cli,
+            crate::newsletter::store::DEFAULT_LIST,
         )
         .unwrap();
     let config = BouncesConfig::default();

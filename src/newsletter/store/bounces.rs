@@ -357,6 +357,7 @@ mod tests {
                 "soft@example.org",
                 None,
                 crate::newsletter::store::subscribers::Source::Cli,
+                crate::newsletter::store::DEFAULT_LIST,
             )
             .unwrap();
         store
@@ -364,6 +365,7 @@ mod tests {
                 "hard@example.org",
                 None,
                 crate::newsletter::store::subscribers::Source::Cli,
+                crate::newsletter::store::DEFAULT_LIST,
             )
             .unwrap();
         store
@@ -371,9 +373,17 @@ mod tests {
                 "fine@example.org",
                 None,
                 crate::newsletter::store::subscribers::Source::Cli,
+                crate::newsletter::store::DEFAULT_LIST,
             )
             .unwrap();
-        store.start_campaign(1, "Ausgabe 1", false).unwrap();
+        store
+            .start_campaign(
+                1,
+                "Ausgabe 1",
+                crate::newsletter::store::DEFAULT_LIST,
+                false,
+            )
+            .unwrap();
         for (i, expect) in [(1, false), (2, false), (3, true)] {
             let r = store
                 .record_bounce_report(
@@ -411,7 +421,14 @@ mod tests {
             .map(|d| d.email)
             .collect();
         assert_eq!(pending, vec!["fine@example.org"]);
-        store.start_campaign(2, "Ausgabe 2", false).unwrap();
+        store
+            .start_campaign(
+                2,
+                "Ausgabe 2",
+                crate::newsletter::store::DEFAULT_LIST,
+                false,
+            )
+            .unwrap();
         assert_eq!(store.pending_unregistered(2).unwrap().len(), 1);
         assert_eq!(store.bounces_of_edition(1).unwrap().len(), 4);
         let hard = store.find("hard@example.org").unwrap().unwrap();
@@ -425,7 +442,14 @@ mod tests {
         // Reset: the address gets the next campaign again, its soft count starts anew.
         assert!(store.reset_bounces("SOFT@example.org").unwrap());
         assert!(!store.reset_bounces("nobody@example.org").unwrap());
-        store.start_campaign(3, "Ausgabe 3", false).unwrap();
+        store
+            .start_campaign(
+                3,
+                "Ausgabe 3",
+                crate::newsletter::store::DEFAULT_LIST,
+                false,
+            )
+            .unwrap();
         assert_eq!(store.pending_unregistered(3).unwrap().len(), 2);
         let r = store
             .record_bounce_report("r4", &[bounce("soft@example.org", BounceKind::Soft)], 3)

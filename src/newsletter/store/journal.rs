@@ -32,12 +32,14 @@ pub struct Status {
 }
 
 impl Store {
-    /// The campaign of `edition`, started now with every active subscriber if it is new.
-    /// With `include_new`, subscribers active since it started join it. Returns how many joined.
+    /// The campaign of `edition`, started now with every active member of `list` if it is new.
+    /// With `include_new`, members of its list active since it started join it. Returns how many
+    /// joined. A campaign keeps the list it was started for.
     pub fn start_campaign(
         &mut self,
         edition: u32,
         subject: &str,
+        list: &str,
         include_new: bool,
     ) -> Result<u64, OpError> {
         let path = self.path.clone();
@@ -54,8 +56,9 @@ impl Store {
             Some(id) => (id, include_new),
             None => {
                 tx.execute(
-                    "INSERT INTO campaigns (edition, subject, started_at) VALUES (?1, ?2, ?3)",
-                    params![edition, subject, jiff::Timestamp::now().to_string()],
+                    "INSERT INTO campaigns (edition, subject, started_at, list)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![edition, subject, jiff::Timestamp::now().to_string(), list],
                 )
                 .map_err(|e| db_error(&path, e))?;
                 (tx.last_insert_rowid(), true)
@@ -66,7 +69,9 @@ impl Store {
                 "INSERT INTO deliveries (campaign, subscriber, email, name, token, state)
                  SELECT ?1, id, email, name, '', 'pending' FROM subscribers
                  WHERE status = 'active' AND bounced_at IS NULL
-                 AND id NOT IN (SELECT subscriber FROM deliveries WHERE campaign = ?1)",
+                 AND id NOT IN (SELECT subscriber FROM deliveries WHERE campaign = ?1)
+                 AND id IN (SELECT subscriber FROM memberships WHERE status = 'active'
+                     AND list = (SELECT list FROM campaigns WHERE id = ?1))",
                 [id],
             )
             .map_err(|e| db_error(&path, e))? as u64
@@ -109,7 +114,10 @@ impl Store {
                  email = (SELECT email FROM subscribers s WHERE s.id = deliveries.subscriber),
                  name = (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber)
                  WHERE campaign = ?1 AND state = 'failed'
-                 AND subscriber IN (SELECT id FROM subscribers WHERE status = 'active' AND bounced_at IS NULL)",
+                 AND subscriber IN (SELECT m.subscriber FROM memberships m
+                     JOIN campaigns c ON c.id = ?1 AND m.list = c.list
+                     JOIN subscribers s ON s.id = m.subscriber
+                     WHERE m.status = 'active' AND s.status = 'active' AND s.bounced_at IS NULL)",
                 [id],
             )
             .map_err(|e| self.err(e))?;
@@ -299,16 +307,28 @@ mod tests {
     #[test]
     fn a_campaign_keeps_its_recipients_and_resumes() {
         let (_d, mut s) = store();
-        s.add("a@example.org", None, Source::Cli).unwrap();
-        s.add("b@example.org", None, Source::Cli).unwrap();
-        assert_eq!(s.start_campaign(2, "Betreff", false).unwrap(), 2);
+        s.add("a@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
+        s.add("b@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
+        assert_eq!(
+            s.start_campaign(2, "Betreff", "newsletter", false).unwrap(),
+            2
+        );
         let pending = s.pending(2).unwrap();
         s.mark_sent(2, &pending[0], 1).unwrap();
-        s.add("c@example.org", None, Source::Cli).unwrap();
+        s.add("c@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
         // Started again: nobody new joins unless asked, and only the unsent one is pending.
-        assert_eq!(s.start_campaign(2, "Betreff", false).unwrap(), 0);
+        assert_eq!(
+            s.start_campaign(2, "Betreff", "newsletter", false).unwrap(),
+            0
+        );
         assert_eq!(s.pending(2).unwrap().len(), 1);
-        assert_eq!(s.start_campaign(2, "Betreff", true).unwrap(), 1);
+        assert_eq!(
+            s.start_campaign(2, "Betreff", "newsletter", true).unwrap(),
+            1
+        );
         assert_eq!(s.pending(2).unwrap().len(), 2);
         for d in s.pending(2).unwrap() {
             s.mark_failed(2, d.subscriber, 3, "550 nein").unwrap();
@@ -318,7 +338,7 @@ mod tests {
         assert_eq!((st.sent, st.failed, st.pending), (1, 2, 0));
         assert!(st.finished_at.is_some());
         // One of the failed unsubscribes: only the other is tried again.
-        assert!(s.unsubscribe_address("B@example.org").unwrap());
+        assert!(s.unsubscribe_address("B@example.org", None).unwrap());
         assert_eq!(s.retry_failed(2).unwrap(), 1);
         assert_eq!(s.status(2).unwrap().unwrap().finished_at, None);
         assert_eq!(s.pending(2).unwrap().len(), 1);
@@ -327,15 +347,16 @@ mod tests {
     #[test]
     fn a_retry_takes_the_corrected_name() {
         let (_d, mut s) = store();
-        s.add("a@example.org", Some("Anna"), Source::Cli).unwrap();
-        s.start_campaign(3, "Betreff", false).unwrap();
+        s.add("a@example.org", Some("Anna"), Source::Cli, "newsletter")
+            .unwrap();
+        s.start_campaign(3, "Betreff", "newsletter", false).unwrap();
         s.conn
             .execute("UPDATE deliveries SET name = 'An\r\nna'", [])
             .unwrap();
         let d = s.pending(3).unwrap().pop().unwrap();
         s.mark_failed(3, d.subscriber, 0, "the stored name cannot go into a mail")
             .unwrap();
-        s.add("a@example.org", Some("Anna Neu"), Source::Cli)
+        s.add("a@example.org", Some("Anna Neu"), Source::Cli, "newsletter")
             .unwrap();
         assert_eq!(s.retry_failed(3).unwrap(), 1);
         let again = s.pending(3).unwrap().pop().unwrap();
@@ -345,12 +366,14 @@ mod tests {
     #[test]
     fn unsubscribing_during_a_campaign_takes_the_recipient_out() {
         let (_d, mut s) = store();
-        s.add("a@example.org", None, Source::Cli).unwrap();
-        s.add("b@example.org", None, Source::Cli).unwrap();
-        s.start_campaign(7, "Betreff", false).unwrap();
+        s.add("a@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
+        s.add("b@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
+        s.start_campaign(7, "Betreff", "newsletter", false).unwrap();
         let pending = s.pending(7).unwrap();
         assert!(s.still_pending(7, pending[1].subscriber).unwrap());
-        assert!(s.unsubscribe_address("b@example.org").unwrap());
+        assert!(s.unsubscribe_address("b@example.org", None).unwrap());
         assert!(!s.still_pending(7, pending[1].subscriber).unwrap());
         assert_eq!(s.pending(7).unwrap().len(), 1);
         // Its message was already on its way: the journal records that it went out.
@@ -361,6 +384,9 @@ mod tests {
         s.mark_sent(7, &pending[0], 1).unwrap();
         assert_eq!(s.status(7).unwrap().unwrap().sent, 1);
         // Nobody who is not active joins later either.
-        assert_eq!(s.start_campaign(7, "Betreff", true).unwrap(), 0);
+        assert_eq!(
+            s.start_campaign(7, "Betreff", "newsletter", true).unwrap(),
+            0
+        );
     }
 }

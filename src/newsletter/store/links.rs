@@ -181,7 +181,7 @@ pub(super) fn hash_stored_tokens(tx: &rusqlite::Transaction<'_>) -> rusqlite::Re
 #[cfg(test)]
 mod tests {
     use super::super::Via;
-    use super::super::optin::{SignupRequest, Unsubscribed};
+    use super::super::optin::{Requested, SignupRequest, Unsubscribed};
     use super::super::subscribers::Source;
     use super::super::{MIGRATIONS, Step, Store, is_token};
     use super::*;
@@ -217,8 +217,9 @@ mod tests {
     #[test]
     fn the_database_holds_no_unsubscribe_token_only_its_hash() {
         let (_d, mut s) = store();
-        s.add("leser@example.org", None, Source::Cli).unwrap();
-        s.start_campaign(1, "Ausgabe", false).unwrap();
+        s.add("leser@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
+        s.start_campaign(1, "Ausgabe", "newsletter", false).unwrap();
         let [delivery] = s.pending(1).unwrap().try_into().unwrap();
         assert!(is_token(&delivery.token), "{}", delivery.token);
         let bytes = file_bytes(s.path());
@@ -230,7 +231,8 @@ mod tests {
         let (email, _) = s.by_unsubscribe_token(&delivery.token).unwrap().unwrap();
         assert_eq!(email, "leser@example.org");
         // The same token for every edition of one subscription.
-        s.start_campaign(2, "Ausgabe 2", false).unwrap();
+        s.start_campaign(2, "Ausgabe 2", "newsletter", false)
+            .unwrap();
         assert_eq!(s.pending(2).unwrap()[0].token, delivery.token);
     }
 
@@ -261,7 +263,10 @@ mod tests {
         let request = SignupRequest {
             email: "a@example.org",
             name: None,
-            consent: "Ja.",
+            lists: &[Requested {
+                list: "newsletter",
+                consent: "Ja.",
+            }],
             now: t0,
             valid_for: jiff::SignedDuration::from_hours(48),
         };
@@ -276,14 +281,14 @@ mod tests {
         };
         let first = confirm(&mut s);
         assert!(matches!(
-            s.unsubscribe(&first, Via::Link, t0).unwrap(),
+            s.unsubscribe(&first, None, Via::Link, t0).unwrap(),
             Unsubscribed::Now { .. }
         ));
         let second = confirm(&mut s);
         assert_ne!(first, second);
         assert_eq!(s.by_unsubscribe_token(&first).unwrap(), None);
         assert_eq!(
-            s.unsubscribe(&first, Via::Link, t0).unwrap(),
+            s.unsubscribe(&first, None, Via::Link, t0).unwrap(),
             Unsubscribed::Unknown
         );
         assert!(s.by_unsubscribe_token(&second).unwrap().is_some());
@@ -292,8 +297,9 @@ mod tests {
     #[test]
     fn losing_the_key_file_breaks_no_link_already_sent() {
         let (_d, mut s) = store();
-        s.add("leser@example.org", None, Source::Cli).unwrap();
-        s.start_campaign(1, "Ausgabe", false).unwrap();
+        s.add("leser@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
+        s.start_campaign(1, "Ausgabe", "newsletter", false).unwrap();
         let sent = s.pending(1).unwrap()[0].token.clone();
         std::fs::remove_file(key_path(s.path())).unwrap();
         let mut s = Store::open(s.path()).unwrap();
@@ -354,7 +360,7 @@ mod tests {
             "the link in a mail already sent still works"
         );
         assert!(matches!(
-            s.unsubscribe(&old_token, Via::OneClick, jiff::Timestamp::now())
+            s.unsubscribe(&old_token, None, Via::OneClick, jiff::Timestamp::now())
                 .unwrap(),
             Unsubscribed::Now { .. }
         ));

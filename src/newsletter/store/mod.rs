@@ -32,7 +32,7 @@ use super::address::Email;
 use crate::error::OpError;
 
 pub use journal::{Delivery, Status as CampaignStatus};
-pub use subscribers::{Added, Consent, Subscriber};
+pub use subscribers::{Added, Consent, Membership, Subscriber};
 
 /// Where the database lives unless `site.yaml` or `--db` say otherwise.
 pub const DEFAULT_DB: &str = ".ozg-site/newsletter.sqlite";
@@ -136,8 +136,44 @@ const MIGRATIONS: [Step; 6] = [
     // 4: unsubscribe tokens only as hashes; `subscribers.token` becomes `link_nonce`, what the
     // tokens are derived from (see `links`).
     Step::Code(links::hash_stored_tokens),
-    // 5: reserved for the lists of issue 17 (another branch brings it; it merges before 6).
-    Step::Sql(""),
+    // 5: lists. Each subscriber belongs to lists, each membership with its own consent record
+    // (the text, its version, when it was asked for and confirmed, by which confirmation link);
+    // a confirmation link confirms the lists of its request; a campaign goes to one list.
+    // Everybody who was subscribed or had left is a member of `newsletter` with the record they
+    // had; a sign-up not confirmed yet has no membership, its open links ask for `newsletter`.
+    Step::Sql(
+        "
+    CREATE TABLE memberships (
+        subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        list TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'unsubscribed')),
+        source TEXT NOT NULL CHECK (source IN ('form', 'import', 'cli')),
+        requested_at TEXT NOT NULL,
+        confirmed_at TEXT,
+        consent TEXT,
+        consent_version TEXT,
+        request TEXT,
+        unsubscribed_at TEXT,
+        unsubscribed_via TEXT,
+        PRIMARY KEY (subscriber, list)
+    );
+    CREATE INDEX memberships_list ON memberships (list, status);
+    INSERT INTO memberships (subscriber, list, status, source, requested_at, confirmed_at, consent,
+        unsubscribed_at, unsubscribed_via)
+    SELECT id, 'newsletter', status, source, COALESCE(requested_at, added_at), confirmed_at, consent,
+        unsubscribed_at, unsubscribed_via
+    FROM subscribers WHERE status IN ('active', 'unsubscribed');
+    CREATE TABLE requested_lists (
+        token_hash TEXT NOT NULL REFERENCES confirmations(token_hash) ON DELETE CASCADE,
+        list TEXT NOT NULL,
+        consent TEXT NOT NULL,
+        PRIMARY KEY (token_hash, list)
+    );
+    INSERT INTO requested_lists (token_hash, list, consent)
+    SELECT token_hash, 'newsletter', consent FROM confirmations;
+    ALTER TABLE campaigns ADD COLUMN list TEXT NOT NULL DEFAULT 'newsletter';
+    ",
+    ),
     // 6: bounces and complaints (see `bounces`): one row per failed recipient of a report, the
     // reports already read (so a second run counts nothing twice), and when an address stopped
     // receiving because of them.
@@ -163,6 +199,18 @@ const MIGRATIONS: [Step; 6] = [
     ",
     ),
 ];
+
+/// The list every site has: the only one of a site without `lists:`, the one editions, `add` and
+/// `import` go to unless told otherwise, and the one databases older than lists migrate into.
+pub const DEFAULT_LIST: &str = "newsletter";
+
+/// The version of a consent text as recorded with a membership: the first 16 hex digits of its
+/// SHA-256, so the record shows which wording was agreed to even after `site.yaml` changed it.
+pub fn consent_version(text: &str) -> String {
+    let mut v = hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
+    v.truncate(16);
+    v
+}
 
 /// Migration 3: every stored address that parses gets its one form and key
 /// ([`Email::parse`]); addresses that do not parse stay as they are (sending marks them failed,
@@ -535,26 +583,64 @@ impl Via {
     }
 }
 
-/// Ends a subscription inside `tx`: status and record, no pending delivery of any campaign, no
-/// open confirmation link that could bring it back unnoticed.
+/// Ends memberships inside `tx`: the one of `list`, or with `None` every one, and the
+/// subscription as a whole. No pending delivery of a campaign to an ended list stays, and no open
+/// confirmation link asking for it could bring it back unnoticed. The subscriber's own status
+/// follows ([`sync_status`]): unsubscribed once no list is left.
 pub(super) fn end_subscription(
+    tx: &Transaction<'_>,
+    id: i64,
+    list: Option<&str>,
+    via: Via,
+    now: jiff::Timestamp,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE memberships SET status = 'unsubscribed', unsubscribed_at = ?3,
+         unsubscribed_via = ?4 WHERE subscriber = ?1 AND status = 'active'
+         AND (?2 IS NULL OR list = ?2)",
+        params![id, list, shown(now), via.as_str()],
+    )?;
+    tx.execute(
+        "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'
+         AND campaign IN (SELECT id FROM campaigns WHERE ?2 IS NULL OR list = ?2)",
+        params![id, list],
+    )?;
+    tx.execute(
+        "UPDATE confirmations SET used_ms = ?3 WHERE subscriber = ?1 AND used_ms IS NULL
+         AND (?2 IS NULL OR token_hash IN (SELECT token_hash FROM requested_lists WHERE list = ?2))",
+        params![id, list, millis(now)],
+    )?;
+    if list.is_none() {
+        tx.execute(
+            "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
+             unsubscribed_via = ?3 WHERE id = ?1",
+            params![id, shown(now), via.as_str()],
+        )?;
+        return Ok(());
+    }
+    sync_status(tx, id, via, now)
+}
+
+/// The subscriber's own status from their memberships: active while one list is, unsubscribed
+/// (with when and how) once an active subscriber has no list left. A sign-up not confirmed yet
+/// has no membership and stays pending.
+pub(super) fn sync_status(
     tx: &Transaction<'_>,
     id: i64,
     via: Via,
     now: jiff::Timestamp,
 ) -> rusqlite::Result<()> {
     tx.execute(
-        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
-         unsubscribed_via = ?3 WHERE id = ?1",
-        params![id, shown(now), via.as_str()],
-    )?;
-    tx.execute(
-        "DELETE FROM deliveries WHERE subscriber = ?1 AND state = 'pending'",
+        "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, unsubscribed_via = NULL
+         WHERE id = ?1 AND status != 'active'
+         AND EXISTS (SELECT 1 FROM memberships WHERE subscriber = ?1 AND status = 'active')",
         [id],
     )?;
     tx.execute(
-        "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL",
-        params![id, millis(now)],
+        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2,
+         unsubscribed_via = ?3 WHERE id = ?1 AND status = 'active'
+         AND NOT EXISTS (SELECT 1 FROM memberships WHERE subscriber = ?1 AND status = 'active')",
+        params![id, shown(now), via.as_str()],
     )?;
     Ok(())
 }
@@ -591,7 +677,11 @@ pub(crate) mod tests {
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].status, SubscriberStatus::Active);
         assert_eq!(list[0].consent.requested_at, "2025-01-02T03:04:05Z");
-        assert_eq!(list[0].consent.source, subscribers::Source::Import);
+        assert_eq!(
+            list[0].consent.source,
+            subscribers::Source::Import,
+            "newsletter"
+        );
         // Opening again changes nothing, and the address key stays the same.
         let hash = s.address_hash("anna@example.org");
         drop(s);
@@ -659,6 +749,103 @@ pub(crate) mod tests {
         // The duplicate's pending mail is gone; the others' stay, in their new form.
         let pending: Vec<_> = s.pending(1).unwrap().into_iter().map(|d| d.email).collect();
         assert_eq!(pending, vec!["kaputt\r\n@example.org", "anna@example.org"]);
+    }
+
+    /// A database as the version before lists made it (schema 4), with a subscriber, one who
+    /// left, an open sign-up and a campaign half sent.
+    fn database_of_schema_4(path: &Path) {
+        let mut conn = Connection::open(path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for step in &MIGRATIONS[..4] {
+            match step {
+                Step::Sql(batch) => tx.execute_batch(batch).unwrap(),
+                Step::Code(run) => run(&tx).unwrap(),
+            }
+        }
+        tx.execute_batch(
+            "PRAGMA user_version = 4;
+             INSERT INTO meta (key, value) VALUES ('address_key', '00112233445566778899aabbccddeeff');
+             INSERT INTO subscribers (id, email, email_key, name, link_nonce, added_at, status,
+                 source, requested_at, confirmed_at, consent)
+             VALUES (1, 'anna@example.org', 'anna@example.org', 'Anna', 'n1',
+                 '2025-03-01T08:00:00Z', 'active', 'form', '2025-03-01T08:00:00Z',
+                 '2025-03-01T08:05:00Z', 'Ich möchte den Newsletter.');
+             INSERT INTO subscribers (id, email, email_key, name, link_nonce, added_at, status,
+                 source, requested_at, unsubscribed_at, unsubscribed_via)
+             VALUES (2, 'bernd@example.org', 'bernd@example.org', NULL, 'n2',
+                 '2025-01-01T00:00:00Z', 'unsubscribed', 'import', '2025-01-01T00:00:00Z',
+                 '2025-06-01T10:00:00Z', 'one-click');
+             INSERT INTO subscribers (id, email, email_key, name, link_nonce, added_at, status,
+                 source, requested_at)
+             VALUES (3, 'clara@example.org', 'clara@example.org', NULL, 'n3',
+                 '2025-07-01T00:00:00Z', 'pending', 'form', '2025-07-01T00:00:00Z');
+             INSERT INTO confirmations (token_hash, subscriber, name, consent, created_at,
+                 expires_ms) VALUES ('h3', 3, 'Clara', 'Ich möchte den Newsletter.',
+                 '2025-07-01T00:00:00Z', 99999999999999);
+             INSERT INTO campaigns (id, edition, subject, started_at) VALUES (1, 4, 'Ausgabe 4', 'x');
+             INSERT INTO deliveries (campaign, subscriber, email, name, token, state, sent_at)
+             VALUES (1, 1, 'anna@example.org', 'Anna', '', 'sent', '2025-04-01T09:00:00Z');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn a_database_from_before_lists_keeps_everybody_in_the_newsletter_list_with_their_consent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.sqlite");
+        database_of_schema_4(&path);
+        let mut s = Store::open(&path).unwrap();
+        let people = s.list().unwrap();
+        assert_eq!(people.len(), 3, "nobody is lost");
+        let anna = &people[0];
+        assert_eq!(anna.email, "anna@example.org");
+        assert_eq!(anna.status, SubscriberStatus::Active);
+        assert_eq!(anna.lists.len(), 1);
+        let m = &anna.lists[0];
+        assert_eq!(m.list, DEFAULT_LIST);
+        assert_eq!(m.status, SubscriberStatus::Active);
+        assert_eq!(m.consent, anna.consent, "the record moves over unchanged");
+        assert_eq!(
+            m.consent.statement.as_deref(),
+            Some("Ich möchte den Newsletter.")
+        );
+        assert_eq!(
+            m.consent.confirmed_at.as_deref(),
+            Some("2025-03-01T08:05:00Z")
+        );
+        let bernd = &people[1];
+        assert_eq!(bernd.lists[0].status, SubscriberStatus::Unsubscribed);
+        assert_eq!(
+            bernd.lists[0].consent.unsubscribed_via.as_deref(),
+            Some("one-click")
+        );
+        // The open sign-up is no member yet; its link asks for the newsletter.
+        let clara = &people[2];
+        assert_eq!(clara.status, SubscriberStatus::Pending);
+        assert!(clara.lists.is_empty());
+        let asked: String = s
+            .conn
+            .query_row(
+                "SELECT list FROM requested_lists WHERE token_hash = 'h3'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(asked, DEFAULT_LIST);
+        // The journal and the campaign's list survive; the subscriber count is the same.
+        assert_eq!(s.deliveries_of(1).unwrap().len(), 1);
+        assert_eq!(s.count(Some(DEFAULT_LIST)).unwrap(), 1);
+        assert_eq!(s.count(None).unwrap(), 1);
+        assert_eq!(
+            s.start_campaign(4, "Ausgabe 4", DEFAULT_LIST, true)
+                .unwrap(),
+            0
+        );
+        // Opening again changes nothing.
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.list().unwrap(), people);
     }
 
     #[test]

@@ -23,23 +23,37 @@ use crate::error::OpError;
 pub struct SignupRequest<'a> {
     pub email: &'a str,
     pub name: Option<&'a str>,
-    /// The statement shown beside the form, recorded when the link is clicked.
-    pub consent: &'a str,
+    /// The lists ticked, each with the consent statement shown beside it, recorded when the link
+    /// is clicked. At least one.
+    pub lists: &'a [Requested<'a>],
     pub now: Timestamp,
     /// How long the confirmation link is valid.
     pub valid_for: SignedDuration,
 }
 
+/// A list asked for in a sign-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requested<'a> {
+    /// The list's id from `site.yaml`.
+    pub list: &'a str,
+    /// Its consent statement, word for word as shown.
+    pub consent: &'a str,
+}
+
 /// What a sign-up leads to; the caller turns it into the mail to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signup {
-    /// New, not confirmed yet, or unsubscribed before: this link confirms.
+    /// New, not confirmed yet, unsubscribed before, or asking for a list more: this link
+    /// confirms the lists asked for that the address does not receive yet.
     Confirm {
         subscriber: i64,
         token: String,
         expires_at: Timestamp,
+        /// The consent statements of the lists this link confirms (one paragraph each): the
+        /// mail quotes them, not those of lists the address receives already.
+        consent: String,
     },
-    /// The address receives the newsletter already: tell its owner, with the way out.
+    /// The address receives every list asked for already: tell its owner, with the way out.
     AlreadyActive {
         subscriber: i64,
         unsubscribe_token: String,
@@ -63,7 +77,8 @@ pub enum Confirmed {
 /// What a confirmation link would do, looked up without using it (the page with the button).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
-    /// Valid: the button confirms this address, with the consent statement of its request.
+    /// Valid: the button confirms this address, with the consent statements of its request (one
+    /// paragraph per list).
     Open {
         email: String,
         consent: String,
@@ -112,6 +127,9 @@ impl Store {
         let fail = |e: rusqlite::Error| db_error(&path, e);
         let key = address_key(request.email);
         let link_key = self.link_key.clone();
+        if request.lists.is_empty() {
+            return Err(OpError::Internal("a sign-up asked for no list".into()));
+        }
         let tx = self.write()?;
         let existing: Option<(i64, SubscriberStatus, String)> = tx
             .query_row(
@@ -121,8 +139,28 @@ impl Store {
             )
             .optional()
             .map_err(fail)?;
+        // The lists asked for that the address does not receive yet.
+        let mut wanted = Vec::new();
+        for r in request.lists {
+            let receives = match &existing {
+                Some((id, ..)) => tx
+                    .query_row(
+                        "SELECT 1 FROM memberships WHERE subscriber = ?1 AND list = ?2
+                         AND status = 'active'",
+                        params![id, r.list],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(fail)?
+                    .is_some(),
+                None => false,
+            };
+            if !receives && !wanted.iter().any(|w: &&Requested<'_>| w.list == r.list) {
+                wanted.push(r);
+            }
+        }
         let outcome = match existing {
-            Some((id, SubscriberStatus::Active, nonce)) => {
+            Some((id, SubscriberStatus::Active, nonce)) if wanted.is_empty() => {
                 let token = link_key.token(&nonce);
                 super::links::register(&tx, id, &token).map_err(fail)?;
                 Signup::AlreadyActive {
@@ -149,6 +187,8 @@ impl Store {
                 };
                 let token = new_token()?;
                 let expires_at = plus(request.now, request.valid_for);
+                let statements: Vec<&str> = wanted.iter().map(|r| r.consent).collect();
+                let consent = statements.join("\n\n");
                 tx.execute(
                     "INSERT INTO confirmations (token_hash, subscriber, name, consent, created_at,
                      expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -156,16 +196,24 @@ impl Store {
                         token_hash(&token),
                         id,
                         request.name,
-                        request.consent,
+                        consent,
                         shown(request.now),
                         millis(expires_at)
                     ],
                 )
                 .map_err(fail)?;
+                for r in &wanted {
+                    tx.execute(
+                        "INSERT INTO requested_lists (token_hash, list, consent) VALUES (?1, ?2, ?3)",
+                        params![token_hash(&token), r.list, r.consent],
+                    )
+                    .map_err(fail)?;
+                }
                 Signup::Confirm {
                     subscriber: id,
                     token,
                     expires_at,
+                    consent,
                 }
             }
         };
@@ -184,9 +232,9 @@ impl Store {
         })
     }
 
-    /// Confirms the sign-up of `token` at `now`: single use, valid until it expires. The
-    /// subscriber takes the name and consent of this link's request — and only of this one: an
-    /// empty name clears one given before.
+    /// Confirms the sign-up of `token` at `now`: single use, valid until it expires. The lists of
+    /// this link's request become active, each with its own consent record; the subscriber takes
+    /// the name of this request — and only of this one: an empty name clears one given before.
     pub fn confirm(&mut self, token: &str, now: Timestamp) -> Result<Confirmed, OpError> {
         let path = self.path.clone();
         let fail = |e: rusqlite::Error| db_error(&path, e);
@@ -203,10 +251,55 @@ impl Store {
             Link::Expired => return Ok(Confirmed::Expired),
             Link::Unknown => return Ok(Confirmed::Unknown),
         }
-        // Every other link of this subscriber is spent too: one confirmation, one record.
+        let was_active: bool = tx
+            .query_row(
+                "SELECT status = 'active' FROM subscribers WHERE id = ?1",
+                [row.subscriber],
+                |r| r.get(0),
+            )
+            .map_err(fail)?;
+        let lists: Vec<(String, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT list, consent FROM requested_lists WHERE token_hash = ?1")
+                .map_err(fail)?;
+            let rows = stmt
+                .query_map([&hash], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(fail)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(fail)?
+        };
+        for (list, consent) in &lists {
+            tx.execute(
+                "INSERT INTO memberships (subscriber, list, status, source, requested_at,
+                 confirmed_at, consent, consent_version, request)
+                 VALUES (?1, ?2, 'active', 'form', ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (subscriber, list) DO UPDATE SET status = 'active', source = 'form',
+                 requested_at = ?3, confirmed_at = ?4, consent = ?5, consent_version = ?6,
+                 request = ?7, unsubscribed_at = NULL, unsubscribed_via = NULL",
+                params![
+                    row.subscriber,
+                    list,
+                    row.requested_at,
+                    shown(now),
+                    consent,
+                    super::consent_version(consent),
+                    hash
+                ],
+            )
+            .map_err(fail)?;
+        }
+        // Every link of this subscriber that asks for nothing more is spent too: one
+        // confirmation, one record. A link asking for a list still missing stays open.
         tx.execute(
-            "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL",
+            "UPDATE confirmations SET used_ms = ?2 WHERE subscriber = ?1 AND used_ms IS NULL
+             AND NOT EXISTS (SELECT 1 FROM requested_lists r
+                 WHERE r.token_hash = confirmations.token_hash AND r.list NOT IN
+                 (SELECT list FROM memberships WHERE subscriber = ?1 AND status = 'active'))",
             params![row.subscriber, millis(now)],
+        )
+        .map_err(fail)?;
+        tx.execute(
+            "UPDATE confirmations SET used_ms = ?2 WHERE token_hash = ?1",
+            params![hash, millis(now)],
         )
         .map_err(fail)?;
         tx.execute(
@@ -223,8 +316,11 @@ impl Store {
         )
         .map_err(fail)?;
         // A new subscription, a new unsubscribe link: one from before (an earlier subscription
-        // that ended, a mail someone forwarded) no longer ends this one.
-        super::links::renew(&tx, &path, &link_key, row.subscriber)?;
+        // that ended, a mail someone forwarded) no longer ends this one. A list added to a
+        // subscription that goes on keeps the link its earlier mails carry.
+        if !was_active {
+            super::links::renew(&tx, &path, &link_key, row.subscriber)?;
+        }
         let hash = super::hash_address(&address_key, &row.email);
         tx.execute("DELETE FROM forgotten WHERE address_hash = ?1", [hash])
             .map_err(fail)?;
@@ -247,10 +343,35 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Unsubscribes the owner of `token`: no more editions, not even of a campaign being sent.
+    /// The address and lists behind an unsubscribe token, for the page that offers ending one
+    /// list or all.
+    pub fn lists_by_unsubscribe_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<super::Subscriber>, OpError> {
+        let Some(id) = super::links::subscriber_of(&self.conn, token).map_err(|e| self.err(e))?
+        else {
+            return Ok(None);
+        };
+        let email: Option<String> = self
+            .conn
+            .query_row("SELECT email FROM subscribers WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match email {
+            Some(email) => self.find(&email),
+            None => Ok(None),
+        }
+    }
+
+    /// Unsubscribes the owner of `token` from `list`, or with `None` from every list: nothing
+    /// more of it, not even of a campaign being sent.
     pub fn unsubscribe(
         &mut self,
         token: &str,
+        list: Option<&str>,
         via: Via,
         now: Timestamp,
     ) -> Result<Unsubscribed, OpError> {
@@ -269,11 +390,26 @@ impl Store {
                     .optional()
                     .map_err(fail)?,
             };
-        let outcome = match found {
-            None => Unsubscribed::Unknown,
-            Some((_, email, SubscriberStatus::Unsubscribed)) => Unsubscribed::Already { email },
-            Some((id, email, _)) => {
-                end_subscription(&tx, id, via, now).map_err(fail)?;
+        let member = |id: i64, list: &str| {
+            tx.query_row(
+                "SELECT 1 FROM memberships WHERE subscriber = ?1 AND list = ?2
+                 AND status = 'active'",
+                params![id, list],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+        };
+        let outcome = match (found, list) {
+            (None, _) => Unsubscribed::Unknown,
+            (Some((_, email, SubscriberStatus::Unsubscribed)), _) => {
+                Unsubscribed::Already { email }
+            }
+            (Some((id, email, _)), Some(list)) if !member(id, list).map_err(fail)? => {
+                Unsubscribed::Already { email }
+            }
+            (Some((id, email, _)), list) => {
+                end_subscription(&tx, id, list, via, now).map_err(fail)?;
                 Unsubscribed::Now { email }
             }
         };
@@ -389,6 +525,7 @@ fn find_link(conn: &rusqlite::Connection, hash: &str) -> rusqlite::Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::newsletter::store::consent_version;
     use crate::newsletter::store::subscribers::Source;
     use crate::newsletter::store::tests::store;
 
@@ -403,7 +540,10 @@ mod tests {
         SignupRequest {
             email,
             name: Some("Erika"),
-            consent: "Ich möchte den Newsletter.",
+            lists: &[Requested {
+                list: "newsletter",
+                consent: "Ich möchte den Newsletter.",
+            }],
             now,
             valid_for: SignedDuration::from_hours(48),
         }
@@ -441,7 +581,7 @@ mod tests {
         let first = s.signup(&request("Erika@Example.org", t0), mail).unwrap();
         let pending = s.find("erika@example.org").unwrap().unwrap();
         assert_eq!(pending.status, SubscriberStatus::Pending);
-        assert_eq!(s.count().unwrap(), 0, "pending receives nothing");
+        assert_eq!(s.count(None).unwrap(), 0, "pending receives nothing");
         assert_eq!(s.queued().unwrap(), 1);
         let t1 = plus(t0, SignedDuration::from_hours(1));
         assert_eq!(
@@ -470,6 +610,133 @@ mod tests {
             matches!(again, Signup::AlreadyActive { unsubscribe_token, .. } if unsubscribe_token == s.unsubscribe_token(&active.link_nonce))
         );
         assert_eq!(s.queued().unwrap(), 2);
+    }
+
+    fn for_lists<'a>(
+        email: &'a str,
+        lists: &'a [Requested<'a>],
+        now: Timestamp,
+    ) -> SignupRequest<'a> {
+        SignupRequest {
+            email,
+            name: None,
+            lists,
+            now,
+            valid_for: SignedDuration::from_hours(48),
+        }
+    }
+
+    const NEWSLETTER: Requested<'static> = Requested {
+        list: "newsletter",
+        consent: "Ich möchte den Newsletter.",
+    };
+    const SPRECHSTUNDEN: Requested<'static> = Requested {
+        list: "sprechstunden",
+        consent: "Ich möchte zu den Sprechstunden eingeladen werden.",
+    };
+
+    #[test]
+    fn a_confirmation_confirms_the_lists_of_its_request_each_with_its_own_record() {
+        let (_d, mut s) = store();
+        let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
+        let both = [NEWSLETTER, SPRECHSTUNDEN];
+        let link = token_of(
+            &s.signup(&for_lists("a@example.org", &both, t0), mail)
+                .unwrap(),
+        );
+        let t1 = plus(t0, SignedDuration::from_hours(1));
+        s.confirm(&link, t1).unwrap();
+        let a = s.find("a@example.org").unwrap().unwrap();
+        assert!(a.receives("newsletter") && a.receives("sprechstunden"));
+        let m = a.membership("sprechstunden").unwrap();
+        assert_eq!(m.consent.statement.as_deref(), Some(SPRECHSTUNDEN.consent));
+        assert_eq!(
+            m.consent.confirmed_at.as_deref(),
+            Some("2026-01-10T10:00:00Z")
+        );
+        assert_eq!(m.consent.requested_at, "2026-01-10T09:00:00Z");
+        assert_eq!(
+            m.consent_version.as_deref(),
+            Some(consent_version(SPRECHSTUNDEN.consent).as_str())
+        );
+        assert_eq!(m.request.as_deref(), Some(token_hash(&link).as_str()));
+        assert_eq!(s.count(Some("sprechstunden")).unwrap(), 1);
+        // One-click from a Sprechstunden mail ends that list only.
+        let token = s.unsubscribe_token(&a.link_nonce);
+        assert!(matches!(
+            s.unsubscribe(&token, Some("sprechstunden"), Via::OneClick, t1)
+                .unwrap(),
+            Unsubscribed::Now { .. }
+        ));
+        assert!(matches!(
+            s.unsubscribe(&token, Some("sprechstunden"), Via::OneClick, t1)
+                .unwrap(),
+            Unsubscribed::Already { .. }
+        ));
+        let a = s.find("a@example.org").unwrap().unwrap();
+        assert_eq!(a.status, SubscriberStatus::Active);
+        assert!(a.receives("newsletter") && !a.receives("sprechstunden"));
+        let left = a.membership("sprechstunden").unwrap();
+        assert_eq!(left.consent.unsubscribed_via.as_deref(), Some("one-click"));
+        assert_eq!(
+            left.consent.statement.as_deref(),
+            Some(SPRECHSTUNDEN.consent),
+            "the record stays"
+        );
+        // "All lists" ends the rest, and the subscriber.
+        assert!(matches!(
+            s.unsubscribe(&token, None, Via::Link, t1).unwrap(),
+            Unsubscribed::Now { .. }
+        ));
+        let a = s.find("a@example.org").unwrap().unwrap();
+        assert_eq!(a.status, SubscriberStatus::Unsubscribed);
+        assert!(!a.receives("newsletter"));
+    }
+
+    #[test]
+    fn a_second_sign_up_adds_its_list_only_after_its_own_confirmation() {
+        let (_d, mut s) = store();
+        let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
+        let first = token_of(
+            &s.signup(&for_lists("a@example.org", &[NEWSLETTER], t0), mail)
+                .unwrap(),
+        );
+        s.confirm(&first, t0).unwrap();
+        let before = s.find("a@example.org").unwrap().unwrap();
+        // Asking for the newsletter again: nothing to confirm.
+        assert!(matches!(
+            s.signup(&for_lists("a@example.org", &[NEWSLETTER], t0), mail)
+                .unwrap(),
+            Signup::AlreadyActive { .. }
+        ));
+        // Asking for both: a link for the list still missing, and nothing changes until it is used.
+        let second = token_of(
+            &s.signup(
+                &for_lists("a@example.org", &[NEWSLETTER, SPRECHSTUNDEN], t0),
+                mail,
+            )
+            .unwrap(),
+        );
+        assert_eq!(s.find("a@example.org").unwrap().unwrap(), before);
+        assert_eq!(
+            s.confirmation_link(&second, t0).unwrap(),
+            Link::Open {
+                email: "a@example.org".into(),
+                consent: SPRECHSTUNDEN.consent.into()
+            }
+        );
+        s.confirm(&second, t0).unwrap();
+        let after = s.find("a@example.org").unwrap().unwrap();
+        assert!(after.receives("sprechstunden"));
+        assert_eq!(
+            after.membership("newsletter"),
+            before.membership("newsletter"),
+            "the newsletter's record is the first confirmation's"
+        );
+        assert_eq!(
+            after.link_nonce, before.link_nonce,
+            "links in earlier mails still work"
+        );
     }
 
     #[test]
@@ -502,13 +769,13 @@ mod tests {
         let s2 = s.signup(&request("a@example.org", t0), mail).unwrap();
         assert!(matches!(s2, Signup::AlreadyActive { .. }));
         assert_eq!(
-            s.unsubscribe(&token, Via::OneClick, t0).unwrap(),
+            s.unsubscribe(&token, None, Via::OneClick, t0).unwrap(),
             Unsubscribed::Now {
                 email: "a@example.org".into()
             }
         );
         assert_eq!(
-            s.unsubscribe(&token, Via::Link, t0).unwrap(),
+            s.unsubscribe(&token, None, Via::Link, t0).unwrap(),
             Unsubscribed::Already {
                 email: "a@example.org".into()
             }
@@ -516,7 +783,8 @@ mod tests {
         let gone = s.find("a@example.org").unwrap().unwrap();
         assert_eq!(gone.consent.unsubscribed_via.as_deref(), Some("one-click"));
         assert_eq!(
-            s.unsubscribe(&new_token().unwrap(), Via::Link, t0).unwrap(),
+            s.unsubscribe(&new_token().unwrap(), None, Via::Link, t0)
+                .unwrap(),
             Unsubscribed::Unknown
         );
         // A new sign-up leaves the record alone until confirmed, then subscribes again.
@@ -535,13 +803,14 @@ mod tests {
     fn a_forgotten_address_may_sign_up_again_itself() {
         let (_d, mut s) = store();
         let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
-        s.add("a@example.org", None, Source::Cli).unwrap();
+        s.add("a@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
         s.forget("a@example.org").unwrap();
         let t = token_of(&s.signup(&request("a@example.org", t0), mail).unwrap());
         assert!(s.is_forgotten("a@example.org").unwrap());
         s.confirm(&t, t0).unwrap();
         assert!(!s.is_forgotten("a@example.org").unwrap());
-        assert_eq!(s.count().unwrap(), 1);
+        assert_eq!(s.count(None).unwrap(), 1);
     }
 
     #[test]
@@ -549,7 +818,8 @@ mod tests {
         let (_d, mut s) = store();
         let t0: Timestamp = "2026-01-10T09:00:00Z".parse().unwrap();
         s.signup(&request("a@example.org", t0), mail).unwrap();
-        s.add("b@example.org", None, Source::Cli).unwrap();
+        s.add("b@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
         // The queued mail went out.
         for m in s.claim_due(t0, SignedDuration::from_secs(60), 10).unwrap() {
             s.mail_done(m.id).unwrap();
@@ -592,7 +862,7 @@ mod tests {
         // Unsubscribed and back with a name: the new link's name counts, and a later
         // confirmation without one clears it again.
         let token = s.unsubscribe_token(&active.link_nonce);
-        s.unsubscribe(&token, Via::Link, t1).unwrap();
+        s.unsubscribe(&token, None, Via::Link, t1).unwrap();
         let t2 = plus(t1, SignedDuration::from_hours(1));
         let with_name = token_of(
             &s.signup(&named("opfer@example.org", Some("Olga"), t2), mail)

@@ -68,9 +68,72 @@ pub struct Subscriber {
     pub link_nonce: String,
     pub status: SubscriberStatus,
     pub consent: Consent,
+    /// The lists they belong to or left, by list id, each with its own consent record.
+    pub lists: Vec<Membership>,
+}
+
+/// Belonging to one list, with the consent record of that list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The list's id from `site.yaml` (`newsletter`, `sprechstunden`).
+    pub list: String,
+    /// [`SubscriberStatus::Active`] or [`SubscriberStatus::Unsubscribed`]: a sign-up not
+    /// confirmed yet is no membership.
+    pub status: SubscriberStatus,
+    pub consent: Consent,
+    /// The version of the consent text ([`super::consent_version`]), for form sign-ups.
+    pub consent_version: Option<String>,
+    /// The confirmation link (its hash) that confirmed this membership, for form sign-ups.
+    pub request: Option<String>,
+}
+
+impl Membership {
+    /// The columns of [`Membership::record`], after the list's id.
+    pub const RECORD: [&'static str; 9] = [
+        "list",
+        "status",
+        "source",
+        "requested_at",
+        "confirmed_at",
+        "consent",
+        "consent_version",
+        "unsubscribed_at",
+        "unsubscribed_via",
+    ];
+
+    /// The membership's consent record in the order of [`Membership::RECORD`].
+    pub fn record(&self) -> [String; 9] {
+        let c = &self.consent;
+        let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            self.list.clone(),
+            self.status.as_str().to_string(),
+            c.source.as_str().to_string(),
+            c.requested_at.clone(),
+            or_empty(&c.confirmed_at),
+            or_empty(&c.statement),
+            or_empty(&self.consent_version),
+            or_empty(&c.unsubscribed_at),
+            or_empty(&c.unsubscribed_via),
+        ]
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == SubscriberStatus::Active
+    }
 }
 
 impl Subscriber {
+    /// Whether they receive what is sent to `list`.
+    pub fn receives(&self, list: &str) -> bool {
+        self.lists.iter().any(|m| m.list == list && m.is_active())
+    }
+
+    /// Their membership of `list`, if they ever had one.
+    pub fn membership(&self, list: &str) -> Option<&Membership> {
+        self.lists.iter().find(|m| m.list == list)
+    }
+
     /// The columns of [`Subscriber::record`]: an export's header row, the keys of
     /// `subscribers show`.
     pub const RECORD: [&'static str; 9] = [
@@ -151,6 +214,27 @@ fn subscriber(r: &Row<'_>) -> rusqlite::Result<Subscriber> {
             unsubscribed_at: r.get(9)?,
             unsubscribed_via: r.get(10)?,
         },
+        lists: Vec::new(),
+    })
+}
+
+const MEMBERSHIP_COLUMNS: &str = "list, status, source, requested_at, confirmed_at, consent,
+    consent_version, request, unsubscribed_at, unsubscribed_via";
+
+fn membership(r: &Row<'_>) -> rusqlite::Result<Membership> {
+    Ok(Membership {
+        list: r.get(0)?,
+        status: r.get(1)?,
+        consent: Consent {
+            source: Source::parse(&r.get::<_, String>(2)?),
+            requested_at: r.get(3)?,
+            confirmed_at: r.get(4)?,
+            statement: r.get(5)?,
+            unsubscribed_at: r.get(8)?,
+            unsubscribed_via: r.get(9)?,
+        },
+        consent_version: r.get(6)?,
+        request: r.get(7)?,
     })
 }
 
@@ -167,6 +251,7 @@ impl Store {
         email: &str,
         name: Option<&str>,
         source: Source,
+        list: &str,
     ) -> Result<Added, OpError> {
         let email = Email::parse(email).map_err(|e| OpError::Invalid(e.reason(email)))?;
         let name = match name.map(clean_name) {
@@ -175,7 +260,7 @@ impl Store {
             None => None,
         };
         let rename = name.is_some();
-        let (imported, renamed) = self.insert(&[(email, name.clone())], source, rename)?;
+        let (imported, renamed) = self.insert(&[(email, name.clone())], source, list, rename)?;
         Ok(match imported {
             _ if renamed > 0 => Added::Renamed(name),
             Imported { added: 1, .. } => Added::Added,
@@ -188,18 +273,20 @@ impl Store {
         })
     }
 
-    /// Adds many in one transaction (`subscribers import`). Nothing already stored changes: an
+    /// Adds many to `list` in one transaction (`subscribers import`). Nothing already stored changes: an
     /// active subscriber keeps their name (they may have given it themselves, through the form;
     /// an old list must not overwrite it — `subscribers add --name` corrects one); a pending
     /// sign-up stays pending (only its confirmation link activates it); addresses that
     /// unsubscribed or were forgotten are refused (an old list must never bring back someone who
-    /// left). Names must be [`clean_name`]'s; others are refused as a whole.
+    /// left, that list or all). An active subscriber of other lists joins `list`.
+    /// Names must be [`clean_name`]'s; others are refused as a whole.
     pub fn add_all(
         &mut self,
-        list: &[(Email, Option<String>)],
+        people: &[(Email, Option<String>)],
         source: Source,
+        list: &str,
     ) -> Result<Imported, OpError> {
-        self.insert(list, source, false)
+        self.insert(people, source, list, false)
             .map(|(imported, _)| imported)
     }
 
@@ -207,11 +294,12 @@ impl Store {
     /// many were renamed, too.
     fn insert(
         &mut self,
-        list: &[(Email, Option<String>)],
+        people: &[(Email, Option<String>)],
         source: Source,
+        list_id: &str,
         rename: bool,
     ) -> Result<(Imported, u64), OpError> {
-        for (email, name) in list {
+        for (email, name) in people {
             if let Some(n) = name
                 && clean_name(n) != Ok(Some(n.clone()))
             {
@@ -221,7 +309,7 @@ impl Store {
             }
         }
         let path = self.path.clone();
-        let hashes: Vec<Vec<String>> = list
+        let hashes: Vec<Vec<String>> = people
             .iter()
             .map(|(e, _)| self.forgotten_hashes(e.as_str()))
             .collect();
@@ -234,7 +322,19 @@ impl Store {
             let fail = |e: rusqlite::Error| db_error(&path, e);
             let mut find = tx
                 .prepare(
-                    "SELECT status, unsubscribed_at, name FROM subscribers WHERE email_key = ?1",
+                    "SELECT id, status, unsubscribed_at, name FROM subscribers WHERE email_key = ?1",
+                )
+                .map_err(fail)?;
+            let mut member = tx
+                .prepare(
+                    "SELECT status, unsubscribed_at FROM memberships
+                     WHERE subscriber = ?1 AND list = ?2",
+                )
+                .map_err(fail)?;
+            let mut join = tx
+                .prepare(
+                    "INSERT INTO memberships (subscriber, list, status, source, requested_at)
+                     VALUES (?1, ?2, 'active', ?3, ?4)",
                 )
                 .map_err(fail)?;
             let mut forgotten = tx
@@ -251,30 +351,54 @@ impl Store {
                     "UPDATE subscribers SET name = ?2 WHERE email_key = ?1 AND status = 'active'",
                 )
                 .map_err(fail)?;
-            for ((email, name), hashes) in list.iter().zip(&hashes) {
+            for ((email, name), hashes) in people.iter().zip(&hashes) {
                 let key = email.key();
-                type Found = (SubscriberStatus, Option<String>, Option<String>);
+                type Found = (i64, SubscriberStatus, Option<String>, Option<String>);
                 let existing: Option<Found> = find
-                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                     .optional()
                     .map_err(fail)?;
-                match existing {
-                    Some((SubscriberStatus::Active, _, stored)) => {
+                let membership: Option<(SubscriberStatus, Option<String>)> = match &existing {
+                    Some((id, ..)) => member
+                        .query_row(params![id, list_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                        .map_err(fail)?,
+                    None => None,
+                };
+                match (existing, membership) {
+                    (Some((_, _, _, stored)), Some((SubscriberStatus::Active, _))) => {
                         if rename && *name != stored {
                             set_name.execute(params![key, name]).map_err(fail)?;
                             renamed += 1;
                         }
                         imported.already_there += 1;
                     }
-                    Some((SubscriberStatus::Unsubscribed, at, _)) => imported.refused.push((
+                    (Some(_), Some((_, at))) => imported.refused.push((
                         email.to_string(),
                         Added::Unsubscribed(at.unwrap_or_default()),
                     )),
-                    Some((SubscriberStatus::Pending, _, _)) => imported.not_confirmed += 1,
-                    None if is_forgotten(&mut forgotten, hashes).map_err(fail)? => {
+                    // Active on other lists: consent to this one was given outside ozg-site.
+                    (Some((id, SubscriberStatus::Active, _, stored)), None) => {
+                        join.execute(params![id, list_id, source.as_str(), now])
+                            .map_err(fail)?;
+                        if rename && *name != stored {
+                            set_name.execute(params![key, name]).map_err(fail)?;
+                        }
+                        imported.added += 1;
+                    }
+                    (Some((_, SubscriberStatus::Unsubscribed, at, _)), None) => {
+                        imported.refused.push((
+                            email.to_string(),
+                            Added::Unsubscribed(at.unwrap_or_default()),
+                        ))
+                    }
+                    (Some((_, SubscriberStatus::Pending, _, _)), None) => {
+                        imported.not_confirmed += 1
+                    }
+                    (None, _) if is_forgotten(&mut forgotten, hashes).map_err(fail)? => {
                         imported.refused.push((email.to_string(), Added::Forgotten))
                     }
-                    None => {
+                    (None, _) => {
                         let nonce = new_token()?;
                         insert
                             .execute(params![
@@ -287,6 +411,8 @@ impl Store {
                             ])
                             .map_err(fail)?;
                         let id = tx.last_insert_rowid();
+                        join.execute(params![id, list_id, source.as_str(), now])
+                            .map_err(fail)?;
                         super::links::register(&tx, id, &link_key.token(&nonce)).map_err(fail)?;
                         imported.added += 1;
                     }
@@ -297,9 +423,13 @@ impl Store {
         Ok((imported, renamed))
     }
 
-    /// Unsubscribes an address on behalf of its owner (`subscribers remove`); `Ok(false)` if it
-    /// receives nothing already.
-    pub fn unsubscribe_address(&mut self, email: &str) -> Result<bool, OpError> {
+    /// Unsubscribes an address on behalf of its owner (`subscribers remove`): from `list`, or
+    /// with `None` from every list; `Ok(false)` if it receives nothing of that already.
+    pub fn unsubscribe_address(
+        &mut self,
+        email: &str,
+        list: Option<&str>,
+    ) -> Result<bool, OpError> {
         let key = address_key(email);
         let path = self.path.clone();
         let tx = self.write()?;
@@ -312,7 +442,21 @@ impl Store {
             .optional()
             .map_err(|e| db_error(&path, e))?;
         let Some(id) = id else { return Ok(false) };
-        end_subscription(&tx, id, Via::Cli, jiff::Timestamp::now())
+        if let Some(list) = list {
+            let member = tx
+                .query_row(
+                    "SELECT 1 FROM memberships WHERE subscriber = ?1 AND list = ?2
+                     AND status = 'active'",
+                    params![id, list],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(|e| db_error(&path, e))?;
+            if member.is_none() {
+                return Ok(false);
+            }
+        }
+        end_subscription(&tx, id, list, Via::Cli, jiff::Timestamp::now())
             .map_err(|e| db_error(&path, e))?;
         tx.commit().map_err(|e| db_error(&path, e))?;
         Ok(true)
@@ -364,7 +508,7 @@ impl Store {
         Ok(deleted > 0)
     }
 
-    /// Every subscriber, whatever their status, by address.
+    /// Every subscriber, whatever their status, by address, each with their lists.
     pub fn list(&self) -> Result<Vec<Subscriber>, OpError> {
         let mut stmt = self
             .conn
@@ -373,19 +517,52 @@ impl Store {
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], subscriber).map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        let mut all: Vec<Subscriber> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        for s in &mut all {
+            s.lists = self.memberships(s.id)?;
+        }
+        Ok(all)
     }
 
-    /// The subscriber with this address, if any.
+    /// The subscribers who belong to `list` or left it, by address.
+    pub fn list_of(&self, list: &str) -> Result<Vec<Subscriber>, OpError> {
+        let mut all = self.list()?;
+        all.retain(|s| s.membership(list).is_some());
+        Ok(all)
+    }
+
+    /// The subscriber with this address, if any, with their lists.
     pub fn find(&self, email: &str) -> Result<Option<Subscriber>, OpError> {
-        self.conn
+        let found = self
+            .conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM subscribers WHERE email_key = ?1"),
                 [address_key(email)],
                 subscriber,
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        match found {
+            Some(mut s) => {
+                s.lists = self.memberships(s.id)?;
+                Ok(Some(s))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The memberships of `subscriber`, by list id.
+    fn memberships(&self, subscriber: i64) -> Result<Vec<Membership>, OpError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {MEMBERSHIP_COLUMNS} FROM memberships WHERE subscriber = ?1 ORDER BY list"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([subscriber], membership)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Whether the address was forgotten (and has not signed up again since), in any spelling.
@@ -414,12 +591,14 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// The number of subscribers who receive the newsletter.
-    pub fn count(&self) -> Result<u64, OpError> {
+    /// The number of subscribers who receive what is sent to `list`, or with `None` anything.
+    pub fn count(&self, list: Option<&str>) -> Result<u64, OpError> {
         self.conn
             .query_row(
-                "SELECT count(*) FROM subscribers WHERE status = 'active'",
-                [],
+                "SELECT count(*) FROM subscribers s WHERE status = 'active'
+                 AND (?1 IS NULL OR EXISTS (SELECT 1 FROM memberships m
+                      WHERE m.subscriber = s.id AND m.list = ?1 AND m.status = 'active'))",
+                [list],
                 |r| r.get::<_, i64>(0),
             )
             .map(|n| n.max(0) as u64)
@@ -469,6 +648,82 @@ mod tests {
         Email::parse(s).unwrap()
     }
 
+    #[test]
+    fn add_and_remove_per_list_and_an_edition_reaches_only_its_list() {
+        let (_d, mut s) = store();
+        assert_eq!(
+            s.add("a@example.org", None, Source::Cli, "newsletter")
+                .unwrap(),
+            Added::Added
+        );
+        assert_eq!(
+            s.add("a@example.org", None, Source::Cli, "sprechstunden")
+                .unwrap(),
+            Added::Added
+        );
+        assert_eq!(
+            s.add("b@example.org", None, Source::Cli, "sprechstunden")
+                .unwrap(),
+            Added::Added
+        );
+        assert_eq!(s.count(Some("newsletter")).unwrap(), 1);
+        assert_eq!(s.count(Some("sprechstunden")).unwrap(), 2);
+        assert_eq!(s.count(None).unwrap(), 2);
+        assert_eq!(
+            s.start_campaign(9, "Einladung", "sprechstunden", false)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            s.start_campaign(10, "Ausgabe", "newsletter", false)
+                .unwrap(),
+            1
+        );
+        // Ending one list leaves the other, and takes the pending mail of that list only.
+        assert!(
+            s.unsubscribe_address("a@example.org", Some("sprechstunden"))
+                .unwrap()
+        );
+        assert!(
+            !s.unsubscribe_address("a@example.org", Some("sprechstunden"))
+                .unwrap()
+        );
+        let pending: Vec<_> = s.pending(9).unwrap().into_iter().map(|d| d.email).collect();
+        assert_eq!(pending, vec!["b@example.org"]);
+        assert_eq!(s.pending(10).unwrap().len(), 1);
+        let a = s.find("a@example.org").unwrap().unwrap();
+        assert_eq!(a.status, SubscriberStatus::Active);
+        // The list left refuses the address again; the person stays on the other.
+        assert!(matches!(
+            s.add("a@example.org", None, Source::Cli, "sprechstunden")
+                .unwrap(),
+            Added::Unsubscribed(_)
+        ));
+        assert_eq!(
+            s.list_of("sprechstunden").unwrap().len(),
+            2,
+            "members and those who left"
+        );
+        // Without a list, everything ends; --forget removes every list with the person.
+        assert!(s.unsubscribe_address("a@example.org", None).unwrap());
+        assert_eq!(
+            s.find("a@example.org").unwrap().unwrap().status,
+            SubscriberStatus::Unsubscribed
+        );
+        assert!(s.forget("b@example.org").unwrap());
+        assert!(
+            s.list_of("sprechstunden")
+                .unwrap()
+                .iter()
+                .all(|x| x.email != "b@example.org")
+        );
+        let rows: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM memberships", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2, "only a@example.org's two memberships are left");
+    }
+
     /// A sign-up through the form that was never confirmed, as the service stores it.
     fn pending(s: &Store, address: &str, name: &str) {
         s.conn
@@ -485,12 +740,13 @@ mod tests {
     fn addresses_are_unique_in_any_case_and_tokens_differ() {
         let (_d, mut s) = store();
         assert_eq!(
-            s.add("Anna@Example.org", Some("Anna"), Source::Cli)
+            s.add("Anna@Example.org", Some("Anna"), Source::Cli, "newsletter")
                 .unwrap(),
             Added::Added
         );
         assert_eq!(
-            s.add("anna@example.ORG", None, Source::Cli).unwrap(),
+            s.add("anna@example.ORG", None, Source::Cli, "newsletter")
+                .unwrap(),
             Added::AlreadyThere
         );
         let imported = s
@@ -500,6 +756,7 @@ mod tests {
                     (email("B@example.org"), None),
                 ],
                 Source::Import,
+                "newsletter",
             )
             .unwrap();
         assert_eq!((imported.added, imported.already_there), (1, 1));
@@ -513,24 +770,26 @@ mod tests {
         assert!(is_token(&t0), "{t0}");
         assert_eq!(list[0].consent.source, Source::Cli);
         assert_eq!(list[1].consent.source, Source::Import);
-        assert_eq!(s.count().unwrap(), 2);
+        assert_eq!(s.count(None).unwrap(), 2);
     }
 
     #[test]
     fn unsubscribed_and_forgotten_addresses_are_not_added_again() {
         let (_d, mut s) = store();
-        s.add("a@example.org", None, Source::Cli).unwrap();
-        s.add("b@example.org", Some("Bea"), Source::Cli).unwrap();
-        assert!(s.unsubscribe_address("A@example.org").unwrap());
-        assert!(!s.unsubscribe_address("a@example.org").unwrap());
+        s.add("a@example.org", None, Source::Cli, "newsletter")
+            .unwrap();
+        s.add("b@example.org", Some("Bea"), Source::Cli, "newsletter")
+            .unwrap();
+        assert!(s.unsubscribe_address("A@example.org", None).unwrap());
+        assert!(!s.unsubscribe_address("a@example.org", None).unwrap());
         let a = s.find("a@example.org").unwrap().unwrap();
         assert_eq!(a.status, SubscriberStatus::Unsubscribed);
         assert_eq!(a.consent.unsubscribed_via.as_deref(), Some("cli"));
         assert!(matches!(
-            s.add("a@example.org", None, Source::Cli).unwrap(),
+            s.add("a@example.org", None, Source::Cli, "newsletter").unwrap(),
             Added::Unsubscribed(at) if at == a.consent.unsubscribed_at.clone().unwrap()
         ));
-        s.start_campaign(1, "Betreff", false).unwrap();
+        s.start_campaign(1, "Betreff", "newsletter", false).unwrap();
         let b = s.pending(1).unwrap().pop().unwrap();
         assert_eq!(b.email, "b@example.org");
         s.mark_sent(1, &b, 1).unwrap();
@@ -545,6 +804,7 @@ mod tests {
                     (email("c@example.org"), None),
                 ],
                 Source::Import,
+                "newsletter",
             )
             .unwrap();
         assert_eq!(imported.added, 1);
@@ -565,29 +825,37 @@ mod tests {
             .add_all(
                 &[(email("Fremd@example.org"), Some("Aus der Liste".into()))],
                 Source::Import,
+                "newsletter",
             )
             .unwrap();
         assert_eq!((imported.added, imported.not_confirmed), (0, 1));
         assert_eq!(
-            s.add("fremd@example.org", Some("Per Hand"), Source::Cli)
-                .unwrap(),
+            s.add(
+                "fremd@example.org",
+                Some("Per Hand"),
+                Source::Cli,
+                "newsletter"
+            )
+            .unwrap(),
             Added::NotConfirmed
         );
         let row = s.find("fremd@example.org").unwrap().unwrap();
         assert_eq!(row.status, SubscriberStatus::Pending);
         assert_eq!(row.name.as_deref(), Some("vom Formular"));
         assert_eq!(row.consent.source, Source::Form);
-        assert_eq!(s.count().unwrap(), 0);
+        assert_eq!(s.count(None).unwrap(), 0);
     }
 
     #[test]
     fn an_import_keeps_active_names_and_add_with_a_name_corrects_one() {
         let (_d, mut s) = store();
-        s.add("a@example.org", Some("Anna"), Source::Cli).unwrap();
+        s.add("a@example.org", Some("Anna"), Source::Cli, "newsletter")
+            .unwrap();
         let imported = s
             .add_all(
                 &[(email("a@example.org"), Some("Alte Liste".into()))],
                 Source::Import,
+                "newsletter",
             )
             .unwrap();
         assert_eq!(imported.already_there, 1);
@@ -596,16 +864,23 @@ mod tests {
             Some("Anna")
         );
         assert_eq!(
-            s.add("a@example.org", None, Source::Cli).unwrap(),
-            Added::AlreadyThere
-        );
-        assert_eq!(
-            s.add("a@example.org", Some("Anna"), Source::Cli).unwrap(),
-            Added::AlreadyThere
-        );
-        assert_eq!(
-            s.add("A@example.org", Some(" Anna  Schmidt "), Source::Cli)
+            s.add("a@example.org", None, Source::Cli, "newsletter")
                 .unwrap(),
+            Added::AlreadyThere
+        );
+        assert_eq!(
+            s.add("a@example.org", Some("Anna"), Source::Cli, "newsletter")
+                .unwrap(),
+            Added::AlreadyThere
+        );
+        assert_eq!(
+            s.add(
+                "A@example.org",
+                Some(" Anna  Schmidt "),
+                Source::Cli,
+                "newsletter"
+            )
+            .unwrap(),
             Added::Renamed(Some("Anna  Schmidt".into()))
         );
         assert_eq!(
@@ -625,18 +900,25 @@ mod tests {
             ("a\n@example.org", "Anna"),
         ] {
             assert!(
-                s.add(address, Some(name), Source::Cli).is_err(),
+                s.add(address, Some(name), Source::Cli, "newsletter")
+                    .is_err(),
                 "{address:?} {name:?}"
             );
         }
         assert!(
-            s.add("a@example.org", Some(&"x".repeat(30_000_000)), Source::Cli)
-                .is_err()
+            s.add(
+                "a@example.org",
+                Some(&"x".repeat(30_000_000)),
+                Source::Cli,
+                "newsletter"
+            )
+            .is_err()
         );
         assert!(
             s.add_all(
                 &[(email("a@example.org"), Some("a\nb".into()))],
-                Source::Import
+                Source::Import,
+                "newsletter"
             )
             .is_err()
         );
@@ -646,7 +928,8 @@ mod tests {
     #[test]
     fn a_forgotten_address_stays_forgotten_in_every_spelling() {
         let (_d, mut s) = store();
-        s.add("jörg@bücher.de", Some("Jörg"), Source::Cli).unwrap();
+        s.add("jörg@bücher.de", Some("Jörg"), Source::Cli, "newsletter")
+            .unwrap();
         let stored = s.list().unwrap().pop().unwrap();
         assert_eq!(
             stored.email, "jörg@xn--bcher-kva.de",
@@ -660,7 +943,7 @@ mod tests {
         ] {
             assert!(s.is_forgotten(spelling).unwrap(), "{spelling}");
             assert!(matches!(
-                s.add(spelling, None, Source::Cli).unwrap(),
+                s.add(spelling, None, Source::Cli, "newsletter").unwrap(),
                 Added::Forgotten
             ));
         }
@@ -670,8 +953,9 @@ mod tests {
     #[test]
     fn forgetting_deletes_journal_rows_in_every_spelling() {
         let (_d, mut s) = store();
-        s.add("ÄRGER@bücher.de", None, Source::Cli).unwrap();
-        s.start_campaign(1, "Betreff", false).unwrap();
+        s.add("ÄRGER@bücher.de", None, Source::Cli, "newsletter")
+            .unwrap();
+        s.start_campaign(1, "Betreff", "newsletter", false).unwrap();
         // A row that outlived its subscriber, in an older spelling.
         s.conn
             .execute_batch(
@@ -700,7 +984,11 @@ mod tests {
             .unwrap();
         assert!(s.is_forgotten("jörg@xn--bcher-kva.de").unwrap());
         let imported = s
-            .add_all(&[(email("JÖRG@bücher.de"), None)], Source::Import)
+            .add_all(
+                &[(email("JÖRG@bücher.de"), None)],
+                Source::Import,
+                "newsletter",
+            )
             .unwrap();
         assert_eq!(imported.refused.len(), 1);
         assert_eq!(imported.added, 0);
