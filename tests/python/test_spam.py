@@ -117,7 +117,7 @@ def test_a_confirmation_mail_of_the_sign_up_service_scores_at_most_one_point(tmp
 
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("POST", "/newsletter/anmelden",
-                     body=urllib.parse.urlencode({"email": "erika.mustermann@example.org"}),
+                     body=urllib.parse.urlencode({"email": "erika.mustermann@example.org", "list-newsletter": "ja"}),
                      headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert conn.getresponse().status in (200, 303)
         conn.close()
