@@ -242,6 +242,18 @@ fn settled(modified: std::time::SystemTime) -> bool {
         .is_ok_and(|age| age > std::time::Duration::from_secs(2))
 }
 
+/// The size of a file the site offers (a download, slides, a video and its captions), for its
+/// link label. `load` is the one stage that reads the site's files: the model asks it for the
+/// files its pages name, and only for those.
+pub fn file_len(path: &Path) -> std::io::Result<u64> {
+    std::fs::metadata(path).map(|m| m.len())
+}
+
+/// The bytes of a file a page shows (an image, measured for its responsive sizes).
+pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    std::fs::read(path)
+}
+
 /// Reads a text file, reporting unreadable and non-UTF-8 files with the place of the first bad byte.
 pub fn read_text(path: &Path, shown: &Path) -> Result<String, Diagnostic> {
     let bytes = std::fs::read(path).map_err(|e| {

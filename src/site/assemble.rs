@@ -991,7 +991,7 @@ pub(super) fn resolve_downloads(page: &mut Page, config: &Config, errors: &mut D
                     .at(at())
                     .hint(other.hint()),
             })?;
-        let len = std::fs::metadata(&disk).map(|m| m.len()).map_err(|_| {
+        let len = crate::load::file_len(&disk).map_err(|_| {
             Diagnostic::error(format!("the file `{file}` cannot be read"))
                 .at(at())
                 .hint("check that the file is readable")

@@ -393,7 +393,7 @@ fn measure(source: &Path, root: &Path) -> Result<(u64, u32, u32, image::ImageFor
 }
 
 fn read(source: &Path, root: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(source).map_err(|e| match e.kind() {
+    crate::load::read_bytes(source).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("{} does not exist", shown_path(source, root)),
         _ => format!("{}: {e}", shown_path(source, root)),
     })
