@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::{Page, Section, Target};
 use crate::config::{CONFIG_FILE, Config};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, Location};
 use crate::parse::link::{LinkTarget, Resolved, missing_page};
 use crate::parse::markdown::{AnchorRef, Heading};
 use crate::yaml::YamlSource;
@@ -53,6 +53,24 @@ enum Checked {
         target: String,
         anchor: String,
     },
+}
+
+/// Puts the resolved address of an internal link in place of what was written, and keeps its
+/// anchor (written at `location`) for the check after rendering.
+fn keep_internal(
+    url: &mut String,
+    resolved: String,
+    target: String,
+    anchor: String,
+    location: Location,
+    anchors: &mut Vec<AnchorRef>,
+) {
+    anchors.push(AnchorRef {
+        target,
+        anchor,
+        location,
+    });
+    *url = resolved;
 }
 
 /// The address an editor wrote outside a body, resolved; an error (without its place) if it
@@ -103,14 +121,14 @@ pub(super) fn resolve_link_fields(
                 url: u,
                 target,
                 anchor,
-            }) => {
-                anchors.push(AnchorRef {
-                    target,
-                    anchor,
-                    location: yaml.value_location(url, key),
-                });
-                *url = u;
-            }
+            }) => keep_internal(
+                url,
+                u,
+                target,
+                anchor,
+                yaml.value_location(url, key),
+                &mut anchors,
+            ),
             Err(error) => errors.push(error.at(yaml.value_location(url, key))),
         }
     }
@@ -173,14 +191,14 @@ pub(super) fn resolve_navigation(
             url: u,
             target,
             anchor,
-        }) => {
-            anchors.push(AnchorRef {
-                target,
-                anchor,
-                location: yaml.value_location(url, key),
-            });
-            *url = u;
-        }
+        }) => keep_internal(
+            url,
+            u,
+            target,
+            anchor,
+            yaml.value_location(url, key),
+            &mut anchors,
+        ),
         Ok(Checked::Unpublished) => errors.push(
             Diagnostic::error(format!("`{key}` links to `{url}`, which is not published"))
                 .at(yaml.value_location(url, key))

@@ -201,8 +201,9 @@ const MIGRATIONS: [Step; 6] = [
 ];
 
 /// The list every site has: the only one of a site without `lists:`, the one editions, `add` and
-/// `import` go to unless told otherwise, and the one databases older than lists migrate into.
-pub const DEFAULT_LIST: &str = "newsletter";
+/// `import` go to unless told otherwise, and the one databases older than lists migrate into
+/// (migration 5 writes its id).
+pub use crate::config::DEFAULT_LIST;
 
 /// The version of a consent text as recorded with a membership: the first 16 hex digits of its
 /// SHA-256, so the record shows which wording was agreed to even after `site.yaml` changed it.
