@@ -30,8 +30,11 @@ NOW = "2025-12-05T13:00:00+01:00"
 # DNS checks in the sandbox real deliveries add points this run cannot see.
 MAX_SCORE = 1.0
 
-pytestmark = pytest.mark.skipif(shutil.which("spamassassin") is None,
-                                reason="spamassassin is not installed (scripts/test.sh installs it)")
+@pytest.fixture(autouse=True)
+def spamassassin_is_here():
+    """A missing tool fails the test loudly, never skips it: scripts/test.sh installs it."""
+    if shutil.which("spamassassin") is None:
+        pytest.fail("spamassassin is not installed: run scripts/test.sh, which installs it")
 
 
 def judge(raw, home, what):
