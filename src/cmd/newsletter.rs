@@ -63,11 +63,13 @@ enum Command {
         /// An mbox file (read, never changed)
         #[arg(long, conflicts_with = "reset")]
         mbox: Option<PathBuf>,
-        /// Let an address that bounced receive again (its mailbox works again); its bounces go
+        /// Let an address that bounced receive again (its mailbox works again); its bounces are
+        /// deleted and its soft count starts anew
         #[arg(long, value_name = "ADDRESS")]
         reset: Option<String>,
         #[command(flatten)]
         site: ozg_site::Options,
+        /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
         #[arg(long)]
         db: Option<PathBuf>,
     },
@@ -76,6 +78,7 @@ enum Command {
         number: u32,
         #[command(flatten)]
         site: ozg_site::Options,
+        /// The subscriber database [default: `database` in site.yaml, else .ozg-site/newsletter.sqlite]
         #[arg(long)]
         db: Option<PathBuf>,
     },
