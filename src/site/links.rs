@@ -48,29 +48,27 @@ enum Checked {
     /// Points at content not published yet: leave the link out.
     Unpublished,
     /// `@/target#anchor`: the anchor must be checked after rendering.
-    Internal {
-        url: String,
-        target: String,
-        anchor: String,
-    },
+    Internal(Internal),
 }
 
-/// Puts the resolved address of an internal link in place of what was written, and keeps its
-/// anchor (written at `location`) for the check after rendering.
-fn keep_internal(
-    url: &mut String,
-    resolved: String,
+/// A resolved `@/target#anchor`.
+struct Internal {
+    url: String,
     target: String,
     anchor: String,
-    location: Location,
-    anchors: &mut Vec<AnchorRef>,
-) {
-    anchors.push(AnchorRef {
-        target,
-        anchor,
-        location,
-    });
-    *url = resolved;
+}
+
+impl Internal {
+    /// The address to write in place of the link, its anchor (written at `location`) kept in
+    /// `anchors` for the check after rendering.
+    fn keep(self, location: Location, anchors: &mut Vec<AnchorRef>) -> String {
+        anchors.push(AnchorRef {
+            target: self.target,
+            anchor: self.anchor,
+            location,
+        });
+        self.url
+    }
 }
 
 /// The address an editor wrote outside a body, resolved; an error (without its place) if it
@@ -80,11 +78,11 @@ fn check_url(raw: &str, index: &KeyIndex, config: &Config) -> Result<Checked, Di
     if let Some(target) = LinkTarget::parse(url) {
         return match index.resolve(target.key) {
             Resolved::Url(u) => Ok(match target.anchor {
-                Some(a) => Checked::Internal {
+                Some(a) => Checked::Internal(Internal {
                     url: target.with_anchor(&u),
                     target: target.key.to_string(),
                     anchor: a.to_string(),
-                },
+                }),
                 None => Checked::Url(u),
             }),
             Resolved::Unpublished => Ok(Checked::Unpublished),
@@ -117,18 +115,9 @@ pub(super) fn resolve_link_fields(
         match check_url(url, index, config) {
             Ok(Checked::Url(u)) => *url = u,
             Ok(Checked::Unpublished) => url.clear(),
-            Ok(Checked::Internal {
-                url: u,
-                target,
-                anchor,
-            }) => keep_internal(
-                url,
-                u,
-                target,
-                anchor,
-                yaml.value_location(url, key),
-                &mut anchors,
-            ),
+            Ok(Checked::Internal(link)) => {
+                *url = link.keep(yaml.value_location(url, key), &mut anchors)
+            }
             Err(error) => errors.push(error.at(yaml.value_location(url, key))),
         }
     }
@@ -146,17 +135,8 @@ pub(super) fn resolve_link_fields(
         match check_url(&url, index, config) {
             Ok(Checked::Url(u)) => file.alternative = Some(u),
             Ok(Checked::Unpublished) => {}
-            Ok(Checked::Internal {
-                url: u,
-                target,
-                anchor,
-            }) => {
-                anchors.push(AnchorRef {
-                    target,
-                    anchor,
-                    location: yaml.value_location(&url, key),
-                });
-                file.alternative = Some(u);
+            Ok(Checked::Internal(link)) => {
+                file.alternative = Some(link.keep(yaml.value_location(&url, key), &mut anchors));
             }
             Err(error) => errors.push(error.at(yaml.value_location(&url, key))),
         }
@@ -187,18 +167,9 @@ pub(super) fn resolve_navigation(
     let mut anchors = Vec::new();
     let mut resolve = |url: &mut String, key: &str| match check_url(url, index, config) {
         Ok(Checked::Url(u)) => *url = u,
-        Ok(Checked::Internal {
-            url: u,
-            target,
-            anchor,
-        }) => keep_internal(
-            url,
-            u,
-            target,
-            anchor,
-            yaml.value_location(url, key),
-            &mut anchors,
-        ),
+        Ok(Checked::Internal(link)) => {
+            *url = link.keep(yaml.value_location(url, key), &mut anchors)
+        }
         Ok(Checked::Unpublished) => errors.push(
             Diagnostic::error(format!("`{key}` links to `{url}`, which is not published"))
                 .at(yaml.value_location(url, key))
