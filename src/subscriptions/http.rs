@@ -793,6 +793,46 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn list(id: &str) -> ListConfig {
+        ListConfig {
+            id: id.into(),
+            title: id.into(),
+            description: None,
+            consent: Some("Ja.".into()),
+        }
+    }
+
+    /// A stranger's form names lists only by ticking the site's own: a field for a list the site
+    /// does not declare (a made-up id, a path, a control character) is never looked at.
+    #[test]
+    fn only_declared_lists_can_be_ticked() {
+        let lists = [list("newsletter"), list("sprechstunden")];
+        let form: HashMap<String, String> = [
+            ("list-sprechstunden", "ja"),
+            ("list-../../etc", "ja"),
+            ("list-admin\r\n", "ja"),
+            ("list-", "ja"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let ticked = ticked_lists(&lists, |id| form.contains_key(&format!("list-{id}")));
+        assert_eq!(
+            ticked.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+            ["sprechstunden"],
+            "only the declared list that was ticked"
+        );
+        assert!(
+            ticked_lists(&lists, |_| false).is_empty(),
+            "nothing ticked, nothing asked for"
+        );
+        assert_eq!(
+            ticked_lists(&lists[..1], |_| false).len(),
+            1,
+            "a site with one list needs no box"
+        );
+    }
+
     #[test]
     fn the_log_shows_only_our_own_paths() {
         assert_eq!(logged_path("/newsletter/anmelden"), "/newsletter/anmelden");
