@@ -72,6 +72,10 @@ pub struct NewsletterConfig {
     /// Where replies go, if not to the sender.
     #[serde(default)]
     pub reply_to: Option<String>,
+    /// The organiser of the Sprechstunden in invitations (`ORGANIZER` of their calendar), e.g.
+    /// `Landeskoordination OZG <ozg@sachsen-anhalt.de>`; default `reply_to`, else `from`.
+    #[serde(default)]
+    pub organizer: Option<String>,
     /// The one-click unsubscribe address; `{token}` becomes each subscriber's own token. Only
     /// without `subscriptions` (the service then answers at its own address).
     #[serde(default)]

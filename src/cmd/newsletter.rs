@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use ozg_site::newsletter::Which;
 use ozg_site::newsletter::address::printable;
 use ozg_site::newsletter::bounces::{Mailbox, Outcome as BounceOutcome};
-use ozg_site::newsletter::send::{SendOptions, SendReport};
-use ozg_site::newsletter::store::bounces::Recorded;
+use ozg_site::newsletter::send::{InviteReport, SendOptions, SendReport};
+use ozg_site::newsletter::store::bounces::{CampaignRef, Recorded};
 
 use super::Outcome;
 
@@ -52,6 +52,16 @@ enum Command {
         #[command(flatten)]
         send: SendOptions,
     },
+    /// Send the invitation (Terminanfrage) to a Sprechstunde to its section's list, with the
+    /// event as a calendar invitation: the first one; after a change of date, time or place an
+    /// update; with `cancelled: true` a cancellation. Each version reaches every recipient
+    /// once; `send --due` sends it at its moment (`invitation.days_before`, default 7 days).
+    Invite {
+        #[command(flatten)]
+        site: ozg_site::Options,
+        #[command(flatten)]
+        send: SendOptions,
+    },
     /// Read bounces (RFC 3464 delivery reports) and complaints (RFC 5965 feedback reports) from
     /// the sender's mailbox: hard bounces and complaints stop an address at once, soft bounces
     /// after `newsletter.bounces.soft_limit` (3). Each message is read once: a Maildir's move to
@@ -90,6 +100,7 @@ pub fn run(args: Args) -> Outcome {
             number, site, out, ..
         } => build(number, &site, out),
         Command::Send { site, send } => self::send(&site, send),
+        Command::Invite { site, send } => invite(&site, send),
         Command::Bounces {
             maildir,
             mbox,
@@ -123,7 +134,24 @@ fn send(site: &ozg_site::Options, send: SendOptions) -> Outcome {
         return due(site, &opts);
     }
     let report = ozg_site::newsletter::send::send(site, &opts)?;
-    print_send(opts.number.unwrap_or_default(), &report);
+    print_send(&report);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn invite(site: &ozg_site::Options, send: SendOptions) -> Outcome {
+    let opts = SendOptions {
+        progress: std::io::stderr().is_terminal(),
+        ..send
+    };
+    if opts.due {
+        return due(site, &opts);
+    }
+    match ozg_site::newsletter::send::invite(site, &opts)? {
+        InviteReport::Sent(report) => print_send(&report),
+        InviteReport::NothingToCancel => println!(
+            "The Sprechstunde is cancelled and no invitation to it went out: there is nobody to tell."
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -131,21 +159,20 @@ fn send(site: &ozg_site::Options, send: SendOptions) -> Outcome {
 /// so the rebuild service shows that an edition waits.
 fn due(site: &ozg_site::Options, opts: &SendOptions) -> Outcome {
     let report = ozg_site::newsletter::send::send_due(site, opts)?;
-    for (number, sent) in &report.sent {
-        print_send(*number, sent);
+    for sent in &report.sent {
+        print_send(sent);
     }
     for why in &report.held {
         eprintln!("error: not sent: {why}");
     }
     if !report.done_before.is_empty() {
-        let numbers: Vec<String> = report.done_before.iter().map(u32::to_string).collect();
         println!(
-            "Already sent to every subscriber: edition {}; nothing to do.",
-            numbers.join(", ")
+            "Already sent to every subscriber: {}; nothing to do.",
+            report.done_before.join(", ")
         );
     }
     if report.sent.is_empty() && report.held.is_empty() && report.done_before.is_empty() {
-        println!("No edition is due to be sent.");
+        println!("Nothing is due to be sent.");
     }
     Ok(if report.held.is_empty() {
         ExitCode::SUCCESS
@@ -154,28 +181,38 @@ fn due(site: &ozg_site::Options, opts: &SendOptions) -> Outcome {
     })
 }
 
-fn print_send(number: u32, report: &SendReport) {
+fn print_send(report: &SendReport) {
+    let what = capitalised(&report.what);
     if report.test_copy {
         println!(
-            "Sent one test copy of edition {number} via {}; nothing recorded.",
-            report.destination
+            "Sent one test copy of {} via {}; nothing recorded.",
+            report.what, report.destination
         );
     } else if report.dry_run {
-        dry_run(number, report);
+        dry_run(report);
     } else if report.sent + report.failed == 0 {
         println!(
-            "Edition {number} has already gone to every subscriber ({} sent); nothing to do. `ozg-site newsletter status {number}` shows details.",
+            "{what} has already gone to every subscriber ({} sent); nothing to do.",
             report.already_sent
         );
     } else {
-        campaign(number, report);
+        campaign(report);
     }
 }
 
-fn dry_run(number: u32, report: &SendReport) {
+/// "edition 2" → "Edition 2", to start a sentence.
+fn capitalised(what: &str) -> String {
+    let mut chars = what.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn dry_run(report: &SendReport) {
     println!(
-        "Dry run: {} messages of edition {number} rendered; they would go to {}.",
-        report.sent, report.destination
+        "Dry run: {} messages of {} rendered; they would go to {}.",
+        report.sent, report.what, report.destination
     );
     for (address, why) in &report.unsendable {
         eprintln!("would fail: {address}: {why}");
@@ -188,9 +225,10 @@ fn dry_run(number: u32, report: &SendReport) {
     }
 }
 
-fn campaign(number: u32, report: &SendReport) {
+fn campaign(report: &SendReport) {
     println!(
-        "Edition {number}: {} sent, {} failed{} via {}.",
+        "{}: {} sent, {} failed{} via {}.",
+        capitalised(&report.what),
         report.sent,
         report.failed,
         if report.already_sent > 0 {
@@ -208,7 +246,7 @@ fn campaign(number: u32, report: &SendReport) {
     }
     if report.failed > 0 {
         println!(
-            "`ozg-site newsletter status {number}` lists the failures; `send {number} --retry-failed` tries them again."
+            "`ozg-site newsletter status` lists the failures; sending again with --retry-failed tries them again."
         );
     }
 }
@@ -309,10 +347,11 @@ fn bounces(
                         b.kind.as_str(),
                         b.status.as_deref().map(printable).unwrap_or_default()
                     );
-                    let edition = b
-                        .edition
-                        .map(|n| format!("edition {n}"))
-                        .unwrap_or_else(|| "edition unknown".into());
+                    let edition = match b.campaign {
+                        Some(CampaignRef::Edition(n)) => format!("edition {n}"),
+                        Some(CampaignRef::Row(_)) => "invitation".into(),
+                        None => "edition unknown".into(),
+                    };
                     let result = match recorded {
                         Recorded::Unknown => {
                             unknown += 1;

@@ -253,8 +253,8 @@ fn show(store: &mut Store, email: &str, unsubscribe_link: Option<&str>) -> Resul
         let token = store.register_unsubscribe_link(&s)?;
         println!("unsubscribe_link\t{}", link.replace("{token}", &token));
     }
-    for (edition, state, at) in store.deliveries_of(s.id)? {
-        println!("edition {edition}\t{state}\t{}", at.unwrap_or_default());
+    for (what, state, at) in store.deliveries_of(s.id)? {
+        println!("{}\t{state}\t{}", printable(&what), at.unwrap_or_default());
     }
     if let Some((at, why)) = store.bounced(s.id)? {
         println!("bounced\t{at}\t{}", printable(&why));

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use super::store::bounces::{BounceKind, NewBounce, Recorded};
+use super::store::bounces::{BounceKind, CampaignRef, NewBounce, Recorded};
 use super::store::{AddressHasher, Store};
 use crate::config::BouncesConfig;
 use crate::error::{Failure, OpError};
@@ -59,26 +59,28 @@ pub enum Outcome {
 /// report that stops someone else's address. `None` without a template or with a broken one.
 pub fn verp_address(
     template: &str,
-    edition: u32,
+    campaign: CampaignRef,
     subscriber: i64,
     hasher: &AddressHasher,
 ) -> Option<lettre::Address> {
     if !template.contains("{token}") {
         return None;
     }
-    let token = format!(
-        "{edition}-{subscriber}-{}",
-        verp_tag(edition, subscriber, hasher)
-    );
+    let of = campaign.to_string();
+    let token = format!("{of}-{subscriber}-{}", verp_tag(&of, subscriber, hasher));
     template.replace("{token}", &token).parse().ok()
 }
 
-fn verp_tag(edition: u32, subscriber: i64, hasher: &AddressHasher) -> String {
-    hasher.short(&format!("verp {edition} {subscriber}"))
+fn verp_tag(campaign: &str, subscriber: i64, hasher: &AddressHasher) -> String {
+    hasher.short(&format!("verp {campaign} {subscriber}"))
 }
 
-/// The edition and subscriber that `address` names under `template`, if its tag is right.
-pub fn parse_verp(template: &str, address: &str, hasher: &AddressHasher) -> Option<(u32, i64)> {
+/// The campaign and subscriber that `address` names under `template`, if its tag is right.
+pub fn parse_verp(
+    template: &str,
+    address: &str,
+    hasher: &AddressHasher,
+) -> Option<(CampaignRef, i64)> {
     let (prefix, suffix) = template.split_once("{token}")?;
     let address = address.trim().trim_start_matches('<').trim_end_matches('>');
     let lower = address.to_ascii_lowercase();
@@ -90,11 +92,12 @@ pub fn parse_verp(template: &str, address: &str, hasher: &AddressHasher) -> Opti
     }
     let token = address.get(prefix.len()..prefix.len() + token_len)?;
     let mut parts = token.split('-');
-    let edition: u32 = parts.next()?.parse().ok()?;
+    let campaign_text = parts.next()?.to_ascii_lowercase();
+    let campaign = CampaignRef::parse(&campaign_text)?;
     let subscriber: i64 = parts.next()?.parse().ok()?;
     let tag = parts.next()?;
-    (parts.next().is_none() && tag == verp_tag(edition, subscriber, hasher))
-        .then_some((edition, subscriber))
+    (parts.next().is_none() && tag == verp_tag(&campaign.to_string(), subscriber, hasher))
+        .then_some((campaign, subscriber))
 }
 
 /// Reads every new message of `mailbox` and records its bounces in `store`.
@@ -245,7 +248,7 @@ fn hex(bytes: &[u8]) -> String {
 /// The bounces of one message: `Err` says why it is not a report. `verp` reads a return path.
 pub fn parse(
     raw: &[u8],
-    verp: &dyn Fn(&str) -> Option<(u32, i64)>,
+    verp: &dyn Fn(&str) -> Option<(CampaignRef, i64)>,
 ) -> Result<Vec<NewBounce>, String> {
     let message = MessageParser::default()
         .parse(raw)
@@ -312,7 +315,9 @@ pub fn parse(
                 };
                 bounces.push(NewBounce {
                     email,
-                    edition: verp_match.map(|v| v.0).or(edition),
+                    campaign: verp_match
+                        .map(|v| v.0)
+                        .or(edition.map(CampaignRef::Edition)),
                     subscriber: verp_match.map(|v| v.1),
                     kind,
                     status,
@@ -340,7 +345,9 @@ pub fn parse(
                 .ok_or("a complaint report that names no recipient")?;
             bounces.push(NewBounce {
                 email,
-                edition: verp_match.map(|v| v.0).or(edition),
+                campaign: verp_match
+                    .map(|v| v.0)
+                    .or(edition.map(CampaignRef::Edition)),
                 subscriber: verp_match.map(|v| v.1),
                 kind: BounceKind::Complaint,
                 status: fields::get(&group, "feedback-type").map(str::to_string),

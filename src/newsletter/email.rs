@@ -46,6 +46,9 @@ pub struct Edition {
     /// recipient without a name gets it where a named one gets the personal salutation, so
     /// every mail opens with exactly one.
     pub opening: String,
+    /// For a Sprechstunde's invitation (then `number` is the Sprechstunde's): its version and
+    /// calendar. `None` for an edition.
+    pub invitation: Option<Arc<super::campaign::Invitation>>,
 }
 
 /// One `##` section of the body.
@@ -78,8 +81,8 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         .map(|g| Greeting::of(&g.text))
         .unwrap_or_default();
     let ctx = context(site, id, page, fields, &addresses, &parts, &greeting);
-    let html = finish_html(templates, &ctx, &page.file.shown, &addresses)?;
-    let text = finish_text(templates, &ctx, &page.file.shown)?;
+    let html = finish_html(templates, HTML_TEMPLATE, &ctx, &page.file.shown, &addresses)?;
+    let text = finish_text(templates, TEXT_TEMPLATE, &ctx, &page.file.shown)?;
     Ok(Edition {
         number: fields.number,
         page: id,
@@ -88,6 +91,7 @@ pub fn render(site: &Arc<Site>, templates: &Templates, id: PageId) -> Result<Edi
         text,
         web_url: addresses.web_url,
         opening: greeting.opening,
+        invitation: None,
     })
 }
 
@@ -99,6 +103,54 @@ impl Edition {
             personal.salutation.clone_from(&self.opening);
         }
         personal
+    }
+}
+
+impl Edition {
+    /// Where the journal records this mail's sending.
+    pub fn campaign(&self) -> super::store::CampaignKey {
+        match &self.invitation {
+            None => super::store::CampaignKey::Edition(self.number),
+            Some(i) => super::store::CampaignKey::Invitation {
+                uid: i.uid.clone(),
+                sequence: i.sequence,
+            },
+        }
+    }
+
+    /// Who a new campaign of this mail goes to: a cancellation only to those invited before.
+    pub fn audience(&self) -> super::store::Audience {
+        match &self.invitation {
+            Some(i) if i.kind == super::campaign::Kind::Cancel => {
+                super::store::Audience::EarlierRecipients
+            }
+            _ => super::store::Audience::List,
+        }
+    }
+
+    /// The folder of the outbox (and of `newsletter build`) for this mail.
+    pub fn folder_name(&self) -> String {
+        match &self.invitation {
+            None => self.number.to_string(),
+            Some(i) => format!("einladung-{}-{}", self.number, i.sequence),
+        }
+    }
+
+    /// "edition 2" or "invitation to the 70. Sprechstunde (version 1)", for messages.
+    pub fn describe(&self) -> String {
+        match &self.invitation {
+            None => format!("edition {}", self.number),
+            Some(i) => format!(
+                "the {} to the {}. Sprechstunde (version {})",
+                match i.kind {
+                    super::campaign::Kind::First => "invitation",
+                    super::campaign::Kind::Update => "update",
+                    super::campaign::Kind::Cancel => "cancellation",
+                },
+                self.number,
+                i.sequence
+            ),
+        }
     }
 }
 
@@ -172,15 +224,15 @@ fn check_fields(page: &Page, fields: &NewsletterFields) -> Vec<Diagnostic> {
 
 /// Where the edition is on the web: a mail has no page address to resolve a relative link
 /// against, so every address in it is made absolute.
-struct Addresses {
+pub(super) struct Addresses {
     /// The web version, linked as "Im Browser ansehen".
-    web_url: String,
+    pub(super) web_url: String,
     /// `https://host` of the site.
     origin: String,
 }
 
 impl Addresses {
-    fn of(site: &Site, page: &Page) -> Addresses {
+    pub(super) fn of(site: &Site, page: &Page) -> Addresses {
         let config = &site.config;
         Addresses {
             web_url: config.permalink(&page.path),
@@ -192,7 +244,7 @@ impl Addresses {
         }
     }
 
-    fn absolute(&self, url: &str) -> String {
+    pub(super) fn absolute(&self, url: &str) -> String {
         absolutize(url, &self.origin, &self.web_url)
     }
 }
@@ -387,33 +439,41 @@ fn context(
     ctx
 }
 
-/// The HTML part: the theme's MJML → table layout, links absolute, only the e-mail subset.
-fn finish_html(
+/// The HTML part from the theme's MJML template `name`: table layout, links absolute, only the
+/// e-mail subset.
+pub(super) fn finish_html(
     templates: &Templates,
+    name: &str,
     ctx: &Context,
     shown: &Path,
     addresses: &Addresses,
 ) -> Result<String, Diagnostics> {
     let mjml = templates
-        .render(HTML_TEMPLATE, ctx, Some(shown))
+        .render(name, ctx, Some(shown))
         .map_err(Diagnostics::from)?;
-    let html = mjml_to_html(&mjml, &templates.shown(HTML_TEMPLATE))?;
+    let html = mjml_to_html(&mjml, &templates.shown(name))?;
     let html = make_links_absolute(&html, &addresses.origin, &addresses.web_url)
-        .map_err(|bad| theme_error(templates, HTML_TEMPLATE, bad))?;
+        .map_err(|bad| theme_error(templates, name, bad))?;
     let html = sanitize::sanitize(&html, &addresses.origin);
-    sanitize::check(&html).map_err(|e| theme_error(templates, HTML_TEMPLATE, e))?;
+    sanitize::check(&html).map_err(|e| theme_error(templates, name, e))?;
     Ok(html)
 }
 
-/// The text part, which must offer the way out as the HTML part does.
-fn finish_text(templates: &Templates, ctx: &Context, shown: &Path) -> Result<String, Diagnostics> {
+/// The text part from the theme's template `name`, which must offer the way out as the HTML
+/// part does.
+pub(super) fn finish_text(
+    templates: &Templates,
+    name: &str,
+    ctx: &Context,
+    shown: &Path,
+) -> Result<String, Diagnostics> {
     let text = templates
-        .render(TEXT_TEMPLATE, ctx, Some(shown))
+        .render(name, ctx, Some(shown))
         .map_err(Diagnostics::from)?;
     if !text.contains(UNSUBSCRIBE_URL) {
         return Err(theme_error(
             templates,
-            TEXT_TEMPLATE,
+            name,
             "the text part has no unsubscribe link: add `{{ recipient.unsubscribe_url }}`".into(),
         ));
     }

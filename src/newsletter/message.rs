@@ -216,11 +216,48 @@ pub fn build(
     let alternative = MultiPart::alternative()
         .singlepart(part(ContentType::TEXT_PLAIN, prepared.text(&to.personal)))
         .singlepart(part(ContentType::TEXT_HTML, prepared.html(&to.personal)));
-    let mut message = with_top_level_content_type(builder, &alternative)?;
+    let body = match &edition.invitation {
+        None => alternative,
+        Some(invitation) => with_calendar(alternative, &invitation.calendar, &to.mailbox)?,
+    };
+    let mut message = with_top_level_content_type(builder, &body)?;
     if let Some(dkim) = dkim {
         message.sign(dkim);
     }
     Ok(message)
+}
+
+/// An invitation's body: the calendar as a third alternative (`text/calendar; method=…`,
+/// where Outlook and Thunderbird look for an invitation and show its buttons) and once more as
+/// the attachment `einladung.ics` for programs that only offer attachments (webmail, phones).
+/// Base64, so the calendar's CRLF line ends and folding arrive as written.
+fn with_calendar(
+    alternative: MultiPart,
+    calendar: &crate::render::calendar::ItipCalendar,
+    to: &Mailbox,
+) -> Result<MultiPart, Diagnostic> {
+    let cannot = |why: String| Diagnostic::error(format!("cannot build the invitation: {why}"));
+    let ics = calendar.for_attendee(to.name.as_deref(), to.email.as_ref());
+    let method = calendar.method.name();
+    let inline_type = ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+        .map_err(|e| cannot(e.to_string()))?;
+    let base64 = |bytes: Vec<u8>| {
+        Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
+            .map_err(|_| cannot("the calendar cannot be encoded".into()))
+    };
+    let inline = SinglePart::builder()
+        .header(inline_type)
+        .body(base64(ics.clone().into_bytes())?);
+    let attachment_type = ContentType::parse(&format!(
+        "application/ics; name=\"{}\"",
+        super::invitation::CALENDAR_FILE
+    ))
+    .map_err(|e| cannot(e.to_string()))?;
+    let attachment = lettre::message::Attachment::new(super::invitation::CALENDAR_FILE.into())
+        .body(base64(ics.into_bytes())?, attachment_type);
+    Ok(MultiPart::mixed()
+        .multipart(alternative.singlepart(inline))
+        .singlepart(attachment))
 }
 
 /// The message with `alternative` as its body and the multipart's `Content-Type` among the
@@ -305,10 +342,11 @@ fn encoded_words(text: &str) -> String {
 fn message_id(edition: &Edition, prepared: &Prepared, to: &Mailbox, domain: &str) -> String {
     let content = prepared.content_hash;
     let who = xxhash_rust::xxh3::xxh3_64(to.email.to_string().to_lowercase().as_bytes());
-    format!(
-        "<ausgabe-{}.{content:016x}.{who:016x}@{domain}>",
-        edition.number
-    )
+    let what = match &edition.invitation {
+        None => format!("ausgabe-{}", edition.number),
+        Some(i) => format!("einladung-{}-{}", edition.number, i.sequence),
+    };
+    format!("<{what}.{content:016x}.{who:016x}@{domain}>")
 }
 
 fn setting_error(key: &str, value: &str, e: impl std::fmt::Display) -> Diagnostic {

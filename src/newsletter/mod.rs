@@ -8,7 +8,9 @@
 
 pub mod address;
 pub mod bounces;
+pub mod campaign;
 pub mod email;
+pub mod invitation;
 pub mod message;
 pub mod outlet;
 pub mod prepared;

@@ -229,6 +229,7 @@ mod tests {
             text: format!("Kopf\n\n{SALUTATION}\n\nText\nAbmelden: {UNSUBSCRIBE_URL}\n"),
             web_url: String::new(),
             opening: String::new(),
+            invitation: None,
         };
         for opening in ["", "Liebe Leserinnen, liebe Leser,"] {
             let edition = Edition {

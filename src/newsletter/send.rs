@@ -19,7 +19,7 @@ use super::message::{self, Recipient};
 use super::outlet::{Outlet, Refusal, redact};
 use super::prepared::Prepared;
 use super::store::{Delivery, Store, is_token};
-use super::{Edition, Personal, Which, render_editions, settings};
+use super::{Edition, Personal, Which, invitation, render_editions, settings};
 use crate::config::{NewsletterConfig, check_rate};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::error::{Failure, OpError};
@@ -28,11 +28,12 @@ use crate::sync::lock;
 /// What `send` was asked to do; the doc comments are the help texts of its flags.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SendOptions {
-    /// The edition's number
+    /// The number of the edition (with `invite`: of the Sprechstunde)
     #[arg(required_unless_present = "due", conflicts_with = "due")]
     pub number: Option<u32>,
-    /// Send every edition whose `send_at` has come and whose web version is published and built
-    /// (what the rebuild timer runs); an edition sent before is not sent again
+    /// Send every edition whose `send_at` has come and every invitation whose moment has come,
+    /// once their pages are published and built (what the rebuild timer runs); nothing sent
+    /// before is sent again
     #[arg(long, conflicts_with = "to")]
     pub due: bool,
     /// With --due: the built site, where each edition's web version must be [default: public/
@@ -81,6 +82,8 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
 /// How a send ended.
 #[derive(Debug, Default)]
 pub struct SendReport {
+    /// What was sent: "edition 2", "the invitation to the 70. Sprechstunde (version 0)".
+    pub what: String,
     pub sent: u64,
     pub failed: u64,
     /// Sent in earlier runs.
@@ -159,24 +162,138 @@ fn send_edition(
     opts: &SendOptions,
     number: u32,
 ) -> Result<SendReport, Failure> {
-    let sending = Sending::new(site, theme, site_opts, opts, number)?;
-    if let Some(address) = &opts.to {
-        return send_test_copy(&sending, address);
+    let config = settings(site)?;
+    let edition = render_editions(site, theme, Which::Number(number))?
+        .pop()
+        .ok_or_else(|| Diagnostic::error(format!("there is no edition number {number}")))?;
+    let list = super::list_of_edition(site, number)?;
+    let sending = Sending::new(config, edition, list, site_opts, opts)?;
+    send_mail(&sending, site_opts, opts)
+}
+
+/// Sends the mail of `sending`: a test copy, a dry run, or its campaign.
+fn send_mail(
+    sending: &Sending<'_>,
+    site_opts: &crate::Options,
+    opts: &SendOptions,
+) -> Result<SendReport, Failure> {
+    let report = if let Some(address) = &opts.to {
+        send_test_copy(sending, address)?
+    } else {
+        let db = database_path(&site_opts.root, Some(sending.config), opts.db.as_deref());
+        let mut store = Store::open(&db)?;
+        if opts.dry_run {
+            dry_run(sending, &store)?
+        } else {
+            send_campaign(sending, &mut store, opts)?
+        }
+    };
+    Ok(SendReport {
+        what: sending.edition.describe(),
+        ..report
+    })
+}
+
+/// What `newsletter invite` did.
+#[derive(Debug)]
+pub enum InviteReport {
+    Sent(SendReport),
+    /// Called off before any invitation went out: nobody to tell.
+    NothingToCancel,
+}
+
+/// `newsletter invite <nr>`: the version of the Sprechstunde's invitation its facts call for —
+/// the first, an update or a cancellation — to its section's list (or a test copy, or a dry
+/// run), through the journal.
+pub fn invite(site_opts: &crate::Options, opts: &SendOptions) -> Result<InviteReport, Failure> {
+    let number = opts.number.ok_or_else(|| {
+        Diagnostic::error("which Sprechstunde? give its number, or --due for everything due")
+    })?;
+    let site = Arc::new(crate::load_site(site_opts)?);
+    let theme = crate::theme::Theme::load(&site_opts.root, &site.config.site.theme)?;
+    let session = invitation::session(&site, number)?;
+    if let Some(start) = &session.page.starts_at
+        && start.timestamp() <= site_opts.now
+    {
+        return Err(Diagnostic::error(format!(
+            "the {number}. Sprechstunde began at {}; an invitation to it comes too late",
+            crate::time::rfc3339(start)
+        ))
+        .in_file(session.page.file.shown.clone())
+        .into());
     }
-    let db = database_path(&site_opts.root, Some(sending.config), opts.db.as_deref());
-    let mut store = Store::open(&db)?;
-    if opts.dry_run {
-        return dry_run(&sending, &store);
-    }
-    send_campaign(&sending, &mut store, opts)
+    send_invitation(&site, &theme, site_opts, opts, &session)
+}
+
+fn send_invitation(
+    site: &Arc<crate::site::Site>,
+    theme: &crate::theme::Theme,
+    site_opts: &crate::Options,
+    opts: &SendOptions,
+    session: &invitation::Session<'_>,
+) -> Result<InviteReport, Failure> {
+    let config = settings(site)?;
+    let store = Store::open(&database_path(
+        &site_opts.root,
+        Some(config),
+        opts.db.as_deref(),
+    ))?;
+    let Some(version) = invitation_version(site, &store, session)? else {
+        return Ok(InviteReport::NothingToCancel);
+    };
+    drop(store);
+    theme.require_email_templates(&[invitation::HTML_TEMPLATE, invitation::TEXT_TEMPLATE])?;
+    let templates = crate::render::email_templates(site, theme)?;
+    let mail = invitation::render(
+        site,
+        &templates,
+        config,
+        session,
+        version.sequence,
+        version.kind,
+        version.facts,
+        site_opts.now,
+    )?;
+    let sending = Sending::new(config, mail, session.list().to_string(), site_opts, opts)?;
+    Ok(InviteReport::Sent(send_mail(&sending, site_opts, opts)?))
+}
+
+/// The version of an invitation to send now, as [`invitation::next_version`] decides it from
+/// the journal.
+struct Version {
+    sequence: u32,
+    kind: invitation::Kind,
+    facts: String,
+}
+
+fn invitation_version(
+    site: &crate::site::Site,
+    store: &Store,
+    session: &invitation::Session<'_>,
+) -> Result<Option<Version>, Failure> {
+    let facts = invitation::facts(session)?;
+    let uid = crate::render::calendar::uid(site, session.page);
+    let latest = store.latest_invitation(&uid)?;
+    Ok(invitation::next_version(
+        latest.as_ref().map(|(s, f)| (*s, f.as_str())),
+        &facts,
+        session.fields.cancelled,
+    )
+    .map(|(sequence, kind)| Version {
+        sequence,
+        kind,
+        facts,
+    }))
 }
 
 /// What `send --due` did: the editions it sent (or found sent), and those it held back.
 #[derive(Debug, Default)]
 pub struct DueReport {
-    pub sent: Vec<(u32, SendReport)>,
-    /// Due editions whose campaign had finished before this run: nothing to do.
-    pub done_before: Vec<u32>,
+    /// Editions and invitations sent (or gone on with) by this run.
+    pub sent: Vec<SendReport>,
+    /// Due editions and invitations whose campaign had finished before this run: nothing to
+    /// do ("edition 2").
+    pub done_before: Vec<String>,
     /// Due editions not sent, each with why (a sentence naming the edition and its file).
     pub held: Vec<String>,
 }
@@ -244,17 +361,101 @@ pub fn send_due(site_opts: &crate::Options, opts: &SendOptions) -> Result<DueRep
     for number in due {
         // Every timer run after the moment finds the edition due again; a finished campaign
         // needs neither rendering nor a connection to the mail server.
-        if store
-            .status(number)?
-            .is_some_and(|st| st.pending == 0 && st.finished_at.is_some())
-        {
-            report.done_before.push(number);
+        if finished(&store, number)? {
+            report.done_before.push(format!("edition {number}"));
             continue;
         }
         let sent = send_edition(&site, &theme, site_opts, opts, number)?;
-        report.sent.push((number, sent));
+        report.sent.push(sent);
     }
+    invitations_due(&site, &theme, site_opts, opts, &output, &store, &mut report)?;
     Ok(report)
+}
+
+/// Whether the campaign of `key` has finished and has nothing pending.
+fn finished(store: &Store, key: impl Into<super::store::CampaignKey>) -> Result<bool, OpError> {
+    Ok(store
+        .status(key)?
+        .is_some_and(|st| st.pending == 0 && st.finished_at.is_some()))
+}
+
+/// The invitations of `--due`: every Sprechstunde whose invitation moment has come and which
+/// has not begun gets the version its facts call for — so a time changed after the invitation
+/// went out sends the update with the next run, and `cancelled: true` the cancellation. One
+/// whose time is open, or whose page is not built, is held back with the reason.
+fn invitations_due(
+    site: &Arc<crate::site::Site>,
+    theme: &crate::theme::Theme,
+    site_opts: &crate::Options,
+    opts: &SendOptions,
+    output: &Path,
+    store: &Store,
+    report: &mut DueReport,
+) -> Result<(), Failure> {
+    for session in invitation::sessions(site) {
+        let page = session.page;
+        let Some(Ok(at)) =
+            crate::site::invitation_moment(&session.section.front, &page.fields, &site.config.tz)
+        else {
+            continue;
+        };
+        let number = session.fields.number;
+        let begun = page
+            .starts_at
+            .as_ref()
+            .is_none_or(|s| s.timestamp() <= site_opts.now);
+        if at.timestamp() > site_opts.now || begun {
+            continue;
+        }
+        let version = match invitation_version(site, store, &session) {
+            Ok(Some(v)) => v,
+            Ok(None) => continue,
+            Err(Failure::Content(ds)) => {
+                for d in ds.iter() {
+                    let at_line = d.location.as_ref().map_or_else(String::new, |l| {
+                        format!(" ({}:{}:{})", l.path.display(), l.line, l.column)
+                    });
+                    let hint = d
+                        .hint
+                        .as_ref()
+                        .map_or_else(String::new, |h| format!("; {h}"));
+                    report.held.push(format!(
+                        "the invitation to the {number}. Sprechstunde is due since {}: {}{at_line}{hint}",
+                        crate::time::rfc3339(&at),
+                        d.message
+                    ));
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let key = super::store::CampaignKey::Invitation {
+            uid: crate::render::calendar::uid(site, page),
+            sequence: version.sequence,
+        };
+        if finished(store, &key)? {
+            report.done_before.push(format!(
+                "the invitation to the {number}. Sprechstunde (version {})",
+                version.sequence
+            ));
+            continue;
+        }
+        let built = output
+            .join(page.path.trim_start_matches('/'))
+            .join("index.html");
+        if !built.is_file() {
+            report.held.push(format!(
+                "the invitation to the {number}. Sprechstunde ({}) is due but its page {} is not built yet; run `ozg-site build` first",
+                page.file.shown.display(),
+                built.display()
+            ));
+            continue;
+        }
+        if let InviteReport::Sent(sent) = send_invitation(site, theme, site_opts, opts, &session)? {
+            report.sent.push(sent);
+        }
+    }
+    Ok(())
 }
 
 /// What the three ways of sending share: the edition rendered for mail and the settings.
@@ -273,19 +474,14 @@ struct Sending<'a> {
 }
 
 impl<'a> Sending<'a> {
-    /// Renders the edition and checks every setting before anything is sent.
+    /// Checks every setting for sending `edition` to `list` before anything is sent.
     fn new(
-        site: &'a Arc<crate::site::Site>,
-        theme: &crate::theme::Theme,
+        config: &'a NewsletterConfig,
+        edition: Edition,
+        list: String,
         site_opts: &crate::Options,
         opts: &SendOptions,
-        number: u32,
     ) -> Result<Sending<'a>, Failure> {
-        let config = settings(site)?;
-        let edition = render_editions(site, theme, Which::Number(number))?
-            .pop()
-            .ok_or_else(|| Diagnostic::error(format!("there is no edition number {number}")))?;
-        let list = super::list_of_edition(site, number)?;
         let dkim = message::dkim(config, &site_opts.root)?;
         check_return_path(config)?;
         let rate = opts.rate.unwrap_or(config.rate);
@@ -296,7 +492,7 @@ impl<'a> Sending<'a> {
         let outbox = site_opts
             .root
             .join(config.outbox.as_deref().unwrap_or(".ozg-site/outbox"))
-            .join(edition.number.to_string());
+            .join(edition.folder_name());
         Ok(Sending {
             config,
             edition,
@@ -376,8 +572,9 @@ fn dry_run(sending: &Sending<'_>, store: &Store) -> Result<SendReport, Failure> 
     let Sending {
         config, edition, ..
     } = sending;
-    let mut recipients = store.pending_unregistered(edition.number)?;
-    if store.status(edition.number)?.is_none() {
+    let key = edition.campaign();
+    let mut recipients = store.pending_unregistered(&key)?;
+    if store.status(&key)?.is_none() {
         let mut active = Vec::new();
         for s in store.list()? {
             // A send leaves out addresses stopped by bounces; so does its rehearsal.
@@ -386,9 +583,14 @@ fn dry_run(sending: &Sending<'_>, store: &Store) -> Result<SendReport, Failure> 
                 active.push(s);
             }
         }
+        let invited = match edition.audience() {
+            super::store::Audience::List => None,
+            super::store::Audience::EarlierRecipients => Some(store.invited(&key)?),
+        };
         recipients = active
             .into_iter()
             .filter(|s| s.receives(&sending.list))
+            .filter(|s| invited.as_ref().is_none_or(|ids| ids.contains(&s.id)))
             .map(|s| Delivery {
                 token: store.unsubscribe_token(&s.link_nonce),
                 subscriber: s.id,
@@ -436,7 +638,8 @@ fn send_campaign(
     let Sending {
         config, edition, ..
     } = sending;
-    let fresh = store.status(edition.number)?.is_none();
+    let key = edition.campaign();
+    let fresh = store.status(&key)?.is_none();
     if fresh && store.count(Some(&sending.list))? == 0 {
         let list = &sending.list;
         if list == crate::config::DEFAULT_LIST {
@@ -457,29 +660,33 @@ fn send_campaign(
         helo.as_deref(),
     )?;
     if opts.retry_failed {
-        store.retry_failed(edition.number)?;
+        store.retry_failed(&key)?;
     }
-    store.start_campaign(
-        edition.number,
+    store.start(
+        &key,
         &edition.subject,
         &sending.list,
+        edition.invitation.as_ref().map(|i| i.facts.as_str()),
+        edition.audience(),
         opts.include_new,
     )?;
-    let pending = store.pending(edition.number)?;
-    let before = store.status(edition.number)?.unwrap_or_default();
+    let campaign = store.campaign(&key)?;
+    let pending = store.pending(&key)?;
+    let before = store.status(&key)?.unwrap_or_default();
     let mut report = SendReport {
         already_sent: before.sent,
         destination: outlet.describe(smtp),
         ..SendReport::default()
     };
     if pending.is_empty() {
-        store.finish_if_done(edition.number)?;
+        store.finish_if_done(&key)?;
         return Ok(report);
     }
     let prepared = Prepared::new(edition);
     let run = Run {
         config,
         edition,
+        campaign,
         prepared: &prepared,
         dkim: sending.dkim.as_ref(),
         outlet: &outlet,
@@ -493,7 +700,7 @@ fn send_campaign(
     let counts = run.deliver_all(store, pending, sending.connections, &progress);
     progress.finish_and_clear();
     let counts = counts?;
-    store.finish_if_done(edition.number)?;
+    store.finish_if_done(&key)?;
     report.sent = counts.sent;
     report.failed = counts.failed;
     report.unsubscribed = counts.unsubscribed;
@@ -571,6 +778,8 @@ enum Outcome {
 struct Run<'a> {
     config: &'a NewsletterConfig,
     edition: &'a Edition,
+    /// The journal's row of the campaign.
+    campaign: i64,
     prepared: &'a Prepared,
     dkim: Option<&'a lettre::message::dkim::DkimConfig>,
     outlet: &'a Outlet,
@@ -638,7 +847,7 @@ impl Run<'_> {
     /// Sends to one recipient, retrying temporary refusals, and records the outcome.
     /// `Err`: the journal cannot be written.
     fn deliver(&self, store: &Store, d: &Delivery) -> Result<Outcome, OpError> {
-        let number = self.edition.number;
+        let number = self.campaign;
         // The queue was read when sending started; the subscription service may have taken the
         // recipient out since.
         if !store.still_pending(number, d.subscriber)? {
@@ -706,7 +915,11 @@ impl Run<'_> {
     ) -> lettre::address::Envelope {
         let plain = message.envelope().clone();
         let verp = self.config.bounces.return_path.as_deref().and_then(|t| {
-            super::bounces::verp_address(t, self.edition.number, subscriber, &store.hasher())
+            let of = match &self.edition.invitation {
+                None => super::store::bounces::CampaignRef::Edition(self.edition.number),
+                Some(_) => super::store::bounces::CampaignRef::Row(self.campaign),
+            };
+            super::bounces::verp_address(t, of, subscriber, &store.hasher())
         });
         match verp {
             Some(from) => {

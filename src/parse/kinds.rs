@@ -319,6 +319,13 @@ kind_front_matter!(
         registration: Option<Fact<String>>,
         #[serde(default)]
         contact: Option<ContactPerson>,
+        /// Called off: the page says so, the calendars mark it, and those invited get a
+        /// cancellation.
+        #[serde(default)]
+        cancelled: bool,
+        /// When the invitation goes out, instead of the section's `invitation.days_before`.
+        #[serde(default)]
+        invite_at: Option<DateTimeInput>,
     }
 );
 
@@ -604,6 +611,50 @@ pub struct CalendarSettings {
     pub event_prefix: Option<String>,
 }
 
+/// How a section's Sprechstunden are announced by mail: to which list, and when.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationSettings {
+    /// The list of `newsletter.lists` the invitations go to.
+    pub list: String,
+    /// How many days before the Sprechstunde the invitation goes out (default 7).
+    #[serde(default = "default_days_before")]
+    pub days_before: u16,
+    /// At what time of that day (default 09:00).
+    #[serde(default = "default_invitation_time")]
+    pub time: LocalTime,
+    /// The subject of the first invitation; `{event}` is the calendar's title of the
+    /// Sprechstunde ("70. OZG-Sprechstunde: Jahresrückblick 2025"), `{date}` its date (17.12.2025).
+    #[serde(default = "default_invitation_subject")]
+    pub subject: String,
+    /// The subject when date, time or place changed.
+    #[serde(default = "default_update_subject")]
+    pub update_subject: String,
+    /// The subject of a cancellation.
+    #[serde(default = "default_cancel_subject")]
+    pub cancel_subject: String,
+}
+
+fn default_invitation_subject() -> String {
+    "Terminanfrage: {event} am {date}".into()
+}
+
+fn default_update_subject() -> String {
+    "Geänderter Termin: {event} am {date}".into()
+}
+
+fn default_cancel_subject() -> String {
+    "Abgesagt: {event} am {date}".into()
+}
+
+fn default_days_before() -> u16 {
+    7
+}
+
+fn default_invitation_time() -> LocalTime {
+    LocalTime(jiff::civil::time(9, 0, 0, 0))
+}
+
 /// A video offered on a page (e.g. the Gebärdensprache page), with its facts for the link label.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -647,6 +698,9 @@ pub struct SectionFront {
     pub advent: Option<AdventSettings>,
     #[serde(default)]
     pub calendar: Option<CalendarSettings>,
+    /// Invitations by mail to the section's Sprechstunden (`newsletter invite`).
+    #[serde(default)]
+    pub invitation: Option<InvitationSettings>,
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]

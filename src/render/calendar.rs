@@ -39,23 +39,48 @@ pub fn page_calendar(site: &Site, page: &Page, settings: &CalendarSettings) -> S
 }
 
 fn calendar(site: &Site, name: &str, settings: &CalendarSettings, events: &[&Page]) -> String {
-    let tz = &site.config.tz;
-    let tzid = tz.iana_name().unwrap_or("UTC");
+    let tzid = tzid(site);
+    let mut out = head("PUBLISH");
+    line(&mut out, &format!("X-WR-CALNAME:{}", text(name)));
+    line(&mut out, &format!("X-WR-TIMEZONE:{tzid}"));
+    out.push_str(&timezone(site, events));
+    for page in events {
+        event(&mut out, site, page, settings, None);
+    }
+    line(&mut out, "END:VCALENDAR");
+    out
+}
+
+fn tzid(site: &Site) -> &str {
+    site.config.tz.iana_name().unwrap_or("UTC")
+}
+
+fn head(method: &str) -> String {
     let mut out = String::new();
     line(&mut out, "BEGIN:VCALENDAR");
     line(&mut out, "VERSION:2.0");
     line(&mut out, "PRODID:-//ozg-site//ozg-site//DE");
     line(&mut out, "CALSCALE:GREGORIAN");
-    line(&mut out, "METHOD:PUBLISH");
-    line(&mut out, &format!("X-WR-CALNAME:{}", text(name)));
-    line(&mut out, &format!("X-WR-TIMEZONE:{tzid}"));
+    line(&mut out, &format!("METHOD:{method}"));
+    out
+}
+
+/// The `VTIMEZONE` for the earliest year of `events`.
+fn timezone(site: &Site, events: &[&Page]) -> String {
     let year = events
         .iter()
         .filter_map(|p| p.starts_at.as_ref())
         .map(|z| z.year())
         .min()
         .unwrap_or(2025);
-    vtimezone(&mut out, tz, tzid, year);
+    let mut out = String::new();
+    vtimezone(&mut out, &site.config.tz, tzid(site), year);
+    out
+}
+
+/// The calendar `UID` of a page: the same in the site's calendars and in every invitation, so
+/// an update or a cancellation finds the event a reader already has.
+pub fn uid(site: &Site, page: &Page) -> String {
     let host = site
         .config
         .base_url
@@ -66,90 +91,229 @@ fn calendar(site: &Site, name: &str, settings: &CalendarSettings, events: &[&Pag
         .next()
         .unwrap_or("localhost")
         .to_string();
-    for page in events {
-        let (Some(start), Some(end)) = (&page.starts_at, &page.ends_at) else {
-            continue;
-        };
-        let permalink = site.config.permalink(&page.path);
-        line(&mut out, "BEGIN:VEVENT");
-        line(
-            &mut out,
-            &format!(
-                "UID:{}@{host}",
-                page.path.trim_matches('/').replace('/', "-")
-            ),
-        );
-        // DTSTAMP must be UTC; the page's date keeps the file identical between builds.
-        let stamp_date = page.common.updated.or(page.fields.date()).map(|d| d.0);
-        let stamp = stamp_date
-            .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
-            .unwrap_or(start.timestamp());
-        line(
-            &mut out,
-            &format!("DTSTAMP:{}", stamp.strftime("%Y%m%dT%H%M%SZ")),
-        );
-        match page.fields.times() {
-            Some((Fact::Known(_), end_fact)) => {
-                line(
-                    &mut out,
-                    &format!("DTSTART;TZID={tzid}:{}", start.strftime("%Y%m%dT%H%M%S")),
-                );
-                if !end_fact.is_open() {
-                    line(
-                        &mut out,
-                        &format!("DTEND;TZID={tzid}:{}", end.strftime("%Y%m%dT%H%M%S")),
-                    );
-                }
-            }
-            _ => {
-                // The start is open: the date is all that is known.
-                let day = start.date();
-                let next = day.tomorrow().unwrap_or(day);
-                line(
-                    &mut out,
-                    &format!("DTSTART;VALUE=DATE:{}", day.strftime("%Y%m%d")),
-                );
-                line(
-                    &mut out,
-                    &format!("DTEND;VALUE=DATE:{}", next.strftime("%Y%m%d")),
-                );
-            }
+    format!("{}@{host}", page.path.trim_matches('/').replace('/', "-"))
+}
+
+/// Whether a Sprechstunde is called off (`cancelled: true`).
+pub fn is_cancelled(page: &Page) -> bool {
+    matches!(&page.fields, KindFields::Sprechstunde(s) if s.cancelled)
+}
+
+/// The scheduling message (iTIP, RFC 5546) an invitation carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A new or changed event: calendar programs offer to add it, or update the one they have
+    /// with the same `UID` when the `SEQUENCE` is higher.
+    Request,
+    /// The event is called off: calendar programs offer to remove it.
+    Cancel,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Request => "REQUEST",
+            Method::Cancel => "CANCEL",
         }
-        line(
-            &mut out,
-            &format!("SUMMARY:{}", text(&summary(page, settings))),
-        );
-        let mut description = page.common.description.clone().unwrap_or_default();
-        if let KindFields::Sprechstunde(s) = &page.fields
-            && !s.agenda.is_empty()
-        {
-            if !description.is_empty() {
-                description.push_str("\n\n");
-            }
-            for (i, item) in s.agenda.iter().enumerate() {
-                let _ = writeln!(description, "{}. {item}", i + 1);
-            }
-        }
-        if !description.is_empty() {
-            description.push('\n');
-        }
-        description.push_str(&permalink);
-        line(
-            &mut out,
-            &format!("DESCRIPTION:{}", text(description.trim_end())),
-        );
-        if let Some(location) = location(page) {
-            line(&mut out, &format!("LOCATION:{}", text(&location)));
-        }
-        line(&mut out, &format!("URL:{permalink}"));
-        line(&mut out, "END:VEVENT");
     }
+}
+
+/// What an invitation's calendar says beyond the event itself.
+#[derive(Debug, Clone)]
+pub struct Itip {
+    pub method: Method,
+    pub sequence: u32,
+    /// `ORGANIZER`: the name (may be empty) and address replies go to.
+    pub organizer_name: String,
+    pub organizer_email: String,
+    /// When this version was made (`DTSTAMP`).
+    pub stamp: Timestamp,
+}
+
+/// An invitation's calendar with the place of the recipient's `ATTENDEE` line left open: one
+/// rendering serves every recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItipCalendar {
+    before: String,
+    after: String,
+    pub method: Method,
+}
+
+impl ItipCalendar {
+    /// The calendar for one recipient. `RSVP=FALSE`: registering is the Sprechstunde's own way
+    /// (its `registration`), and a thousand accept mails to the organiser would help nobody.
+    pub fn for_attendee(&self, name: Option<&str>, email: &str) -> String {
+        let mut attendee = String::from("ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT");
+        attendee.push_str(match self.method {
+            Method::Request => ";PARTSTAT=NEEDS-ACTION;RSVP=FALSE",
+            Method::Cancel => "",
+        });
+        if let Some(name) = name.map(param).filter(|n| !n.is_empty()) {
+            attendee.push_str(&format!(";CN=\"{name}\""));
+        }
+        attendee.push_str(&format!(":mailto:{}", uri_safe(email)));
+        let mut out = self.before.clone();
+        line(&mut out, &attendee);
+        out.push_str(&self.after);
+        out
+    }
+}
+
+/// The invitation's calendar for `page`: `METHOD:REQUEST` or `CANCEL`, the event with `SEQUENCE`,
+/// `ORGANIZER` and (for a cancellation) `STATUS:CANCELLED`.
+pub fn invitation(
+    site: &Site,
+    page: &Page,
+    settings: &CalendarSettings,
+    itip: &Itip,
+) -> ItipCalendar {
+    let mut out = head(itip.method.name());
+    out.push_str(&timezone(site, &[page]));
+    let split = event(&mut out, site, page, settings, Some(itip)).unwrap_or(out.len());
     line(&mut out, "END:VCALENDAR");
+    let (before, after) = out.split_at(split.min(out.len()));
+    ItipCalendar {
+        before: before.to_string(),
+        after: after.to_string(),
+        method: itip.method,
+    }
+}
+
+/// Appends the `VEVENT` of `page`; with `itip`, returns where the `ATTENDEE` line goes.
+fn event(
+    out: &mut String,
+    site: &Site,
+    page: &Page,
+    settings: &CalendarSettings,
+    itip: Option<&Itip>,
+) -> Option<usize> {
+    let tzid = tzid(site);
+    let (Some(start), Some(end)) = (&page.starts_at, &page.ends_at) else {
+        return None;
+    };
+    let permalink = site.config.permalink(&page.path);
+    line(out, "BEGIN:VEVENT");
+    line(out, &format!("UID:{}", uid(site, page)));
+    let stamp = match itip {
+        Some(itip) => itip.stamp,
+        None => {
+            // DTSTAMP must be UTC; the page's date keeps the file identical between builds.
+            let stamp_date = page.common.updated.or(page.fields.date()).map(|d| d.0);
+            stamp_date
+                .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
+                .map(|z| z.timestamp())
+                .unwrap_or(start.timestamp())
+        }
+    };
+    line(
+        out,
+        &format!("DTSTAMP:{}", stamp.strftime("%Y%m%dT%H%M%SZ")),
+    );
+    match page.fields.times() {
+        Some((Fact::Known(_), end_fact)) => {
+            line(
+                out,
+                &format!("DTSTART;TZID={tzid}:{}", start.strftime("%Y%m%dT%H%M%S")),
+            );
+            if !end_fact.is_open() {
+                line(
+                    out,
+                    &format!("DTEND;TZID={tzid}:{}", end.strftime("%Y%m%dT%H%M%S")),
+                );
+            }
+        }
+        _ => {
+            // The start is open: the date is all that is known.
+            let day = start.date();
+            let next = day.tomorrow().unwrap_or(day);
+            line(
+                out,
+                &format!("DTSTART;VALUE=DATE:{}", day.strftime("%Y%m%d")),
+            );
+            line(
+                out,
+                &format!("DTEND;VALUE=DATE:{}", next.strftime("%Y%m%d")),
+            );
+        }
+    }
+    line(out, &format!("SUMMARY:{}", text(&summary(page, settings))));
+    let mut description = page.common.description.clone().unwrap_or_default();
+    if let KindFields::Sprechstunde(s) = &page.fields
+        && !s.agenda.is_empty()
+    {
+        if !description.is_empty() {
+            description.push_str("\n\n");
+        }
+        for (i, item) in s.agenda.iter().enumerate() {
+            let _ = writeln!(description, "{}. {item}", i + 1);
+        }
+    }
+    if !description.is_empty() {
+        description.push('\n');
+    }
+    description.push_str(&permalink);
+    line(
+        out,
+        &format!("DESCRIPTION:{}", text(description.trim_end())),
+    );
+    if let Some(location) = location(page) {
+        line(out, &format!("LOCATION:{}", text(&location)));
+    }
+    line(out, &format!("URL:{permalink}"));
+    let cancelled = is_cancelled(page) || itip.is_some_and(|i| i.method == Method::Cancel);
+    line(
+        out,
+        if cancelled {
+            "STATUS:CANCELLED"
+        } else {
+            "STATUS:CONFIRMED"
+        },
+    );
+    let split = itip.map(|itip| {
+        line(out, &format!("SEQUENCE:{}", itip.sequence));
+        line(out, "TRANSP:OPAQUE");
+        let mut organizer = String::from("ORGANIZER");
+        let name = param(&itip.organizer_name);
+        if !name.is_empty() {
+            organizer.push_str(&format!(";CN=\"{name}\""));
+        }
+        organizer.push_str(&format!(":mailto:{}", uri_safe(&itip.organizer_email)));
+        line(out, &organizer);
+        out.len()
+    });
+    line(out, "END:VEVENT");
+    split
+}
+
+/// A parameter value for a quoted string (RFC 5545 §3.1): no `"` and no control character.
+fn param(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// An address as a `mailto:` value: non-ASCII letters percent-encoded (RFC 6068), and nothing
+/// that could end a content line or the value (addresses reach here checked; this is the last
+/// guard).
+fn uri_safe(email: &str) -> String {
+    let mut out = String::with_capacity(email.len());
+    for c in email.chars() {
+        if c.is_ascii_graphic() && !matches!(c, '"' | '<' | '>' | '\\' | '%') {
+            out.push(c);
+        } else if !c.is_ascii() {
+            let mut bytes = [0; 4];
+            for b in c.encode_utf8(&mut bytes).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
     out
 }
 
-fn summary(page: &Page, settings: &CalendarSettings) -> String {
+pub fn summary(page: &Page, settings: &CalendarSettings) -> String {
     match (&page.fields, &settings.event_prefix) {
         (KindFields::Sprechstunde(s), Some(prefix)) => {
             format!("{}. {prefix}: {}", s.number, page.common.title)
@@ -160,7 +324,7 @@ fn summary(page: &Page, settings: &CalendarSettings) -> String {
 }
 
 /// The known parts of the place, or none: an open place is not a place.
-fn location(page: &Page) -> Option<String> {
+pub fn location(page: &Page) -> Option<String> {
     let place = match &page.fields {
         KindFields::Sprechstunde(s) => known(&s.location).cloned(),
         KindFields::Event(e) => {
@@ -343,6 +507,42 @@ mod tests {
             out,
             "SUMMARY:Titel\\nX-EVIL:1\\nBEGIN:VEVENT[31m\\n Ende\r\nURL:https://x.example/ab\r\n"
         );
+    }
+
+    #[test]
+    fn a_hostile_attendee_cannot_add_a_property_or_break_the_value() {
+        let cal = ItipCalendar {
+            before: "BEGIN:VEVENT\r\n".into(),
+            after: "END:VEVENT\r\n".into(),
+            method: Method::Request,
+        };
+        let out = cal.for_attendee(
+            Some("Eve\"\r\nATTENDEE:mailto:x@evil.example;\u{1b}[31m"),
+            "jörg\r\n\"<>%@example.org",
+        );
+        let unfolded = out.replace("\r\n ", "");
+        let lines: Vec<&str> = unfolded.split_terminator("\r\n").collect();
+        assert_eq!(lines.len(), 3, "{out:?}");
+        let attendee = lines[1];
+        assert!(
+            attendee.contains(";CN=\"EveATTENDEE:mailto:x@evil.example;[31m\":"),
+            "{attendee}"
+        );
+        assert!(
+            attendee.ends_with(":mailto:j%C3%B6rg@example.org"),
+            "{attendee}"
+        );
+        let cancel = ItipCalendar {
+            method: Method::Cancel,
+            ..cal
+        };
+        let out = cancel.for_attendee(None, "a@example.org");
+        assert!(
+            out.contains(
+                "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT:mailto:a@example.org\r\n"
+            )
+        );
+        assert!(!out.contains("RSVP"));
     }
 
     #[test]

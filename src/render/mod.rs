@@ -1,7 +1,7 @@
 //! Rendering: the site model through the theme's templates into files of a [`Sink`] (the staging
 //! folder of a build, or the memory of the preview server).
 
-mod calendar;
+pub mod calendar;
 pub mod context;
 pub mod legal;
 pub mod memo;

@@ -801,6 +801,24 @@ pub(super) fn finish_page(
             what: MomentKind::Ends,
         });
     }
+    // The invitation's moment, while it is to come and the Sprechstunde has not begun.
+    match super::invitation_moment(&section.front, &p.fields, &config.tz) {
+        Some(Ok(at)) if &at > now && starts_at.as_ref().is_none_or(|s| &at < s) => {
+            moments.push(Moment {
+                at,
+                file: p.file.shown.clone(),
+                what: MomentKind::Invite,
+            });
+        }
+        Some(Err(e)) => {
+            let key = match &p.fields {
+                KindFields::Sprechstunde(f) if f.invite_at.is_some() => "invite_at",
+                _ => "date",
+            };
+            return Err(vec![Diagnostic::error(e).at(yaml.key_location(key))]);
+        }
+        _ => {}
+    }
     Ok(Placed::Published(
         Box::new(Page {
             file: p.file,

@@ -167,6 +167,8 @@ pub enum MomentKind {
     Ends,
     /// A newsletter edition's `send_at`: `newsletter send --due` sends it.
     Send,
+    /// A Sprechstunde's invitation is due: `newsletter send --due` sends it.
+    Invite,
 }
 
 impl MomentKind {
@@ -175,8 +177,35 @@ impl MomentKind {
             MomentKind::Publish => "publish",
             MomentKind::Ends => "ends",
             MomentKind::Send => "send",
+            MomentKind::Invite => "invite",
         }
     }
+}
+
+/// When the invitation to a Sprechstunde goes out: its `invite_at`, else `days_before` its date
+/// at the `time` of its section's `invitation:`. `None`: the section sends no invitations.
+pub fn invitation_moment(
+    section: &crate::parse::kinds::SectionFront,
+    fields: &crate::parse::kinds::KindFields,
+    tz: &jiff::tz::TimeZone,
+) -> Option<Result<Zoned, String>> {
+    let crate::parse::kinds::KindFields::Sprechstunde(f) = fields else {
+        return None;
+    };
+    let settings = section.invitation.as_ref()?;
+    if let Some(at) = &f.invite_at {
+        return Some(
+            at.resolve(tz)
+                .map_err(|e| format!("invalid `invite_at`: {e}")),
+        );
+    }
+    Some(
+        f.date
+            .0
+            .checked_sub(jiff::Span::new().days(i64::from(settings.days_before)))
+            .map_err(|e| format!("`invitation.days_before` goes before the calendar: {e}"))
+            .and_then(|day| crate::time::local_to_zoned(day.to_datetime(settings.time.0), tz)),
+    )
 }
 
 /// A non-Markdown file from `content/` and where it goes in the output.

@@ -75,7 +75,7 @@ def test_a_due_edition_is_sent_once_and_a_second_run_sends_nothing(tmp_path, ser
     assert "2025-12-09T09:30:00+01:00\tnewsletters/3-geplant.md\tsend" in schedule
     # Before its moment: nothing.
     early = due(site, port, "2025-12-09T09:15:00+01:00")
-    assert "No edition is due" in early.stdout
+    assert "Nothing is due to be sent" in early.stdout
     run(site, "build", "--now", AFTER_SEND_AT)
     first = due(site, port, AFTER_SEND_AT)
     assert "Edition 3: 3 sent, 0 failed" in first.stdout, first.stdout

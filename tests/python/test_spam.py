@@ -104,6 +104,25 @@ def test_a_sent_edition_scores_at_most_one_point(tmp_path, smtp):
         assert score <= MAX_SCORE, details
 
 
+def test_an_invitation_with_its_calendar_scores_at_most_one_point(tmp_path, smtp):
+    recorder, port = smtp
+    site = make_site(tmp_path)
+    (site / "content/sprechstunden/71-test.md").write_text(
+        "---\ntitle: Testthema der Sprechstunde\nnumber: 71\ndate: 2026-01-21\n"
+        "start: \"13:00\"\nend: \"14:00\"\nagenda:\n  - Begrüßung\n  - Ausblick\n---\nEin Test.\n")
+    run(site, "subscribers", "add", "erika.mustermann@example.org", "--name", "Erika Mustermann",
+        "--list", "sprechstunden")
+    run(site, "subscribers", "add", "leser@example.org", "--list", "sprechstunden")
+    out = run(site, "newsletter", "invite", "71", "--now", "2026-01-14T09:30:00+01:00",
+              "--smtp", f"smtp://127.0.0.1:{port}", "--rate", "0").stdout
+    assert "2 sent, 0 failed" in out, out
+    assert len(recorder.raw) == 2
+    for raw in recorder.raw:
+        assert b"text/calendar" in raw
+        score, details = judge(raw, tmp_path / "sa-home", "invitation")
+        assert score <= MAX_SCORE, details
+
+
 def test_a_confirmation_mail_of_the_sign_up_service_scores_at_most_one_point(tmp_path, smtp):
     recorder, smtp_port = smtp
     port = free_port()

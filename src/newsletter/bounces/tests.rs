@@ -1,4 +1,5 @@
 use super::*;
+use crate::newsletter::store::bounces::CampaignRef;
 
 /// A DSN as Postfix writes it (bounce(8) with its default templates), shortened.
 fn postfix_dsn(recipient: &str, status: &str, action: &str) -> String {
@@ -73,7 +74,7 @@ Subject: Ausgabe 12\r\n\
 Hallo\r\n\
 --F--\r\n";
 
-fn no_verp(_: &str) -> Option<(u32, i64)> {
+fn no_verp(_: &str) -> Option<(CampaignRef, i64)> {
     None
 }
 
@@ -88,7 +89,7 @@ fn a_hard_bounce_names_recipient_status_and_edition() {
         b,
         vec![NewBounce {
             email: "niemand@example.org".into(),
-            edition: Some(3),
+            campaign: Some(CampaignRef::Edition(3)),
             subscriber: None,
             kind: BounceKind::Hard,
             status: Some("5.1.1".into()),
@@ -118,19 +119,23 @@ fn a_complaint_is_matched_by_its_original_recipient_and_message_id() {
     let b = parse(ARF.as_bytes(), &no_verp).unwrap();
     assert_eq!(b[0].email, "erika@example.org");
     assert_eq!(b[0].kind, BounceKind::Complaint);
-    assert_eq!(b[0].edition, Some(12));
+    assert_eq!(b[0].campaign, Some(CampaignRef::Edition(12)));
     assert_eq!(b[0].status.as_deref(), Some("abuse"));
 }
 
 #[test]
 fn the_verp_return_path_wins_over_the_message_id() {
-    let verp = |a: &str| (a == "bounce+1-7-abc@example.org").then_some((1, 7));
+    let verp =
+        |a: &str| (a == "bounce+1-7-abc@example.org").then_some((CampaignRef::Edition(1), 7));
     let b = parse(
         postfix_dsn("x@example.org", "5.1.1", "failed").as_bytes(),
         &verp,
     )
     .unwrap();
-    assert_eq!((b[0].edition, b[0].subscriber), (Some(1), Some(7)));
+    assert_eq!(
+        (b[0].campaign, b[0].subscriber),
+        (Some(CampaignRef::Edition(1)), Some(7))
+    );
 }
 
 #[test]
@@ -139,9 +144,27 @@ fn verp_addresses_round_trip_and_forged_tags_are_refused() {
     let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
     let hasher = store.hasher();
     let template = "bounce+{token}@example.org";
-    let address = verp_address(template, 4, 17, &hasher).unwrap().to_string();
+    let edition = CampaignRef::Edition(4);
+    let address = verp_address(template, edition, 17, &hasher)
+        .unwrap()
+        .to_string();
     assert!(address.starts_with("bounce+4-17-"), "{address}");
-    assert_eq!(parse_verp(template, &address, &hasher), Some((4, 17)));
+    assert_eq!(parse_verp(template, &address, &hasher), Some((edition, 17)));
+    // An invitation's campaign is named by its row; its tag does not fit an edition's.
+    let invitation = verp_address(template, CampaignRef::Row(4), 17, &hasher)
+        .unwrap()
+        .to_string();
+    assert!(invitation.starts_with("bounce+c4-17-"), "{invitation}");
+    assert_eq!(
+        parse_verp(template, &invitation, &hasher),
+        Some((CampaignRef::Row(4), 17))
+    );
+    let swapped = invitation.replace("bounce+c4-", "bounce+4-");
+    assert_eq!(parse_verp(template, &swapped, &hasher), None);
+    assert_eq!(
+        parse_verp(template, "bounce+c-17-00@example.org", &hasher),
+        None
+    );
     assert_eq!(
         parse_verp(template, &format!("<{}>", address.to_uppercase()), &hasher),
         None,
@@ -151,7 +174,7 @@ fn verp_addresses_round_trip_and_forged_tags_are_refused() {
     assert_eq!(parse_verp(template, &forged, &hasher), None);
     assert_eq!(parse_verp(template, "bounce+@example.org", &hasher), None);
     assert_eq!(parse_verp(template, "x", &hasher), None);
-    assert!(verp_address("bounce@example.org", 4, 17, &hasher).is_none());
+    assert!(verp_address("bounce@example.org", edition, 17, &hasher).is_none());
 }
 
 #[test]

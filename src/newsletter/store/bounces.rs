@@ -31,12 +31,38 @@ impl BounceKind {
     }
 }
 
+/// The campaign a VERP address names: an edition by its number (what mails sent before
+/// invitations carry), any other campaign by its row in the journal, as `c<row>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignRef {
+    Edition(u32),
+    Row(i64),
+}
+
+impl std::fmt::Display for CampaignRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CampaignRef::Edition(n) => write!(f, "{n}"),
+            CampaignRef::Row(id) => write!(f, "c{id}"),
+        }
+    }
+}
+
+impl CampaignRef {
+    pub fn parse(s: &str) -> Option<CampaignRef> {
+        match s.strip_prefix('c') {
+            Some(row) => row.parse().ok().map(CampaignRef::Row),
+            None => s.parse().ok().map(CampaignRef::Edition),
+        }
+    }
+}
+
 /// One recipient of a report, as the parser found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBounce {
     pub email: String,
-    /// The edition the bounced mail was, when the report names it.
-    pub edition: Option<u32>,
+    /// The campaign the bounced mail was part of, when the report names it.
+    pub campaign: Option<CampaignRef>,
     /// The subscriber, when the VERP return path names them (checked by its tag).
     pub subscriber: Option<i64>,
     pub kind: BounceKind,
@@ -117,11 +143,15 @@ impl Store {
                 out.push(Recorded::Unknown);
                 continue;
             };
-            let campaign: Option<i64> = match b.edition {
-                Some(n) => tx
+            let campaign: Option<i64> = match b.campaign {
+                Some(CampaignRef::Edition(n)) => tx
                     .query_row("SELECT id FROM campaigns WHERE edition = ?1", [n], |r| {
                         r.get(0)
                     })
+                    .optional()
+                    .map_err(fail)?,
+                Some(CampaignRef::Row(id)) => tx
+                    .query_row("SELECT id FROM campaigns WHERE id = ?1", [id], |r| r.get(0))
                     .optional()
                     .map_err(fail)?,
                 None => None,
@@ -318,7 +348,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 6);
+        assert_eq!(version, super::super::MIGRATIONS.len() as i64);
         // The new tables work on the migrated data.
         let r = s
             .record_bounce_report("h", &[bounce("anna@example.org", BounceKind::Hard)], 3)
@@ -341,7 +371,7 @@ mod tests {
     fn bounce(email: &str, kind: BounceKind) -> NewBounce {
         NewBounce {
             email: email.into(),
-            edition: Some(1),
+            campaign: Some(CampaignRef::Edition(1)),
             subscriber: None,
             kind,
             status: Some("4.2.2".into()),

@@ -31,7 +31,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use super::address::Email;
 use crate::error::OpError;
 
-pub use journal::{Delivery, Status as CampaignStatus};
+pub use journal::{Audience, CampaignKey, Delivery, Status as CampaignStatus};
 pub use subscribers::{Added, Consent, Membership, Subscriber};
 
 /// Where the database lives unless `site.yaml` or `--db` say otherwise.
@@ -45,7 +45,7 @@ enum Step {
 
 /// The schema, one step per version (`PRAGMA user_version`). Steps are never edited once
 /// released: a database made by an older version runs the steps it lacks, in order.
-const MIGRATIONS: [Step; 6] = [
+const MIGRATIONS: [Step; 7] = [
     // 1: subscribers and the send journal.
     Step::Sql(
         "
@@ -196,6 +196,68 @@ const MIGRATIONS: [Step; 6] = [
     );
     ALTER TABLE subscribers ADD COLUMN bounced_at TEXT;
     ALTER TABLE subscribers ADD COLUMN bounce_reason TEXT;
+    ",
+    ),
+    // 7: a campaign is an edition or one version (`sequence`) of a Sprechstunde's invitation,
+    // the event's calendar `UID` with the facts it carried (see `invitation`). `edition` was
+    // NOT NULL, which SQLite cannot relax in place: the table is made anew, and so are the two
+    // tables that point at it (with foreign keys on, a parent may go only once nothing points
+    // at it; renaming the new tables rewrites their references).
+    Step::Sql(
+        "
+    CREATE TABLE campaigns_v7 (
+        id INTEGER PRIMARY KEY,
+        edition INTEGER UNIQUE,
+        invitation TEXT,
+        sequence INTEGER,
+        facts TEXT,
+        subject TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        list TEXT NOT NULL DEFAULT 'newsletter',
+        CHECK ((edition IS NULL) <> (invitation IS NULL)),
+        CHECK ((invitation IS NULL) = (sequence IS NULL) AND (invitation IS NULL) = (facts IS NULL)),
+        UNIQUE (invitation, sequence)
+    );
+    INSERT INTO campaigns_v7 (id, edition, subject, started_at, finished_at, list)
+    SELECT id, edition, subject, started_at, finished_at, list FROM campaigns;
+    CREATE TABLE deliveries_v7 (
+        campaign INTEGER NOT NULL REFERENCES campaigns_v7(id),
+        subscriber INTEGER NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT,
+        token TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_reply TEXT,
+        sent_at TEXT,
+        PRIMARY KEY (campaign, subscriber)
+    );
+    INSERT INTO deliveries_v7 (campaign, subscriber, email, name, token, state, attempts,
+        last_reply, sent_at)
+    SELECT campaign, subscriber, email, name, token, state, attempts, last_reply, sent_at
+    FROM deliveries;
+    CREATE TABLE bounces_v7 (
+        id INTEGER PRIMARY KEY,
+        subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        campaign INTEGER REFERENCES campaigns_v7(id),
+        kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'complaint')),
+        status TEXT,
+        diagnostic TEXT,
+        received_at TEXT NOT NULL
+    );
+    INSERT INTO bounces_v7 (id, subscriber, campaign, kind, status, diagnostic, received_at)
+    SELECT id, subscriber, campaign, kind, status, diagnostic, received_at FROM bounces;
+    DROP TABLE deliveries;
+    DROP TABLE bounces;
+    DROP TABLE campaigns;
+    ALTER TABLE campaigns_v7 RENAME TO campaigns;
+    ALTER TABLE deliveries_v7 RENAME TO deliveries;
+    ALTER TABLE bounces_v7 RENAME TO bounces;
+    CREATE INDEX deliveries_state ON deliveries (campaign, state);
+    CREATE INDEX bounces_subscriber ON bounces (subscriber);
+    CREATE INDEX bounces_campaign ON bounces (campaign);
+    CREATE INDEX campaigns_invitation ON campaigns (invitation, sequence);
     ",
     ),
 ];

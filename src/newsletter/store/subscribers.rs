@@ -577,16 +577,29 @@ impl Store {
     pub fn deliveries_of(
         &self,
         subscriber: i64,
-    ) -> Result<Vec<(u32, String, Option<String>)>, OpError> {
+    ) -> Result<Vec<(String, String, Option<String>)>, OpError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT c.edition, d.state, d.sent_at FROM deliveries d
-                 JOIN campaigns c ON c.id = d.campaign WHERE d.subscriber = ?1 ORDER BY c.edition",
+                "SELECT c.edition, c.invitation, c.sequence, d.state, d.sent_at FROM deliveries d
+                 JOIN campaigns c ON c.id = d.campaign WHERE d.subscriber = ?1
+                 ORDER BY c.edition IS NULL, c.edition, c.invitation, c.sequence",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([subscriber], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([subscriber], |r| {
+                let edition: Option<u32> = r.get(0)?;
+                let invitation: Option<String> = r.get(1)?;
+                let sequence: Option<u32> = r.get(2)?;
+                let what = match (edition, invitation) {
+                    (Some(n), _) => format!("edition {n}"),
+                    (None, Some(uid)) => {
+                        format!("invitation {uid} version {}", sequence.unwrap_or_default())
+                    }
+                    (None, None) => "campaign".to_string(),
+                };
+                Ok((what, r.get(3)?, r.get(4)?))
+            })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
@@ -792,7 +805,7 @@ mod tests {
         s.start_campaign(1, "Betreff", "newsletter", false).unwrap();
         let b = s.pending(1).unwrap().pop().unwrap();
         assert_eq!(b.email, "b@example.org");
-        s.mark_sent(1, &b, 1).unwrap();
+        s.mark_sent(s.campaign(1).unwrap(), &b, 1).unwrap();
         assert!(s.forget("B@example.org").unwrap());
         assert!(s.find("b@example.org").unwrap().is_none());
         assert!(s.is_forgotten("b@example.org").unwrap());
