@@ -53,6 +53,8 @@ pub fn check(
             .iter()
             .filter_map(|e| newsletter::prepared::clipping_warning(e, &site)),
     );
+    // And the Sprechstunden invitations: their lists, and their mails while they are to come.
+    newsletter::invitation::check(&site, &theme)?;
     // So do the pages and mails of the subscription service, if the site has one.
     subscriptions::check_theme(&site, &theme)?;
     let mut findings = Diagnostics::from(findings);

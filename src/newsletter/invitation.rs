@@ -118,7 +118,8 @@ fn session_of<'a>(
         .at(section
             .split
             .yaml_source(&section.file)
-            .value_location(&settings.list, "list"))
+            // The `list:` under `invitation:` (the word alone may stand in `kind:` above it).
+            .value_location(&format!("list: {}", settings.list), "invitation"))
         .hint(format!(
             "use one of `newsletter.lists` in {CONFIG_FILE}: {}",
             declared.join(", ")
@@ -131,6 +132,61 @@ fn session_of<'a>(
         fields,
         settings,
     })
+}
+
+/// For `check`: each section with `invitation:` names a declared list, and the invitation of
+/// every Sprechstunde still to come whose time is known renders with the theme's templates.
+pub fn check(site: &Arc<Site>, theme: &crate::theme::Theme) -> Result<(), Diagnostics> {
+    let mut errors = Diagnostics::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut upcoming = Vec::new();
+    for (id, page) in site.pages.iter().enumerate() {
+        let KindFields::Sprechstunde(fields) = &page.fields else {
+            continue;
+        };
+        let invites = site
+            .sections
+            .get(page.section)
+            .is_some_and(|s| s.front.invitation.is_some());
+        if !invites {
+            continue;
+        }
+        match session_of(site, id, page, fields) {
+            Ok(session) => {
+                let to_come = page.starts_at.as_ref().is_some_and(|s| *s > site.now);
+                if let (true, Ok(facts)) = (to_come, facts(&session)) {
+                    upcoming.push((session, facts));
+                }
+            }
+            Err(d) => {
+                if seen.insert(page.section) {
+                    errors.push(d);
+                }
+            }
+        }
+    }
+    if errors.has_errors() {
+        return Err(errors);
+    }
+    if upcoming.is_empty() {
+        return Ok(());
+    }
+    let config = super::settings(site)?;
+    theme.require_email_templates(&[HTML_TEMPLATE, TEXT_TEMPLATE])?;
+    let templates = crate::render::email_templates(site, theme)?;
+    for (session, facts) in upcoming {
+        render(
+            site,
+            &templates,
+            config,
+            &session,
+            0,
+            Kind::First,
+            facts,
+            site.now.timestamp(),
+        )?;
+    }
+    Ok(())
 }
 
 /// What a version of the invitation states, as the journal keeps it: date, time, place and
@@ -240,7 +296,7 @@ pub fn render(
         Kind::Update => &session.settings.update_subject,
         Kind::Cancel => &session.settings.cancel_subject,
     };
-    let subject = template.replace("{event}", &event).replace("{date}", &date);
+    let subject = one_line(&template.replace("{event}", &event).replace("{date}", &date));
     let (organizer_name, organizer_email) = organizer(config)?;
     let itip = Itip {
         method: if kind == Kind::Cancel {
@@ -288,6 +344,18 @@ pub fn render(
             calendar,
         })),
     })
+}
+
+/// `text` on one line: a line break or other control character in a title (YAML allows
+/// `"a\nb"`) must not reach the `Subject:` header, where it would start a header of its own.
+fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_control())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The salutation for recipients without a name: `newsletter.salutation` without its
@@ -447,6 +515,14 @@ fn context(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_title_with_line_breaks_makes_a_subject_of_one_line() {
+        assert_eq!(
+            one_line("Terminanfrage: Teil\r\nBcc: x@example.org\u{1b}[31m am  1.2."),
+            "Terminanfrage: Teil Bcc: x@example.org [31m am 1.2."
+        );
+    }
 
     #[test]
     fn recipients_without_a_name_get_the_salutation_without_it() {

@@ -253,3 +253,8 @@ def test_a_list_the_section_names_must_exist(tmp_path, smtp):
     out = invite(site, port, check=False)
     assert out.returncode == 1
     assert "which site.yaml does not declare" in out.stderr and "content/sprechstunden/_index.md" in out.stderr, out.stderr
+    # `check` finds it before anything is due, at the line of the `list:`.
+    checked = run(site, "check", "--now", AFTER, check=False)
+    assert checked.returncode == 1, checked.stdout
+    line = next(i for i, l in enumerate(index.read_text().splitlines(), 1) if "list: sprechstunde" in l)
+    assert f"content/sprechstunden/_index.md:{line}:3" in checked.stderr + checked.stdout, checked.stderr
