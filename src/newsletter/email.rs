@@ -394,24 +394,7 @@ fn context(
         ("intro_html", Value::safe_string(&parts.intro.html)),
         ("intro_text", Value::from(parts.intro.text.trim_end())),
         ("greeting_photo_url", opt(photo)),
-        // The footer's links with full addresses: the HTML part's are made absolute after
-        // rendering, the text part has no such pass.
-        (
-            "footer_navigation",
-            Value::from(
-                site.config
-                    .site
-                    .footer_navigation
-                    .iter()
-                    .map(|item| {
-                        obj(vec![
-                            ("title", Value::from(item.title.as_str())),
-                            ("url", Value::from(addresses.absolute(&item.url))),
-                        ])
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-        ),
+        ("footer_navigation", footer_navigation(site, addresses)),
         (
             "greeting_paragraphs",
             Value::from(
@@ -428,15 +411,35 @@ fn context(
     let mut ctx = Context::new();
     ctx.insert_value("edition", edition);
     ctx.insert_value("email", email);
-    // Filled per recipient at send time, so one rendering serves every subscriber.
-    ctx.insert_value(
-        "recipient",
-        obj(vec![
-            ("salutation", Value::from(SALUTATION)),
-            ("unsubscribe_url", Value::from(UNSUBSCRIBE_URL)),
-        ]),
-    );
+    ctx.insert_value("recipient", recipient_placeholders());
     ctx
+}
+
+/// The footer's links with full addresses: the HTML part's are made absolute after rendering,
+/// the text part has no such pass.
+pub(super) fn footer_navigation(site: &Site, addresses: &Addresses) -> Value {
+    Value::from(
+        site.config
+            .site
+            .footer_navigation
+            .iter()
+            .map(|item| {
+                obj(vec![
+                    ("title", Value::from(item.title.as_str())),
+                    ("url", Value::from(addresses.absolute(&item.url))),
+                ])
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// `recipient` of a mail's templates: filled per recipient at send time, so one rendering
+/// serves every subscriber.
+pub(super) fn recipient_placeholders() -> Value {
+    obj(vec![
+        ("salutation", Value::from(SALUTATION)),
+        ("unsubscribe_url", Value::from(UNSUBSCRIBE_URL)),
+    ])
 }
 
 /// The HTML part from the theme's MJML template `name`: table layout, links absolute, only the

@@ -20,8 +20,9 @@ use std::sync::Arc;
 use tera::{Context, Value};
 
 pub use super::campaign::{Invitation, Kind};
-use super::email::{Addresses, Edition, finish_html, finish_text};
-use super::{SALUTATION, UNSUBSCRIBE_URL};
+use super::email::{
+    Addresses, Edition, finish_html, finish_text, footer_navigation, recipient_placeholders,
+};
 use crate::config::{CONFIG_FILE, NewsletterConfig};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::parse::kinds::{CalendarSettings, InvitationSettings, KindFields, SprechstundeFields};
@@ -482,33 +483,12 @@ fn context(
         ("contact", contact.unwrap_or_else(Value::none)),
         ("calendar_file", Value::from(CALENDAR_FILE)),
         ("list_title", Value::from(list_title)),
-        (
-            "footer_navigation",
-            Value::from(
-                site.config
-                    .site
-                    .footer_navigation
-                    .iter()
-                    .map(|item| {
-                        obj(vec![
-                            ("title", Value::from(item.title.as_str())),
-                            ("url", Value::from(addresses.absolute(&item.url))),
-                        ])
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-        ),
+        ("footer_navigation", footer_navigation(site, addresses)),
     ]);
     let mut ctx = Context::new();
     ctx.insert_value("session", full);
     ctx.insert_value("invitation", invitation);
-    ctx.insert_value(
-        "recipient",
-        obj(vec![
-            ("salutation", Value::from(SALUTATION)),
-            ("unsubscribe_url", Value::from(UNSUBSCRIBE_URL)),
-        ]),
-    );
+    ctx.insert_value("recipient", recipient_placeholders());
     ctx
 }
 
