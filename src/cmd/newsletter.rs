@@ -126,10 +126,7 @@ fn build(number: Option<u32>, site: &ozg_site::Options, out: Option<PathBuf>) ->
 }
 
 fn send(site: &ozg_site::Options, send: SendOptions) -> Outcome {
-    let opts = SendOptions {
-        progress: std::io::stderr().is_terminal(),
-        ..send
-    };
+    let opts = on_terminal(send);
     if opts.due {
         return due(site, &opts);
     }
@@ -138,11 +135,16 @@ fn send(site: &ozg_site::Options, send: SendOptions) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn invite(site: &ozg_site::Options, send: SendOptions) -> Outcome {
-    let opts = SendOptions {
+/// `send` with a progress bar when a person watches (stderr is a terminal).
+fn on_terminal(send: SendOptions) -> SendOptions {
+    SendOptions {
         progress: std::io::stderr().is_terminal(),
         ..send
-    };
+    }
+}
+
+fn invite(site: &ozg_site::Options, send: SendOptions) -> Outcome {
+    let opts = on_terminal(send);
     if opts.due {
         return due(site, &opts);
     }

@@ -222,26 +222,28 @@ pub fn invite(site_opts: &crate::Options, opts: &SendOptions) -> Result<InviteRe
         .in_file(session.page.file.shown.clone())
         .into());
     }
-    send_invitation(&site, &theme, site_opts, opts, &session)
+    let store = Store::open(&database_path(
+        &site_opts.root,
+        Some(settings(&site)?),
+        opts.db.as_deref(),
+    ))?;
+    let Some(version) = invitation_version(&site, &store, &session)? else {
+        return Ok(InviteReport::NothingToCancel);
+    };
+    drop(store);
+    send_invitation(&site, &theme, site_opts, opts, &session, version).map(InviteReport::Sent)
 }
 
+/// Renders `version` of the invitation to `session` and sends it through its campaign.
 fn send_invitation(
     site: &Arc<crate::site::Site>,
     theme: &crate::theme::Theme,
     site_opts: &crate::Options,
     opts: &SendOptions,
     session: &invitation::Session<'_>,
-) -> Result<InviteReport, Failure> {
+    version: Version,
+) -> Result<SendReport, Failure> {
     let config = settings(site)?;
-    let store = Store::open(&database_path(
-        &site_opts.root,
-        Some(config),
-        opts.db.as_deref(),
-    ))?;
-    let Some(version) = invitation_version(site, &store, session)? else {
-        return Ok(InviteReport::NothingToCancel);
-    };
-    drop(store);
     theme.require_email_templates(&[invitation::HTML_TEMPLATE, invitation::TEXT_TEMPLATE])?;
     let templates = crate::render::email_templates(site, theme)?;
     let mail = invitation::render(
@@ -255,12 +257,14 @@ fn send_invitation(
         site_opts.now,
     )?;
     let sending = Sending::new(config, mail, session.list().to_string(), site_opts, opts)?;
-    Ok(InviteReport::Sent(send_mail(&sending, site_opts, opts)?))
+    send_mail(&sending, site_opts, opts)
 }
 
 /// The version of an invitation to send now, as [`invitation::next_version`] decides it from
 /// the journal.
 struct Version {
+    /// The event's calendar `UID`.
+    uid: String,
     sequence: u32,
     kind: invitation::Kind,
     facts: String,
@@ -280,6 +284,7 @@ fn invitation_version(
         session.fields.cancelled,
     )
     .map(|(sequence, kind)| Version {
+        uid,
         sequence,
         kind,
         facts,
@@ -430,7 +435,7 @@ fn invitations_due(
             Err(e) => return Err(e),
         };
         let key = super::store::CampaignKey::Invitation {
-            uid: crate::render::calendar::uid(site, page),
+            uid: version.uid.clone(),
             sequence: version.sequence,
         };
         if finished(store, &key)? {
@@ -451,9 +456,8 @@ fn invitations_due(
             ));
             continue;
         }
-        if let InviteReport::Sent(sent) = send_invitation(site, theme, site_opts, opts, &session)? {
-            report.sent.push(sent);
-        }
+        let sent = send_invitation(site, theme, site_opts, opts, &session, version)?;
+        report.sent.push(sent);
     }
     Ok(())
 }
