@@ -197,9 +197,8 @@ pub fn facts(session: &Session<'_>) -> Result<String, Diagnostic> {
     let Session { page, fields, .. } = session;
     for (key, fact) in [("start", &fields.start), ("end", &fields.end)] {
         if let Fact::Open(open) = fact {
-            let what = if key == "start" { "start" } else { "end" };
             let mut d = Diagnostic::error(format!(
-                "the {}. Sprechstunde has no {what} time yet (`{key}: offen`), so its invitation cannot be sent",
+                "the {}. Sprechstunde has no {key} time yet (`{key}: offen`), so its invitation cannot be sent",
                 fields.number
             ))
             .at(page.split.yaml_source(&page.file).key_location(key))
