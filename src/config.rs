@@ -474,6 +474,11 @@ pub struct NavItem {
     pub title: String,
     /// `@/path.md`, `/path/` or an absolute URL; resolved before templates see it.
     pub url: String,
+    /// Lead to the newest published sub-section of the section `url` names instead of the
+    /// section itself (the menu's "Adventskalender" opens this year's calendar, not the
+    /// hub listing every year's): the highest `advent.year`, else the last folder name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub newest: bool,
 }
 
 /// One entry of `redirects:`, as written.

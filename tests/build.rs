@@ -546,3 +546,34 @@ fn images_are_resized_once_and_offered_responsively() {
         );
     }
 }
+
+/// `newest: true` on a menu item leads to the latest calendar of a hub section, not to the hub.
+#[test]
+fn a_menu_item_marked_newest_leads_to_the_latest_sub_section() {
+    let site = Site::fixture("basic");
+    site.write(
+        "content/kalender/_index.md",
+        "---\ntitle: Kalender\nkind: page\n---\nAlle Kalender.\n",
+    );
+    for year in ["2024", "2025"] {
+        site.write(
+            &format!("content/kalender/{year}/_index.md"),
+            format!(
+                "---\ntitle: Kalender {year}\nkind: advent_door\nadvent: {{ year: {year} }}\n---\n"
+            ),
+        );
+    }
+    site.write(
+        "site.yaml",
+        site.read("site.yaml").replace(
+            "navigation:\n",
+            "navigation:\n  - { title: Kalender, url: \"@/kalender/_index.md\", newest: true }\n",
+        ),
+    );
+    site.build().ok();
+    let home = std::fs::read_to_string(site.public().join("index.html")).unwrap();
+    assert!(
+        home.contains("<a href=\"/kalender/2025/\">Kalender</a>"),
+        "the menu should lead to the 2025 calendar:\n{home}"
+    );
+}

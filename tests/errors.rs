@@ -364,6 +364,26 @@ fn broken_navigation_link_in_site_yaml() {
 }
 
 #[test]
+fn newest_on_a_menu_item_that_is_not_a_section() {
+    assert_error(
+        |s| {
+            s.write(
+                "site.yaml",
+                s.read("site.yaml").replace(
+                    "url: \"@/kontakt.md\" }",
+                    "url: \"@/kontakt.md\", newest: true }",
+                ),
+            )
+        },
+        &[
+            "site.yaml:12:",
+            "`newest: true` needs a section, but `@/kontakt.md` is not the `_index.md` of one",
+            "drop `newest`",
+        ],
+    );
+}
+
+#[test]
 fn several_errors_in_one_run() {
     let site = assert_error(
         |s| {

@@ -6,7 +6,9 @@ use std::path::Path;
 use jiff::Zoned;
 use rayon::prelude::*;
 
-use super::links::{KeyIndex, check_anchors, resolve_link_fields, resolve_navigation};
+use super::links::{
+    KeyIndex, check_anchors, point_at_newest, resolve_link_fields, resolve_navigation,
+};
 use super::{
     Asset, Download, HeldSend, Moment, MomentKind, Page, PageId, Section, Site, Target, Video,
     human_size,
@@ -232,6 +234,7 @@ pub fn assemble(
 
     let index = index_keys(&by_key, unpublished, &sections, &pages, &config);
     let mut config = config;
+    errors.extend(point_at_newest(&mut config, &sections, &index));
     let (navigation_errors, mut field_anchors) = resolve_navigation(&mut config, &index);
     errors.extend(navigation_errors);
     for page in &mut pages {

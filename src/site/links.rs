@@ -144,6 +144,56 @@ pub(super) fn resolve_link_fields(
     (errors, anchors)
 }
 
+/// Points each menu item marked `newest: true` at the newest published sub-section of the
+/// section it names (see [`crate::config::NavItem::newest`]), before the links are resolved.
+pub(super) fn point_at_newest(
+    config: &mut Config,
+    sections: &[Section],
+    index: &KeyIndex,
+) -> Vec<Diagnostic> {
+    let yaml = YamlSource::whole_file(Path::new(CONFIG_FILE), &config.text);
+    let mut errors = Vec::new();
+    let mut lists = [
+        ("navigation", &mut config.site.navigation),
+        ("footer_navigation", &mut config.site.footer_navigation),
+    ];
+    for (key, items) in &mut lists {
+        for item in items.iter_mut().filter(|i| i.newest) {
+            let section = LinkTarget::parse(item.url.trim())
+                .and_then(|t| sections.iter().find(|s| s.file.key == t.key));
+            let Some(section) = section else {
+                errors.push(
+                    Diagnostic::error(format!(
+                        "`newest: true` needs a section, but `{}` is not the `_index.md` of one",
+                        item.url
+                    ))
+                    .at(yaml.value_location(&item.url, key))
+                    .hint("link the section whose sub-sections the item should choose from, e.g. `@/adventskalender/_index.md`, or drop `newest`"),
+                );
+                continue;
+            };
+            let newest = section
+                .subsections
+                .iter()
+                .filter_map(|&id| sections.get(id))
+                .filter(|s| index.urls.contains_key(&s.file.key))
+                .max_by_key(|s| (s.front.advent.as_ref().map(|a| a.year), s.file.key.as_str()));
+            match newest {
+                Some(sub) => item.url = format!("@/{}", sub.file.key),
+                None => errors.push(
+                    Diagnostic::error(format!(
+                        "`newest: true`: the section `{}` has no published sub-section to lead to",
+                        item.url
+                    ))
+                    .at(yaml.value_location(&item.url, key))
+                    .hint("publish a sub-section (a folder with its own `_index.md`) or drop `newest` so the item leads to the section itself"),
+                ),
+            }
+        }
+    }
+    errors
+}
+
 /// Resolves the links of `navigation`, `footer_navigation`, `social` and the newsletter's
 /// `privacy_page` in `site.yaml`; returns the problems and the `#anchor`s to check once every
 /// page's headings are known.

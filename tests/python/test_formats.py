@@ -188,6 +188,8 @@ def test_manifest_names_the_site_and_its_icons_exist(public):
     assert manifest["name"] == "OZG Sachsen-Anhalt"
     assert manifest["lang"] == "de"
     assert manifest["display"] == "standalone"
+    # A stable identity: browsers key an installed app by `id`, not by a start URL that may change.
+    assert manifest["id"] == manifest["start_url"] == "/"
     assert manifest["theme_color"].startswith("#")
     sizes = set()
     for icon in manifest["icons"]:
