@@ -94,7 +94,11 @@ fn looks_technical(chunk: &str) -> bool {
         return true;
     }
     if chunk.chars().any(|c| {
-        c.is_numeric() || matches!(c, '@' | '_' | '\\' | '=' | '#' | '<' | '>' | '&' | '~' | '|')
+        c.is_numeric()
+            || matches!(
+                c,
+                '@' | '_' | '\\' | '=' | '#' | '<' | '>' | '&' | '~' | '|'
+            )
     }) {
         return true;
     }
