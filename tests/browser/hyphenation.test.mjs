@@ -48,7 +48,9 @@ async function linesOfWord(page, selector, word, squeeze) {
           const letters = offsets.map((offset, k) => {
             range.setStart(node, offset);
             range.setEnd(node, offset + 1);
-            const rect = range.getClientRects()[0];
+            // A range that starts where a line breaks also has an empty box at the end of
+            // the line before: the letter's own box is the one with a width.
+            const rect = [...range.getClientRects()].filter((r) => r.width > 0).pop();
             return {
               letter: raw[offset],
               top: Math.round(rect ? rect.top : NaN),
