@@ -246,6 +246,23 @@ mod tests {
     }
 
     #[test]
+    fn hostile_text_neither_panics_nor_gains_anything_but_soft_hyphens() {
+        let long = "registermodernisierung".repeat(10_000);
+        for text in [
+            "\u{1b}[2JRegistermodernisierung\r\nZusammenarbeit\u{0}",
+            // Letters whose lower case is longer or shorter in bytes than they are.
+            "İSTANBULERİNNENSTADTVERWALTUNG GROẞSTADTVERWALTUNG",
+            // Combining marks (NFD umlauts), right-to-left text, a zero-width joiner.
+            "Zusammena\u{308}rbeitsstruktur \u{5d0}\u{5d1}\u{5d2}\u{5d3}\u{5d4}\u{5d5}\u{5d6}\u{5d7}\u{5d8}\u{5d9}\u{5da} Register\u{200d}modernisierung",
+            long.as_str(),
+        ] {
+            let out = hyphenate(text, 10);
+            assert_eq!(strip(&out), text);
+        }
+        assert!(hyphenate(&long, 10).contains(SOFT_HYPHEN));
+    }
+
+    #[test]
     fn strip_removes_only_soft_hyphens() {
         assert_eq!(strip("Zu\u{ad}sam\u{ad}men-ar beit"), "Zusammen-ar beit");
         assert!(matches!(strip("ohne"), Cow::Borrowed(_)));
