@@ -1171,6 +1171,14 @@ pub struct MarkdownConfig {
     /// (there is no built-in wording): a body using the form on a site without it is an error.
     #[serde(default)]
     pub open_fact_text: Option<String>,
+    /// Words of at least this many letters get soft hyphens in headings, table cells and the
+    /// templates' `hyphenate` filter (tiles, cards); 0 turns it off. Chromium on Linux ignores
+    /// `hyphens: auto`, so without them long German words break mid-syllable on phones.
+    #[serde(default = "default_hyphenate_min_length")]
+    pub hyphenate_min_length: usize,
+    /// A page shows its contents list (`page.show_toc`) from this many level-2 headings on.
+    #[serde(default = "default_toc_min_headings")]
+    pub toc_min_headings: usize,
 }
 
 impl Default for MarkdownConfig {
@@ -1181,8 +1189,18 @@ impl Default for MarkdownConfig {
             task_open_label: default_task_open_label(),
             trusted_embeds: Vec::new(),
             open_fact_text: None,
+            hyphenate_min_length: default_hyphenate_min_length(),
+            toc_min_headings: default_toc_min_headings(),
         }
     }
+}
+
+fn default_hyphenate_min_length() -> usize {
+    crate::hyphenate::DEFAULT_MIN_LENGTH
+}
+
+fn default_toc_min_headings() -> usize {
+    3
 }
 
 /// A trusted embed prefix must name its host completely (`https://host/`, so

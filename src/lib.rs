@@ -44,6 +44,7 @@ pub mod check;
 pub mod config;
 pub mod diagnostics;
 pub mod error;
+pub mod hyphenate;
 pub mod load;
 pub mod net;
 pub mod newsletter;

@@ -12,7 +12,7 @@ use std::path::Path;
 /// layers), never their own row or a row below. `lib` stands for the crate root (`lib.rs`: the
 /// pipeline `build`, `check`, `schedule` and its `Options`).
 const LAYERS: &[&[&str]] = &[
-    &["sync", "wrap", "slug"],
+    &["sync", "wrap", "slug", "hyphenate"],
     &["diagnostics"],
     &["error"],
     &["time", "net", "load"],

@@ -103,9 +103,17 @@ fn main_text(site: &Site, path: &str) -> String {
     let html = site.read(&format!("public/{path}index.html"));
     let start = html.find("<main").expect("a main element");
     let end = html.find("</main>").expect("its end");
+    // What a reader sees: not the headings' self-links (shown on hover, hidden from screen
+    // readers), nor the soft hyphens of long words.
+    let mut main = html[start..end].to_string();
+    while let Some(at) = main.find("<a class=\"heading-anchor\"") {
+        let close = main[at..].find("</a>").map_or(main.len(), |e| at + e + 4);
+        main.replace_range(at..close, "");
+    }
+    let main = main.replace('\u{ad}', "");
     let mut text = String::new();
     let mut in_tag = false;
-    for c in html[start..end].chars() {
+    for c in main.chars() {
         match c {
             '<' => in_tag = true,
             '>' => {

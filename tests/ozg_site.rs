@@ -47,7 +47,9 @@ fn visible_text(html: &str) -> String {
         rest = &rest[start + len + 1..];
     }
     text.push_str(rest);
-    text.replace("&quot;", "\"").replace("&amp;", "&")
+    text.replace("&quot;", "\"")
+        .replace("&amp;", "&")
+        .replace('\u{ad}', "")
 }
 
 fn build_at(now: &str) -> (tempfile::TempDir, String) {
@@ -59,7 +61,9 @@ fn build_at(now: &str) -> (tempfile::TempDir, String) {
         .values()
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+        // Soft hyphens in headings and tiles would hide a leaked sentence from `contains`.
+        .replace('\u{ad}', "");
     (out, text)
 }
 
@@ -281,4 +285,117 @@ fn html_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// The tags of `html` (from `<` to `>`) and the contents of its `<script>` and `<title>`
+/// elements: where a soft hyphen would be a character rather than a break.
+fn tags_and_scripts(html: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        let tag = &rest[start..start + len + 1];
+        found.push(tag);
+        rest = &rest[start + len + 1..];
+        for element in ["script", "title"] {
+            if tag.starts_with(&format!("<{element}")) {
+                let end = rest.find(&format!("</{element}")).unwrap_or(rest.len());
+                found.push(&rest[..end]);
+                rest = &rest[end..];
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn headings_and_tiles_carry_soft_hyphens_and_no_plain_text_output_does() {
+    let (_dir, files) = files_at("2025-12-05T13:00:00+01:00");
+    let gdst = &files[Path::new("projekte/gdst/index.html")];
+    assert!(
+        gdst.contains("<nav class=\"toc\""),
+        "the longest page has a contents list"
+    );
+    let shy_headings = gdst
+        .split("<h2 id=")
+        .skip(1)
+        .filter(|h| h.split("</h2>").next().unwrap_or("").contains('\u{ad}'))
+        .count();
+    assert!(shy_headings >= 2, "GDST's headings have soft hyphens");
+    let cells = gdst
+        .split("<td>")
+        .skip(1)
+        .filter(|c| c.split("</td>").next().unwrap_or("").contains('\u{ad}'))
+        .count();
+    assert!(cells >= 5, "the GDST table's cells have soft hyphens");
+    let calendar = &files[Path::new("adventskalender/2025/index.html")];
+    assert!(
+        calendar.contains("<span class=\"advent-door-tile__title\">Zu\u{ad}sam\u{ad}men\u{ad}ar\u{ad}beit am Online-White\u{ad}board</span>")
+            || calendar.contains("<span class=\"advent-door-tile__title\">Zu\u{ad}sam\u{ad}men\u{ad}ar\u{ad}beit am Online-Whiteboard</span>"),
+        "the door's tile title is hyphenated"
+    );
+    let mut html_pages = 0;
+    for (path, text) in &files {
+        let shown = path.display();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        match ext {
+            "html" => {
+                html_pages += 1;
+                for part in tags_and_scripts(text) {
+                    assert!(
+                        !part.contains('\u{ad}'),
+                        "{shown}: a soft hyphen in an attribute, title or script: {part}"
+                    );
+                }
+            }
+            "json" | "xml" | "ics" | "txt" | "webmanifest" | "conf" => {
+                assert!(!text.contains('\u{ad}'), "{shown} has a soft hyphen")
+            }
+            _ => {}
+        }
+    }
+    assert!(html_pages >= 40, "only {html_pages} pages were looked at");
+    let index = &files[Path::new("suchindex.json")];
+    assert!(
+        index.contains("Registermodernisierung"),
+        "the index has the whole word"
+    );
+    assert!(
+        files.contains_key(Path::new("atom.xml")),
+        "the feed was checked"
+    );
+}
+
+#[test]
+fn the_mails_html_headings_are_hyphenated_and_its_text_part_is_not() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_string_lossy().into_owned();
+    ozg(&[
+        "newsletter",
+        "build",
+        "2",
+        "--root",
+        ROOT,
+        "--now",
+        "2026-01-10T10:00:00+01:00",
+        "--out",
+        &dir,
+    ])
+    .ok();
+    let html = std::fs::read_to_string(out.path().join("2/email.html")).unwrap();
+    let text = std::fs::read_to_string(out.path().join("2/email.txt")).unwrap();
+    assert!(
+        html.contains("Zu\u{ad}sam\u{ad}men\u{ad}ar\u{ad}beit von Land und Kommunen"),
+        "the article's heading has soft hyphens:\n{html}"
+    );
+    assert!(
+        !text.contains('\u{ad}'),
+        "the text part has a soft hyphen:\n{text}"
+    );
+    assert!(text.contains("Zusammenarbeit von Land"), "{text}");
+    for part in tags_and_scripts(&html) {
+        assert!(!part.contains('\u{ad}'), "a soft hyphen in a tag: {part}");
+    }
 }

@@ -329,6 +329,7 @@ mod tests {
             open_fact_text: Some("wird ergänzt"),
             search_text: true,
             check_facts: true,
+            hyphenate_min_length: 10,
         };
         let resolve = |_: &str| crate::parse::markdown::Resolved::Url("/a/".into());
         crate::parse::markdown::render(body, &source, &resolve, &opts).facts

@@ -286,6 +286,7 @@ fn render_articles(
         open_fact_text: md.open_fact_text.as_deref(),
         search_text: false,
         check_facts: true,
+        hyphenate_min_length: md.hyphenate_min_length,
     };
     let mut refs = References::new();
     let mut render_part = |id: String, title: String, range: std::ops::Range<usize>| {
@@ -770,6 +771,7 @@ mod tests {
                 open_fact_text: Some("wird ergänzt"),
                 search_text: false,
                 check_facts: true,
+                hyphenate_min_length: 10,
             },
         )
         .facts
@@ -844,6 +846,7 @@ mod tests {
                 open_fact_text: None,
                 search_text: false,
                 check_facts: true,
+                hyphenate_min_length: 10,
             },
         );
         assert!(

@@ -66,6 +66,10 @@ pub struct MarkdownOptions<'a> {
     /// Collect [`Rendered::facts`] beyond the search text: the links, images, headings and table
     /// heads the checks and the e-mails read. Without it they stay empty (`build` reads none).
     pub check_facts: bool,
+    /// Soft hyphens in the words of at least this many letters in headings and table cells
+    /// (`markdown.hyphenate_min_length`; 0: none). Ids, the toc's titles, the facts and the
+    /// search text are made from the text as written.
+    pub hyphenate_min_length: usize,
 }
 
 /// `[offen: …]` in the body: what the editor still has to fill in, and where.
@@ -128,6 +132,8 @@ pub struct Rendered {
     pub images: Vec<ImageTag>,
     /// What the checks and the other outputs read of the body.
     pub facts: facts::Facts,
+    /// The body has a code block (highlighted or not), so its page needs `syntax.css`.
+    pub has_code: bool,
 }
 
 const MORE_MARKER: &str = "<!-- more -->";
@@ -248,6 +254,7 @@ mod tests {
         open_fact_text: Some("wird ergänzt"),
         search_text: true,
         check_facts: true,
+        hyphenate_min_length: 10,
     };
 
     fn md(body: &str) -> Rendered {
@@ -291,11 +298,92 @@ mod tests {
         assert_eq!(ids, ["groesse", "groesse-1", "ueber"]);
         assert!(
             r.html.contains(
-                "<h2 id=\"groesse\"><a class=\"heading-anchor\" href=\"#groesse\">Größe</a></h2>"
+                "<h2 id=\"groesse\">Größe<a class=\"heading-anchor\" href=\"#groesse\" tabindex=\"-1\" aria-hidden=\"true\">#</a></h2>"
             ),
             "{}",
             r.html
         );
+    }
+
+    #[test]
+    fn a_heading_with_a_link_keeps_it_and_gets_the_anchor_after_it() {
+        let r = md("## Mehr zur [GDST](@/projekte/gdst.md)\n");
+        assert_eq!(
+            r.html,
+            "<h2 id=\"mehr-zur-gdst\">Mehr zur <a href=\"/projekte/gdst/\">GDST</a><a class=\"heading-anchor\" href=\"#mehr-zur-gdst\" tabindex=\"-1\" aria-hidden=\"true\">#</a></h2>\n"
+        );
+    }
+
+    #[test]
+    fn headings_and_table_cells_get_soft_hyphens_but_ids_code_and_links_do_not() {
+        let r = md(concat!(
+            "## Registermodernisierung mit `Registermodernisierung`\n\n",
+            "Zusammenarbeit im Absatz bleibt ganz.\n\n",
+            "| Zusammenarbeit | Code |\n|---|---|\n",
+            "| [Serviceangebote](https://example.org/serviceangebote) | `Onlinezugangsgesetz` |\n",
+            "| ![Registermodernisierung](bild.png) Bild | https://example.org/zusammenarbeit |\n",
+        ));
+        let shy = |s: &str| s.replace('|', "\u{ad}");
+        for part in [
+            shy(
+                "<h2 id=\"registermodernisierung-mit-registermodernisierung\">Re|gis|ter|mo|der|ni|sie|rung mit <code>Registermodernisierung</code>",
+            ),
+            "<p>Zusammenarbeit im Absatz bleibt ganz.</p>".to_string(),
+            shy("<th>Zu|sam|men|ar|beit</th>"),
+            shy(
+                "<td><a href=\"https://example.org/serviceangebote\">Ser|vice|an|ge|bo|te</a></td>",
+            ),
+            "<td><code>Onlinezugangsgesetz</code></td>".to_string(),
+            "<img src=\"bild.png\" alt=\"Registermodernisierung\" /> Bild".to_string(),
+            "<td>https://example.org/zusammenarbeit</td>".to_string(),
+        ] {
+            assert!(r.html.contains(&part), "{part}\nin\n{}", r.html);
+        }
+        assert_eq!(
+            r.toc[0].title,
+            "Registermodernisierung mit Registermodernisierung"
+        );
+        assert!(!r.facts.text.contains('\u{ad}'), "{}", r.facts.text);
+        assert_eq!(
+            r.facts.headings[0].title,
+            "Registermodernisierung mit Registermodernisierung"
+        );
+        // With the threshold at 0 nothing is hyphenated.
+        let file = "---\ntitle: x\n---\n## Registermodernisierung\n";
+        let src = BodySource {
+            path: Path::new("content/a.md"),
+            file_text: file,
+            offset: 17,
+        };
+        let opts = MarkdownOptions {
+            hyphenate_min_length: 0,
+            ..OPTS
+        };
+        let plain = render(
+            "## Registermodernisierung\n",
+            &src,
+            &|_| Resolved::Unpublished,
+            &opts,
+        );
+        assert!(!plain.html.contains('\u{ad}'), "{}", plain.html);
+    }
+
+    #[test]
+    fn a_teaser_has_no_soft_hyphens() {
+        let r = md(
+            "## Registermodernisierung\n\nEins.\n\n| Zusammenarbeit |\n|---|\n\n<!-- more -->\n\nZwei.\n",
+        );
+        let summary = r.summary.unwrap_or_default();
+        assert!(summary.contains("Zusammenarbeit"), "{summary}");
+        assert!(!summary.contains('\u{ad}'), "{summary}");
+        assert!(r.html.contains('\u{ad}'), "{}", r.html);
+    }
+
+    #[test]
+    fn only_code_blocks_make_a_page_need_syntax_css() {
+        assert!(md("```rust\nfn main() {}\n```\n").has_code);
+        assert!(md("Text\n\n    eingerückt\n").has_code);
+        assert!(!md("Nur `Code` im Satz.\n").has_code);
     }
 
     #[test]

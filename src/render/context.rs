@@ -128,9 +128,20 @@ pub fn page_full(site: &Site, id: PageId, summary: &Value) -> Value {
     let mut map = summary.as_map().cloned().unwrap_or_default();
     map.insert("content".into(), Value::safe_string(&page.body.html));
     map.insert("toc".into(), Value::from_serializable(&page.body.toc));
+    map.insert("show_toc".into(), Value::from(show_toc(site, &page.body)));
+    map.insert("has_code".into(), Value::from(page.body.has_code));
     map.insert("earlier".into(), link(site, page.earlier));
     map.insert("later".into(), link(site, page.later));
     Value::from(map)
+}
+
+/// Whether a body is long enough for a contents list: it has `markdown.toc_min_headings`
+/// level-2 headings. The list is also the keyboard's way to a section, as the headings'
+/// self-links are out of the Tab order.
+fn show_toc(site: &Site, body: &crate::parse::markdown::Rendered) -> bool {
+    let min = site.config.site.markdown.toc_min_headings;
+    let level_2 = body.toc.iter().filter(|h| h.level == 2).count();
+    level_2 > 0 && level_2 >= min
 }
 
 /// A section with its pages as shared summaries.
@@ -158,6 +169,8 @@ pub fn section_value(site: &Site, id: SectionId, summaries: &[Value]) -> Value {
         ("kind", Value::from(s.kind.name())),
         ("content", Value::safe_string(&s.body.html)),
         ("toc", Value::from_serializable(&s.body.toc)),
+        ("show_toc", Value::from(show_toc(site, &s.body))),
+        ("has_code", Value::from(s.body.has_code)),
         ("extra", Value::from_serializable(&s.front.extra)),
         (
             "ignore_checks",

@@ -122,8 +122,13 @@ fn templates(site: &Arc<Site>, theme: &Theme, values: &Values) -> Result<Templat
         summaries: values.summaries.clone(),
         sections: values.sections.clone(),
     });
-    let mut templates =
-        Templates::new(theme, config.tz.clone(), lookup).map_err(Diagnostics::from)?;
+    let mut templates = Templates::new(
+        theme,
+        config.tz.clone(),
+        config.site.markdown.hyphenate_min_length,
+        lookup,
+    )
+    .map_err(Diagnostics::from)?;
     let globals = templates.tera.global_context();
     // `site` and `config` are the same settings: `site.title` reads naturally in templates,
     // `config` is the name other generators use, so both work.

@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use crate::hyphenate::strip;
 use crate::parse::markdown::facts::SEARCH_TEXT_CHARS;
 use crate::site::Site;
 
@@ -35,10 +36,11 @@ pub fn index(site: &Site) -> String {
             let mut text = p.common.description.clone().unwrap_or_default();
             text.push(' ');
             text.push_str(&p.body.facts.text);
-            let text: String = text.trim().chars().take(MAX_TEXT).collect();
+            // An editor's own `&shy;` would split a word for matching: the index has none.
+            let text: String = strip(text.trim()).chars().take(MAX_TEXT).collect();
             json!({
                 "url": site.config.url(&p.path),
-                "title": p.common.title,
+                "title": strip(&p.common.title),
                 "type": kind,
                 "date": p.fields.date().map(|d| d.0.strftime("%d.%m.%Y").to_string()),
                 "text": text,
@@ -69,6 +71,7 @@ mod tests {
             open_fact_text: Some(open_fact_text),
             search_text: true,
             check_facts: true,
+            hyphenate_min_length: 10,
         };
         let resolve = |_: &str| Resolved::Url("/x/".into());
         markdown::render(body, &source, &resolve, &opts).facts.text

@@ -48,6 +48,7 @@ impl Templates {
     pub fn new(
         theme: &Theme,
         tz: TimeZone,
+        hyphenate_min_length: usize,
         lookup: Arc<dyn Lookup>,
     ) -> Result<Templates, Diagnostic> {
         let sources: HashMap<String, (PathBuf, String)> = theme
@@ -58,7 +59,7 @@ impl Templates {
         let mut tera = Tera::new();
         // `.xml` feeds and `.html` pages are escaped; plain-text templates are not.
         tera.autoescape_on(vec![".html", ".xml", ".mjml"]);
-        register_filters(&mut tera, tz);
+        register_filters(&mut tera, tz, hyphenate_min_length);
         register_functions(&mut tera, lookup);
         let result = tera.add_raw_templates(
             theme
@@ -181,7 +182,24 @@ impl Templates {
     }
 }
 
-fn register_filters(tera: &mut Tera, tz: TimeZone) {
+fn register_filters(tera: &mut Tera, tz: TimeZone, hyphenate_min_length: usize) {
+    // For titles printed as element content (tiles, cards, headings): soft hyphens in long
+    // words (`markdown.hyphenate_min_length`, or `min=`). Never for attributes, `<title>`, meta
+    // tags, JSON-LD, feeds or text mail: there U+00AD is a character, not a break. Text only:
+    // a safe string is HTML, whose attributes must stay whole, so it passes unchanged, as does
+    // anything that is not a string (an open title is none).
+    tera.register_filter(
+        "hyphenate",
+        move |value: &Value, kwargs: Kwargs, _: &State| -> tera::TeraResult<Value> {
+            let min = kwargs.get::<usize>("min")?.unwrap_or(hyphenate_min_length);
+            Ok(match value.as_str() {
+                Some(text) if !value.is_safe() => {
+                    Value::from(crate::hyphenate::hyphenate(text, min).as_ref())
+                }
+                _ => value.clone(),
+            })
+        },
+    );
     tera.register_filter(
         "date_de",
         move |value: &str, kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
@@ -310,5 +328,56 @@ mod tests {
     fn xml_text_keeps_tabs_line_breaks_and_letters_and_loses_other_controls() {
         let text = "a\u{1}b\u{1b}[2J\tc\r\nd\u{b}\u{c}\u{0}\u{fffe}\u{ffff}é\u{85}".to_string();
         assert_eq!(xml_chars(text), "ab[2J\tc\r\ndé\u{85}");
+    }
+
+    fn render_with_filters(template: &str, title: &Value) -> String {
+        let mut tera = Tera::new();
+        tera.autoescape_on(vec![".html"]);
+        register_filters(&mut tera, TimeZone::UTC, 10);
+        tera.add_raw_template("t.html", template).unwrap();
+        let mut context = tera::Context::new();
+        context.insert("title", title);
+        tera.render("t.html", &context).unwrap()
+    }
+
+    #[test]
+    fn the_hyphenate_filter_breaks_long_words_of_text_and_escapes_as_before() {
+        let title = Value::from("Zusammenarbeit & <Registermodernisierung>");
+        let out = render_with_filters(
+            "<h2 title=\"{{ title }}\">{{ title | hyphenate }}</h2>|{{ title | hyphenate(min=20) }}",
+            &title,
+        );
+        assert_eq!(
+            out.replace('\u{ad}', "|"),
+            "<h2 title=\"Zusammenarbeit &amp; &lt;Registermodernisierung&gt;\">Zu|sam|men|ar|beit &amp; &lt;Registermodernisierung&gt;</h2>|Zusammenarbeit &amp; &lt;Registermodernisierung&gt;",
+            "the word glued to `<` looks like markup and stays whole"
+        );
+        let out = render_with_filters(
+            "{{ title | hyphenate }}",
+            &Value::from("Die Registermodernisierung"),
+        );
+        assert_eq!(
+            out.replace('\u{ad}', "|"),
+            "Die Re|gis|ter|mo|der|ni|sie|rung"
+        );
+    }
+
+    #[test]
+    fn the_hyphenate_filter_leaves_html_and_other_values_alone() {
+        let html = Value::safe_string(
+            "<abbr title=\"Registermodernisierung\">Registermodernisierung</abbr>",
+        );
+        assert_eq!(
+            render_with_filters("{{ title | hyphenate }}", &html),
+            "<abbr title=\"Registermodernisierung\">Registermodernisierung</abbr>"
+        );
+        assert_eq!(
+            render_with_filters("{{ title | hyphenate }}", &Value::none()),
+            ""
+        );
+        assert_eq!(
+            render_with_filters("{{ title | hyphenate }}", &Value::from(20251203)),
+            "20251203"
+        );
     }
 }

@@ -1230,6 +1230,7 @@ pub(super) fn render_body(
         open_fact_text: md.open_fact_text.as_deref(),
         search_text: wanted.search_text,
         check_facts: wanted.check_facts,
+        hyphenate_min_length: md.hyphenate_min_length,
     };
     let resolve = |target: &str| index.resolve(target);
     let rendered = std::sync::Arc::new(markdown::render(

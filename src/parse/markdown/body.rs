@@ -19,6 +19,7 @@ use super::{
     Resolved, count_words, destination_start, escape, open_facts, raw_html,
 };
 use crate::diagnostics::{Diagnostic, Location};
+use crate::hyphenate::{hyphenate, strip};
 use crate::parse::highlight::highlight;
 use crate::parse::link::{LinkTarget, missing_page};
 use crate::slug::slugify;
@@ -79,6 +80,8 @@ pub(super) struct BodyRenderer<'a, 's> {
     dropping_link: bool,
     /// What each marker in `events` stands for, in order.
     marks: Vec<Mark>,
+    /// Where the table cell being read starts in `events`: its text gets soft hyphens at its end.
+    cell_start: Option<usize>,
 }
 
 impl<'a, 's> BodyRenderer<'a, 's> {
@@ -114,6 +117,7 @@ impl<'a, 's> BodyRenderer<'a, 's> {
             code: None,
             dropping_link: false,
             marks: Vec::new(),
+            cell_start: None,
         }
     }
 
@@ -154,6 +158,20 @@ impl<'a, 's> BodyRenderer<'a, 's> {
             Event::Start(Tag::CodeBlock(kind)) => self.on_code_start(kind),
             Event::Start(t @ Tag::Table(_)) => self.on_table_start(t),
             Event::End(TagEnd::Table) => self.on_table_end(),
+            Event::Start(Tag::TableCell) => {
+                self.cell_start = Some(self.events.len() + 1);
+                self.on_start(Tag::TableCell);
+            }
+            Event::End(TagEnd::TableCell) => {
+                if let Some(start) = self.cell_start.take()
+                    && start <= self.events.len()
+                {
+                    let cell = self.events.split_off(start);
+                    let hyphenated = soft_hyphens(cell, self.opts.hyphenate_min_length);
+                    self.events.extend(hyphenated);
+                }
+                self.on_end(TagEnd::TableCell);
+            }
             Event::Start(t) => self.on_start(t),
             Event::End(t) => self.on_end(t),
             e => self.events.push(e),
@@ -325,9 +343,11 @@ impl<'a, 's> BodyRenderer<'a, 's> {
             return;
         };
         self.depth -= 1;
+        // The id and the toc's title come from the text as written, before soft hyphens.
         let (open, close) = self.finish_heading(&heading);
         self.events.push(Event::Html(open.into()));
-        self.events.extend(heading.inner);
+        self.events
+            .extend(soft_hyphens(heading.inner, self.opts.hyphenate_min_length));
         self.events.push(Event::Html(close.into()));
     }
 
@@ -358,10 +378,6 @@ impl<'a, 's> BodyRenderer<'a, 's> {
         }
         self.used_ids.push(id.clone());
         let level = heading.level as u8;
-        let has_link = heading
-            .inner
-            .iter()
-            .any(|e| matches!(e, Event::Start(Tag::Link { .. })));
         let class_attr = if heading.classes.is_empty() {
             String::new()
         } else {
@@ -378,14 +394,19 @@ impl<'a, 's> BodyRenderer<'a, 's> {
             )
         };
         let escaped = escape(&id);
-        // The heading text itself is the anchor link (as on MDN): screen readers hear the heading
-        // once, and the link is as large as the heading. Headings that contain a link stay plain.
-        let tags = if self.opts.heading_anchors && !has_link {
+        // The heading's text stays plain text (soft hyphens can break it, and a link inside
+        // stays the only one). The self-link after it is for pointing: out of the Tab order
+        // and hidden from screen readers (axe's `aria-hidden-focus` accepts `tabindex="-1"`),
+        // so it adds no Tab stop and no "#" to hear per heading; the theme places it in the
+        // margin, where it takes no space. Keyboard and screen-reader users reach sections
+        // through the contents list (`partials/toc.html`, `page.show_toc`), whose links are
+        // the same `#id`s.
+        let tags = if self.opts.heading_anchors {
             (
+                format!("<h{level} id=\"{escaped}\"{class_attr}>"),
                 format!(
-                    "<h{level} id=\"{escaped}\"{class_attr}><a class=\"heading-anchor\" href=\"#{escaped}\">"
+                    "<a class=\"heading-anchor\" href=\"#{escaped}\" tabindex=\"-1\" aria-hidden=\"true\">#</a></h{level}>\n"
                 ),
-                format!("</a></h{level}>\n"),
             )
         } else {
             (
@@ -399,6 +420,7 @@ impl<'a, 's> BodyRenderer<'a, 's> {
 
     fn on_code_start(&mut self, kind: CodeBlockKind<'a>) {
         self.depth += 1;
+        self.out.has_code = true;
         let lang = match kind {
             CodeBlockKind::Fenced(info) => info
                 .split([' ', ',', '{'])
@@ -497,7 +519,8 @@ impl<'a, 's> BodyRenderer<'a, 's> {
                     .hint("Setzen Sie <!-- more --> zwischen zwei Absätze, außerhalb von HTML-Tags; sonst wird in Übersichten der folgende Inhalt Teil des Tags.")
             });
         if !summary.trim().is_empty() {
-            self.out.summary = Some(summary);
+            // Teasers end up in meta descriptions and feeds too: plain words, no soft hyphens.
+            self.out.summary = Some(strip(&summary).into_owned());
         }
         problem
     }
@@ -589,6 +612,40 @@ impl<'a, 's> BodyRenderer<'a, 's> {
         images.sort_by_key(|i| i.html.start);
         self.out.images = images;
     }
+}
+
+/// `events` (a heading's or table cell's content) with soft hyphens in their text: adjacent
+/// text events joined first, so a word or an address split by the parser (at `&amp;`, `_`, …)
+/// is judged whole. An image's alternative text is written as an attribute and stays as it is,
+/// code spans and raw HTML are other events and stay too.
+fn soft_hyphens(events: Vec<Event<'_>>, min_length: usize) -> Vec<Event<'_>> {
+    if min_length == 0 {
+        return events;
+    }
+    let mut out: Vec<Event<'_>> = Vec::with_capacity(events.len());
+    let mut in_image = 0usize;
+    let mut text: Option<String> = None;
+    let flush = |text: &mut Option<String>, out: &mut Vec<Event<'_>>| {
+        if let Some(t) = text.take() {
+            out.push(Event::Text(hyphenate(&t, min_length).into_owned().into()));
+        }
+    };
+    for event in events {
+        match event {
+            Event::Text(t) if in_image == 0 => text.get_or_insert_with(String::new).push_str(&t),
+            other => {
+                flush(&mut text, &mut out);
+                match &other {
+                    Event::Start(Tag::Image { .. }) => in_image += 1,
+                    Event::End(TagEnd::Image) => in_image = in_image.saturating_sub(1),
+                    _ => {}
+                }
+                out.push(other);
+            }
+        }
+    }
+    flush(&mut text, &mut out);
+    out
 }
 
 /// Passes the HTML on and counts its bytes, so the markers know where they are.
