@@ -31,6 +31,12 @@ pub struct SiteConfig {
     pub navigation: Vec<NavItem>,
     #[serde(default)]
     pub footer_navigation: Vec<NavItem>,
+    /// The header's logo or wordmark; without it the header shows `title` as text.
+    #[serde(default)]
+    pub logo: Option<Logo>,
+    /// The header's service links (Leichte Sprache, Gebärdensprache …), each with a pictogram.
+    #[serde(default)]
+    pub service_navigation: Vec<ServiceLink>,
     #[serde(default)]
     pub contact: Option<Contact>,
     #[serde(default)]
@@ -474,6 +480,33 @@ pub struct NavItem {
     pub title: String,
     /// `@/path.md`, `/path/` or an absolute URL; resolved before templates see it.
     pub url: String,
+}
+
+/// The header's logo (`logo:`): an image of the site's `static/` or an `https://` address, with
+/// its size so the header keeps its height while the image loads.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logo {
+    /// `/bilder/wortmarke.svg` (a file of the site's `static/` or the theme's) or an absolute URL.
+    pub src: String,
+    /// What the image says, e.g. the name it shows; the link around it adds "Startseite".
+    pub alt: String,
+    /// The size in CSS pixels the header shows it at.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One entry of `service_navigation:`: a link like those of `navigation`, and the name of the
+/// pictogram the theme shows before its text (the default theme knows `leichte-sprache` and
+/// `gebaerdensprache`; an unknown name shows the text alone).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLink {
+    pub title: String,
+    /// `@/path.md`, `/path/` or an absolute URL; resolved before templates see it.
+    pub url: String,
+    #[serde(default)]
+    pub icon: Option<String>,
 }
 
 /// One entry of `redirects:`, as written.

@@ -227,6 +227,10 @@ fn register_filters(tera: &mut Tera, tz: TimeZone) {
             Ok(format!("{wrapped}\n{}", ch.repeat(longest)))
         },
     );
+    // pass-through until the hyphenation branch lands
+    tera.register_filter("hyphenate", |text: &str, _: Kwargs, _: &State| {
+        text.to_string()
+    });
     tera.register_filter("filesize", |bytes: u64, _: Kwargs, _: &State| {
         crate::site::human_size(bytes)
     });
