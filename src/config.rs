@@ -31,6 +31,12 @@ pub struct SiteConfig {
     pub navigation: Vec<NavItem>,
     #[serde(default)]
     pub footer_navigation: Vec<NavItem>,
+    /// The header's logo or wordmark; without it the header shows `title` as text.
+    #[serde(default)]
+    pub logo: Option<Logo>,
+    /// The header's service links (Leichte Sprache, Gebärdensprache …), each with a pictogram.
+    #[serde(default)]
+    pub service_navigation: Vec<ServiceLink>,
     #[serde(default)]
     pub contact: Option<Contact>,
     #[serde(default)]
@@ -479,6 +485,33 @@ pub struct NavItem {
     /// hub listing every year's): the highest `advent.year`, else the last folder name.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub newest: bool,
+}
+
+/// The header's logo (`logo:`): an image of the site's `static/` or an `https://` address, with
+/// its size so the header keeps its height while the image loads.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logo {
+    /// `/bilder/wortmarke.svg` (a file of the site's `static/` or the theme's) or an absolute URL.
+    pub src: String,
+    /// What the image says, e.g. the name it shows; the link around it adds "Startseite".
+    pub alt: String,
+    /// The size in CSS pixels the header shows it at.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One entry of `service_navigation:`: a link like those of `navigation`, and the name of the
+/// pictogram the theme shows before its text (the default theme knows `leichte-sprache` and
+/// `gebaerdensprache`; an unknown name shows the text alone).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLink {
+    pub title: String,
+    /// `@/path.md`, `/path/` or an absolute URL; resolved before templates see it.
+    pub url: String,
+    #[serde(default)]
+    pub icon: Option<String>,
 }
 
 /// One entry of `redirects:`, as written.
@@ -1314,6 +1347,9 @@ impl Config {
                 .hint("write the folder's name alone, e.g. `theme: default`; the theme must lie inside the site"),
             );
         }
+        if let Some(logo) = &site.logo {
+            errors.extend(check_logo(logo, &source));
+        }
         if site.title.trim().is_empty() {
             errors.push(
                 Diagnostic::error("the site title is empty")
@@ -1441,6 +1477,41 @@ fn nested_value_offset(yaml: &str, parent: &str, key: &str) -> Option<(usize, us
         ));
     }
     None
+}
+
+/// `logo`: an address the header can load from the site or over https, a text for the home link
+/// it sits in (an image link without one has no name), and a size that keeps the header's height.
+fn check_logo(logo: &Logo, source: &YamlSource<'_>) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let src = logo.src.as_str();
+    let local = src.starts_with('/') && !src.starts_with("//");
+    if !(local || src.starts_with("https://")) || src.chars().any(char::is_control) {
+        errors.push(
+            Diagnostic::error(format!(
+                "`logo.src` `{}` is neither a path of the site nor an https address",
+                crate::diagnostics::printable(src)
+            ))
+            .at(source.value_location(src, "src"))
+            .hint("write a file of the site's static/ folder from its root, e.g. `/bilder/wortmarke.svg`"),
+        );
+    }
+    if logo.alt.trim().is_empty() {
+        errors.push(
+            Diagnostic::error("`logo.alt` is empty: the link to the home page would have no name")
+                .at(source.key_location("alt"))
+                .hint("write what the logo says, e.g. the site's name"),
+        );
+    }
+    for (key, value) in [("width", logo.width), ("height", logo.height)] {
+        if !(1..=2000).contains(&value) {
+            errors.push(
+                Diagnostic::error(format!("`logo.{key}` is {value}"))
+                    .at(source.value_location(&value.to_string(), key))
+                    .hint("give the size in CSS pixels the header shows it at, between 1 and 2000"),
+            );
+        }
+    }
+    errors
 }
 
 /// `newsletter.lists`: ids usable in URLs and the database, each once, each with a title and, with
@@ -1706,6 +1777,75 @@ mod tests {
             "a list without its own consent takes the service's"
         );
         assert_eq!(nl.list_ids(), vec!["newsletter", "sprechstunden"]);
+    }
+
+    fn load_site(extra: &str) -> Result<Config, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            format!("title: T\nbase_url: https://ozg.example.org\nlanguage: de\ntimezone: Europe/Berlin\n{extra}"),
+        )
+        .unwrap();
+        Config::load(dir.path(), None)
+    }
+
+    #[test]
+    fn logo_and_service_links_are_typed_and_the_logo_is_checked() {
+        let c = load_site(
+            "logo: {src: /bilder/w.svg, alt: OZG, width: 240, height: 64}\nservice_navigation:\n  - {title: Leichte Sprache, url: /ls/, icon: leichte-sprache}\n  - {title: Kontakt, url: /k/}\n",
+        )
+        .unwrap();
+        let logo = c.site.logo.unwrap();
+        assert_eq!(
+            (logo.src.as_str(), logo.width, logo.height),
+            ("/bilder/w.svg", 240, 64)
+        );
+        let icons: Vec<_> = c
+            .site
+            .service_navigation
+            .iter()
+            .map(|l| l.icon.as_deref())
+            .collect();
+        assert_eq!(icons, vec![Some("leichte-sprache"), None]);
+        assert!(load_site("title2: x\n").is_err());
+        for (logo, wanted) in [
+            (
+                "{src: //evil.example/x.svg, alt: A, width: 1, height: 1}",
+                "neither a path",
+            ),
+            (
+                "{src: \"javascript:alert(1)\", alt: A, width: 1, height: 1}",
+                "neither a path",
+            ),
+            (
+                "{src: \"/x\\r\\n.svg\", alt: A, width: 1, height: 1}",
+                "neither a path",
+            ),
+            (
+                "{src: /x.svg, alt: \"  \", width: 1, height: 1}",
+                "would have no name",
+            ),
+            (
+                "{src: /x.svg, alt: A, width: 0, height: 1}",
+                "`logo.width` is 0",
+            ),
+            (
+                "{src: /x.svg, alt: A, width: 1, height: 99999}",
+                "`logo.height` is 99999",
+            ),
+            ("{src: /x.svg, alt: A, width: 1}", "height"),
+            (
+                "{src: /x.svg, alt: A, width: 1, height: 1, title: T}",
+                "title",
+            ),
+        ] {
+            let e = first_error(load_site(&format!("logo: {logo}\n")));
+            assert!(e.contains(wanted), "{logo}: {e}");
+        }
+        let e = first_error(load_site(
+            "service_navigation:\n  - {title: X, url: /x/, bild: y}\n",
+        ));
+        assert!(e.contains("bild"), "{e}");
     }
 
     #[test]

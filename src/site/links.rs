@@ -194,7 +194,7 @@ pub(super) fn point_at_newest(
     errors
 }
 
-/// Resolves the links of `navigation`, `footer_navigation`, `social` and the newsletter's
+/// Resolves the links of `navigation`, `footer_navigation`, `service_navigation`, `social` and the newsletter's
 /// `privacy_page` in `site.yaml`; returns the problems and the `#anchor`s to check once every
 /// page's headings are known.
 pub(super) fn resolve_navigation(
@@ -208,6 +208,7 @@ pub(super) fn resolve_navigation(
     let mut lists = std::mem::take(&mut config.site.navigation);
     let mut footer = std::mem::take(&mut config.site.footer_navigation);
     let mut social = std::mem::take(&mut config.site.social);
+    let mut service = std::mem::take(&mut config.site.service_navigation);
     let mut privacy = config
         .site
         .newsletter
@@ -236,10 +237,14 @@ pub(super) fn resolve_navigation(
             resolve(&mut item.url, key);
         }
     }
+    for item in service.iter_mut() {
+        resolve(&mut item.url, "service_navigation");
+    }
     if let Some(url) = &mut privacy {
         resolve(url, "privacy_page");
     }
     config.site.navigation = lists;
+    config.site.service_navigation = service;
     config.site.footer_navigation = footer;
     config.site.social = social;
     if let Some(subs) = config
