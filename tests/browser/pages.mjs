@@ -10,7 +10,8 @@ import { join, relative, sep } from 'node:path';
 export const PAGE_TYPES = [
   { type: 'home', test: (p) => p === '/' },
   { type: 'aktuelles-liste', test: (p) => p === '/aktuelles/' },
-  { type: 'liste-seite-2', test: (p) => /^\/[^/]+\/seite\/\d+\/$/.test(p), optional: true },
+  // Any list's further pages (/aktuelles/seite/2/, /themen/<slug>/seite/2/) share one layout.
+  { type: 'liste-seite-2', test: (p) => /^\/(?:[^/]+\/)+seite\/\d+\/$/.test(p) },
   { type: 'nachricht', test: (p) => /^\/aktuelles\/[^/]+\/$/.test(p) },
   { type: 'sprechstunden-liste', test: (p) => p === '/sprechstunden/' },
   { type: 'sprechstunde', test: (p) => /^\/sprechstunden\/[^/]+\/$/.test(p) },
