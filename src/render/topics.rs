@@ -10,10 +10,10 @@
 
 use tera::{Context, Value};
 
+use super::Sink;
 use super::context::{ancestors, obj};
 use super::outputs::{Extras, FEED_FILE, write_feed};
 use super::templates::Templates;
-use super::Sink;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::site::topics::{PAGE_SIZE, TOPICS_PATH, Topic};
 use crate::site::{PageId, Site};
@@ -65,7 +65,9 @@ pub fn write(
         record(write_index(site, templates, sink, &crumbs));
     }
     for topic in site.topics.iter().filter(|t| wanted(t)) {
-        record(write_topic(site, templates, summaries, sink, topic, &crumbs));
+        record(write_topic(
+            site, templates, summaries, sink, topic, &crumbs,
+        ));
         // The feed lists the dated pages (news, Sprechstunden, events, editions): Atom needs a
         // date for each entry, and a project has none to give.
         let dated: Vec<PageId> = topic
@@ -76,7 +78,16 @@ pub fn write(
             .collect();
         let title = format!("{} – {}", topic.title, site.config.site.title);
         record(
-            write_feed(site, templates, summaries, sink, &topic.path, &title, &dated).map(|()| 1),
+            write_feed(
+                site,
+                templates,
+                summaries,
+                sink,
+                &topic.path,
+                &title,
+                &dated,
+            )
+            .map(|()| 1),
         );
     }
     if errors.has_errors() {

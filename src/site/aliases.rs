@@ -646,7 +646,10 @@ fn occupied(
         }
     }
     for file in super::topics::outputs(&super::topics::collect(&config.site.themen, pages)) {
-        taken.insert(file, Owner::Output("the topic pages (`themen:` in site.yaml)".into()));
+        taken.insert(
+            file,
+            Owner::Output("the topic pages (`themen:` in site.yaml)".into()),
+        );
     }
     for a in assets {
         let shown = a.source.strip_prefix(&config.root).unwrap_or(&a.source);
