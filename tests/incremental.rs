@@ -77,8 +77,13 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
             site.read("site.yaml")
                 + "themen:\n  - { slug: gdst, title: GDST, description: Das Projekt. }\n  - { slug: leer, title: Leer, description: Noch nichts. }\n",
         );
-        for p in ["content/aktuelles/erster.md", "content/aktuelles/zweiter.md"] {
-            let text = site.read(p).replacen("\n---\n", "\nthemen: [gdst]\n---\n", 1);
+        for p in [
+            "content/aktuelles/erster.md",
+            "content/aktuelles/zweiter.md",
+        ] {
+            let text = site
+                .read(p)
+                .replacen("\n---\n", "\nthemen: [gdst]\n---\n", 1);
             site.write(p, text);
         }
         let incremental = builder(&site);

@@ -114,8 +114,9 @@ fn undeclared(t: &Located, declared: &[TopicConfig]) -> Diagnostic {
     let closest = declared
         .iter()
         .map(|d| {
-            let by_slug = strsim::normalized_levenshtein(&written, d.slug.as_str());
-            let by_title = strsim::normalized_levenshtein(&written, &d.title.to_lowercase());
+            let by_slug = strsim::normalized_damerau_levenshtein(&written, d.slug.as_str());
+            let by_title =
+                strsim::normalized_damerau_levenshtein(&written, &d.title.to_lowercase());
             (by_slug.max(by_title), d.slug.as_str())
         })
         .max_by(|a, b| a.0.total_cmp(&b.0))
