@@ -194,3 +194,75 @@ pub fn outputs(topics: &[Topic]) -> Vec<String> {
 
 /// How many pages one list page of a topic shows, as `paginate_by: 10` of "Aktuelles".
 pub const PAGE_SIZE: usize = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(slugs: &[(&str, &str)]) -> Vec<TopicConfig> {
+        slugs
+            .iter()
+            .map(|(slug, title)| TopicConfig {
+                slug: Located {
+                    text: (*slug).to_string(),
+                    span: None,
+                },
+                title: (*title).to_string(),
+                description: "Beschreibung.".to_string(),
+            })
+            .collect()
+    }
+
+    fn hint(written: &str, topics: &[TopicConfig]) -> String {
+        let t = Located {
+            text: written.to_string(),
+            span: None,
+        };
+        undeclared(&t, topics).hint.unwrap_or_default()
+    }
+
+    #[test]
+    fn a_near_miss_of_a_slug_or_a_title_suggests_the_slug() {
+        let topics = declared(&[
+            ("gdst", "Gemeinsam Digital für Sachsen-Anhalt (GDST)"),
+            ("registermodernisierung", "Registermodernisierung"),
+        ]);
+        for (written, meant) in [
+            ("gsdt", "gdst"),
+            ("GDST", "gdst"),
+            ("Registermodernisirung", "registermodernisierung"),
+            ("gemeinsam digital für sachsen-anhalt", "gdst"),
+        ] {
+            let h = hint(written, &topics);
+            assert!(
+                h.starts_with(&format!("did you mean „{meant}“? ")),
+                "{written}: {h}"
+            );
+        }
+        let far = hint("wohngeld", &topics);
+        assert!(
+            far.starts_with("the topics of site.yaml are: gdst, registermodernisierung;"),
+            "{far}"
+        );
+        assert!(hint("x", &[]).starts_with("site.yaml declares no topics yet"));
+    }
+
+    #[test]
+    fn a_control_character_in_an_undeclared_topic_is_shown_not_sent_to_the_terminal() {
+        let t = Located {
+            text: "gdst\u{1b}[2J".to_string(),
+            span: None,
+        };
+        let d = undeclared(&t, &declared(&[("gdst", "GDST")]));
+        assert!(!d.message.contains('\u{1b}'), "{}", d.message);
+    }
+
+    #[test]
+    fn a_door_is_dated_by_its_day_and_its_own_date_wins() {
+        let date = |s: &str| LocalDate::parse(s).ok();
+        assert_eq!(date_of(None, Some((2025, 3))), date("2025-12-03"));
+        assert_eq!(date_of(date("2025-11-01"), None), date("2025-11-01"));
+        assert_eq!(date_of(None, Some((2025, 40))), None);
+        assert_eq!(date_of(None, None), None);
+    }
+}
