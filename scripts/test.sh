@@ -3,7 +3,7 @@
 #
 #   Debian packages: chromium (browser tests), a Java runtime (the Nu HTML checker), openssl
 #   (a DKIM test key), spamassassin (the spam score of the mails)
-#   npm (package-lock.json): playwright-core, axe-core, vnu-jar
+#   npm (package-lock.json): playwright-core, axe-core, vnu-jar, lighthouse with chrome-launcher
 #   Python venv .venv (tests/python/requirements.txt): pytest, icalendar, feedparser, aiosmtpd
 #   (the SMTP server the send tests talk to on 127.0.0.1), dkimpy
 #
@@ -12,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 export INSTA_UPDATE=no  # a new or changed snapshot fails the run instead of being written
+# CI builds in a fresh clone, where incremental compilation only writes caches nobody reads again.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 
 step() { printf '\n== %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -70,8 +72,14 @@ cargo build --locked  # the binary the Python and browser tests run
 step "Formats read by real parsers; sending, the subscription service and its load test against a real SMTP server (pytest)"
 .venv/bin/python -m pytest -q tests/python
 
-step "Browser tests in Chromium: axe-core, advent dialog, newsletter sign-up, Nu HTML checker"
-node --test --test-reporter=spec tests/browser/
+step "Browser tests in Chromium: axe-core, advent dialog, newsletter sign-up, Nu HTML checker, reflow at 320 px and 400 % zoom, layout shift, menu button, screenshots"
+# Node runs one file at a time on a 2-core machine by default (cores - 1); each file has its own
+# site, server and Chromium on free ports, so two at a time are safe and the waits overlap.
+node --test --test-concurrency=2 --test-reporter=spec tests/browser/
+
+step "Lighthouse: at least 95 in every category (reports in tests/artifacts/lighthouse/)"
+# After the browser tests and alone, so its performance runs do not share the CPU with them.
+node bench/lighthouse.mjs
 
 step "Rebuild timer script"
 tmp=$(mktemp -d)

@@ -60,6 +60,10 @@ pub struct SiteConfig {
     /// state beyond `contact`; the templates under `legal/` need it. See [`LegalConfig`].
     #[serde(default)]
     pub legal: Option<LegalConfig>,
+    /// Topics ("Themen") that pages of every kind share: declared here, named in front matter
+    /// (`themen: [gdst]`), each with its list at `/themen/<slug>/`. See [`TopicConfig`].
+    #[serde(default)]
+    pub themen: Vec<TopicConfig>,
     /// Free-form values for the theme.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -1273,6 +1277,79 @@ fn default_task_open_label() -> String {
     "offen".to_string()
 }
 
+// Topics ("Themen"): declared in `site.yaml`, named by pages' `themen:`, checked here.
+
+/// A topic pages share, as declared under `themen:` in `site.yaml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    /// How front matter names it and its address: `gdst` → `/themen/gdst/`. Lower-case ASCII
+    /// letters, digits and `-`.
+    pub slug: crate::yaml::located::Located,
+    /// Its name on pages, lists and in its feed, e.g. `Gemeinsam Digital für Sachsen-Anhalt (GDST)`.
+    pub title: String,
+    /// A sentence or two on what it is about, shown on `/themen/` and its own page.
+    pub description: String,
+}
+
+/// Whether `slug` is usable as a topic's slug (and so as a folder of its address).
+pub fn is_topic_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `themen:`: each slug usable in an address and declared once, each with a title and a
+/// description free of control characters (they go into HTML, Atom and the search index).
+fn check_topics(topics: &[TopicConfig], source: &YamlSource<'_>) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for topic in topics {
+        let slug = topic.slug.as_str();
+        let at = topic.slug.location(source.path, source.file_text, || {
+            source.key_location("themen")
+        });
+        if !is_topic_slug(slug) {
+            errors.push(
+                Diagnostic::error(format!(
+                    "`{}` is not usable as the slug of a topic",
+                    crate::diagnostics::printable(slug)
+                ))
+                .at(at.clone())
+                .hint("use lower-case letters without umlauts, digits and `-` (not first or last), e.g. `registermodernisierung` or `einer-fuer-alle`"),
+            );
+        } else if !seen.insert(slug) {
+            errors.push(
+                Diagnostic::error(format!("the topic `{slug}` is declared twice"))
+                    .at(at.clone())
+                    .hint("declare each topic once under `themen:`; remove or rename this one"),
+            );
+        }
+        for (key, text) in [("title", &topic.title), ("description", &topic.description)] {
+            if text.trim().is_empty() {
+                errors.push(
+                    Diagnostic::error(format!("the topic `{}` has an empty `{key}`", crate::diagnostics::printable(slug)))
+                        .at(at.clone())
+                        .hint("readers see title and description on the topic's page and on /themen/: give both"),
+                );
+            } else if text.chars().any(char::is_control) {
+                errors.push(
+                    Diagnostic::error(format!(
+                        "the `{key}` of the topic `{}` holds a control character",
+                        crate::diagnostics::printable(slug)
+                    ))
+                    .at(at.clone())
+                    .hint("write it on one line, without tabs or line breaks"),
+                );
+            }
+        }
+    }
+    errors
+}
+
 /// A loaded, validated configuration plus what was derived from it.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -1358,6 +1435,7 @@ impl Config {
             );
         }
         errors.extend(check_trusted_embeds(&site.markdown, &source));
+        errors.extend(check_topics(&site.themen, &source));
         if let Some(legal) = &site.legal {
             errors.extend(check_legal(legal, &source));
         }
@@ -2088,5 +2166,48 @@ mod tests {
         let nl = old.site.newsletter.unwrap();
         assert_eq!(nl.unsubscribe_link, "https://x.example/?t={token}");
         assert!(nl.service.is_none());
+    }
+
+    fn errors_of(r: Result<Config, Diagnostics>) -> Vec<String> {
+        r.unwrap_err()
+            .into_vec()
+            .iter()
+            .map(|d| {
+                let l = d.location.as_ref().unwrap();
+                format!("{}:{}: {}", l.line, l.column, d.message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn topics_are_declared_once_each_with_a_usable_slug_at_their_line() {
+        let c = site("themen:\n  - { slug: gdst, title: GDST, description: Das Projekt. }\n  - slug: zsa\n    title: ZSA\n    description: Die Zentralstelle.\n").unwrap();
+        let slugs: Vec<_> = c.site.themen.iter().map(|t| t.slug.as_str()).collect();
+        assert_eq!(slugs, ["gdst", "zsa"]);
+        // Lines 1-4 are the test's own settings.
+        let errors = errors_of(site(
+            "themen:\n  - { slug: gdst, title: GDST, description: Eins. }\n  - { slug: Gdst, title: X, description: Zwei. }\n  - { slug: gdst, title: Y, description: Drei. }\n  - { slug: \"a\\e\", title: Z, description: Vier. }\n  - { slug: leer, title: \" \", description: \"a\\tb\" }\n",
+        ));
+        assert_eq!(
+            errors,
+            [
+                "7:13: `Gdst` is not usable as the slug of a topic",
+                "8:13: the topic `gdst` is declared twice",
+                "5:1: `a␛` is not usable as the slug of a topic",
+                "10:13: the topic `leer` has an empty `title`",
+                "10:13: the `description` of the topic `leer` holds a control character",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_topic_needs_slug_title_and_description() {
+        let errors = errors_of(site("themen:\n  - { slug: gdst, title: GDST }\n"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("`description` is missing"), "{errors:?}");
+        for slug in ["-gdst", "gdst-", "größe", "a b", ""] {
+            assert!(!is_topic_slug(slug), "{slug:?}");
+        }
+        assert!(is_topic_slug("einer-fuer-alle-2"));
     }
 }

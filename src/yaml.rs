@@ -6,6 +6,7 @@
 //! parse well under a second.
 
 pub mod fact;
+pub mod located;
 
 use std::path::Path;
 

@@ -71,6 +71,21 @@ fn incremental_rebuilds_equal_full_builds_through_random_edits() {
             "content/uebersicht.md",
             "---\ntitle: Seitenübersicht\ntemplate: sitemap.html\n---\nAlles.\n",
         );
+        // Topics: their lists and feeds follow retitled, redated and edited news.
+        site.write(
+            "site.yaml",
+            site.read("site.yaml")
+                + "themen:\n  - { slug: gdst, title: GDST, description: Das Projekt. }\n  - { slug: leer, title: Leer, description: Noch nichts. }\n",
+        );
+        for p in [
+            "content/aktuelles/erster.md",
+            "content/aktuelles/zweiter.md",
+        ] {
+            let text = site
+                .read(p)
+                .replacen("\n---\n", "\nthemen: [gdst]\n---\n", 1);
+            site.write(p, text);
+        }
         let incremental = builder(&site);
         assert_eq!(
             outcome(incremental.build()).0,

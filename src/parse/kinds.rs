@@ -213,6 +213,9 @@ pub struct CommonFront {
     /// Earlier or printed addresses that redirect here (`/alte/adresse/`), as written; checked
     /// and normalised by [`crate::site::aliases`].
     pub aliases: Vec<String>,
+    /// The topics of `site.yaml` the page is about (`themen: [gdst, zsa]`), as written, each at
+    /// its place in the file; checked against the declared ones by the site model.
+    pub themen: Vec<crate::yaml::located::Located>,
 }
 
 /// An accessibility check (`ozg-site check`) switched off for one file, with the reason why.
@@ -258,6 +261,8 @@ macro_rules! kind_front_matter {
             ignore_checks: Vec<IgnoredCheck>,
             #[serde(default)]
             aliases: Vec<String>,
+            #[serde(default)]
+            themen: Vec<crate::yaml::located::Located>,
             $( $(#[$attr])* $field: $ty, )*
         }
 
@@ -278,6 +283,7 @@ macro_rules! kind_front_matter {
                         extra: self.extra,
                         ignore_checks: self.ignore_checks,
                         aliases: self.aliases,
+                        themen: self.themen,
                     },
                     $kind { $( $field: self.$field, )* },
                 )

@@ -70,6 +70,7 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
             opt_string(page.common.updated.map(|d| d.to_string())),
         ),
         ("weight", Value::from(page.common.weight)),
+        ("topics", topic_links(site, &page.topics)),
         ("extra", Value::from_serializable(&page.common.extra)),
         ("downloads", Value::from_serializable(&page.downloads)),
         ("video", Value::from_serializable(&page.video)),
@@ -107,6 +108,23 @@ pub fn page_summary(site: &Site, page: &Page) -> Value {
             Value::from(page.file.shown.to_string_lossy().replace('\\', "/")),
         ),
     ])
+}
+
+/// `[{slug, title, url}]` of a page's topics, in the order its `themen:` names them.
+fn topic_links(site: &Site, topics: &[usize]) -> Value {
+    Value::from(
+        topics
+            .iter()
+            .filter_map(|t| site.topics.get(*t))
+            .map(|t| {
+                obj(vec![
+                    ("slug", Value::from(t.slug.as_str())),
+                    ("title", Value::from(t.title.as_str())),
+                    ("url", Value::from(site.config.url(&t.path))),
+                ])
+            })
+            .collect::<Vec<Value>>(),
+    )
 }
 
 fn link(site: &Site, page: Option<PageId>) -> Value {

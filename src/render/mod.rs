@@ -10,6 +10,7 @@ pub mod preview;
 pub mod redirects;
 mod search;
 pub mod templates;
+mod topics;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -270,6 +271,16 @@ fn render_all(
         &values.summaries,
         staging,
         outputs::Extras::All,
+    ) {
+        Ok(n) => written.files += n,
+        Err(ds) => errors.extend(ds),
+    }
+    match topics::write(
+        site,
+        &templates,
+        &values.summaries,
+        staging,
+        &outputs::Extras::All,
     ) {
         Ok(n) => written.files += n,
         Err(ds) => errors.extend(ds),

@@ -230,7 +230,7 @@ fn sort_newest_first(site: &Site, list: &mut [PageId]) {
     });
 }
 
-fn write_feed(
+pub(super) fn write_feed(
     site: &Site,
     templates: &Templates,
     summaries: &[Value],
@@ -287,6 +287,14 @@ fn sitemap(site: &Site) -> String {
             let lastmod = p.common.updated.or(p.fields.date()).map(|d| d.to_string());
             (site.config.permalink(&p.path), lastmod)
         }))
+        .chain(
+            site.topics
+                .first()
+                .map(|_| crate::site::topics::TOPICS_PATH)
+                .into_iter()
+                .chain(site.topics.iter().map(|t| t.path.as_str()))
+                .map(|path| (site.config.permalink(path), None)),
+        )
         .collect();
     entries.sort();
     for (loc, lastmod) in entries {

@@ -217,6 +217,15 @@ pub fn render_patch(
     ) {
         errors.extend(ds);
     }
+    if let Err(ds) = super::topics::write(
+        site,
+        &templates,
+        &kept.values.summaries,
+        sink,
+        &outputs::Extras::After(applied),
+    ) {
+        errors.extend(ds);
+    }
     if errors.has_errors() {
         errors.sort();
         return Err(errors);

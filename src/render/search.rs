@@ -20,7 +20,8 @@ pub fn wanted(site: &Site) -> bool {
     crate::site::has_search_page(&site.pages)
 }
 
-/// The index as JSON: `[{url, title, type, date, text}]`; `type` is the section's title.
+/// The index as JSON: `[{url, title, type, date, themen, text}]`; `type` is the section's
+/// title, `themen` the slugs of the page's topics.
 pub fn index(site: &Site) -> String {
     let docs: Vec<serde_json::Value> = site
         .pages
@@ -43,6 +44,7 @@ pub fn index(site: &Site) -> String {
                 "title": strip(&p.common.title),
                 "type": kind,
                 "date": p.fields.date().map(|d| d.0.strftime("%d.%m.%Y").to_string()),
+                "themen": p.topics.iter().filter_map(|t| site.topics.get(*t)).map(|t| t.slug.as_str()).collect::<Vec<_>>(),
                 "text": text,
             })
         })

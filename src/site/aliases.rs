@@ -645,6 +645,12 @@ fn occupied(
             );
         }
     }
+    for file in super::topics::outputs(&super::topics::collect(&config.site.themen, pages)) {
+        taken.insert(
+            file,
+            Owner::Output("the topic pages (`themen:` in site.yaml)".into()),
+        );
+    }
     for a in assets {
         let shown = a.source.strip_prefix(&config.root).unwrap_or(&a.source);
         taken.insert(a.output.clone(), Owner::File(shown.to_path_buf()));

@@ -232,6 +232,8 @@ pub fn assemble(
         by_key.insert(p.file.key.clone(), Target::Page(i));
     }
 
+    let topics = super::topics::collect(&config.site.themen, &pages);
+    errors.extend(super::topics::check_addresses(&sections, &pages, &topics));
     let index = index_keys(&by_key, unpublished, &sections, &pages, &config);
     let mut config = config;
     errors.extend(point_at_newest(&mut config, &sections, &index));
@@ -311,6 +313,7 @@ pub fn assemble(
         held_sends,
         assets,
         redirects,
+        topics,
         index,
         warnings: errors.into_vec(),
         open_facts,
@@ -647,6 +650,12 @@ pub(super) fn finish_page(
     let yaml = p.split.yaml_source(&p.file);
     let section = &sections[p.section];
     let mut errors = Vec::new();
+    // Checked before publication is decided, so a draft's mistyped topic shows up too.
+    let topics = super::topics::resolve(&p.common.themen, &config.site.themen, &yaml)
+        .unwrap_or_else(|e| {
+            errors.extend(e);
+            Vec::new()
+        });
 
     // When the page appears: its own `publish`, or for advent doors their day's opening time.
     let mut publish_at = match &p.common.publish {
@@ -822,6 +831,11 @@ pub(super) fn finish_page(
         }
         _ => {}
     }
+    let door = match &p.fields {
+        KindFields::AdventDoor(d) => advent_settings(sections, p.section).map(|a| (a.year, d.day)),
+        _ => None,
+    };
+    let topic_date = super::topics::date_of(p.fields.date(), door);
     Ok(Placed::Published(
         Box::new(Page {
             file: p.file,
@@ -841,6 +855,8 @@ pub(super) fn finish_page(
             later: None,
             body: Default::default(),
             images: Vec::new(),
+            topics,
+            topic_date,
         }),
         moments,
     ))

@@ -10,6 +10,7 @@ mod images;
 pub mod legal;
 mod links;
 mod patch;
+pub mod topics;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -128,6 +129,10 @@ pub struct Page {
     pub body: std::sync::Arc<Rendered>,
     /// The local JPEG and PNG images of the body, for [`make_images`].
     pub images: Vec<Planned>,
+    /// Its topics (`themen:`), as indices into [`Site::topics`] in the order written.
+    pub topics: Vec<usize>,
+    /// The date its topics list it by ([`topics::date_of`]).
+    pub topic_date: Option<crate::time::LocalDate>,
 }
 
 impl Page {
@@ -233,6 +238,8 @@ pub struct Site {
     pub assets: Vec<Asset>,
     /// Old and printed addresses (aliases, `redirects:` of `site.yaml`) and where they lead.
     pub redirects: Vec<aliases::Redirect>,
+    /// The topics of `site.yaml` in their declared order, each with its published pages.
+    pub topics: Vec<topics::Topic>,
     /// Every `@/` key and what links to it become, kept so the preview can re-render one page.
     pub(crate) index: links::KeyIndex,
     /// Problems that do not stop the build (shown to the editor).

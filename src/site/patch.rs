@@ -62,6 +62,8 @@ pub enum FullBuild {
     Headings(String),
     #[error("{0} becomes or stops being the search page (every body's search text changes)")]
     SearchPage(String),
+    #[error("the topics (`themen:`) of {0} change (their lists and counts change)")]
+    Topics(String),
     #[error("the last build is still in use")]
     InUse,
     #[error("the changed pages cannot be rendered alone")]
@@ -140,6 +142,11 @@ impl PagePatch {
         let mut page = *page;
         if page.path != old.path || page.bundle != old.bundle {
             return Err(FullBuild::Address(name));
+        }
+        // A page joining or leaving a topic changes that topic's pages and the counts of
+        // `/themen/`; within its topics it may move, which `apply` re-sorts.
+        if page.topics != old.topics {
+            return Err(FullBuild::Topics(name));
         }
         // Old addresses are checked against the whole site, and their pages show the target's
         // title: a change to either is built in full.
@@ -253,6 +260,12 @@ impl PagePatch {
         applied
             .touched
             .extend(new.earlier.into_iter().chain(new.later));
+        // Its date or title may move it within its topics' lists.
+        for t in new.topics.clone() {
+            if let Some(topic) = site.topics.get_mut(t) {
+                super::topics::order(&mut topic.pages, &site.pages);
+            }
+        }
         applied.touched.sort_unstable();
         applied.touched.dedup();
         applied.sections.sort_unstable();

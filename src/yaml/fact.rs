@@ -517,7 +517,7 @@ pub fn with_source<R>(yaml: &str, offset: usize, parse: impl FnOnce() -> R) -> R
 
 /// The file offset of `part` if it is a slice of the text given to [`with_source`]. Addresses
 /// are only compared, never followed.
-fn locate(part: &str) -> Option<usize> {
+pub(super) fn locate(part: &str) -> Option<usize> {
     let (base, len, offset) = SOURCE.get()?;
     let at = part.as_ptr() as usize;
     (at >= base && at + part.len() <= base + len).then(|| offset + (at - base))

@@ -3,6 +3,9 @@
  * Browser. Wörter werden wie im Deutschen üblich verglichen: Groß/klein egal, ä = ae, ö = oe,
  * ü = ue, ß = ss, und einfache Endungen (-en, -e, -n, -s, -er, -es) zählen nicht, so findet
  * „Lotsen“ auch „Digital-Lotsen“ und „Sprechstunden“ auch „Sprechstunde“.
+ * „Thema“ (wenn site.yaml Themen nennt) beschränkt die Treffer auf die Seiten eines Themas; ohne
+ * Suchbegriff zeigt es alle Seiten des Themas. `?q=`, `?bereich=` und `?thema=` in der Adresse
+ * füllen das Formular, so funktioniert die Suche auch als Link.
  * Ohne JavaScript bleibt der Hilfetext der Seite mit dem Link zur Seitenübersicht.
  */
 (function () {
@@ -11,6 +14,8 @@
   if (!form || !window.fetch) return;
   var input = form.querySelector('input[name="q"]');
   var select = form.querySelector('select[name="bereich"]');
+  // The topics' select is there when site.yaml declares topics; its options come with the page.
+  var topicSelect = form.querySelector('select[name="thema"]');
   var status = document.querySelector('.search__status');
   var list = document.querySelector('.search__results');
   var docs = null;
@@ -44,12 +49,31 @@
     return n;
   }
 
-  function search(query, area) {
+  function topicTitle(slug) {
+    if (!topicSelect) return slug;
+    for (var i = 0; i < topicSelect.options.length; i++) {
+      if (topicSelect.options[i].value === slug) return topicSelect.options[i].textContent;
+    }
+    return slug;
+  }
+
+  function inTopic(doc, topic) {
+    return !topic || (doc.themen || []).indexOf(topic) >= 0;
+  }
+
+  /* With a topic and no words, every page of the topic is a hit, in the order of the index. */
+  function search(query, area, topic) {
     var terms = words(query);
-    if (!terms.length) return [];
+    if (!terms.length) {
+      if (!topic) return [];
+      return docs.filter(function (d) {
+        return (!area || d.doc.type === area) && inTopic(d.doc, topic);
+      }).map(function (d) { return d.doc; });
+    }
     var hits = [];
     docs.forEach(function (d) {
       if (area && d.doc.type !== area) return;
+      if (!inTopic(d.doc, topic)) return;
       var score = 0;
       for (var j = 0; j < terms.length; j++) {
         var one = [terms[j]];
@@ -88,15 +112,15 @@
     return p;
   }
 
-  function show(query, area) {
+  function show(query, area, topic) {
     list.textContent = '';
     var query_ = query.trim();
-    if (!query_) {
+    if (!query_ && !topic) {
       status.textContent = '';
       list.hidden = true;
       return;
     }
-    var results = search(query_, area);
+    var results = search(query_, area, topic);
     var terms = words(query_);
     results.slice(0, 50).forEach(function (d) {
       var li = document.createElement('li');
@@ -115,10 +139,12 @@
       list.appendChild(li);
     });
     list.hidden = results.length === 0;
-    var where = area ? ' im Bereich „' + area + '“' : '';
+    var where = (area ? ' im Bereich „' + area + '“' : '') +
+      (topic ? ' im Thema „' + topicTitle(topic) + '“' : '');
+    var what = query_ ? ' für „' + query_ + '“' : '';
     status.textContent = results.length === 0
-      ? 'Keine Treffer für „' + query_ + '“' + where + '.'
-      : results.length + (results.length === 1 ? ' Treffer' : ' Treffer') + ' für „' + query_ + '“' + where +
+      ? 'Keine Treffer' + what + where + '.'
+      : results.length + ' Treffer' + what + where +
         (results.length > 50 ? '; die ersten 50 sind aufgeführt.' : '.');
   }
 
@@ -126,7 +152,13 @@
     var params = new URLSearchParams(window.location.search);
     input.value = params.get('q') || '';
     if (params.get('bereich')) select.value = params.get('bereich');
-    show(input.value, select.value);
+    if (topicSelect && params.get('thema')) topicSelect.value = params.get('thema');
+    show(input.value, select.value, topic());
+  }
+
+  /* The chosen topic's slug; a `?thema=` naming no declared topic leaves the select at "all". */
+  function topic() {
+    return topicSelect ? topicSelect.value : '';
   }
 
   form.addEventListener('submit', function (event) {
@@ -135,9 +167,10 @@
     var params = new URLSearchParams();
     if (input.value.trim()) params.set('q', input.value.trim());
     if (select.value) params.set('bereich', select.value);
+    if (topic()) params.set('thema', topic());
     var qs = params.toString();
     window.history.replaceState(null, '', window.location.pathname + (qs ? '?' + qs : ''));
-    show(input.value, select.value);
+    show(input.value, select.value, topic());
   });
 
   fetch(form.getAttribute('data-index'))
