@@ -1,4 +1,4 @@
-// The main navigation's menu button (issue 18): below 40 rem the links hide behind
+// The main navigation's menu button (issue 18): below 52 rem, where the menu bar no longer fits one row, the links hide behind
 // <summary class="main-nav__button">Menü</summary>, which opens by keyboard — Tab to it, Enter or
 // Space — after which the links follow by Tab; at desktop width the links show without a button.
 // All of it with and without JavaScript, since it is a <details>, not a script.
