@@ -11,6 +11,33 @@ use crate::parse::kinds::KindFields;
 use crate::site::{Page, PageId, Section, SectionId, Site};
 use crate::time::{local_to_zoned, rfc3339};
 
+/// The `paginator` of a list page's template: its pages, where it stands among `total`, and the
+/// addresses of the pages around it (`page_url(k)` is the address of page `k`, 1-based).
+pub(super) fn paginator(
+    pages: Vec<Value>,
+    n: usize,
+    total: usize,
+    page_url: &dyn Fn(usize) -> String,
+) -> Value {
+    let url_or_none = |cond: bool, k: usize| {
+        if cond {
+            Value::from(page_url(k))
+        } else {
+            Value::none()
+        }
+    };
+    obj(vec![
+        ("pages", Value::from(pages)),
+        ("current", Value::from(n)),
+        ("current_url", Value::from(page_url(n))),
+        ("total", Value::from(total)),
+        ("previous_url", url_or_none(n > 1, n.saturating_sub(1))),
+        ("next_url", url_or_none(n < total, n + 1)),
+        ("first_url", Value::from(page_url(1))),
+        ("last_url", Value::from(page_url(total))),
+    ])
+}
+
 /// Builds a tera map from pairs.
 pub fn obj(pairs: Vec<(&'static str, Value)>) -> Value {
     let mut map = tera::Map::with_capacity(pairs.len());

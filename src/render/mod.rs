@@ -582,25 +582,9 @@ fn render_job(
                         if paginated {
                             let pages: Vec<Value> =
                                 chunk.iter().map(|p| summaries[*p].clone()).collect();
-                            let url_or_none = |cond: bool, k: usize| {
-                                if cond {
-                                    Value::from(page_url(k))
-                                } else {
-                                    Value::none()
-                                }
-                            };
                             ctx.insert_value(
                                 "paginator",
-                                obj(vec![
-                                    ("pages", Value::from(pages)),
-                                    ("current", Value::from(n)),
-                                    ("current_url", Value::from(page_url(n))),
-                                    ("total", Value::from(total)),
-                                    ("previous_url", url_or_none(n > 1, n.saturating_sub(1))),
-                                    ("next_url", url_or_none(n < total, n + 1)),
-                                    ("first_url", Value::from(page_url(1))),
-                                    ("last_url", Value::from(page_url(total))),
-                                ]),
+                                context::paginator(pages, n, total, &page_url),
                             );
                         }
                         templates.render(template, &ctx, Some(&section.file.shown))

@@ -11,7 +11,7 @@
 use tera::{Context, Value};
 
 use super::Sink;
-use super::context::{ancestors, obj};
+use super::context::{ancestors, obj, paginator};
 use super::outputs::{Extras, FEED_FILE, write_feed};
 use super::templates::Templates;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -161,13 +161,6 @@ fn write_topic(
         0 | 1 => config.url(&topic.path),
         n => config.url(&format!("{}seite/{n}/", topic.path)),
     };
-    let url_or_none = |cond: bool, n: usize| {
-        if cond {
-            Value::from(page_url(n))
-        } else {
-            Value::none()
-        }
-    };
     for (i, chunk) in chunks.iter().enumerate() {
         let n = i + 1;
         let pages: Vec<Value> = chunk.iter().map(|p| summaries[*p].clone()).collect();
@@ -176,19 +169,7 @@ fn write_topic(
         ctx.insert_value("section", section.clone());
         ctx.insert_value("ancestors", crumbs.clone());
         ctx.insert_value("topics_url", Value::from(config.url(TOPICS_PATH)));
-        ctx.insert_value(
-            "paginator",
-            obj(vec![
-                ("pages", Value::from(pages)),
-                ("current", Value::from(n)),
-                ("current_url", Value::from(page_url(n))),
-                ("total", Value::from(total)),
-                ("previous_url", url_or_none(n > 1, n.saturating_sub(1))),
-                ("next_url", url_or_none(n < total, n + 1)),
-                ("first_url", Value::from(page_url(1))),
-                ("last_url", Value::from(page_url(total))),
-            ]),
-        );
+        ctx.insert_value("paginator", paginator(pages, n, total, &page_url));
         let html = templates.render(TEMPLATE, &ctx, None)?;
         let out = match n {
             1 => format!("{}index.html", topic.path),
