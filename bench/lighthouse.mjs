@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // Lighthouse (performance, accessibility, best practices, SEO) on the bundled site served from
-// 127.0.0.1: home, a Sprechstunde, the search with results and a topic page (once the build has
-// /themen/). Issue 18 asks for at least 95 in every category; anything lower exits 1 with the audits
+// 127.0.0.1: home, a Sprechstunde, the search with results and a topic page. Issue 18 asks for at least 95 in every category; anything lower exits 1 with the audits
 // that cost the points. Run by scripts/test.sh as a step of its own, after the browser tests, so the
 // performance runs do not compete with other Chromiums for the CPU.
 //

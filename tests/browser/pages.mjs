@@ -68,10 +68,6 @@ function firstTopicLink(dir) {
   return /href="(?:https?:\/\/[^"/]+)?(\/themen\/[^"/]+\/)"/.exec(main)?.[1];
 }
 
-/** Whether the build has the topics taxonomy. Topic pages are tested only then, until the lead makes
- * them required after merging the topics branch. */
-export const hasTopics = (dir) => existsSync(join(dir, 'themen/index.html'));
-
 /**
  * One URL per page type over the given builds (`{ name: dir }`, searched in order): a list of
  * `{ type, path, build }`. Throws, naming what is wrong, when a required type has no page or a page
